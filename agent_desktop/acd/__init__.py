@@ -1,0 +1,1 @@
+"""ACD room: agent state machine, queues, routing, opening hours."""

@@ -1,0 +1,1 @@
+"""Media room: one aiortc peer per agent session, bridged to SIP RTP legs."""

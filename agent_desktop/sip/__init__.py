@@ -1,0 +1,1 @@
+"""SIP room: messages, transports, transactions, dialogs, SDP, RTP. Imports nothing else of ours."""

@@ -1,0 +1,1 @@
+"""Store room: SQLite (WAL) through sqlite-utils, versioned migrations, one small repository module per entity."""
