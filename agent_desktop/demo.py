@@ -1,0 +1,294 @@
+"""The embedded demo (`make run`): a development PKI, a SoftHSM2 "eID card" for a demo agent, the demo config,
+the demo knowledge base, and the desk, the eID bridge and a local OCSP responder running together.
+
+The demo is configuration, not a code path: the desk and the bridge run as the real `agent-desktop serve` and
+`agent-desktop eid-bridge` commands with the config written here, and the login runs the production checks
+(chain to the configured anchor, OCSP required). The e2e tests run this same module with other ports and folders.
+
+    python -m agent_desktop.demo [--dir var/demo] [--desk-port 8080] [--bridge-port 35963] [--ocsp-port 8088]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from .config import load_config
+from .eid.nrn import make_test_nrn
+from .eid.ocsp_responder import OcspResponder, RevocationList, ocsp_app
+from .eid.pki import Pki, create_pki, issue_auth_cert, load_pki, save_pki
+from .eid.softhsm import SoftToken, provision_token
+
+KB_DEMO = Path(__file__).resolve().parent.parent / "kb_client" / "demo"
+
+
+@dataclass(frozen=True)
+class DemoPorts:
+    desk: int = 8080
+    bridge: int = 35963
+    sip: int = 5060
+    ocsp: int = 8088
+
+
+@dataclass(frozen=True)
+class DemoIdentity:
+    """A demo card holder. `slug` names their token folder and certificate file."""
+
+    slug: str
+    given_name: str
+    surname: str
+    birth: date
+    sequence: int
+    roles: tuple[str, ...]
+    key_type: str = "rsa"
+    lang: str = "nl"
+
+
+DEMO_AGENT = DemoIdentity("agent", "An", "Peeters", date(1990, 1, 1), 1, ("agent", "supervisor", "helpdesk"))
+
+
+@dataclass(frozen=True)
+class Demo:
+    directory: Path
+    config_path: Path
+    ports: DemoPorts
+    pki: Pki
+    token: SoftToken
+    pin: str
+    agent_cert: Path
+    revocations: Path
+
+
+def _write_secret(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def _read_or_create_secret(path: Path, make) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    value = make()
+    _write_secret(path, value + "\n")
+    return value
+
+
+def demo_config(ports: DemoPorts) -> str:
+    """The demo's config file. Relative paths are from the config's folder (var/demo)."""
+    return f"""# Written by `make run` (agent_desktop/demo.py). The demo's values, not the code's defaults.
+[server]
+host = "127.0.0.1"
+port = {ports.desk}
+public_url = "http://127.0.0.1:{ports.desk}"
+
+[database]
+path = "../desk.db"
+
+[sip]
+listen = "127.0.0.1:{ports.sip}"
+caller_id = "+3225550000"
+
+[eid]
+trust_anchors = "pki/trust"
+ocsp = "required"
+ocsp_responders = ["http://127.0.0.1:{ports.ocsp}/"]
+bridge_port = {ports.bridge}
+nrn_key_file = "../secrets/nrn.key"
+
+[kb]
+backend = "sqlite"
+path = "../kb.db"
+"""
+
+
+def prepare(directory: Path, ports: DemoPorts = DemoPorts(), identity: DemoIdentity = DEMO_AGENT) -> Demo:
+    """Create (once) everything the demo needs under `directory`; running it again reuses what is there."""
+    from .cli import enrol_certificate
+
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    pki_dir = directory / "pki"
+    ocsp_url = f"http://127.0.0.1:{ports.ocsp}/"
+    if (pki_dir / "pki.json").exists() or (pki_dir / "root.pem").exists():
+        pki = load_pki(pki_dir)
+        if pki.ocsp_url != ocsp_url:
+            raise SystemExit(
+                f"{directory} was made for the OCSP responder {pki.ocsp_url}, not {ocsp_url}: "
+                "remove the folder (make clean-demo) to change the demo's ports"
+            )
+    else:
+        pki = create_pki(ocsp_url)
+        save_pki(pki, pki_dir)
+    trust = pki_dir / "trust"
+    trust.mkdir(exist_ok=True)
+    (trust / "root.pem").write_bytes(pki.root_cert.public_bytes(Encoding.PEM))
+    (trust / "citizen-ca.pem").write_bytes(pki.ca_cert.public_bytes(Encoding.PEM))
+
+    pin = _read_or_create_secret(directory / "pin", lambda: f"{secrets.randbelow(10_000):04d}")
+    so_pin = _read_or_create_secret(directory / "so-pin", lambda: secrets.token_hex(8))
+    cert_path = directory / f"{identity.slug}-auth.pem"
+    token_dir = directory / "tokens" / identity.slug
+    if cert_path.exists() and token_dir.exists():
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        token = provision_token(token_dir, pin=pin, so_pin=so_pin, auth_key=None, auth_cert=cert)  # type: ignore[arg-type]
+    else:
+        nrn = make_test_nrn(identity.birth, identity.sequence)
+        cert, key = issue_auth_cert(
+            pki,
+            given_name=identity.given_name,
+            surname=identity.surname,
+            nrn=nrn,
+            key_type=identity.key_type,  # type: ignore[arg-type]
+        )
+        token = provision_token(
+            token_dir,
+            pin=pin,
+            so_pin=so_pin,
+            auth_key=key,
+            auth_cert=cert,
+            ca_certs=(pki.ca_cert, pki.root_cert),
+        )
+        cert_path.write_bytes(cert.public_bytes(Encoding.PEM))
+    revocations = directory / "revoked.json"
+    if not revocations.exists():
+        revocations.write_text("{}\n")
+
+    config_path = directory / "desk.toml"
+    config_path.write_text(demo_config(ports))
+    config = load_config(config_path)
+    enrol_certificate(config, cert, list(identity.roles), ["vaccination", "info"], identity.lang)
+    if KB_DEMO.is_dir():
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "agent_desktop.cli",
+                "kb",
+                "import",
+                str(KB_DEMO),
+                "--config",
+                str(config_path),
+            ],
+            check=False,
+            timeout=120,
+        )
+    return Demo(directory, config_path, ports, pki, token, pin, cert_path, revocations)
+
+
+async def _wait_http(url: str, timeout_s: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        while True:
+            try:
+                async with http.get(url) as response:
+                    if response.status < 500:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            if loop.time() > deadline:
+                raise TimeoutError(f"{url} did not answer within {timeout_s}s")
+            await asyncio.sleep(0.2)
+
+
+async def run(demo: Demo) -> int:
+    """Serve the OCSP responder here and the desk and the bridge as child processes, until a signal."""
+    responder = OcspResponder.for_pki(demo.pki, RevocationList(demo.revocations))
+    runner = web.AppRunner(ocsp_app(responder), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", demo.ports.ocsp).start()
+    env = {**os.environ, **demo.token.env()}
+    cli = [sys.executable, "-m", "agent_desktop.cli"]
+    desk = await asyncio.create_subprocess_exec(*cli, "serve", "--config", str(demo.config_path), env=env)
+    bridge = await asyncio.create_subprocess_exec(
+        *cli,
+        "eid-bridge",
+        "--config",
+        str(demo.config_path),
+        "--module",
+        demo.token.module_path,
+        "--token-label",
+        demo.token.label,
+        env=env,
+    )
+    children = [desk, bridge]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await _wait_http(f"http://127.0.0.1:{demo.ports.desk}/api/me")
+        await _wait_http(f"http://127.0.0.1:{demo.ports.bridge}/status")
+        print(
+            "\n"
+            f"  Agent Desktop demo is up:  http://127.0.0.1:{demo.ports.desk}\n"
+            f"  Demo eID card PIN:         {demo.pin}   (also in {demo.directory / 'pin'})\n"
+            f"  Revoke the card: add its serial to {demo.revocations}\n"
+            "READY",
+            flush=True,
+        )
+        waits = [asyncio.ensure_future(c.wait()) for c in children] + [asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+    finally:
+        for child in children:
+            if child.returncode is None:
+                child.terminate()
+        for child in children:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(child.wait(), 10)
+            if child.returncode is None:
+                child.kill()
+        await runner.cleanup()
+    return 0 if stop.is_set() else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agent_desktop.demo", description="run the embedded demo")
+    parser.add_argument("--dir", default="var/demo")
+    parser.add_argument("--desk-port", type=int, default=DemoPorts.desk)
+    parser.add_argument("--bridge-port", type=int, default=DemoPorts.bridge)
+    parser.add_argument("--sip-port", type=int, default=DemoPorts.sip)
+    parser.add_argument("--ocsp-port", type=int, default=DemoPorts.ocsp)
+    parser.add_argument("--prepare-only", action="store_true", help="create the demo files and exit")
+    parser.add_argument("--json", action="store_true", help="print the demo's paths and PIN as JSON (tests)")
+    args = parser.parse_args(argv)
+    ports = DemoPorts(args.desk_port, args.bridge_port, args.sip_port, args.ocsp_port)
+    demo = prepare(Path(args.dir), ports)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "config": str(demo.config_path),
+                    "pin": demo.pin,
+                    "cert": str(demo.agent_cert),
+                    "softhsm2_conf": str(demo.token.conf_path),
+                    "module": demo.token.module_path,
+                }
+            ),
+            flush=True,
+        )
+    if args.prepare_only:
+        return 0
+    return asyncio.run(run(demo))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

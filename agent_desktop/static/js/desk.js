@@ -1,0 +1,97 @@
+// The desk page: header (agent, state, language, logout) and the WebSocket; the panels live in their own modules.
+import { api } from "./api.js";
+import { errorText, loadLang, t } from "./i18n.js";
+import { DeskSocket } from "./socket.js";
+
+const stateSelect = document.getElementById("agent-state");
+const stateSince = document.getElementById("state-since");
+const agentName = document.getElementById("agent-name");
+const langSwitch = document.getElementById("lang-switch");
+const conn = document.getElementById("conn");
+const toastBox = document.getElementById("toast");
+let stateSinceAt = null;
+
+function toast(text) {
+  toastBox.textContent = text;
+  toastBox.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (toastBox.hidden = true), 6000);
+}
+
+function showState(state, since) {
+  stateSelect.value = state;
+  stateSelect.dataset.state = state;
+  stateSinceAt = since ? new Date(since) : new Date();
+  tickSince();
+}
+
+function tickSince() {
+  if (!stateSinceAt) return;
+  const seconds = Math.max(0, Math.floor((Date.now() - stateSinceAt.getTime()) / 1000));
+  const mm = String(Math.floor(seconds / 60)).padStart(2, "0");
+  const ss = String(seconds % 60).padStart(2, "0");
+  stateSince.textContent = `${mm}:${ss}`;
+}
+setInterval(tickSince, 1000);
+
+const me = await api("GET", "/api/me");
+await loadLang(me.lang);
+langSwitch.value = me.lang;
+agentName.textContent = me.name;
+showState(me.state);
+
+const socket = new DeskSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+socket.addEventListener("status", (event) => {
+  const { status, code } = event.detail;
+  conn.dataset.status = status;
+  conn.textContent = t(`conn.${status}`);
+  if (status === "closed" && code === 4001) toast(t("error.session_replaced"));
+  if (status === "closed" && code === 4002) location.assign("/");
+});
+socket.addEventListener("message", (event) => {
+  const message = event.detail;
+  switch (message.type) {
+    case "hello":
+      agentName.textContent = message.agent.name;
+      showState(message.state, message.since);
+      document.body.dataset.ready = "1";
+      break;
+    case "agent.state":
+      showState(message.state, message.since);
+      break;
+    case "error":
+      if (message.code !== "session_replaced") toast(errorText(message));
+      break;
+    default:
+      document.dispatchEvent(new CustomEvent(`desk:${message.type}`, { detail: message }));
+  }
+});
+socket.start();
+
+stateSelect.addEventListener("change", () => {
+  if (!socket.send({ type: "agent.state", state: stateSelect.value, reason: "" })) {
+    toast(t("error.network"));
+  }
+});
+
+langSwitch.addEventListener("change", async () => {
+  const updated = await api("PATCH", "/api/me", { lang: langSwitch.value });
+  await loadLang(updated.lang);
+  conn.textContent = t(`conn.${conn.dataset.status}`);
+});
+
+document.getElementById("logout").addEventListener("click", async () => {
+  socket.stop();
+  try {
+    await api("POST", "/api/logout", {});
+  } finally {
+    location.assign("/");
+  }
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "/" && document.activeElement?.tagName !== "INPUT" && document.activeElement?.tagName !== "TEXTAREA") {
+    event.preventDefault();
+    document.getElementById("kb-search").focus();
+  }
+});

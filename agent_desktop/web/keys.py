@@ -1,0 +1,24 @@
+"""Typed keys of the application object: the one place where the rooms' per-process owners hang."""
+
+from __future__ import annotations
+
+import aiohttp
+import sqlite_utils
+from aiohttp import web
+
+from ..acd.agent_state import AgentStates
+from ..config import Config
+from ..eid.challenge import ChallengeStore
+from ..eid.verify import VerifyPolicy
+from .ratelimit import RateLimiter
+from .ws_hub import Hub
+
+CONFIG = web.AppKey("config", Config)
+DB = web.AppKey("db", sqlite_utils.Database)
+STATES = web.AppKey("states", AgentStates)
+HUB = web.AppKey("hub", Hub)
+CHALLENGES = web.AppKey("challenges", ChallengeStore)
+VERIFY_POLICY = web.AppKey("verify_policy", VerifyPolicy)
+NRN_KEY = web.AppKey("nrn_key", bytes)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+LOGIN_LIMIT = web.AppKey("login_limit", RateLimiter)

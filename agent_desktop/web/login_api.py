@@ -1,0 +1,117 @@
+"""Login, logout and `/api/me`: the web side of the eID flow of DESIGN.md §3. The eID room does the checking;
+this module ties the single-use challenge to the pre-login cookie and turns a verified identity into a session."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from aiohttp import web
+
+from ..eid.errors import EidError
+from ..eid.nrn import nrn_hash
+from ..eid.verify import verify_token
+from ..store import agents, audit, sessions
+from ..store.agents import LANGS, Agent
+from . import keys
+from .auth import PRELOGIN_COOKIE, SESSION, SESSION_COOKIE, cookie_options, public, require
+from .errors import ApiError
+from .json_body import read_json
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+PRELOGIN_TTL_S = 300
+
+
+def me_body(request: web.Request, agent: Agent) -> dict:
+    presence = request.app[keys.STATES].get(agent.id)
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "roles": list(agent.roles),
+        "state": presence.state,
+        "lang": agent.lang,
+    }
+
+
+@routes.post("/api/login/challenge")
+@public
+async def challenge(request: web.Request) -> web.Response:
+    request.app[keys.LOGIN_LIMIT].check(request)
+    prelogin = secrets.token_urlsafe(24)
+    nonce = request.app[keys.CHALLENGES].issue(prelogin)
+    response = web.json_response({"nonce": nonce})
+    response.set_cookie(PRELOGIN_COOKIE, prelogin, **cookie_options(request, PRELOGIN_TTL_S))
+    return response
+
+
+@routes.post("/api/login")
+@public
+async def login(request: web.Request) -> web.Response:
+    app = request.app
+    app[keys.LOGIN_LIMIT].check(request)
+    token = await read_json(request, max_bytes=16 * 1024)
+    prelogin = request.cookies.get(PRELOGIN_COOKIE)
+    if not prelogin:
+        raise EidError("nonce_invalid", "no login challenge for this browser: start the login again")
+    nonce = app[keys.CHALLENGES].consume(prelogin)
+    db = app[keys.DB]
+    try:
+        identity = await verify_token(token, nonce, app[keys.VERIFY_POLICY], app[keys.HTTP])
+    except EidError as e:
+        audit.log(db, "login_refused", remote=request.remote or "", code=e.code)
+        raise
+    agent = agents.by_nrn_hash(db, nrn_hash(identity.nrn, app[keys.NRN_KEY]))
+    if agent is None:
+        audit.log(
+            db,
+            "login_refused",
+            remote=request.remote or "",
+            code="unknown_agent",
+            cert=identity.cert_fingerprint,
+        )
+        raise EidError("unknown_agent", "this eID card belongs to nobody enrolled at this desk")
+    if not agent.enabled:
+        audit.log(db, "login_refused", agent_id=agent.id, remote=request.remote or "", code="agent_disabled")
+        raise EidError("agent_disabled", "this agent's access is disabled")
+    cookie, session = sessions.create(
+        db, agent.id, remote=request.remote or "", user_agent=request.headers.get("User-Agent", "")
+    )
+    app[keys.STATES].login(agent.id)
+    audit.log(db, "login", agent_id=agent.id, remote=request.remote or "", session=session.id)
+    response = web.json_response(me_body(request, agent))
+    response.del_cookie(PRELOGIN_COOKIE, path="/")
+    response.set_cookie(SESSION_COOKIE, cookie, **cookie_options(request))
+    return response
+
+
+@routes.post("/api/logout")
+@require()
+async def logout(request: web.Request) -> web.Response:
+    app = request.app
+    agent = request["agent"]
+    sessions.end(app[keys.DB], request[SESSION].id, "logout")
+    audit.log(app[keys.DB], "logout", agent_id=agent.id, remote=request.remote or "")
+    await app[keys.HUB].drop_agent(agent.id, "logged_out")
+    app[keys.STATES].logout(agent.id)
+    response = web.json_response({"ok": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@routes.get("/api/me")
+@require()
+async def me(request: web.Request) -> web.Response:
+    return web.json_response(me_body(request, request["agent"]))
+
+
+@routes.patch("/api/me")
+@require()
+async def patch_me(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    lang = body.get("lang")
+    if lang not in LANGS:
+        raise ApiError("bad_request", f"lang must be one of {', '.join(LANGS)}")
+    db = request.app[keys.DB]
+    agents.set_lang(db, request["agent"].id, lang)
+    return web.json_response(me_body(request, agents.get(db, request["agent"].id)))

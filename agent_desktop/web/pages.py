@@ -1,0 +1,56 @@
+"""HTML pages (jinja2 shells; the page's behaviour lives in static ES modules) and the `/ws` entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from ..store.agents import LANGS
+from . import keys
+from .auth import AGENT, SESSION, public
+from .errors import ApiError
+
+routes = web.RouteTableDef()
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATE_ENV = web.AppKey("templates", jinja2.Environment)
+
+
+def make_template_env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+
+
+def _render(request: web.Request, name: str, **context) -> web.Response:
+    html = request.app[TEMPLATE_ENV].get_template(name).render(**context)
+    return web.Response(text=html, content_type="text/html")
+
+
+def _page_lang(request: web.Request) -> str:
+    agent = request.get(AGENT)
+    if agent:
+        return agent.lang
+    accept = request.headers.get("Accept-Language", "")
+    for part in accept.split(","):
+        code = part.split(";")[0].strip()[:2].lower()
+        if code in LANGS:
+            return code
+    return "nl"
+
+
+@routes.get("/")
+@public
+async def desk(request: web.Request) -> web.Response:
+    config = request.app[keys.CONFIG]
+    if request.get(AGENT) is None:
+        return _render(request, "login.html", lang=_page_lang(request), bridge_port=config.eid.bridge_port)
+    return _render(request, "desk.html", lang=_page_lang(request), outcomes=config.wrapup.outcomes)
+
+
+@routes.get("/ws")
+@public  # checks the session itself: a WebSocket cannot carry a JSON 401
+async def websocket(request: web.Request) -> web.StreamResponse:
+    agent = request.get(AGENT)
+    if agent is None:
+        raise ApiError("unauthorized", "log in first")
+    return await request.app[keys.HUB].handle(request, agent, request[SESSION].id)

@@ -1,0 +1,201 @@
+"""The WebSocket hub (`/ws`): one live connection per agent, `hello` on connect, JSON messages both ways, an
+application heartbeat, and the hand-over when the same agent connects again (reconnect or a second tab).
+
+The newest connection wins: after a network drop the old socket may linger half-open for minutes, and the agent
+must get their desk back at once. The older connection gets `error{code: session_replaced}` and is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import WSMsgType, web
+
+from ..acd.agent_state import AgentStates, Presence, StateError
+from ..store.agents import Agent
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 64 * 1024
+CLOSE_REPLACED = 4001
+CLOSE_LOGGED_OUT = 4002
+CLOSE_TIMEOUT = 4003
+
+MessageHandler = Callable[["Connection", dict], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class Connection:
+    agent: Agent
+    ws: web.WebSocketResponse
+    session_id: int
+    closed_reason: str = ""
+    awaiting_pong: bool = False
+    _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def send(self, message: dict) -> None:
+        if self.ws.closed:
+            return
+        try:
+            async with self._send_lock:
+                await asyncio.wait_for(self.ws.send_str(json.dumps(message)), timeout=10)
+        except (ConnectionError, TimeoutError, RuntimeError) as e:
+            log.info("send to agent %s failed: %s", self.agent.id, e)
+
+
+class Hub:
+    """Owns every agent's WebSocket in this process."""
+
+    def __init__(self, states: AgentStates, heartbeat_s: float, me_body: Callable[[Agent], dict]) -> None:
+        self._states = states
+        self._heartbeat_s = heartbeat_s
+        self._me_body = me_body
+        self._conns: dict[int, Connection] = {}
+        self._handlers: dict[str, MessageHandler] = {
+            "agent.state": self._on_agent_state,
+            "pong": self._on_pong,
+        }
+
+    def on(self, message_type: str, handler: MessageHandler) -> None:
+        """Let another room (calls, media) handle a client message type."""
+        self._handlers[message_type] = handler
+
+    def connection(self, agent_id: int) -> Connection | None:
+        return self._conns.get(agent_id)
+
+    async def send_to(self, agent_id: int, message: dict) -> bool:
+        conn = self._conns.get(agent_id)
+        if conn is None:
+            return False
+        await conn.send(message)
+        return True
+
+    def state_changed(self, agent_id: int, presence: Presence) -> None:
+        """AgentStates' change hook: tell the agent's page (any source of change, not only the page itself)."""
+        conn = self._conns.get(agent_id)
+        if conn is not None:
+            asyncio.get_running_loop().create_task(
+                conn.send(
+                    {
+                        "type": "agent.state",
+                        "state": presence.state,
+                        "since": presence.since,
+                        "reason": presence.reason,
+                    }
+                )
+            )
+
+    async def drop_agent(self, agent_id: int, reason: str) -> None:
+        conn = self._conns.pop(agent_id, None)
+        if conn is not None:
+            conn.closed_reason = reason
+            await conn.send(
+                {
+                    "type": "error",
+                    "code": "unauthorized" if reason == "logged_out" else reason,
+                    "message": reason,
+                }
+            )
+            await conn.ws.close(code=CLOSE_LOGGED_OUT, message=reason.encode())
+
+    async def close(self) -> None:
+        for agent_id in list(self._conns):
+            await self.drop_agent(agent_id, "server_stop")
+
+    async def handle(self, request: web.Request, agent: Agent, session_id: int) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, autoping=True, heartbeat=None)
+        await ws.prepare(request)
+        conn = Connection(agent, ws, session_id)
+        old = self._conns.get(agent.id)
+        self._conns[agent.id] = conn
+        if old is not None:
+            old.closed_reason = "session_replaced"
+            await old.send(
+                {
+                    "type": "error",
+                    "code": "session_replaced",
+                    "message": "the desk was opened in another tab or window",
+                }
+            )
+            await old.ws.close(code=CLOSE_REPLACED, message=b"session_replaced")
+        presence = self._states.login(agent.id)
+        await conn.send(
+            {
+                "type": "hello",
+                "agent": self._me_body(agent),
+                "state": presence.state,
+                "since": presence.since,
+                "calls": [],
+            }
+        )
+        try:
+            await self._read_loop(conn)
+        finally:
+            if self._conns.get(agent.id) is conn:
+                del self._conns[agent.id]
+                if not conn.closed_reason:
+                    self._states.disconnected(agent.id)
+        return ws
+
+    async def _read_loop(self, conn: Connection) -> None:
+        ws = conn.ws
+        while not ws.closed:
+            try:
+                # Silence for three heartbeats means the page is gone, even if TCP has not noticed.
+                msg = await asyncio.wait_for(ws.receive(), timeout=self._heartbeat_s)
+            except TimeoutError:
+                if conn.awaiting_pong:
+                    await ws.close(code=CLOSE_TIMEOUT, message=b"heartbeat")
+                    return
+                conn.awaiting_pong = True
+                await conn.send({"type": "ping"})
+                continue
+            conn.awaiting_pong = False
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                return
+            if msg.type != WSMsgType.TEXT:
+                await conn.send({"type": "error", "code": "bad_request", "message": "send JSON text frames"})
+                continue
+            try:
+                message = json.loads(msg.data)
+                kind = message["type"]
+                if not isinstance(message, dict) or not isinstance(kind, str):
+                    raise ValueError
+            except (ValueError, KeyError, TypeError):
+                await conn.send(
+                    {"type": "error", "code": "bad_request", "message": "expected {type, ...} JSON"}
+                )
+                continue
+            handler = self._handlers.get(kind)
+            if handler is None:
+                await conn.send(
+                    {"type": "error", "code": "bad_request", "message": f"unknown type {kind[:40]!r}"}
+                )
+                continue
+            try:
+                await handler(conn, message)
+            except Exception:
+                log.exception("handler for %s failed", kind)
+                with contextlib.suppress(Exception):
+                    await conn.send({"type": "error", "code": "internal", "message": f"{kind} failed"})
+
+    async def _on_pong(self, conn: Connection, message: dict) -> None:
+        return None
+
+    async def _on_agent_state(self, conn: Connection, message: dict) -> None:
+        state = message.get("state")
+        reason = message.get("reason") or ""
+        if not isinstance(state, str) or not isinstance(reason, str):
+            await conn.send(
+                {"type": "error", "code": "bad_request", "message": "state and reason are strings"}
+            )
+            return
+        try:
+            self._states.set(conn.agent.id, state, reason, by_agent=True)
+        except StateError as e:
+            await conn.send({"type": "error", "code": "bad_request", "message": str(e)})
