@@ -16,8 +16,8 @@ from .errors import ApiError
 
 SESSION_COOKIE = "ad_session"
 PRELOGIN_COOKIE = "ad_prelogin"
-AGENT = "agent"
-SESSION = "session"
+AGENT = web.RequestKey("agent", "Agent | None")
+SESSION = web.RequestKey("session", "sessions.Session | None")
 # last_seen is written at most this often, so a busy page does not turn every request into a write.
 TOUCH_EVERY_S = 60
 

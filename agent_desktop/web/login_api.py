@@ -14,7 +14,7 @@ from ..eid.verify import verify_token
 from ..store import agents, audit, sessions
 from ..store.agents import LANGS, Agent
 from . import keys
-from .auth import PRELOGIN_COOKIE, SESSION, SESSION_COOKIE, cookie_options, public, require
+from .auth import AGENT, PRELOGIN_COOKIE, SESSION, SESSION_COOKIE, cookie_options, public, require
 from .errors import ApiError
 from .json_body import read_json
 
@@ -89,7 +89,7 @@ async def login(request: web.Request) -> web.Response:
 @require()
 async def logout(request: web.Request) -> web.Response:
     app = request.app
-    agent = request["agent"]
+    agent = request[AGENT]
     sessions.end(app[keys.DB], request[SESSION].id, "logout")
     audit.log(app[keys.DB], "logout", agent_id=agent.id, remote=request.remote or "")
     await app[keys.HUB].drop_agent(agent.id, "logged_out")
@@ -102,7 +102,7 @@ async def logout(request: web.Request) -> web.Response:
 @routes.get("/api/me")
 @require()
 async def me(request: web.Request) -> web.Response:
-    return web.json_response(me_body(request, request["agent"]))
+    return web.json_response(me_body(request, request[AGENT]))
 
 
 @routes.patch("/api/me")
@@ -113,5 +113,5 @@ async def patch_me(request: web.Request) -> web.Response:
     if lang not in LANGS:
         raise ApiError("bad_request", f"lang must be one of {', '.join(LANGS)}")
     db = request.app[keys.DB]
-    agents.set_lang(db, request["agent"].id, lang)
-    return web.json_response(me_body(request, agents.get(db, request["agent"].id)))
+    agents.set_lang(db, request[AGENT].id, lang)
+    return web.json_response(me_body(request, agents.get(db, request[AGENT].id)))

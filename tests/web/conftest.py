@@ -1,0 +1,118 @@
+"""A desk app on a free loopback port with its own PKI, database and enrolled agents; a client per browser."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from agent_desktop.app import create_app
+from agent_desktop.cli import enrol_certificate
+from agent_desktop.config import Config, load_config
+from agent_desktop.eid.nrn import make_test_nrn
+from agent_desktop.eid.pki import Pki, create_pki, issue_auth_cert
+from tests.helpers.net import free_port
+from tests.helpers.webeid import make_token
+
+
+@dataclass
+class Card:
+    cert: x509.Certificate
+    key: Any
+    nrn: str
+
+
+@pytest.fixture(scope="session")
+def web_pki() -> Pki:
+    return create_pki()
+
+
+@pytest.fixture(scope="session")
+def cards(web_pki: Pki) -> dict[str, Card]:
+    people = {
+        "agent": ("Els", "Maes", date(1985, 3, 2), 17, "rsa"),
+        "supervisor": ("Luc", "Dubois", date(1979, 11, 30), 201, "ec"),
+        "stranger": ("Noor", "Claes", date(2001, 5, 6), 33, "rsa"),
+    }
+    out = {}
+    for role, (given, surname, born, seq, kind) in people.items():
+        nrn = make_test_nrn(born, seq)
+        cert, key = issue_auth_cert(web_pki, given_name=given, surname=surname, nrn=nrn, key_type=kind)
+        out[role] = Card(cert, key, nrn)
+    return out
+
+
+def write_config(tmp: Path, pki: Pki, port: int, extra: str = "") -> Path:
+    trust = tmp / "trust"
+    trust.mkdir(exist_ok=True)
+    (trust / "root.pem").write_bytes(pki.root_cert.public_bytes(Encoding.PEM))
+    (trust / "ca.pem").write_bytes(pki.ca_cert.public_bytes(Encoding.PEM))
+    path = tmp / "desk.toml"
+    path.write_text(
+        f"""
+[server]
+port = {port}
+public_url = "http://127.0.0.1:{port}"
+reconnect_grace_s = 1
+heartbeat_s = 2
+
+[database]
+path = "desk.db"
+
+[eid]
+trust_anchors = "trust"
+ocsp = "off"
+nrn_key_file = "secrets/nrn.key"
+{extra}
+"""
+    )
+    return path
+
+
+@dataclass
+class Desk:
+    config: Config
+    server: TestServer
+    url: str
+    cards: dict[str, Card]
+
+    def client(self) -> aiohttp.ClientSession:
+        """A browser: its own cookie jar (IP hosts allowed), sending the desk's Origin like a page would."""
+        return aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            headers={"Origin": self.url},
+            timeout=aiohttp.ClientTimeout(total=10),
+        )
+
+    async def login(self, client: aiohttp.ClientSession, who: str = "agent") -> aiohttp.ClientResponse:
+        response = await client.post(f"{self.url}/api/login/challenge", json={})
+        nonce = (await response.json())["nonce"]
+        card = self.cards[who]
+        return await client.post(f"{self.url}/api/login", json=make_token(card.cert, card.key, nonce, self.url))
+
+
+@pytest.fixture
+async def desk(tmp_path: Path, web_pki: Pki, cards: dict[str, Card]) -> AsyncIterator[Desk]:
+    port = free_port()
+    config = load_config(write_config(tmp_path, web_pki, port))
+    enrol_certificate(config, cards["agent"].cert, ["agent"], ["vaccination"])
+    enrol_certificate(config, cards["supervisor"].cert, ["agent", "supervisor"], [], "fr")
+    server = TestServer(create_app(config), host="127.0.0.1", port=port)
+    await server.start_server()
+    try:
+        yield Desk(config, server, f"http://127.0.0.1:{port}", cards)
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+def make_desk_client(desk: Desk) -> Callable[[], aiohttp.ClientSession]:
+    return desk.client
