@@ -11,8 +11,8 @@ from agent_desktop.store import agent_states
 from agent_desktop.store.db import open_db
 
 
-async def _next(ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float = 5) -> dict:
-    async with asyncio.timeout(timeout):
+async def _next(ws: aiohttp.ClientWebSocketResponse, kind: str, within_s: float = 5) -> dict:
+    async with asyncio.timeout(within_s):
         while True:
             message = await ws.receive_json()
             if message["type"] == kind:
@@ -126,6 +126,6 @@ async def test_heartbeat_ping_is_sent_when_quiet(desk):
         await desk.login(client)
         async with client.ws_connect(f"{desk.url}/ws") as ws:
             await _next(ws, "hello")
-            ping = await _next(ws, "ping", timeout=desk.config.server.heartbeat_s + 3)
+            ping = await _next(ws, "ping", within_s=desk.config.server.heartbeat_s + 3)
             assert ping == {"type": "ping"}
             await ws.send_json({"type": "pong"})
