@@ -33,9 +33,14 @@ venv: $(VENV)/.installed
 run: debs-run venv
 	$(PY) -m agent_desktop.demo
 
+# The suite runs in a network namespace that holds only loopback (DESIGN.md §5): no test packet can leave the
+# machine, and WebRTC/RTP tests see 127.0.0.1 as their only address. Root (CI) uses `unshare -n`; others map
+# themselves to root in a user namespace first.
+NETNS := $(shell [ "$$(id -u)" = 0 ] && echo "unshare -n" || echo "unshare -rn")
+
 test: debs-test venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -q -ra
+	$(NETNS) sh -c 'ip link set lo up && exec $(VENV)/bin/pytest -q -ra $(PYTEST_ARGS)'
 
 lint: venv
 	$(VENV)/bin/ruff check .
