@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from .config import load_config
 from .eid.nrn import make_test_nrn
-from .eid.ocsp_responder import OcspResponder, RevocationList, ocsp_app
+from .eid.ocsp_responder import make_ocsp_app, revocations_from_file
 from .eid.pki import Pki, create_pki, issue_auth_cert, load_pki, save_pki
 from .eid.softhsm import SoftToken, provision_token
 
@@ -165,9 +165,9 @@ def prepare(directory: Path, ports: DemoPorts = DemoPorts(), identity: DemoIdent
             ca_certs=(pki.ca_cert, pki.root_cert),
         )
         cert_path.write_bytes(cert.public_bytes(Encoding.PEM))
-    revocations = directory / "revoked.json"
+    revocations = directory / "revoked.txt"
     if not revocations.exists():
-        revocations.write_text("{}\n")
+        revocations.write_text("# Serial numbers of revoked demo cards, one per line (decimal or hex).\n")
 
     config_path = directory / "desk.toml"
     config_path.write_text(demo_config(ports))
@@ -209,8 +209,7 @@ async def _wait_http(url: str, timeout_s: float = 30.0) -> None:
 
 async def run(demo: Demo) -> int:
     """Serve the OCSP responder here and the desk and the bridge as child processes, until a signal."""
-    responder = OcspResponder.for_pki(demo.pki, RevocationList(demo.revocations))
-    runner = web.AppRunner(ocsp_app(responder), access_log=None)
+    runner = web.AppRunner(make_ocsp_app(demo.pki, revocations_from_file(demo.revocations)), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", demo.ports.ocsp).start()
     env = {**os.environ, **demo.token.env()}
@@ -239,7 +238,7 @@ async def run(demo: Demo) -> int:
             "\n"
             f"  Agent Desktop demo is up:  http://127.0.0.1:{demo.ports.desk}\n"
             f"  Demo eID card PIN:         {demo.pin}   (also in {demo.directory / 'pin'})\n"
-            f"  Revoke the card: add its serial to {demo.revocations}\n"
+            f"  Revoke a card: add its serial number to {demo.revocations}\n"
             "READY",
             flush=True,
         )

@@ -76,14 +76,17 @@ class ChallengeStore:
         return challenge.nonce
 
     def purge(self) -> int:
-        """Drop expired challenges; returns how many were dropped."""
+        """Drop challenges that expired more than one ttl ago; returns how many were dropped.
+
+        Expired ones are kept one more ttl so that a late login hears `nonce_expired` (start again, you were
+        slow) rather than `nonce_invalid`, even when other logins happened meanwhile."""
         return self._purge(self._clock())
 
     def _purge(self, now: float) -> int:
         dropped = 0
         while self._pending:
             key, challenge = next(iter(self._pending.items()))
-            if challenge.expires_at > now:
+            if challenge.expires_at + self._ttl_s > now:
                 break
             del self._pending[key]
             dropped += 1

@@ -2,9 +2,9 @@
 OCSP check against it (`ocsp = "required"`), and tests use it to revoke a card.
 
 It answers for the certificates of one issuing CA, signs with the CA's delegated OCSP-signing certificate,
-echoes the request nonce, and reads revocations from a `RevocationList` (optionally a JSON file), a set or
-predicate of serial numbers (`make_ocsp_app`), or a plain text file of serials (`revocations_from_file`), so a
-card can be revoked by editing that file while the desk runs.
+echoes the request nonce, and reads revocations from a set or predicate of serial numbers (`make_ocsp_app`),
+such as a plain text file of serials (`revocations_from_file`), so a card can be revoked by editing that file
+while the desk runs.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ import asyncio
 import base64
 import binascii
 import datetime as dt
-import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote
@@ -43,38 +42,6 @@ class Revocations(Protocol):
     def revoked_at(self, serial: int) -> dt.datetime | None: ...
 
 
-@dataclass
-class RevocationList:
-    """Revoked serial numbers with their revocation time; optionally backed by a JSON file
-    (`{"<serial, decimal>": "<ISO-8601 time>"}`) that is re-read whenever it changes."""
-
-    path: Path | None = None
-    _revoked: dict[int, dt.datetime] = field(default_factory=dict)
-    _mtime: float = -1.0
-
-    def revoke(self, serial: int, when: dt.datetime | None = None) -> None:
-        self._refresh()
-        self._revoked[serial] = when or dt.datetime.now(dt.UTC).replace(microsecond=0)
-        if self.path is not None:
-            data = {str(k): v.isoformat() for k, v in self._revoked.items()}
-            self.path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-            self._mtime = self.path.stat().st_mtime
-
-    def revoked_at(self, serial: int) -> dt.datetime | None:
-        self._refresh()
-        return self._revoked.get(serial)
-
-    def _refresh(self) -> None:
-        if self.path is None or not self.path.exists():
-            return
-        mtime = self.path.stat().st_mtime
-        if mtime == self._mtime:
-            return
-        raw = json.loads(self.path.read_text(encoding="utf-8") or "{}")
-        self._revoked = {int(k): dt.datetime.fromisoformat(v) for k, v in raw.items()}
-        self._mtime = mtime
-
-
 class OcspResponder:
     """Builds signed OCSP responses about the certificates of `issuer`."""
 
@@ -94,7 +61,7 @@ class OcspResponder:
         self.issuer = issuer
         self.signer_cert = signer_cert
         self.signer_key = signer_key
-        self.revocations = revocations or RevocationList()
+        self.revocations = revocations or _PredicateRevocations(frozenset())
         self._known = known
         self._validity = validity
         self._clock = clock

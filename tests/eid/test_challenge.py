@@ -73,7 +73,7 @@ def test_expired_challenges_are_purged():
         store.issue(f"old{i}")
     clock.now += 5
     store.issue("young")
-    clock.now += 6
+    clock.now += 16  # one ttl after expiry: an expired nonce is kept that long to say "expired"
     assert store.purge() == 5 and len(store) == 1
     store.issue("new")  # issuing purges as well
     clock.now += 6
@@ -96,3 +96,19 @@ def test_bad_arguments():
         ChallengeStore(ttl_s=0)
     with pytest.raises(ValueError):
         ChallengeStore().issue("")
+
+
+def test_late_login_hears_expired_even_after_other_logins():
+    now = [0.0]
+    store = ChallengeStore(ttl_s=300, clock=lambda: now[0])
+    store.issue("a")
+    now[0] = 301
+    store.issue("b")  # someone else starts a login meanwhile
+    with pytest.raises(EidError) as late:
+        store.consume("a")
+    assert late.value.code == "nonce_expired"
+    now[0] = 902  # b expired at 601 and is forgotten one ttl later
+    store.issue("c")
+    with pytest.raises(EidError) as gone:
+        store.consume("b")
+    assert gone.value.code == "nonce_invalid"

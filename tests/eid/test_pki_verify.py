@@ -424,6 +424,27 @@ async def test_issuer_must_be_a_ca(pki, token_for, http, nrn):
         origin=ORIGIN, trust_anchors=(pki.root_cert, pki.ca_cert, pki.ocsp_cert), ocsp="off"
     )
     await refused(token_for(cert, key, NONCE), pki, http, "cert_untrusted", policy=policy)
+    # Without key usage, only basicConstraints says "not a CA"; and without the extension at all, neither.
+    from agent_desktop.eid.pki import generate_key
+
+    for constraints in (x509.BasicConstraints(ca=False, path_length=None), None):
+        issuer_key = generate_key("ec")
+        now = datetime.now(UTC)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Not a CA")]))
+            .issuer_name(pki.ca_cert.subject)
+            .public_key(issuer_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(days=30))
+        )
+        if constraints is not None:
+            builder = builder.add_extension(constraints, critical=True)
+        not_a_ca = builder.sign(pki.ca_key, hashes.SHA384())
+        cert, key = leaf_signed_by(not_a_ca, issuer_key, nrn)
+        policy = VerifyPolicy(origin=ORIGIN, trust_anchors=(pki.root_cert, pki.ca_cert, not_a_ca), ocsp="off")
+        await refused(token_for(cert, key, NONCE), pki, http, "cert_untrusted", policy=policy)
 
 
 async def test_path_length_constraint_is_enforced(pki, token_for, http, nrn):
