@@ -1,0 +1,491 @@
+"""The SIP user agent: one UDP+TCP listening point, the transaction layer, registration, and the calls.
+
+Every datagram goes: per-source token bucket -> parse (unparseable: drop and count) -> defects (400 with Warning)
+-> transaction layer (retransmissions absorbed) -> dialog (in-dialog requests to their Call) or a new INVITE /
+OPTIONS / CANCEL handled here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import ipaddress
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from .auth import DigestCredentials, authorization, pick_challenge
+from .call import Call
+from .dialog import Dialog, new_call_id, new_tag
+from .headers import NameAddr, SipUri, parse_name_addr, parse_uri
+from .message import ParseError, SipMessage, parse
+from .rtp import PortAllocator
+from .sdp import NoCommonCodec, answer_for, parse_sdp
+from .transaction import ServerTransaction, TransactionLayer, make_response, new_branch
+from .transport import Addr, SipTransport
+
+__all__ = ["EndpointConfig", "EndpointStats", "SipEndpoint"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    listen_host: str
+    listen_port: int  # UDP and TCP both; 0 = any free port (tests)
+    advertise: str | None = None  # address in Via/Contact/SDP (default listen_host)
+    rtp_ports: tuple[int, int] = (40000, 40999)
+    caller_id: str = ""  # outbound From / P-Asserted-Identity user
+    trunk_uri: str | None = None  # outbound calls (and REGISTER, unless registrar_uri) go here
+    username: str | None = None  # REGISTER (and digest) only when set
+    password: str | None = None
+    register_expires: int = 600
+    user_agent: str = "AgentDesktop/0.1"
+    t1_ms: int = 500
+    registrar_uri: str | None = None  # default: trunk_uri
+    offer_timeout_s: float = 8.0  # owner neither rang, answered nor rejected: 480 + Retry-After
+    throttle_rate: float = 100.0  # messages per second per source IP:port ...
+    throttle_burst: int = 200  # ... with this burst; the trunk/registrar addresses are exempt
+
+
+@dataclass
+class EndpointStats:
+    received: int = 0
+    dropped_unparseable: int = 0
+    answered_400: int = 0
+    answered_480: int = 0
+    throttled: int = 0
+    requests: int = 0
+    responses: int = 0
+    stray_responses: int = 0
+    absorbed: int = 0  # retransmitted requests answered by their transaction
+    options_answered: int = 0
+    calls_inbound: int = 0
+    calls_outbound: int = 0
+    register_ok: int = 0
+    register_failed: int = 0
+
+
+class _Throttle:
+    """Token bucket per source address; forgets idle sources so a spoofed-source flood cannot grow it forever."""
+
+    def __init__(self, rate: float, burst: int, max_sources: int = 10000) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.max_sources = max_sources
+        self._buckets: dict[tuple[str, int], list[float]] = {}
+
+    def allow(self, key: tuple[str, int], now: float) -> bool:
+        b = self._buckets.get(key)
+        if b is None:
+            if len(self._buckets) >= self.max_sources:
+                idle = self.burst / self.rate
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < idle}
+                if len(self._buckets) >= self.max_sources:
+                    return False
+            self._buckets[key] = [self.burst - 1, now]
+            return True
+        tokens = min(self.burst, b[0] + (now - b[1]) * self.rate)
+        b[1] = now
+        if tokens < 1:
+            b[0] = tokens
+            return False
+        b[0] = tokens - 1
+        return True
+
+
+OnIncoming = Callable[[Call], Awaitable[None] | None]
+
+
+class SipEndpoint:
+    ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, REFER, UPDATE"
+
+    def __init__(self, config: EndpointConfig, on_incoming: OnIncoming) -> None:
+        self.config = config
+        self.on_incoming = on_incoming
+        self.stats = EndpointStats()
+        self.registered = False
+        self.transport = SipTransport(self._on_message)
+        self.tl = TransactionLayer(self.transport.send, config.t1_ms / 1000)
+        self.ports = PortAllocator(*config.rtp_ports)
+        self.creds = DigestCredentials(config.username, config.password or "") if config.username else None
+        self._throttle = _Throttle(config.throttle_rate, config.throttle_burst)
+        self._exempt: set[str] = set()
+        self._calls: dict[tuple[str, str], Call] = {}  # (Call-ID, local tag) -> confirmed/early dialog
+        self._pending: dict[
+            str, Call
+        ] = {}  # server INVITE transaction key -> inbound call awaiting its final answer
+        self._all: set[Call] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._register_task: asyncio.Task | None = None
+        self._reg_call_id = ""
+        self._reg_cseq = 0
+        self._reg_tag = new_tag()
+        self._started = False
+
+    # --- life cycle ----------------------------------------------------------------------------------
+    @property
+    def advertise(self) -> str:
+        return self.config.advertise or self.config.listen_host
+
+    @property
+    def port(self) -> int:
+        return self.transport.port
+
+    async def start(self) -> None:
+        await self.transport.start(self.config.listen_host, self.config.listen_port)
+        self._started = True
+        self._reg_call_id = new_call_id(self.advertise)
+        for uri in (self.config.trunk_uri, self.config.registrar_uri):
+            if uri:
+                with contextlib.suppress(OSError, ValueError):
+                    self._exempt.add((await self._resolve(parse_uri(uri))).host)
+        if self.creds is not None and (self.config.registrar_uri or self.config.trunk_uri):
+            self._register_task = asyncio.create_task(self._register_loop(), name="sip-register")
+
+    async def stop(self) -> None:
+        """BYE/CANCEL live calls, unregister, close sockets."""
+        calls = [c for c in self._all if c.state != "ended"]
+        if calls:
+            await asyncio.wait(
+                [asyncio.create_task(c.hangup()) for c in calls], timeout=max(2.0, 4 * self.tl.t1)
+            )
+        if self._register_task is not None:
+            self._register_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._register_task
+            if self.registered:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._register(0), 2.0)
+                self.registered = False
+        for c in list(self._all):
+            if c.state != "ended":
+                c._set_state("ended", "local_bye")
+        for t in list(self._tasks):
+            t.cancel()
+        self.tl.close()
+        await self.transport.stop()
+        self._started = False
+
+    async def __aenter__(self) -> SipEndpoint:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def calls(self) -> list[Call]:
+        return [c for c in self._all if c.state != "ended"]
+
+    # --- addressing ----------------------------------------------------------------------------------
+    def via(self, transport: str) -> str:
+        return f"SIP/2.0/{transport.upper()} {self.advertise}:{self.port};branch={new_branch()};rport"
+
+    def contact(self, transport: str = "udp") -> str:
+        user = self.config.username or self.config.caller_id or "desk"
+        tp = ";transport=tcp" if transport == "tcp" else ""
+        return f"<sip:{user}@{self.advertise}:{self.port}{tp}>"
+
+    async def _resolve(self, uri: SipUri) -> Addr:
+        """A/AAAA resolution only (no NAPTR/SRV): trunks are configured with host:port."""
+        transport = uri.transport if uri.transport in ("udp", "tcp") else "udp"
+        port = uri.port or 5060
+        try:
+            ipaddress.ip_address(uri.host)
+            return Addr(transport, uri.host, port)
+        except ValueError:
+            pass
+        infos = await asyncio.get_running_loop().getaddrinfo(uri.host, port, type=socket.SOCK_DGRAM)
+        if not infos:
+            raise OSError(f"cannot resolve {uri.host}")
+        return Addr(transport, infos[0][4][0], port)
+
+    def _hop_for(self, dialog: Dialog, fallback: Addr) -> Addr:
+        hop = dialog.next_hop()
+        try:
+            ipaddress.ip_address(hop.host)
+        except ValueError:
+            return fallback  # a name in Contact: keep talking to where the dialog came from
+        transport = hop.transport if hop.transport in ("udp", "tcp") else fallback.transport
+        return Addr(transport, hop.host, hop.port or 5060)
+
+    def _route_for(self, number: str) -> tuple[SipUri, SipUri]:
+        """Request-URI and destination for a dialled number or a full SIP URI."""
+        if number.lower().startswith(("sip:", "sips:")):
+            uri = parse_uri(number)
+            return uri, uri
+        if not self.config.trunk_uri:
+            raise ValueError("no trunk_uri configured and the number is not a SIP URI")
+        trunk = parse_uri(self.config.trunk_uri)
+        params = {"transport": trunk.params["transport"]} if "transport" in trunk.params else {}
+        user = number.replace(" ", "")
+        return SipUri("sip", user, trunk.host, trunk.port, params), trunk
+
+    def _authorize(self, resp: SipMessage, method: str, uri: str) -> tuple[str, str] | None:
+        if self.creds is None:
+            return None
+        if resp.status == 407:
+            ch, header = pick_challenge(resp.get_all("Proxy-Authenticate")), "Proxy-Authorization"
+        else:
+            ch, header = pick_challenge(resp.get_all("WWW-Authenticate")), "Authorization"
+        if ch is None:
+            return None
+        return header, authorization(ch, self.creds, method, uri)
+
+    # --- outbound calls ------------------------------------------------------------------------------
+    async def dial(self, number: str, *, ring_timeout_s: float = 40) -> Call:
+        """Start an outbound call; returns at once in state "dialing"."""
+        if not self._started:
+            raise RuntimeError("endpoint not started")
+        call = Call._outbound(self, number)
+        self._all.add(call)
+        self.stats.calls_outbound += 1
+        call._task = self._spawn(call._run_outbound(number, ring_timeout_s), f"sip-dial-{call.call_id}")
+        return call
+
+    def _spawn(self, coro, name: str) -> asyncio.Task:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sip task %s failed", task.get_name(), exc_info=task.exception())
+
+    def _remember(self, call: Call) -> None:
+        assert call._dialog is not None
+        self._calls[(call.call_id, call._dialog.local_tag)] = call
+
+    def _forget(self, call: Call) -> None:
+        if call._dialog is not None:
+            self._calls.pop((call.call_id, call._dialog.local_tag), None)
+        for k, v in list(self._pending.items()):
+            if v is call:
+                del self._pending[k]
+        self._all.discard(call)
+
+    # --- inbound path --------------------------------------------------------------------------------
+    def _on_message(self, data: bytes, addr: Addr) -> None:
+        self.stats.received += 1
+        if addr.host not in self._exempt and not self._throttle.allow(
+            (addr.host, addr.port), time.monotonic()
+        ):
+            self.stats.throttled += 1
+            return
+        if data.strip(b"\r\n") == b"":
+            return  # keep-alive CRLF (RFC 5626)
+        try:
+            msg = parse(data)
+        except ParseError:
+            self.stats.dropped_unparseable += 1
+            return
+        try:
+            if msg.is_request:
+                self.stats.requests += 1
+                self._on_request(msg, addr)
+            else:
+                self.stats.responses += 1
+                if msg.defects:
+                    self.stats.dropped_unparseable += 1
+                elif not self.tl.on_response(msg):
+                    self.stats.stray_responses += 1
+        except Exception:
+            # One bad message must never take the endpoint down; count it with the unparseable ones.
+            self.stats.dropped_unparseable += 1
+            log.exception("error handling SIP message from %s:%s", addr.host, addr.port)
+
+    def _send_400(self, req: SipMessage, addr: Addr, why: str) -> None:
+        resp = make_response(req, 400, why[:60].replace("\r", " ").replace("\n", " "))
+        resp.add("Warning", f'399 {self.advertise} "{why}"')
+        resp.add("User-Agent", self.config.user_agent)
+        self.transport.send(resp.to_bytes(), addr)
+        self.stats.answered_400 += 1
+
+    def _options_response(self, req: SipMessage) -> SipMessage:
+        resp = make_response(req, 200, to_tag=new_tag())
+        resp.add("Allow", self.ALLOW)
+        resp.add("Accept", "application/sdp")
+        resp.add("Supported", "replaces")
+        resp.add("User-Agent", self.config.user_agent)
+        return resp
+
+    def _on_request(self, req: SipMessage, addr: Addr) -> None:
+        if req.defects:
+            if req.method == "ACK":
+                return  # never answer an ACK
+            self._send_400(req, addr, req.defects[0].replace('"', "'"))
+            return
+        stx = self.tl.on_request(req, addr)
+        method = req.method
+        if stx is None:
+            if method == "ACK":
+                self._on_ack(req)
+            else:
+                self.stats.absorbed += 1
+            return
+        mf = req.get("Max-Forwards") or "70"
+        if mf == "0" and method != "OPTIONS":
+            stx.respond(make_response(req, 483))
+            return
+        to_tag = req.to.tag
+        if method == "OPTIONS" and not to_tag:
+            self.stats.options_answered += 1
+            stx.respond(self._options_response(req))
+        elif method == "CANCEL":
+            self._on_cancel(req, stx)
+        elif to_tag:
+            call = self._calls.get((req.call_id, to_tag))
+            if call is None:
+                stx.respond(make_response(req, 481))
+            else:
+                call._on_request(req, stx)
+        elif method == "INVITE":
+            self._on_invite(req, stx)
+        elif method == "BYE":
+            stx.respond(make_response(req, 481))
+        else:
+            resp = make_response(
+                req, 405 if method in ("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE") else 501
+            )
+            resp.add("Allow", self.ALLOW)
+            stx.respond(resp)
+
+    def _on_ack(self, ack: SipMessage) -> None:
+        call = self._calls.get((ack.call_id, ack.to.tag or ""))
+        if call is not None:
+            call._on_ack(ack)
+
+    def _on_cancel(self, cancel: SipMessage, stx: ServerTransaction) -> None:
+        inv = self.tl.find_invite(cancel)
+        if inv is None:
+            stx.respond(make_response(cancel, 481))
+            return
+        stx.respond(make_response(cancel, 200))
+        call = self._pending.get(inv.key)
+        if call is not None:
+            call._cancelled()
+        elif not inv.final_sent:
+            inv.respond(make_response(inv.request, 487, to_tag=new_tag()))
+
+    def _on_invite(self, req: SipMessage, stx: ServerTransaction) -> None:
+        stx.respond(make_response(req, 100))
+        unsupported = [
+            o for o in (req.get("Require") or "").replace(" ", "").split(",") if o and o not in ("replaces",)
+        ]
+        if unsupported:
+            resp = make_response(req, 420, to_tag=new_tag())
+            resp.add("Unsupported", ", ".join(unsupported))
+            stx.respond(resp)
+            return
+        offer = None
+        if req.body:
+            ctype = (req.get("Content-Type") or "").lower()
+            if not ctype.startswith("application/sdp"):
+                resp = make_response(req, 415, to_tag=new_tag())
+                resp.add("Accept", "application/sdp")
+                stx.respond(resp)
+                return
+            try:
+                offer = answer_for(parse_sdp(req.body))
+            except (ValueError, NoCommonCodec) as exc:
+                resp = make_response(req, 488, to_tag=new_tag())
+                resp.add("Warning", f'304 {self.advertise} "{exc}"')
+                stx.respond(resp)
+                return
+        call = Call._inbound(self, req, stx)
+        call._offer = offer
+        self.stats.calls_inbound += 1
+        self._all.add(call)
+        self._remember(call)
+        self._pending[stx.key] = call
+        call._start_offer_timer(self.config.offer_timeout_s)
+        try:
+            result = self.on_incoming(call)
+        except Exception:
+            log.exception("on_incoming failed")
+            call._respond(500)
+            call._set_state("ended", "failed")
+            return
+        if inspect.isawaitable(result):
+            self._spawn(_guard(result, call), f"sip-incoming-{call.call_id}")
+
+    # --- registration --------------------------------------------------------------------------------
+    async def _register_loop(self) -> None:
+        while True:
+            try:
+                expires = await self._register(self.config.register_expires)
+            except Exception:
+                log.exception("REGISTER failed")
+                expires = 0
+            if expires > 0:
+                delay = max(expires * 0.5, min(expires - 5, 30), 1)  # refresh well before it lapses
+            else:
+                delay = 30
+            await asyncio.sleep(delay)
+
+    async def _register(self, expires: int) -> int:
+        """One REGISTER (with digest when challenged); returns the granted expiry, 0 on failure."""
+        assert self.creds is not None
+        reg = parse_uri(self.config.registrar_uri or self.config.trunk_uri or "")
+        addr = await self._resolve(reg)
+        ruri = SipUri("sip", None, reg.host, reg.port)
+        aor = NameAddr(SipUri("sip", self.creds.username, reg.host))
+        auth: tuple[str, str] | None = None
+        for _attempt in range(2):
+            self._reg_cseq += 1
+            req = SipMessage(method="REGISTER", uri=str(ruri))
+            req.add("Via", self.via(addr.transport))
+            req.add("Max-Forwards", "70")
+            req.add("From", str(aor.with_tag(self._reg_tag)))
+            req.add("To", str(aor))
+            req.add("Call-ID", self._reg_call_id)
+            req.add("CSeq", f"{self._reg_cseq} REGISTER")
+            req.add("Contact", f"{self.contact(addr.transport)};expires={expires}")
+            req.add("Expires", str(expires))
+            req.add("User-Agent", self.config.user_agent)
+            if auth:
+                req.add(*auth)
+            tx = self.tl.request(req, addr)
+            while True:
+                resp = await tx.response()
+                if resp is not None and (resp.status or 0) >= 200:
+                    break
+            status = resp.status or 0
+            if status in (401, 407) and auth is None:
+                auth = self._authorize(resp, "REGISTER", str(ruri))
+                if auth is None:
+                    break
+                continue
+            if 200 <= status < 300:
+                granted = expires
+                mine = self.contact(addr.transport)[1:-1]
+                for c in resp.get_all("Contact"):
+                    with contextlib.suppress(ValueError):
+                        na = parse_name_addr(c)
+                        if str(na.uri).split(";")[0] == mine.split(";")[0] and na.params.get("expires"):
+                            granted = int(na.params["expires"] or expires)
+                if granted == expires and resp.get("Expires", "").isdigit():
+                    granted = int(resp.get("Expires") or expires)
+                self.registered = expires > 0 and granted > 0
+                self.stats.register_ok += 1
+                return granted if expires else 0
+            break
+        self.registered = False
+        self.stats.register_failed += 1
+        return 0
+
+
+async def _guard(awaitable: Awaitable[None], call: Call) -> None:
+    try:
+        await awaitable
+    except Exception:
+        log.exception("on_incoming failed for %s", call.call_id)
+        if call.state in ("offered", "ringing"):
+            call._respond(500)
+            call._set_state("ended", "failed")

@@ -1,0 +1,228 @@
+"""Header-value grammar of RFC 3261: URIs, name-addr, Via, parameters, comma lists, auth params.
+
+Kept apart from message.py so the framing code stays small and these pieces can be tested alone.
+Parsers raise ValueError on input they cannot make sense of; callers turn that into a 400.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+__all__ = [
+    "NameAddr",
+    "SipUri",
+    "Via",
+    "format_params",
+    "parse_auth_params",
+    "parse_name_addr",
+    "parse_params",
+    "parse_uri",
+    "parse_via",
+    "split_list",
+]
+
+
+def split_list(value: str) -> list[str]:
+    """Split a comma-separated header value, respecting quotes and <...> (commas may sit inside URIs)."""
+    out: list[str] = []
+    depth_angle = False
+    quoted = False
+    start = 0
+    i = 0
+    n = len(value)
+    while i < n:
+        c = value[i]
+        if quoted:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                quoted = False
+        elif c == '"':
+            quoted = True
+        elif c == "<":
+            depth_angle = True
+        elif c == ">":
+            depth_angle = False
+        elif c == "," and not depth_angle:
+            part = value[start:i].strip()
+            if part:
+                out.append(part)
+            start = i + 1
+        i += 1
+    part = value[start:].strip()
+    if part:
+        out.append(part)
+    return out
+
+
+def parse_params(text: str) -> dict[str, str | None]:
+    """';a=b;c' -> {'a': 'b', 'c': None}; names lower-cased (they are case-insensitive)."""
+    params: dict[str, str | None] = {}
+    for item in text.split(";"):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, val = item.partition("=")
+        params[name.strip().lower()] = val.strip().strip('"') if sep else None
+    return params
+
+
+def format_params(params: dict[str, str | None]) -> str:
+    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
+
+
+@dataclass(frozen=True, slots=True)
+class SipUri:
+    scheme: str
+    user: str | None
+    host: str
+    port: int | None = None
+    params: dict[str, str | None] = field(default_factory=dict)
+    headers: str = ""
+
+    @property
+    def transport(self) -> str:
+        return (self.params.get("transport") or "udp").lower()
+
+    def with_params(self, **params: str | None) -> SipUri:
+        merged = dict(self.params)
+        merged.update(params)
+        return replace(self, params=merged)
+
+    def __str__(self) -> str:
+        user = f"{self.user}@" if self.user is not None else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = f":{self.port}" if self.port is not None else ""
+        hdrs = f"?{self.headers}" if self.headers else ""
+        return f"{self.scheme}:{user}{host}{port}{format_params(self.params)}{hdrs}"
+
+
+def parse_uri(text: str) -> SipUri:
+    text = text.strip()
+    scheme, sep, rest = text.partition(":")
+    scheme = scheme.lower()
+    if not sep or scheme not in ("sip", "sips", "tel"):
+        raise ValueError(f"not a SIP URI: {text!r}")
+    if scheme == "tel":
+        number, _, params = rest.partition(";")
+        return SipUri("tel", number, "", None, parse_params(params))
+    rest, _, headers = rest.partition("?")
+    user: str | None = None
+    if "@" in rest:
+        user, _, rest = rest.rpartition("@")
+    hostport, _, params = rest.partition(";")
+    port: int | None = None
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            raise ValueError(f"bad IPv6 host in {text!r}")
+        host = hostport[1:end]
+        tail = hostport[end + 1 :]
+        if tail.startswith(":"):
+            port = int(tail[1:])
+    else:
+        host, psep, p = hostport.partition(":")
+        if psep:
+            port = int(p)
+    if not host or any(c in host for c in " \t<>\"'"):
+        raise ValueError(f"bad host in {text!r}")
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"bad port in {text!r}")
+    return SipUri(scheme, user, host.lower(), port, parse_params(params), headers)
+
+
+@dataclass(frozen=True, slots=True)
+class NameAddr:
+    """From/To/Contact/Route value: optional display name, URI, header parameters (tag, expires...)."""
+
+    uri: SipUri
+    display: str | None = None
+    params: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def tag(self) -> str | None:
+        return self.params.get("tag")
+
+    def with_tag(self, tag: str) -> NameAddr:
+        params = dict(self.params)
+        params["tag"] = tag
+        return replace(self, params=params)
+
+    def __str__(self) -> str:
+        display = f'"{self.display}" ' if self.display else ""
+        return f"{display}<{self.uri}>{format_params(self.params)}"
+
+
+def parse_name_addr(text: str) -> NameAddr:
+    text = text.strip()
+    lt = text.find("<")
+    if lt >= 0:
+        gt = text.find(">", lt)
+        if gt < 0:
+            raise ValueError(f"unclosed '<' in {text!r}")
+        display = text[:lt].strip().strip('"').strip() or None
+        uri = parse_uri(text[lt + 1 : gt])
+        params = parse_params(text[gt + 1 :])
+        return NameAddr(uri, display, params)
+    # addr-spec form: parameters after the URI belong to the header, not the URI (RFC 3261 §20.10)
+    uri_text, _, params = text.partition(";")
+    return NameAddr(parse_uri(uri_text), None, parse_params(params))
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    transport: str
+    host: str
+    port: int | None
+    params: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def branch(self) -> str | None:
+        return self.params.get("branch")
+
+    def __str__(self) -> str:
+        port = f":{self.port}" if self.port is not None else ""
+        return f"SIP/2.0/{self.transport.upper()} {self.host}{port}{format_params(self.params)}"
+
+
+_VIA_PROTO = re.compile(r"^\s*SIP\s*/\s*2\.0\s*/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+(.*)$", re.S)
+
+
+def parse_via(text: str) -> Via:
+    m = _VIA_PROTO.match(text)
+    if m is None:
+        raise ValueError(f"bad Via protocol in {text!r}")
+    parts = ["SIP", "2.0", m.group(1)]
+    rest = m.group(2).strip()
+    sent_by, _, params = rest.partition(";")
+    sent_by = sent_by.strip()
+    if not sent_by:
+        raise ValueError(f"Via without sent-by: {text!r}")
+    port: int | None = None
+    if sent_by.startswith("["):
+        end = sent_by.find("]")
+        host = sent_by[1:end]
+        if sent_by[end + 1 : end + 2] == ":":
+            port = int(sent_by[end + 2 :])
+    else:
+        host, sep, p = sent_by.partition(":")
+        if sep:
+            port = int(p)
+    return Via(parts[2].upper(), host, port, parse_params(params))
+
+
+def parse_auth_params(text: str) -> tuple[str, dict[str, str]]:
+    """'Digest realm="x", nonce="y", qop="auth,auth-int"' -> ('digest', {...})."""
+    text = text.strip()
+    scheme, _, rest = text.partition(" ")
+    params: dict[str, str] = {}
+    for item in split_list(rest):
+        name, sep, val = item.partition("=")
+        if not sep:
+            continue
+        val = val.strip()
+        if val.startswith('"') and val.endswith('"') and len(val) >= 2:
+            val = val[1:-1].replace('\\"', '"')
+        params[name.strip().lower()] = val
+    return scheme.lower(), params

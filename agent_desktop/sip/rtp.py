@@ -1,0 +1,401 @@
+"""RTP stream of one call leg (RFC 3550): G.711 20 ms frames, RFC 4733 DTMF both ways, RTCP SR/RR every 5 s.
+
+The receive path is one `datagram_received` per packet: a struct unpack, the RFC 3550 jitter update and a dict
+insert into the jitter buffer; no logging, no per-packet objects beyond the payload slice. Sending is one
+`sendto` of header + payload. The stream sends nothing on its own while idle: only what its owner writes, DTMF it
+is asked for, and RTCP reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .dtmf import DtmfReceiver, digit_to_event, encode_event
+from .g711 import ALAW_SILENCE, ULAW_SILENCE
+from .jitter import JitterBuffer
+
+__all__ = ["RtpStats", "RtpStream", "open_rtp_stream"]
+
+log = logging.getLogger(__name__)
+
+_HDR = struct.Struct("!BBHII")
+FRAME = 160  # samples (= bytes of G.711) per 20 ms
+_NTP_EPOCH = 2208988800
+RTCP_INTERVAL = 5.0
+
+
+@dataclass(slots=True)
+class RtpStats:
+    packets_sent: int = 0
+    bytes_sent: int = 0
+    packets_received: int = 0
+    bytes_received: int = 0
+    lost: int = 0  # frames the jitter buffer had to conceal
+    late: int = 0  # frames that arrived after their play-out time
+    jitter_ms: float = 0.0  # RFC 3550 interarrival jitter
+    dtmf_sent: int = 0
+    dtmf_received: int = 0
+    rtcp_sent: int = 0
+    rtcp_received: int = 0
+
+
+class _Rtcp(asyncio.DatagramProtocol):
+    def __init__(self, stream: RtpStream) -> None:
+        self.stream = stream
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[override]
+        if len(data) >= 8 and data[0] >> 6 == 2:
+            self.stream.stats.rtcp_received += 1
+            self.stream._rtcp_remote = addr
+
+
+class RtpStream(asyncio.DatagramProtocol):
+    """G.711 RTP leg; `read_frame()` / `write_frame()` are the audio API, `on_dtmf` reports received digits."""
+
+    clock_rate: int = 8000
+
+    def __init__(self, local_port: int) -> None:
+        self.local_port = local_port
+        self.codec = "PCMU"
+        self.payload_type = 0
+        self.dtmf_payload_type: int | None = None
+        self.direction = "sendrecv"
+        self.on_dtmf: Callable[[str], None] | None = None
+        self.stats = RtpStats()
+        self.jitter = JitterBuffer()
+        self._silence = bytes([ULAW_SILENCE]) * FRAME
+        self._transport: asyncio.DatagramTransport | None = None
+        self._rtcp_transport: asyncio.DatagramTransport | None = None
+        self._remote: tuple[str, int] | None = None
+        self._rtcp_remote: tuple[str, int] | None = None
+        self._ssrc = secrets.randbits(32)
+        self._seq = secrets.randbits(16)
+        self._ts = secrets.randbits(32)
+        self._last_write = 0.0
+        self._marker = True
+        self._in_event = False
+        self._next_read: float | None = None
+        self._dtmf_rx = DtmfReceiver()
+        self._loop = asyncio.get_running_loop()
+        self._transit = None
+        self._jitter = 0.0  # timestamp units, RFC 3550 A.8
+        self._remote_ssrc = 0
+        self._rtcp_handle: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    # --- set-up --------------------------------------------------------------------------------------
+    def configure(
+        self,
+        *,
+        codec: str,
+        payload_type: int,
+        dtmf_payload_type: int | None,
+        remote: tuple[str, int],
+        direction: str,
+    ) -> None:
+        """Apply (re-)negotiated parameters; keeps SSRC/seq/timestamp running (RFC 3264 §8.3.1)."""
+        self.codec = codec
+        self.payload_type = payload_type
+        self.dtmf_payload_type = dtmf_payload_type
+        self.direction = direction
+        self._silence = bytes([ULAW_SILENCE if codec == "PCMU" else ALAW_SILENCE]) * FRAME
+        if remote[1] and remote[0] not in ("0.0.0.0", "::"):
+            if self._remote is None or self._remote[0] != remote[0] or self._remote[1] != remote[1]:
+                self._remote = remote
+                self._rtcp_remote = (remote[0], remote[1] + 1)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def start_rtcp(self, transport: asyncio.DatagramTransport) -> None:
+        self._rtcp_transport = transport
+        self._rtcp_handle = self._loop.call_later(RTCP_INTERVAL, self._send_rtcp)
+
+    @property
+    def remote(self) -> tuple[str, int] | None:
+        return self._remote
+
+    @property
+    def silence(self) -> bytes:
+        return self._silence
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._rtcp_handle is not None:
+            self._rtcp_handle.cancel()
+        if self._rtcp_transport is not None:
+            self._send_bye()
+            self._rtcp_transport.close()
+        if self._transport is not None:
+            self._transport.close()
+
+    # --- receive -------------------------------------------------------------------------------------
+    def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[override]
+        if len(data) < 12:
+            return
+        b0, b1, seq, ts, ssrc = _HDR.unpack_from(data)
+        if b0 & 0xC0 != 0x80:
+            return
+        offset = 12 + 4 * (b0 & 0x0F)
+        if b0 & 0x10:  # header extension
+            if len(data) < offset + 4:
+                return
+            offset += 4 + 4 * int.from_bytes(data[offset + 2 : offset + 4], "big")
+        end = len(data)
+        if b0 & 0x20:  # padding
+            end -= data[-1]
+        if end <= offset:
+            return
+        pt = b1 & 0x7F
+        stats = self.stats
+        stats.packets_received += 1
+        stats.bytes_received += len(data)
+        if addr != self._remote:
+            self._remote = addr  # symmetric RTP (RFC 4961): answer where the peer really is, NAT or not
+        self._remote_ssrc = ssrc
+        if pt == self.payload_type:
+            arrival = self._loop.time() * 8000.0
+            transit = arrival - ts
+            if self._transit is not None:
+                d = transit - self._transit
+                if d < 0:
+                    d = -d
+                if d < 80000:  # ignore jumps (new talkspurt after pause) beyond 10 s
+                    self._jitter += (d - self._jitter) / 16.0
+            self._transit = transit
+            if not self.jitter.put(seq, data[offset:end]):
+                stats.late = self.jitter.late
+        elif pt == self.dtmf_payload_type:
+            digit = self._dtmf_rx.feed(ts, data[offset:end])
+            if digit is not None:
+                stats.dtmf_received += 1
+                cb = self.on_dtmf
+                if cb is not None:
+                    cb(digit)
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # ICMP unreachable while the peer is not yet listening: keep going
+
+    async def read_frame(self) -> bytes:
+        """The next 20 ms frame, paced in real time; silence when the jitter buffer has nothing to play."""
+        now = self._loop.time()
+        nxt = self._next_read
+        if nxt is None or now - nxt > 0.1:
+            nxt = now  # first read, or the reader fell behind: restart the clock rather than burst
+        delay = nxt - now
+        self._next_read = nxt + 0.02
+        if delay > 0.001:
+            await asyncio.sleep(delay)
+        payload = self.jitter.get()
+        return self._silence if payload is None else payload
+
+    def pull_frame(self) -> bytes:
+        """Unpaced variant for owners that run their own 20 ms clock (one timer for many streams)."""
+        payload = self.jitter.get()
+        return self._silence if payload is None else payload
+
+    # --- send ----------------------------------------------------------------------------------------
+    def write_frame(self, payload: bytes) -> None:
+        """Send one 20 ms frame now. Dropped when not sending (hold, inactive) or while a DTMF event plays."""
+        now = self._loop.time()
+        if now - self._last_write > 0.1 and self._last_write:
+            # a pause in writing: move the timestamp on by the wall-clock gap (RFC 3550 §5.1)
+            self._ts = (self._ts + int((now - self._last_write) * 8000) // FRAME * FRAME) & 0xFFFFFFFF
+            self._marker = True
+        self._last_write = now
+        t = self._transport
+        if (
+            t is None
+            or self._remote is None
+            or self._in_event
+            or self.direction in ("recvonly", "inactive")
+            or self._closed
+        ):
+            self._ts = (self._ts + FRAME) & 0xFFFFFFFF
+            return
+        self._seq = seq = (self._seq + 1) & 0xFFFF
+        b1 = self.payload_type | 0x80 if self._marker else self.payload_type
+        self._marker = False
+        packet = _HDR.pack(0x80, b1, seq, self._ts, self._ssrc) + payload
+        t.sendto(packet, self._remote)
+        self._ts = (self._ts + FRAME) & 0xFFFFFFFF
+        s = self.stats
+        s.packets_sent += 1
+        s.bytes_sent += len(packet)
+
+    async def send_dtmf(self, digits: str, *, duration_ms: int = 100, gap_ms: int = 80) -> None:
+        """RFC 4733 events: an update every 50 ms, the end packet three times (§2.5.1.4)."""
+        pt = self.dtmf_payload_type
+        if pt is None:
+            raise RuntimeError("telephone-event was not negotiated")
+        events = [digit_to_event(d) for d in digits]
+        for event in events:
+            if self._transport is None or self._remote is None or self._closed:
+                return
+            if self._last_write and self._loop.time() - self._last_write > 0.1:
+                self._ts = (self._ts + int((self._loop.time() - self._last_write) * 8000)) & 0xFFFFFFFF
+            ts = self._ts
+            total = duration_ms * 8
+            self._in_event = True
+            try:
+                step = 400  # 50 ms
+                duration = step
+                first = True
+                while duration < total:
+                    self._send_event(pt, ts, encode_event(event, end=False, duration=duration), first)
+                    first = False
+                    await asyncio.sleep(0.05)
+                    duration += step
+                for _ in range(3):
+                    self._send_event(pt, ts, encode_event(event, end=True, duration=total), first)
+                    first = False
+                    await asyncio.sleep(0.02)
+            finally:
+                self._in_event = False
+            self.stats.dtmf_sent += 1
+            self._ts = (ts + total + FRAME) & 0xFFFFFFFF
+            self._last_write = self._loop.time()
+            self._marker = True
+            await asyncio.sleep(gap_ms / 1000)
+
+    def _send_event(self, pt: int, ts: int, payload: bytes, marker: bool) -> None:
+        if self._transport is None or self._remote is None:
+            return
+        self._seq = seq = (self._seq + 1) & 0xFFFF
+        packet = _HDR.pack(0x80, pt | (0x80 if marker else 0), seq, ts, self._ssrc) + payload
+        self._transport.sendto(packet, self._remote)
+        self.stats.packets_sent += 1
+        self.stats.bytes_sent += len(packet)
+
+    # --- RTCP ----------------------------------------------------------------------------------------
+    def _report(self) -> bytes:
+        s = self.stats
+        s.lost = self.jitter.lost
+        s.late = self.jitter.late
+        s.jitter_ms = self._jitter / 8.0
+        have_rx = s.packets_received > 0
+        block = b""
+        if have_rx:
+            expected = max(s.packets_received + s.lost, 1)
+            fraction = min(255, s.lost * 256 // expected)
+            block = struct.pack(
+                "!IIIIII",
+                self._remote_ssrc,
+                (fraction << 24) | (min(s.lost, 0x7FFFFF) & 0xFFFFFF),
+                self.jitter._highest & 0xFFFFFFFF if self.jitter._highest >= 0 else 0,
+                int(self._jitter),
+                0,
+                0,
+            )
+        rc = 1 if have_rx else 0
+        if s.packets_sent:
+            now = time.time() + _NTP_EPOCH
+            body = struct.pack(
+                "!IIIIII",
+                self._ssrc,
+                int(now),
+                int((now % 1) * 2**32),
+                self._ts,
+                s.packets_sent & 0xFFFFFFFF,
+                s.bytes_sent & 0xFFFFFFFF,
+            )
+            pt = 200
+        else:
+            body = struct.pack("!I", self._ssrc)
+            pt = 201
+        payload = body + block
+        head = struct.pack("!BBH", 0x80 | rc, pt, (len(payload) + 4) // 4 - 1)
+        cname = f"ad{self._ssrc:08x}".encode()
+        sdes_items = bytes([1, len(cname)]) + cname + b"\x00"
+        sdes_items += b"\x00" * (-len(sdes_items) % 4)
+        sdes = struct.pack("!BBHI", 0x81, 202, (len(sdes_items) + 8) // 4 - 1, self._ssrc) + sdes_items
+        return head + payload + sdes
+
+    def _send_rtcp(self) -> None:
+        self._rtcp_handle = self._loop.call_later(RTCP_INTERVAL, self._send_rtcp)
+        if self._rtcp_transport is None or self._rtcp_remote is None:
+            return
+        if self.direction == "inactive" and not self.stats.packets_received:
+            return
+        try:
+            self._rtcp_transport.sendto(self._report(), self._rtcp_remote)
+            self.stats.rtcp_sent += 1
+        except OSError:
+            pass
+
+    def _send_bye(self) -> None:
+        if self._rtcp_transport is None or self._rtcp_remote is None or not self.stats.packets_sent:
+            return
+        bye = struct.pack("!BBHI", 0x81, 203, 1, self._ssrc)
+        try:
+            self._rtcp_transport.sendto(self._report() + bye, self._rtcp_remote)
+        except OSError:
+            pass
+
+    def snapshot(self) -> RtpStats:
+        """Up-to-date counters (the loss/jitter figures are folded in lazily to keep the packet path lean)."""
+        s = self.stats
+        s.lost = self.jitter.lost
+        s.late = self.jitter.late
+        s.jitter_ms = self._jitter / 8.0
+        return s
+
+
+class PortAllocator:
+    """Hands out even RTP ports (RTCP on +1) from a range, round-robin so a port is not reused at once."""
+
+    def __init__(self, first: int, last: int) -> None:
+        self.first = first + (first & 1)
+        self.last = last
+        self._cursor = self.first
+
+    def candidates(self):
+        span = (self.last - self.first) // 2 + 1
+        for _ in range(max(span, 0)):
+            port = self._cursor
+            self._cursor += 2
+            if self._cursor + 1 > self.last:
+                self._cursor = self.first
+            yield port
+
+
+async def open_rtp_stream(host: str, ports: PortAllocator) -> RtpStream:
+    """Bind RTP (even port) and RTCP (port + 1) sockets from the range."""
+    loop = asyncio.get_running_loop()
+    for port in ports.candidates():
+        rtp_sock = rtcp_sock = None
+        try:
+            rtp_sock = _bind(host, port)
+            rtcp_sock = _bind(host, port + 1)
+        except OSError:
+            for s in (rtp_sock, rtcp_sock):
+                if s is not None:
+                    s.close()
+            continue
+        stream = RtpStream(port)
+        await loop.create_datagram_endpoint(lambda s=stream: s, sock=rtp_sock)
+        rtcp_t, _ = await loop.create_datagram_endpoint(lambda s=stream: _Rtcp(s), sock=rtcp_sock)
+        stream.start_rtcp(rtcp_t)
+        return stream
+    raise OSError("no free RTP port in the configured range")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        s.bind((host, port))
+    except OSError:
+        s.close()
+        raise
+    s.setblocking(False)
+    return s
