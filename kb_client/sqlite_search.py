@@ -1,0 +1,156 @@
+"""Searching the embedded KB: the FTS5 query for typed text, the usage-ordered listing for an empty query.
+
+Both take a sqlite3 connection and block; SqliteKnowledgeBase runs them on its thread pool.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from .model import TABS, TYPE_OF_TAB, SearchPage, SearchResult
+from .sqlite_schema import (
+    ANY_SKILL_TOKEN,
+    BODY_COLUMN,
+    KIND_CODES,
+    SUMMARY_CHARS,
+    skill_token,
+    tab_token,
+)
+from .text import match_expression, plain_text, shorten
+
+SNIPPET_TOKENS = 24
+_SNIPPET = f"snippet(kb_fts, {BODY_COLUMN}, '', '', '…', {SNIPPET_TOKENS})"
+# Above this many hits in the asked tab, results are not ranked by bm25 (see search()); bench/kb.py shows the
+# ranked path stays within a few milliseconds up to here.
+RANK_LIMIT = 1000
+_TAB_OF_KIND = {code: ("faq" if kind == "faq" else kind + "s") for kind, code in KIND_CODES.items()}
+_TAB_OF_TYPE = {"article": "articles", "escalation": "escalations", "organisation": "organisations"}
+# Items without skills serve every skill; instr() on "|a|b|" runs on the covering index, no table rows read.
+_SKILL_FILTER = "(skills_key = '' OR instr(skills_key, :skill_key) > 0)"
+
+
+def search(
+    conn: sqlite3.Connection, q: str, tab: str, skill: str | None, limit: int, rank_limit: int = RANK_LIMIT
+) -> SearchPage:
+    terms = match_expression(q)
+    if terms is None:
+        return list_all(conn, tab, skill, limit)
+    skill_filter = f' AND ("{skill_token(skill)}" OR "{ANY_SKILL_TOKEN}")' if skill else ""
+    match = terms + skill_filter
+    counts = dict.fromkeys(TABS, 0)
+    for kind, n in conn.execute(
+        "SELECT rowid & 3, count(*) FROM kb_fts WHERE kb_fts MATCH ? GROUP BY rowid & 3", (match,)
+    ):
+        counts[_TAB_OF_KIND[kind]] = n
+    if counts[tab] == 0:
+        return SearchPage(counts=counts, results=[])
+    kind = "faq" if tab == "faq" else TYPE_OF_TAB[tab]
+    tab_filter = f' AND "{tab_token(kind)}"'
+    tab_match = match + tab_filter
+    select = f"SELECT rowid, item_id, q_index, title, {_SNIPPET} FROM kb_fts WHERE kb_fts MATCH ?"
+    if counts[tab] <= rank_limit:
+        # ORDER BY rank (the bm25 weights configured on the table) is consumed by FTS5 itself, so snippet()
+        # runs for the returned rows only.
+        rows = conn.execute(f"{select} ORDER BY rank LIMIT ?", (tab_match, limit)).fetchall()
+    else:
+        # Too many hits to rank within the time budget (bm25 costs microseconds per hit): the agent is still
+        # typing something unspecific. Hits in the title or keywords first, then the others, unranked.
+        title_match = "{title keywords} : (" + terms + ")" + skill_filter + tab_filter
+        rows = conn.execute(f"{select} LIMIT ?", (title_match, limit)).fetchall()
+        if len(rows) < limit:
+            seen = {row[0] for row in rows}
+            more = conn.execute(f"{select} LIMIT ?", (tab_match, limit + len(rows))).fetchall()
+            rows += [row for row in more if row[0] not in seen][: limit - len(rows)]
+    item_type = "article" if tab == "faq" else kind
+    results = [
+        SearchResult(id=item_id, type=item_type, title=title, snippet=snippet, q_index=q_index)
+        for _, item_id, q_index, title, snippet in rows
+    ]
+    return SearchPage(counts=counts, results=results)
+
+
+def empty_query_counts(conn: sqlite3.Connection, skill: str | None) -> dict[str, int]:
+    """Counts of the empty query: every item of each tab that serves `skill`."""
+    skill_filter = _SKILL_FILTER if skill else "1"
+    params = {"skill_key": _skill_key(skill)}
+    counts = dict.fromkeys(TABS, 0)
+    # One range count per type on the (type, title_key, skills_key) index: a GROUP BY over it is four times slower.
+    for item_type, tab_name in _TAB_OF_TYPE.items():
+        counts[tab_name] = conn.execute(
+            f"SELECT count(*) FROM kb_items WHERE type = :type AND {skill_filter}",
+            {**params, "type": item_type},
+        ).fetchone()[0]
+    counts["faq"] = conn.execute(f"SELECT count(*) FROM kb_faq WHERE {skill_filter}", params).fetchone()[0]
+    return counts
+
+
+def list_all(
+    conn: sqlite3.Connection, tab: str, skill: str | None, limit: int, counts: dict[str, int] | None = None
+) -> SearchPage:
+    """The empty query: the whole tab, most used (for the skill, when given) first, then by title.
+
+    Two steps instead of one ORDER BY over a join with every item: the used items (few) sorted by use, then the
+    unused ones straight from the (type, title_key) index.
+    """
+    params: dict[str, Any] = {
+        "skill_key": _skill_key(skill),
+        "usage_skill": skill.lower() if skill else None,
+        "limit": limit,
+    }
+    skill_filter = _SKILL_FILTER if skill else "1"
+    if counts is None:
+        counts = empty_query_counts(conn, skill)
+    usage = "SELECT item_id, sum(uses) AS n FROM kb_usage WHERE :usage_skill IS NULL OR skill = :usage_skill GROUP BY item_id"
+    if tab == "faq":
+        rows = conn.execute(
+            f"""
+            SELECT f.item_id, f.q_index, f.q, f.a FROM ({usage}) u JOIN kb_faq f ON f.item_id = u.item_id
+            WHERE {skill_filter.replace("skills_key", "f.skills_key")}
+            ORDER BY u.n DESC, f.title_key, f.item_id, f.q_index LIMIT :limit
+            """,
+            params,
+        ).fetchall()
+        params["limit"] = limit - len(rows)
+        if params["limit"] > 0:
+            rows += conn.execute(
+                f"""
+                SELECT item_id, q_index, q, a FROM kb_faq
+                WHERE {skill_filter} AND item_id NOT IN (SELECT item_id FROM ({usage}))
+                ORDER BY title_key, item_id, q_index LIMIT :limit
+                """,
+                params,
+            ).fetchall()
+        results = [
+            SearchResult(
+                id=item_id, type="article", title=q, snippet=shorten(plain_text(a), SUMMARY_CHARS), q_index=i
+            )
+            for item_id, i, q, a in rows
+        ]
+        return SearchPage(counts=counts, results=results)
+    params["type"] = TYPE_OF_TAB[tab]
+    rows = conn.execute(
+        f"""
+        SELECT i.id, i.title, i.summary FROM ({usage}) u JOIN kb_items i ON i.id = u.item_id
+        WHERE i.type = :type AND {skill_filter.replace("skills_key", "i.skills_key")}
+        ORDER BY u.n DESC, i.title_key, i.id LIMIT :limit
+        """,
+        params,
+    ).fetchall()
+    params["limit"] = limit - len(rows)
+    if params["limit"] > 0:
+        rows += conn.execute(
+            f"""
+            SELECT id, title, summary FROM kb_items
+            WHERE type = :type AND {skill_filter} AND id NOT IN (SELECT item_id FROM ({usage}))
+            ORDER BY title_key, id LIMIT :limit
+            """,
+            params,
+        ).fetchall()
+    results = [SearchResult(id=i, type=params["type"], title=t, snippet=s or "") for i, t, s in rows]
+    return SearchPage(counts=counts, results=results)
+
+
+def _skill_key(skill: str | None) -> str:
+    # A "|" in the asked skill would match across two stored ones; no stored skill holds one.
+    return f"|{skill.lower()}|" if skill and "|" not in skill else "|\x00|"
