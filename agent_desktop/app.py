@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-from .acd.agent_state import AgentStates
-from .config import Config
+from .acd.agent_state import AgentStates, Presence
+from .acd.call_center import CallCenter
+from .config import Config, ConfigError
 from .eid.challenge import ChallengeStore
 from .eid.nrn import key_from_env, load_or_create_key
 from .eid.verify import VerifyPolicy, load_trust_anchors
-from .store.agents import Agent
+from .media.hold_music import HoldMusic, load_pcm
+from .media.room import MediaRoom
+from .media.rtc_factory import RtcSettings
+from .sip.endpoint import EndpointConfig, SipEndpoint
 from .store.db import open_db
-from .web import keys, login_api, pages
+from .web import calls_ws, helpdesk_pages, keys, login_api, pages, preflight_api
 from .web.auth import same_origin_middleware, session_middleware
 from .web.errors import error_middleware
 from .web.headers import on_prepare_async
+from .web.login_api import agent_json
 from .web.ratelimit import RateLimiter
 from .web.ws_hub import Hub
 
@@ -47,6 +53,28 @@ def verify_policy(config: Config) -> VerifyPolicy:
     )
 
 
+LOGGED_OFF_REASONS = ("logout", "connection_lost", "server_stop")
+
+
+def endpoint_config(config: Config) -> EndpointConfig:
+    host, _, port = config.sip.listen.rpartition(":")
+    password = os.environ.get(config.sip.password_env) if config.sip.password_env else None
+    if config.sip.username and not password:
+        raise ConfigError(
+            f"[sip] password_env: environment variable {config.sip.password_env or '(unset)'} is empty"
+        )
+    return EndpointConfig(
+        listen_host=host.strip("[]"),
+        listen_port=int(port),
+        advertise=config.sip.advertise or None,
+        rtp_ports=config.sip.rtp_ports,
+        caller_id=config.sip.caller_id,
+        trunk_uri=config.sip.trunk_uri or None,
+        username=config.sip.username or None,
+        password=password,
+    )
+
+
 def create_app(config: Config) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, same_origin_middleware, session_middleware],
@@ -61,37 +89,65 @@ def create_app(config: Config) -> web.Application:
     app[keys.LOGIN_LIMIT] = RateLimiter(rate=1.0, burst=20)
     app[pages.TEMPLATE_ENV] = pages.make_template_env()
 
-    def me(agent: Agent) -> dict:
-        presence = states.get(agent.id)
-        return {
-            "id": agent.id,
-            "name": agent.name,
-            "roles": list(agent.roles),
-            "state": presence.state,
-            "lang": agent.lang,
-        }
-
+    rtc = RtcSettings.from_config(config.webrtc)
+    app[keys.RTC] = rtc
+    media = MediaRoom(rtc.new_peer)
+    app[keys.MEDIA] = media
     hub_ref: list[Hub] = []
-    states = AgentStates(db, config.server.reconnect_grace_s, lambda a, p: hub_ref[0].state_changed(a, p))
-    hub = Hub(states, config.server.heartbeat_s, me)
+    calls_ref: list[CallCenter] = []
+
+    def state_changed(agent_id: int, presence: Presence) -> None:
+        hub_ref[0].state_changed(agent_id, presence)
+        if presence.state == "offline" and presence.reason in LOGGED_OFF_REASONS and calls_ref:
+            calls_ref[0].agent_logged_off(agent_id)
+
+    states = AgentStates(db, config.server.reconnect_grace_s, state_changed)
+    calls = CallCenter(
+        db=db,
+        states=states,
+        media=media,
+        notify=lambda agent_id, message: hub_ref[0].send_to(agent_id, message),
+        endpoint_factory=lambda on_incoming: SipEndpoint(endpoint_config(config), on_incoming),
+        hold_music=HoldMusic(load_pcm(config.path(config.sip.hold_music) if config.sip.hold_music else None)),
+        ring_timeout_s=config.sip.ring_timeout_s,
+        queue_name=config.queues[0].name if config.queues else "",
+    )
+    calls_ref.append(calls)
+    hub = Hub(
+        states,
+        config.server.heartbeat_s,
+        lambda agent: agent_json(agent, states.get(agent.id)),
+        hello_extra=lambda agent: {
+            "calls": calls.calls_for(agent.id),
+            "rtc": media.has_audio(agent.id),
+            "ice_servers": rtc.browser_ice_servers(with_turn=True),
+        },
+    )
     hub_ref.append(hub)
+    calls_ws.install(hub, media, calls)
     app[keys.STATES] = states
     app[keys.HUB] = hub
+    app[keys.CALLS] = calls
 
     app.router.add_routes(pages.routes)
     app.router.add_routes(login_api.routes)
+    preflight_api.setup(app, rtc)
+    app.router.add_routes(helpdesk_pages.routes)
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(on_prepare_async)
 
-    async def start_http(app: web.Application) -> None:
+    async def start(app: web.Application) -> None:
         app[keys.HTTP] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        await calls.start()
 
     async def stop(app: web.Application) -> None:
+        await calls.stop()
         await hub.close()
         states.close()
+        await media.close()
         await app[keys.HTTP].close()
         db.close()
 
-    app.on_startup.append(start_http)
+    app.on_startup.append(start)
     app.on_cleanup.append(stop)
     return app

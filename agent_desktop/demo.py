@@ -89,7 +89,7 @@ def _read_or_create_secret(path: Path, make) -> str:
     return value
 
 
-def demo_config(ports: DemoPorts) -> str:
+def demo_config(ports: DemoPorts, trunk_uri: str = "") -> str:
     """The demo's config file. Relative paths are from the config's folder (var/demo)."""
     return f"""# Written by `make run` (agent_desktop/demo.py). The demo's values, not the code's defaults.
 [server]
@@ -103,6 +103,7 @@ path = "../desk.db"
 [sip]
 listen = "127.0.0.1:{ports.sip}"
 caller_id = "+3225550000"
+{f'trunk_uri = "{trunk_uri}"' if trunk_uri else '# trunk_uri = "sip:trunk.example.be:5060"  (outbound calls)'}
 
 [eid]
 trust_anchors = "pki/trust"
@@ -117,7 +118,9 @@ path = "../kb.db"
 """
 
 
-def prepare(directory: Path, ports: DemoPorts = DemoPorts(), identity: DemoIdentity = DEMO_AGENT) -> Demo:
+def prepare(
+    directory: Path, ports: DemoPorts = DemoPorts(), identity: DemoIdentity = DEMO_AGENT, trunk_uri: str = ""
+) -> Demo:
     """Create (once) everything the demo needs under `directory`; running it again reuses what is there."""
     from .cli import enrol_certificate
 
@@ -170,7 +173,7 @@ def prepare(directory: Path, ports: DemoPorts = DemoPorts(), identity: DemoIdent
         revocations.write_text("# Serial numbers of revoked demo cards, one per line (decimal or hex).\n")
 
     config_path = directory / "desk.toml"
-    config_path.write_text(demo_config(ports))
+    config_path.write_text(demo_config(ports, trunk_uri))
     config = load_config(config_path)
     enrol_certificate(config, cert, list(identity.roles), ["vaccination", "info"], identity.lang)
     if KB_DEMO.is_dir():
@@ -266,11 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bridge-port", type=int, default=DemoPorts.bridge)
     parser.add_argument("--sip-port", type=int, default=DemoPorts.sip)
     parser.add_argument("--ocsp-port", type=int, default=DemoPorts.ocsp)
+    parser.add_argument("--trunk-uri", default="", help="where outbound calls go (default: none)")
     parser.add_argument("--prepare-only", action="store_true", help="create the demo files and exit")
     parser.add_argument("--json", action="store_true", help="print the demo's paths and PIN as JSON (tests)")
     args = parser.parse_args(argv)
     ports = DemoPorts(args.desk_port, args.bridge_port, args.sip_port, args.ocsp_port)
-    demo = prepare(Path(args.dir), ports)
+    demo = prepare(Path(args.dir), ports, trunk_uri=args.trunk_uri)
     if args.json:
         print(
             json.dumps(

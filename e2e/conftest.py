@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,17 +25,29 @@ ROOT = Path(__file__).resolve().parent.parent
 class RunningDesk:
     url: str
     bridge_port: int
+    sip_port: int
     pin: str
     directory: Path
     config: Path
     cert: Path
     log: Path
 
+    @property
+    def database(self) -> Path:
+        return self.directory.parent / "desk.db"
+
 
 @pytest.fixture(scope="module")
-def demo_desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDesk]:
+def demo_trunk_uri() -> str:
+    """Where the demo desk sends outbound calls; a module may override this fixture (e.g. with its baresip)."""
+    return ""
+
+
+@pytest.fixture(scope="module")
+def demo_desk(tmp_path_factory: pytest.TempPathFactory, demo_trunk_uri: str) -> Iterator[RunningDesk]:
     base = tmp_path_factory.mktemp("demo")
-    desk_port, bridge_port, ocsp_port, sip_port = free_port(), free_port(), free_port(), free_port()
+    desk_port, bridge_port, ocsp_port = free_port(), free_port(), free_port()
+    sip_port = free_port(socket.SOCK_DGRAM)
     log = base / "demo.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -53,6 +66,8 @@ def demo_desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDesk]
                 str(ocsp_port),
                 "--sip-port",
                 str(sip_port),
+                "--trunk-uri",
+                demo_trunk_uri,
             ],
             cwd=ROOT,
             stdout=out,
@@ -78,6 +93,7 @@ def demo_desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDesk]
         yield RunningDesk(
             f"http://127.0.0.1:{desk_port}",
             bridge_port,
+            sip_port,
             info["pin"],
             base / "demo",
             Path(info["config"]),
@@ -92,3 +108,15 @@ def demo_desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDesk]
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
+
+
+def login(page, desk: RunningDesk) -> None:
+    """Log the demo agent in through the page, the running bridge and the SoftHSM card."""
+    from playwright.sync_api import expect
+
+    page.goto(desk.url)
+    expect(page.locator("body[data-ready='1']")).to_be_visible()
+    page.get_by_test_id("login-eid").click()
+    page.get_by_test_id("pin-input").fill(desk.pin)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("desk-connection")).to_have_attribute("data-status", "open")

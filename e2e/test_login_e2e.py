@@ -49,6 +49,7 @@ def test_agent_logs_in_with_eid_works_and_logs_out(page: Page, demo_desk, artifa
     expect(state).to_have_attribute("data-state", "break")
     page.reload()  # the server, not the page, holds the state
     expect(page.get_by_test_id("agent-state")).to_have_attribute("data-state", "break")
+    expect(page.get_by_test_id("desk-connection")).to_have_attribute("data-status", "open")
     page.get_by_test_id("agent-state").select_option("available")
     expect(page.get_by_test_id("agent-state")).to_have_attribute("data-state", "available")
     page.screenshot(path=str(artifacts / "desk-1280x720-nl.png"))

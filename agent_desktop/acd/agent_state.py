@@ -54,6 +54,9 @@ class AgentStates:
     def get(self, agent_id: int) -> Presence:
         return self._live.get(agent_id) or Presence(INITIAL, iso())
 
+    def live_items(self) -> list[tuple[int, Presence]]:
+        return list(self._live.items())
+
     def is_live(self, agent_id: int) -> bool:
         return agent_id in self._live
 

@@ -61,6 +61,56 @@ def _001_agents_sessions_states_audit(db: sqlite_utils.Database) -> None:
     db["audit_log"].create_index(["at"])
 
 
+def _002_preflight_reports(db: sqlite_utils.Database) -> None:
+    # id: the short code an agent reads to the helpdesk over the phone. agent_id: only when posted with a
+    # session. remote: the sender's network, truncated (/24, /48), never a full address.
+    db["preflight_reports"].create(
+        {
+            "id": str,
+            "agent_id": int,
+            "source": str,
+            "started": str,
+            "finished": str,
+            "overall": str,
+            "report": str,  # the validated report as JSON
+            "remote": str,
+            "created": str,
+        },
+        pk="id",
+        foreign_keys=[("agent_id", "agents", "id")],
+        not_null={"source", "started", "finished", "overall", "report", "created"},
+    )
+    db["preflight_reports"].create_index(["agent_id", "created"])
+    db["preflight_reports"].create_index(["created"])
+
+
+def _003_calls(db: sqlite_utils.Database) -> None:
+    db["calls"].create(
+        {
+            "id": str,  # the desk's call id (also what the page sees)
+            "sip_call_id": str,
+            "direction": str,
+            "from_number": str,
+            "to_number": str,
+            "queue": str,
+            "agent_id": int,
+            "state": str,
+            "offered": str,
+            "answered": str,
+            "ended": str,
+            "end_cause": str,
+            "call_order_id": int,
+            "created": str,
+        },
+        pk="id",
+        not_null={"direction", "state", "created"},
+    )
+    db["calls"].create_index(["agent_id", "created"])
+    db["calls"].create_index(["ended"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _001_agents_sessions_states_audit,
+    _002_preflight_reports,
+    _003_calls,
 ]

@@ -7,9 +7,12 @@ import sqlite_utils
 from aiohttp import web
 
 from ..acd.agent_state import AgentStates
+from ..acd.call_center import CallCenter
 from ..config import Config
 from ..eid.challenge import ChallengeStore
 from ..eid.verify import VerifyPolicy
+from ..media.room import MediaRoom
+from ..media.rtc_factory import RtcSettings
 from .ratelimit import RateLimiter
 from .ws_hub import Hub
 
@@ -22,3 +25,6 @@ VERIFY_POLICY = web.AppKey("verify_policy", VerifyPolicy)
 NRN_KEY = web.AppKey("nrn_key", bytes)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 LOGIN_LIMIT = web.AppKey("login_limit", RateLimiter)
+RTC = web.AppKey("rtc", RtcSettings)
+MEDIA = web.AppKey("media", MediaRoom)
+CALLS = web.AppKey("calls", CallCenter)

@@ -8,6 +8,7 @@ import secrets
 
 from aiohttp import web
 
+from ..acd.agent_state import Presence
 from ..eid.errors import EidError
 from ..eid.nrn import nrn_hash
 from ..eid.verify import verify_token
@@ -23,8 +24,8 @@ routes = web.RouteTableDef()
 PRELOGIN_TTL_S = 300
 
 
-def me_body(request: web.Request, agent: Agent) -> dict:
-    presence = request.app[keys.STATES].get(agent.id)
+def agent_json(agent: Agent, presence: Presence) -> dict:
+    """The body of `/api/me`, also the `agent` of the WebSocket's `hello`."""
     return {
         "id": agent.id,
         "name": agent.name,
@@ -32,6 +33,10 @@ def me_body(request: web.Request, agent: Agent) -> dict:
         "state": presence.state,
         "lang": agent.lang,
     }
+
+
+def me_body(request: web.Request, agent: Agent) -> dict:
+    return agent_json(agent, request.app[keys.STATES].get(agent.id))
 
 
 @routes.post("/api/login/challenge")

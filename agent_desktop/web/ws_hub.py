@@ -51,10 +51,17 @@ class Connection:
 class Hub:
     """Owns every agent's WebSocket in this process."""
 
-    def __init__(self, states: AgentStates, heartbeat_s: float, me_body: Callable[[Agent], dict]) -> None:
+    def __init__(
+        self,
+        states: AgentStates,
+        heartbeat_s: float,
+        me_body: Callable[[Agent], dict],
+        hello_extra: Callable[[Agent], dict] = lambda agent: {"calls": []},
+    ) -> None:
         self._states = states
         self._heartbeat_s = heartbeat_s
         self._me_body = me_body
+        self._hello_extra = hello_extra
         self._conns: dict[int, Connection] = {}
         self._handlers: dict[str, MessageHandler] = {
             "agent.state": self._on_agent_state,
@@ -130,7 +137,7 @@ class Hub:
                 "agent": self._me_body(agent),
                 "state": presence.state,
                 "since": presence.since,
-                "calls": [],
+                **self._hello_extra(agent),
             }
         )
         try:

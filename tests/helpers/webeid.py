@@ -16,7 +16,9 @@ from agent_desktop.eid.verify import signed_data
 def make_token(cert: x509.Certificate, key: Any, nonce: str, origin: str) -> dict[str, str]:
     if isinstance(key, ec.EllipticCurvePrivateKey):
         algorithm = "ES384"
-        r, s = decode_dss_signature(key.sign(signed_data(origin, nonce, algorithm), ec.ECDSA(hashes.SHA384())))
+        r, s = decode_dss_signature(
+            key.sign(signed_data(origin, nonce, algorithm), ec.ECDSA(hashes.SHA384()))
+        )
         signature = r.to_bytes(48, "big") + s.to_bytes(48, "big")
     else:
         algorithm = "RS256"

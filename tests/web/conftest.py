@@ -67,6 +67,9 @@ heartbeat_s = 2
 [database]
 path = "desk.db"
 
+[sip]
+listen = "127.0.0.1:0"
+
 [eid]
 trust_anchors = "trust"
 ocsp = "off"
@@ -96,7 +99,9 @@ class Desk:
         response = await client.post(f"{self.url}/api/login/challenge", json={})
         nonce = (await response.json())["nonce"]
         card = self.cards[who]
-        return await client.post(f"{self.url}/api/login", json=make_token(card.cert, card.key, nonce, self.url))
+        return await client.post(
+            f"{self.url}/api/login", json=make_token(card.cert, card.key, nonce, self.url)
+        )
 
 
 @pytest.fixture

@@ -24,7 +24,9 @@ async def test_login_sets_a_fresh_strict_httponly_session_cookie(desk):
         assert "HttpOnly" in prelogin and "SameSite=Strict" in prelogin and "Max-Age=300" in prelogin
         nonce = (await challenge.json())["nonce"]
         card = desk.cards["agent"]
-        response = await client.post(f"{desk.url}/api/login", json=make_token(card.cert, card.key, nonce, desk.url))
+        response = await client.post(
+            f"{desk.url}/api/login", json=make_token(card.cert, card.key, nonce, desk.url)
+        )
         assert response.status == 200, await response.text()
         body = await response.json()
         assert body == {"id": 1, "name": "Els Maes", "roles": ["agent"], "state": "offline", "lang": "nl"}
@@ -63,7 +65,9 @@ async def test_replayed_token_is_refused(desk):
 async def test_login_without_challenge_cookie_is_nonce_invalid(desk):
     async with desk.client() as client:
         card = desk.cards["agent"]
-        response = await client.post(f"{desk.url}/api/login", json=make_token(card.cert, card.key, "x" * 44, desk.url))
+        response = await client.post(
+            f"{desk.url}/api/login", json=make_token(card.cert, card.key, "x" * 44, desk.url)
+        )
         assert response.status == 401
         assert (await response.json())["error"]["code"] == "nonce_invalid"
 
@@ -90,7 +94,9 @@ async def test_unknown_agent_is_refused_and_audited_without_nrn(desk, caplog):
     assert nrn not in str(error) and nrn not in caplog.text
     db = open_db(desk.config.path(desk.config.database.path))
     try:
-        assert any(r["action"] == "login_refused" and "unknown_agent" in r["detail"] for r in audit.recent(db))
+        assert any(
+            r["action"] == "login_refused" and "unknown_agent" in r["detail"] for r in audit.recent(db)
+        )
         dump = "\n".join(db.iterdump())
     finally:
         db.close()
@@ -135,7 +141,9 @@ async def test_patch_me_language(desk):
 async def test_cross_origin_write_is_refused(desk):
     async with desk.client() as client:
         await desk.login(client)
-        response = await client.post(f"{desk.url}/api/logout", json={}, headers={"Origin": "https://evil.example"})
+        response = await client.post(
+            f"{desk.url}/api/logout", json={}, headers={"Origin": "https://evil.example"}
+        )
         assert response.status == 403
         assert (await client.get(f"{desk.url}/api/me")).status == 200
 

@@ -1,6 +1,7 @@
 // The desk page: header (agent, state, language, logout) and the WebSocket; the panels live in their own modules.
 import { api } from "./api.js";
 import { errorText, loadLang, t } from "./i18n.js";
+import { initPhone } from "./phone.js";
 import { DeskSocket } from "./socket.js";
 
 const stateSelect = document.getElementById("agent-state");
@@ -55,6 +56,7 @@ socket.addEventListener("message", (event) => {
       agentName.textContent = message.agent.name;
       showState(message.state, message.since);
       document.body.dataset.ready = "1";
+      document.dispatchEvent(new CustomEvent("desk:hello", { detail: message }));
       break;
     case "agent.state":
       showState(message.state, message.since);
@@ -66,10 +68,12 @@ socket.addEventListener("message", (event) => {
       document.dispatchEvent(new CustomEvent(`desk:${message.type}`, { detail: message }));
   }
 });
+initPhone(socket, toast);
 socket.start();
 
 stateSelect.addEventListener("change", () => {
   if (!socket.send({ type: "agent.state", state: stateSelect.value, reason: "" })) {
+    stateSelect.value = stateSelect.dataset.state; // not sent: show the state the desk still has
     toast(t("error.network"));
   }
 });

@@ -1,0 +1,72 @@
+"""What a caller hears on hold: a WAV file as 20 ms G.711 frames, or a soft chime when none is configured
+(silence would make callers think they were cut off)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+import wave
+from pathlib import Path
+
+from ..sip.g711 import pcm16_to_alaw, pcm16_to_ulaw
+
+FRAME = 160
+RATE = 8000
+
+
+def _chime() -> bytes:
+    """4 s: two soft tones (0.4 s each, 523 and 659 Hz) then quiet, as 16-bit PCM at 8 kHz."""
+    samples = []
+    for i in range(RATE * 4):
+        t = i / RATE
+        if t < 0.4:
+            f = 523.25
+        elif t < 0.8:
+            f = 659.25
+        else:
+            samples.append(0)
+            continue
+        envelope = math.sin(math.pi * ((t % 0.4) / 0.4))
+        samples.append(int(3000 * envelope * math.sin(2 * math.pi * f * t)))
+    return struct.pack(f"<{len(samples)}h", *samples)
+
+
+def load_pcm(path: str | Path | None) -> bytes:
+    """8 kHz mono 16-bit PCM from a WAV file (that format only: convert with sox beforehand), else the chime."""
+    if not path:
+        return _chime()
+    with wave.open(str(path), "rb") as wav:
+        if wav.getframerate() != RATE or wav.getnchannels() != 1 or wav.getsampwidth() != 2:
+            raise ValueError(
+                f"{path}: hold music must be 8 kHz mono 16-bit WAV (sox in.wav -r 8000 -c 1 -b 16 out.wav)"
+            )
+        return wav.readframes(wav.getnframes())
+
+
+class HoldMusic:
+    """Pre-encoded frames of the hold music, played into a call leg until stopped."""
+
+    def __init__(self, pcm: bytes) -> None:
+        usable = len(pcm) - len(pcm) % (FRAME * 2)
+        chunks = [pcm[i : i + FRAME * 2] for i in range(0, usable, FRAME * 2)] or [bytes(FRAME * 2)]
+        self._frames = {
+            "PCMU": [pcm16_to_ulaw(c) for c in chunks],
+            "PCMA": [pcm16_to_alaw(c) for c in chunks],
+        }
+
+    async def play(self, sink, stop: asyncio.Event) -> None:
+        """Write one frame per 20 ms into `sink` (an RtpStream) until `stop` is set; paced by the loop clock."""
+        frames = self._frames[sink.codec]
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        n = 0
+        while not stop.is_set():
+            sink.write_frame(frames[n % len(frames)])
+            n += 1
+            delay = start + n * 0.02 - loop.time()
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                except TimeoutError:
+                    pass

@@ -1,0 +1,61 @@
+"""The softphone's WebSocket messages: `rtc.offer` (the agent's one persistent peer) and the `call.*` actions,
+handed to the media room and the call center. Errors come back as `error{code, message}` on the socket."""
+
+from __future__ import annotations
+
+import logging
+
+from ..acd.call_center import CallCenter, CallError
+from ..media.room import MediaRoom
+from .ws_hub import Connection, Hub
+
+log = logging.getLogger(__name__)
+MAX_SDP = 32 * 1024
+
+
+def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
+    async def rtc_offer(conn: Connection, message: dict) -> None:
+        sdp = message.get("sdp")
+        if not isinstance(sdp, str) or not sdp.startswith("v=0") or len(sdp) > MAX_SDP:
+            await conn.send(
+                {"type": "error", "code": "bad_request", "message": "rtc.offer needs an SDP offer"}
+            )
+            return
+        try:
+            answer = await media.accept_offer(conn.agent.id, sdp)
+        except ValueError as e:
+            await conn.send({"type": "error", "code": "rtc_failed", "message": str(e)})
+            return
+        await conn.send({"type": "rtc.answer", "sdp": answer})
+
+    def call_action(action):
+        async def handler(conn: Connection, message: dict) -> None:
+            try:
+                await action(conn.agent.id, message)
+            except CallError as e:
+                await conn.send({"type": "error", "code": e.code, "message": e.message})
+            except (KeyError, TypeError, ValueError) as e:
+                await conn.send(
+                    {"type": "error", "code": "bad_request", "message": f"bad {message['type']}: {e}"}
+                )
+
+        return handler
+
+    def call_id(message: dict) -> str:
+        value = message["call_id"]
+        if not isinstance(value, str):
+            raise TypeError("call_id must be a string")
+        return value
+
+    async def dial(agent_id: int, m: dict) -> None:
+        order = m.get("call_order_id")
+        await calls.dial(agent_id, str(m["number"]), int(order) if order is not None else None)
+
+    hub.on("rtc.offer", rtc_offer)
+    hub.on("call.answer", call_action(lambda a, m: calls.answer(a, call_id(m))))
+    hub.on("call.reject", call_action(lambda a, m: calls.reject(a, call_id(m))))
+    hub.on("call.hangup", call_action(lambda a, m: calls.hangup(a, call_id(m))))
+    hub.on("call.hold", call_action(lambda a, m: calls.hold(a, call_id(m), bool(m.get("on", True)))))
+    hub.on("call.dtmf", call_action(lambda a, m: calls.dtmf(a, call_id(m), str(m["digits"]))))
+    hub.on("call.transfer", call_action(lambda a, m: calls.transfer(a, call_id(m), str(m["target"]))))
+    hub.on("call.dial", call_action(dial))
