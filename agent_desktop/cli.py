@@ -207,12 +207,39 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
         if asyncio.iscoroutine(result):
             asyncio.run(result)
     for error in report.errors:
-        print(f"{error.path}:{error.line}: {error.reason}")
+        print(str(error))
+    for warning in getattr(report, "warnings", ()):
+        print(f"warning: {warning}")
     print(
         f"imported {report.imported}, updated {report.updated}, unchanged {report.unchanged}, "
         f"pruned {report.pruned}, bad files {len({e.path for e in report.errors})}"
     )
     return 1 if report.errors else 0
+
+
+# -- demo-call -------------------------------------------------------------------------------------------------
+
+
+def cmd_demo_call(args: argparse.Namespace) -> int:
+    from .sip.demo_caller import demo_call
+
+    config = _config(args)
+    host, _, port = config.sip.listen.rpartition(":")
+    host = host.strip("[]")
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    number = args.to or (config.queues[0].number if config.queues else "1700")
+    target = number if number.startswith(("sip:", "sips:")) else f"sip:{number}@{host}:{port}"
+    wav = Path(args.wav) if args.wav else None
+    if wav is not None and not wav.is_file():
+        raise UsageError(f"{wav}: no such file")
+    print(f"calling {target} (Ctrl-C hangs up)", flush=True)
+    try:
+        cause = asyncio.run(demo_call(target, wav=wav, max_seconds=args.seconds))
+    except KeyboardInterrupt:
+        return 0
+    print(f"call ended: {cause}")
+    return 0 if cause in ("remote_bye", "local_bye") else 1
 
 
 # -- parser ----------------------------------------------------------------------------------------------------
@@ -256,6 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir")
     p.add_argument("--prune", action="store_true", help="delete items that are no longer in the folder")
     p.set_defaults(func=cmd_kb_import)
+
+    p = sub.add_parser("demo-call", parents=[common], help="call the desk from a SIP caller that plays a WAV")
+    p.add_argument(
+        "--to", help="number of the desk's queue or a sip: URI (default: the first queue, else 1700)"
+    )
+    p.add_argument("--wav", help="16-bit PCM WAV to play (default: a tone)")
+    p.add_argument("--seconds", type=float, default=120.0, help="hang up after this long")
+    p.set_defaults(func=cmd_demo_call)
 
     p = sub.add_parser("eid-bridge", parents=[common], help="the eID bridge on the agent's PC (127.0.0.1)")
     p.add_argument("--module", help="PKCS#11 module (default libbeidpkcs11.so.0)")
