@@ -40,6 +40,7 @@ await loadLang(me.lang);
 langSwitch.value = me.lang;
 agentName.textContent = me.name;
 showState(me.state);
+for (const link of document.querySelectorAll("[data-role]")) link.hidden = !me.roles.includes(link.dataset.role);
 
 const socket = new DeskSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
 socket.addEventListener("status", (event) => {
