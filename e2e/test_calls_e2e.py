@@ -148,6 +148,23 @@ def test_citizen_calls_agent_answers_audio_both_ways(page: Page, demo_desk, bare
     assert row["answered"] and row["ended"] and row["end_cause"] == "local_bye"
 
 
+def test_page_reload_mid_call_restores_the_call_and_its_audio(page: Page, demo_desk, baresip, loop):
+    """The agent's page goes away mid-call (a reload, a crashed tab, a network blip): the call stays up on the
+    SIP side, and the page that comes back gets it, with audio, on its new peer."""
+    _ready_for_calls(page, demo_desk)
+    loop.run(baresip.command("dial", f"sip:1700@127.0.0.1:{demo_desk.sip_port}"))
+    page.get_by_test_id("call-answer").click()
+    expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "connected")
+    page.reload()
+    expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "connected")
+    expect(page.get_by_test_id("rtc-status")).to_have_attribute("data-status", "connected")
+    heard = page.evaluate(TONE_IN_PAGE, CALLER_TONE)
+    assert heard["tone"] - heard["elsewhere"] > 20, heard
+    page.get_by_test_id("call-hangup").click()
+    expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "ended")
+    assert _call_rows(demo_desk)[-1]["end_cause"] == "local_bye"
+
+
 def test_caller_hanging_up_while_ringing_clears_the_page(page: Page, demo_desk, baresip, loop):
     _ready_for_calls(page, demo_desk)
     loop.run(baresip.command("dial", f"sip:1700@127.0.0.1:{demo_desk.sip_port}"))
