@@ -139,19 +139,22 @@ class CallCenter:
     # -- inbound ---------------------------------------------------------------------------------------------
 
     async def _on_incoming(self, leg: Leg) -> None:
-        call = DeskCall(_new_id(), leg, "inbound", leg.remote_number, self._queue_name)
-        self._calls[call.id] = call
-        leg.on_state = lambda _leg: self._leg_changed(call)
-        call_records.create(
-            self._db,
-            call.id,
-            direction="inbound",
+        call = self._track(
+            DeskCall(_new_id(), leg, "inbound", leg.remote_number, self._queue_name),
             from_number=leg.remote_number,
             to_number=leg.local_number,
-            sip_call_id=leg.call_id,
-            queue=call.queue,
+            queue=self._queue_name,
         )
         await self._offer_next(call)
+
+    def _track(self, call: DeskCall, **record) -> DeskCall:
+        """Own a new call: follow its leg's states and write its record before anything else can happen."""
+        self._calls[call.id] = call
+        call.leg.on_state = lambda _leg: self._leg_changed(call)
+        call_records.create(
+            self._db, call.id, direction=call.direction, sip_call_id=call.leg.call_id, **record
+        )
+        return call
 
     def _pick_agent(self, exclude: set[int]) -> int | None:
         """Longest idle first: the available agent whose `available` began earliest, with live audio, not
@@ -292,16 +295,10 @@ class CallCenter:
         if not self._media.has_audio(agent_id):
             raise CallError("no_audio", "your audio is not connected yet")
         leg = await self._endpoint.dial(number, ring_timeout_s=self._ring_timeout_s)
-        call = DeskCall(_new_id(), leg, "outbound", number, agent_id=agent_id)
-        self._calls[call.id] = call
-        leg.on_state = lambda _leg: self._leg_changed(call)
-        call_records.create(
-            self._db,
-            call.id,
-            direction="outbound",
-            from_number=self._endpoint_caller_id(),
+        call = self._track(
+            DeskCall(_new_id(), leg, "outbound", number, agent_id=agent_id),
+            from_number=self._endpoint.config.caller_id,
             to_number=number,
-            sip_call_id=leg.call_id,
             agent_id=agent_id,
             state="dialing",
             call_order_id=call_order_id,
@@ -309,9 +306,6 @@ class CallCenter:
         self._states.set(agent_id, "outbound", call.id)
         await self._send_state(call)
         return call.id
-
-    def _endpoint_caller_id(self) -> str:
-        return getattr(getattr(self._endpoint, "config", None), "caller_id", "") or ""
 
     # -- leg events ------------------------------------------------------------------------------------------
 
