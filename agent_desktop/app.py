@@ -110,6 +110,7 @@ def create_app(config: Config) -> web.Application:
         endpoint_factory=lambda on_incoming: SipEndpoint(endpoint_config(config), on_incoming),
         hold_music=HoldMusic(load_pcm(config.path(config.sip.hold_music) if config.sip.hold_music else None)),
         ring_timeout_s=config.sip.ring_timeout_s,
+        offer_timeout_s=config.acd.offer_timeout_s,
         queue_name=config.queues[0].name if config.queues else "",
     )
     calls_ref.append(calls)

@@ -108,6 +108,12 @@ class QueueConfig:
 
 
 @dataclass(frozen=True)
+class AcdConfig:
+    # How long a call rings for one agent before it goes to the next available one.
+    offer_timeout_s: float = 20.0
+
+
+@dataclass(frozen=True)
 class KbConfig:
     backend: Literal["sqlite", "http"] = "sqlite"
     path: str = "var/kb.db"
@@ -126,6 +132,7 @@ class Config:
     mail: MailConfig = field(default_factory=MailConfig)
     wrapup: WrapupConfig = field(default_factory=WrapupConfig)
     queues: tuple[QueueConfig, ...] = ()
+    acd: AcdConfig = field(default_factory=AcdConfig)
     kb: KbConfig = field(default_factory=KbConfig)
     # Relative paths in the file are taken from here: the config file's folder.
     base_dir: str = "."

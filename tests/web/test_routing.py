@@ -1,0 +1,171 @@
+"""Routing inbound calls to agents, end to end below the browser: agents are real WebSocket clients with real
+aiortc peers, the caller is our SIP user agent dialling the desk over UDP on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+
+import pytest
+from aiortc import RTCSessionDescription
+
+from agent_desktop.media.rtc_factory import make_peer_connection
+from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
+from agent_desktop.store import calls as call_records
+from agent_desktop.store.db import open_db
+from agent_desktop.web import keys
+
+
+class AgentClient:
+    """One agent's browser, minus the browser: session, WebSocket, persistent peer, message log."""
+
+    def __init__(self, desk, who: str) -> None:
+        self.desk = desk
+        self.who = who
+        self.messages: asyncio.Queue = asyncio.Queue()
+
+    async def start(self, stack: AsyncExitStack) -> AgentClient:
+        self.http = await stack.enter_async_context(self.desk.client())
+        assert (await self.desk.login(self.http, self.who)).status == 200
+        self.ws = await stack.enter_async_context(self.http.ws_connect(f"{self.desk.url}/ws"))
+        await self.next("hello")
+        self.pc = make_peer_connection((), ("127.0.0.1",))
+        stack.push_async_callback(self.pc.close)
+        self.pc.addTransceiver("audio", direction="sendrecv")
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        await self.ws.send_json({"type": "rtc.offer", "sdp": self.pc.localDescription.sdp})
+        answer = await self.next("rtc.answer")
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        return self
+
+    async def next(self, kind: str, within: float = 5) -> dict:
+        async with asyncio.timeout(within):
+            while True:
+                message = await self.ws.receive_json()
+                if message["type"] == "ping":
+                    await self.ws.send_json({"type": "pong"})
+                if message["type"] == kind:
+                    return message
+
+    async def call_state(self, state: str, within: float = 5) -> dict:
+        """The next `call.state` in `state` (a ringing call also reports `ringing` first)."""
+        async with asyncio.timeout(within):
+            while True:
+                message = await self.next("call.state", within)
+                if message["state"] == state:
+                    return message
+
+    async def available(self) -> None:
+        await self.ws.send_json({"type": "agent.state", "state": "available"})
+        assert (await self.next("agent.state"))["state"] == "available"
+
+
+@pytest.fixture
+async def caller():
+    ep = SipEndpoint(
+        EndpointConfig("127.0.0.1", 0, rtp_ports=(47000, 47099), caller_id="0470111222"), lambda c: None
+    )
+    await ep.start()
+    yield ep
+    await ep.stop()
+
+
+def _desk_uri(desk) -> str:
+    return f"sip:1700@127.0.0.1:{desk.server.app[keys.CALLS].endpoint.port}"
+
+
+async def _state(leg, state: str, within: float = 5) -> None:
+    async with asyncio.timeout(within):
+        while leg.state != state:  # noqa: ASYNC110 - the leg has one on_state hook, owned by the caller's test
+            await asyncio.sleep(0.02)
+
+
+def _row(desk, call_id: str) -> dict:
+    db = open_db(desk.config.path(desk.config.database.path))
+    try:
+        return call_records.get(db, call_id)
+    finally:
+        db.close()
+
+
+async def test_no_agent_available_gets_480_and_a_record(desk, caller):
+    leg = await caller.dial(_desk_uri(desk), ring_timeout_s=5)
+    await _state(leg, "ended")
+    assert leg.cause == "rejected"
+    db = open_db(desk.config.path(desk.config.database.path))
+    try:
+        rows = list(db.query("SELECT * FROM calls"))
+    finally:
+        db.close()
+    assert rows[-1]["end_cause"] == "no_agent" and rows[-1]["from_number"] == "0470111222"
+
+
+async def test_longest_idle_first_then_the_next_on_reject(desk, caller):
+    async with AsyncExitStack() as stack:
+        first = await AgentClient(desk, "agent").start(stack)
+        second = await AgentClient(desk, "supervisor").start(stack)
+        await first.available()
+        await asyncio.sleep(0.05)
+        await second.available()
+        leg = await caller.dial(_desk_uri(desk), ring_timeout_s=10)
+        offered = await first.next("call.offered")  # available longest
+        assert offered["from"] == "0470111222" and offered["waited_s"] >= 0
+        await _state(leg, "ringing")
+        await first.ws.send_json({"type": "call.reject", "call_id": offered["call_id"]})
+        ended = await first.call_state("ended")
+        assert ended["cause"] == "rejected"
+        again = await second.next("call.offered")
+        assert again["call_id"] == offered["call_id"]
+        await second.ws.send_json({"type": "call.answer", "call_id": again["call_id"]})
+        connected = await second.call_state("connected")
+        assert connected["direction"] == "inbound"
+        await _state(leg, "connected")
+        assert (await second.next("agent.state"))["state"] == "on_call"
+        # The other agent may not touch it.
+        await first.ws.send_json({"type": "call.hangup", "call_id": again["call_id"]})
+        assert (await first.next("error"))["code"] == "not_found"
+        await leg.hangup()
+        ended = await second.call_state("ended")
+        assert ended["cause"] == "remote_bye"
+        assert desk.server.app[keys.STATES].get(2).state == "wrap_up"
+        row = _row(desk, again["call_id"])
+        assert row["agent_id"] == 2 and row["answered"] and row["end_cause"] == "remote_bye"
+
+
+async def test_unanswered_offer_moves_on_after_the_offer_timeout(desk, caller):
+    desk.server.app[keys.CALLS]._offer_timeout_s = 0.5  # [acd] offer_timeout_s, short for the test
+    async with AsyncExitStack() as stack:
+        first = await AgentClient(desk, "agent").start(stack)
+        await first.available()
+        leg = await caller.dial(_desk_uri(desk), ring_timeout_s=10)
+        offered = await first.next("call.offered")
+        ended = await first.call_state("ended", within=3)
+        assert ended["call_id"] == offered["call_id"] and ended["cause"] == "no_answer"
+        await _state(leg, "ended")  # nobody else: the caller hears 480, not endless ringing
+        assert _row(desk, offered["call_id"])["end_cause"] == "no_agent"
+
+
+async def test_agents_without_audio_are_not_offered_calls(desk, caller):
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(desk.client())
+        await desk.login(http, "agent")
+        ws = await stack.enter_async_context(http.ws_connect(f"{desk.url}/ws"))
+        await ws.receive_json()
+        await ws.send_json({"type": "agent.state", "state": "available"})
+        leg = await caller.dial(_desk_uri(desk), ring_timeout_s=5)
+        await _state(leg, "ended")
+        assert leg.cause == "rejected"
+
+
+async def test_call_actions_are_checked(desk):
+    async with AsyncExitStack() as stack:
+        agent = await AgentClient(desk, "agent").start(stack)
+        for message, code in [
+            ({"type": "call.answer", "call_id": "nope"}, "not_found"),
+            ({"type": "call.answer"}, "bad_request"),
+            ({"type": "call.dial", "number": "abc"}, "bad_request"),
+            ({"type": "call.dtmf", "call_id": "nope", "digits": "1"}, "not_found"),
+            ({"type": "rtc.offer", "sdp": "hello"}, "bad_request"),
+        ]:
+            await agent.ws.send_json(message)
+            assert (await agent.next("error"))["code"] == code, message
