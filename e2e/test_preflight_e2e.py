@@ -291,3 +291,51 @@ def test_page_switches_language(browser, demo_desk):
         expect(row(page, "memory").locator("th")).to_have_text("Werkgeheugen")
     finally:
         context.close()
+
+
+def test_cli_report_uploaded_from_an_agents_pc_opens_on_the_helpdesk_page(browser, demo_desk, tmp_path):
+    """The helpdesk runs `hardware-check --upload` on the agent's PC (here: this headless box, SoftHSM as the
+    reader) and then opens the report the agent reads out over the phone."""
+    import os
+    import subprocess
+    import sys
+
+    conf = next(demo_desk.directory.glob("tokens/*/softhsm2.conf"))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hardware_check",
+            "--server",
+            demo_desk.url,
+            "--upload",
+            "--json",
+            "--module",
+            "/usr/lib/softhsm/libsofthsm2.so",
+            "--lang",
+            "en",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "SOFTHSM2_CONF": str(conf)},
+    )
+    assert result.returncode in (1, 2), result.stderr  # no sound card here: never all-pass
+    report = validate_report(json.loads(result.stdout))
+    assert report.get("eid_reader").status == "pass"  # the demo card, read through PKCS#11
+    report_id = re.search(r"\b([2-9A-HJ-NP-Z]{6})\b", result.stderr).group(1)
+    context, page = new_page(browser)
+    try:
+        login_demo_agent(page, demo_desk)
+        page.goto(f"{demo_desk.url}/helpdesk")
+        expect(page.locator("body[data-ready='1']")).to_be_visible()
+        page.get_by_test_id("helpdesk-search").fill(report_id)
+        rows = page.get_by_test_id("helpdesk-report-row")
+        expect(rows).to_have_count(1)
+        rows.first.click()
+        expect(page.get_by_test_id("helpdesk-report")).to_have_attribute("data-id", report_id)
+        expect(page.get_by_test_id("helpdesk-check-eid_reader")).to_have_attribute("data-status", "pass")
+        expect(page.get_by_test_id("helpdesk-check-microphone")).to_have_attribute("data-status", "fail")
+    finally:
+        context.close()
