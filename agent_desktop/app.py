@@ -20,7 +20,18 @@ from .media.room import MediaRoom
 from .media.rtc_factory import RtcSettings
 from .sip.endpoint import EndpointConfig, SipEndpoint
 from .store.db import open_db
-from .web import calls_ws, helpdesk_pages, keys, login_api, pages, preflight_api
+from .web import (
+    calls_ws,
+    complaints_pages,
+    helpdesk_pages,
+    kb_api,
+    keys,
+    login_api,
+    outbox_setup,
+    pages,
+    preflight_api,
+    wrapup_api,
+)
 from .web.auth import same_origin_middleware, session_middleware
 from .web.errors import error_middleware
 from .web.headers import on_prepare_async
@@ -134,6 +145,10 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(login_api.routes)
     preflight_api.setup(app, rtc)
     app.router.add_routes(helpdesk_pages.routes)
+    outbox_setup.setup(app)
+    kb_api.setup(app)
+    wrapup_api.setup(app)
+    complaints_pages.setup(app)
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(on_prepare_async)
 

@@ -86,6 +86,11 @@ class MailConfig:
     smtp_port: int = 25
     from_: str = "agent-desktop@localhost"
     editors: tuple[str, ...] = ()
+    # The outbox retries a failed send after retry_first_s, doubling up to retry_max_s; each SMTP step waits
+    # at most timeout_s.
+    retry_first_s: float = 30.0
+    retry_max_s: float = 900.0
+    timeout_s: float = 10.0
 
 
 @dataclass(frozen=True)

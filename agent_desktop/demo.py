@@ -89,7 +89,7 @@ def _read_or_create_secret(path: Path, make) -> str:
     return value
 
 
-def demo_config(ports: DemoPorts, trunk_uri: str = "") -> str:
+def demo_config(ports: DemoPorts, trunk_uri: str = "", smtp_port: int = 0) -> str:
     """The demo's config file. Relative paths are from the config's folder (var/demo)."""
     return f"""# Written by `make run` (agent_desktop/demo.py). The demo's values, not the code's defaults.
 [server]
@@ -115,11 +115,15 @@ nrn_key_file = "../secrets/nrn.key"
 [kb]
 backend = "sqlite"
 path = "../kb.db"
-"""
+""" + (f'\n[mail]\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtp_port}\n' if smtp_port else "")
 
 
 def prepare(
-    directory: Path, ports: DemoPorts = DemoPorts(), identity: DemoIdentity = DEMO_AGENT, trunk_uri: str = ""
+    directory: Path,
+    ports: DemoPorts = DemoPorts(),
+    identity: DemoIdentity = DEMO_AGENT,
+    trunk_uri: str = "",
+    smtp_port: int = 0,
 ) -> Demo:
     """Create (once) everything the demo needs under `directory`; running it again reuses what is there."""
     from .cli import enrol_certificate
@@ -173,7 +177,7 @@ def prepare(
         revocations.write_text("# Serial numbers of revoked demo cards, one per line (decimal or hex).\n")
 
     config_path = directory / "desk.toml"
-    config_path.write_text(demo_config(ports, trunk_uri))
+    config_path.write_text(demo_config(ports, trunk_uri, smtp_port))
     config = load_config(config_path)
     enrol_certificate(config, cert, list(identity.roles), ["vaccination", "info"], identity.lang)
     if KB_DEMO.is_dir():
@@ -270,11 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sip-port", type=int, default=DemoPorts.sip)
     parser.add_argument("--ocsp-port", type=int, default=DemoPorts.ocsp)
     parser.add_argument("--trunk-uri", default="", help="where outbound calls go (default: none)")
+    parser.add_argument("--smtp-port", type=int, default=0, help="SMTP port on 127.0.0.1 (default 25)")
     parser.add_argument("--prepare-only", action="store_true", help="create the demo files and exit")
     parser.add_argument("--json", action="store_true", help="print the demo's paths and PIN as JSON (tests)")
     args = parser.parse_args(argv)
     ports = DemoPorts(args.desk_port, args.bridge_port, args.sip_port, args.ocsp_port)
-    demo = prepare(Path(args.dir), ports, trunk_uri=args.trunk_uri)
+    demo = prepare(Path(args.dir), ports, trunk_uri=args.trunk_uri, smtp_port=args.smtp_port)
     if args.json:
         print(
             json.dumps(

@@ -44,7 +44,15 @@ def demo_trunk_uri() -> str:
 
 
 @pytest.fixture(scope="module")
-def demo_desk(tmp_path_factory: pytest.TempPathFactory, demo_trunk_uri: str) -> Iterator[RunningDesk]:
+def demo_smtp_port() -> int:
+    """The SMTP port on 127.0.0.1 the demo desk mails to; 0 keeps the demo's default. A module may override it."""
+    return 0
+
+
+@pytest.fixture(scope="module")
+def demo_desk(
+    tmp_path_factory: pytest.TempPathFactory, demo_trunk_uri: str, demo_smtp_port: int
+) -> Iterator[RunningDesk]:
     base = tmp_path_factory.mktemp("demo")
     desk_port, bridge_port, ocsp_port = free_port(), free_port(), free_port()
     sip_port = free_port(socket.SOCK_DGRAM)
@@ -68,6 +76,7 @@ def demo_desk(tmp_path_factory: pytest.TempPathFactory, demo_trunk_uri: str) -> 
                 str(sip_port),
                 "--trunk-uri",
                 demo_trunk_uri,
+                *(["--smtp-port", str(demo_smtp_port)] if demo_smtp_port else []),
             ],
             cwd=ROOT,
             stdout=out,

@@ -109,8 +109,124 @@ def _003_calls(db: sqlite_utils.Database) -> None:
     db["calls"].create_index(["ended"])
 
 
+def _004_wrapups_escalations_complaints(db: sqlite_utils.Database) -> None:
+    # A contact: one conversation with a citizen, opened by a call (call_id) or by hand; its wrap-up is the
+    # agent's note of it. Drafts are rows of `wrapups` with submitted NULL.
+    db["contacts"].create(
+        {
+            "id": int,
+            "agent_id": int,
+            "call_id": str,
+            "source": str,
+            "number": str,
+            "opened": str,
+            "closed": str,
+        },
+        pk="id",
+        foreign_keys=[("agent_id", "agents", "id")],
+        not_null={"agent_id", "source", "opened"},
+    )
+    db["contacts"].create_index(["call_id"], unique=True)  # NULLs are distinct: many hand-opened contacts
+    db["contacts"].create_index(["agent_id", "closed"])
+    db["wrapups"].create(
+        {
+            "contact_id": int,
+            "agent_id": int,
+            "notes": str,
+            "scripts": str,  # JSON list of {id, title}
+            "outcome": str,
+            "survey": int,
+            "escalation": str,  # JSON draft of the escalation form, {} when none
+            "complaint": str,  # JSON draft of the complaint form, {} when none
+            "updated": str,
+            "submitted": str,
+            "acw_s": int,  # after-call work: from the call's end (or the contact's opening) to the submit
+        },
+        pk="contact_id",
+        foreign_keys=[("contact_id", "contacts", "id"), ("agent_id", "agents", "id")],
+        not_null={"agent_id", "updated"},
+        defaults={
+            "notes": "",
+            "scripts": "[]",
+            "outcome": "",
+            "survey": 0,
+            "escalation": "{}",
+            "complaint": "{}",
+        },
+    )
+    db["wrapups"].create_index(["agent_id", "submitted"])
+    # Outgoing mail survives a failed send and a restart: the sender task retries rows whose next_attempt passed.
+    db["mail_outbox"].create(
+        {
+            "id": int,
+            "kind": str,  # escalation | feedback
+            "to_addrs": str,  # JSON list
+            "subject": str,
+            "body": str,
+            "message_id": str,
+            "status": str,  # queued | sent | failed (a permanent SMTP refusal; kept for a supervisor)
+            "attempts": int,
+            "next_attempt": str,
+            "last_error": str,
+            "created": str,
+            "sent": str,
+        },
+        pk="id",
+        not_null={"kind", "to_addrs", "subject", "body", "message_id", "status", "attempts", "created"},
+        defaults={"attempts": 0, "status": "queued"},
+    )
+    db["mail_outbox"].create_index(["status", "next_attempt"])
+    db["escalations"].create(
+        {
+            "id": int,
+            "contact_id": int,
+            "agent_id": int,
+            "point_id": str,  # the KB escalation item
+            "point_title": str,
+            "mail_to": str,
+            "question": str,
+            "message": str,
+            "citizen": str,  # JSON {name, phone, email, address}; never a national number
+            "handling_days": int,
+            "deadline": str,  # ISO date: today + handling_days working days
+            "mail_id": int,
+            "created": str,
+        },
+        pk="id",
+        foreign_keys=[("contact_id", "contacts", "id"), ("mail_id", "mail_outbox", "id")],
+        not_null={"contact_id", "agent_id", "point_id", "mail_to", "citizen", "created"},
+    )
+    db["escalations"].create_index(["deadline"])
+    db["complaints"].create(
+        {
+            "id": int,
+            "contact_id": int,
+            "agent_id": int,
+            "kind": str,  # policy | personal
+            "citizen": str,  # JSON {name, phone, email, address}; never a national number
+            "description": str,
+            "received": str,  # ISO date
+            "due": str,  # ISO date: received + 45 calendar days
+            "status": str,  # open | investigating | answered
+            "investigation": str,
+            "action": str,
+            "outcome": str,  # grounded | partly_grounded | not_grounded | ''
+            "answered_on": str,  # ISO date of the final answer
+            "updated": str,
+            "updated_by": int,
+            "created": str,
+        },
+        pk="id",
+        foreign_keys=[("contact_id", "contacts", "id")],
+        not_null={"agent_id", "kind", "citizen", "description", "received", "due", "status", "created"},
+        defaults={"status": "open", "investigation": "", "action": "", "outcome": ""},
+    )
+    db["complaints"].create_index(["status", "due"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _001_agents_sessions_states_audit,
     _002_preflight_reports,
     _003_calls,
+    _004_wrapups_escalations_complaints,
 ]

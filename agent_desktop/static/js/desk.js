@@ -1,8 +1,10 @@
 // The desk page: header (agent, state, language, logout) and the WebSocket; the panels live in their own modules.
 import { api } from "./api.js";
 import { errorText, loadLang, t } from "./i18n.js";
+import { initKbPanel } from "./kb_panel.js";
 import { initPhone } from "./phone.js";
 import { DeskSocket } from "./socket.js";
+import { initWrapupPanel } from "./wrapup_panel.js";
 
 const stateSelect = document.getElementById("agent-state");
 const stateSince = document.getElementById("state-since");
@@ -70,6 +72,8 @@ socket.addEventListener("message", (event) => {
   }
 });
 initPhone(socket, toast);
+initKbPanel(toast);
+initWrapupPanel(toast);
 socket.start();
 
 stateSelect.addEventListener("change", () => {

@@ -1,0 +1,204 @@
+"""The outbox: mails queued as rows of `mail_outbox`, delivered by one asyncio task that retries with back-off.
+
+`enqueue` is a plain synchronous write, so callers put it in the same transaction as the escalation it belongs to.
+The task sends the due rows one at a time (smtplib in a worker thread), then sleeps until the next row is due or
+`wake()` is called. A transient failure (no connection, 4xx) doubles the row's wait up to `max_s`; a permanent
+refusal (5xx) marks it `failed` and keeps it. Nothing is deleted: a sent row is the record of what went out.
+A crash between the SMTP server's acceptance and the row's update sends the mail again after the restart, with
+the same Message-ID: at least once, never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import sqlite_utils
+
+from ..store.clock import iso, parse_iso, utcnow
+from .smtp import PermanentSmtpError, TransientSmtpError, send_smtp
+
+log = logging.getLogger(__name__)
+
+SendFn = Callable[[str, int, EmailMessage, float], object]
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    smtp_host: str
+    smtp_port: int
+    from_addr: str
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    first_s: float = 30.0
+    max_s: float = 900.0
+
+    def delay(self, attempts: int) -> float:
+        """The wait after the `attempts`-th failed try (1, 2, …): first_s, doubled each time, capped."""
+        return min(self.max_s, self.first_s * 2 ** max(0, attempts - 1))
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    kind: str  # escalation | feedback
+    to: tuple[str, ...]
+    subject: str
+    body: str
+
+
+class Outbox:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        settings: MailSettings,
+        retry: RetryPolicy = RetryPolicy(),
+        send: SendFn = send_smtp,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._retry = retry
+        self._send = send
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    # -- queueing (synchronous: call inside the caller's transaction) ----------------------------------------
+
+    def enqueue(self, mail: OutgoingMail) -> int:
+        if not mail.to:
+            raise ValueError("a mail needs at least one recipient")
+        domain = self._settings.from_addr.rpartition("@")[2] or "localhost"
+        now = iso()
+        row = {
+            "kind": mail.kind,
+            "to_addrs": json.dumps(list(mail.to)),
+            "subject": mail.subject,
+            "body": mail.body,
+            "message_id": make_msgid(domain=domain),
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt": now,
+            "created": now,
+        }
+        mail_id = int(self._db["mail_outbox"].insert(row).last_pk)
+        self.wake()
+        return mail_id
+
+    def wake(self) -> None:
+        """Look at the queue now (after an enqueue, or when a test knows the server is back)."""
+        self._wake.set()
+
+    def get(self, mail_id: int) -> dict | None:
+        rows = list(self._db.query("SELECT * FROM mail_outbox WHERE id = ?", [mail_id]))
+        return rows[0] if rows else None
+
+    # -- the sender task ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="mail-outbox")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def send_due(self) -> int:
+        """Try every row that is due once; returns how many went out."""
+        sent = 0
+        now = iso()
+        rows = list(
+            self._db.query(
+                "SELECT * FROM mail_outbox WHERE status = 'queued' AND next_attempt <= ? ORDER BY id", [now]
+            )
+        )
+        for row in rows:
+            if await self._try(row):
+                sent += 1
+        return sent
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.send_due()
+            except Exception:  # a database error must not end the task: the queue is retried next round
+                log.exception("mail outbox round failed")
+            await self._sleep(self._next_wait())
+
+    def _next_wait(self) -> float:
+        row = next(
+            iter(self._db.query("SELECT MIN(next_attempt) AS due FROM mail_outbox WHERE status = 'queued'")),
+            None,
+        )
+        if not row or not row["due"]:
+            return self._retry.max_s
+        wait = (parse_iso(row["due"]) - utcnow()).total_seconds()
+        return min(self._retry.max_s, max(0.05, wait))
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _try(self, row: dict) -> bool:
+        message = self._message(row)
+        settings = self._settings
+        try:
+            # The thread's own socket timeout bounds the send; wait_for is a second fence around it.
+            refused = await asyncio.wait_for(
+                asyncio.to_thread(
+                    self._send, settings.smtp_host, settings.smtp_port, message, settings.timeout_s
+                ),
+                settings.timeout_s * 3 + 5,
+            )
+        except PermanentSmtpError as exc:
+            log.error("mail %s refused for good: %s", row["id"], exc)
+            self._db["mail_outbox"].update(
+                row["id"], {"status": "failed", "attempts": row["attempts"] + 1, "last_error": str(exc)[:500]}
+            )
+            return False
+        except (TransientSmtpError, TimeoutError, OSError) as exc:
+            attempts = row["attempts"] + 1
+            delay = self._retry.delay(attempts)
+            log.warning("mail %s not sent (try %s), retry in %.0f s: %s", row["id"], attempts, delay, exc)
+            self._db["mail_outbox"].update(
+                row["id"],
+                {
+                    "attempts": attempts,
+                    "next_attempt": iso(utcnow() + dt.timedelta(seconds=delay)),
+                    "last_error": str(exc)[:500],
+                },
+            )
+            return False
+        self._db["mail_outbox"].update(
+            row["id"],
+            {
+                "status": "sent",
+                "attempts": row["attempts"] + 1,
+                "sent": iso(),
+                "last_error": f"refused: {refused}"[:500] if refused else None,
+            },
+        )
+        return True
+
+    def _message(self, row: dict) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self._settings.from_addr
+        message["To"] = ", ".join(json.loads(row["to_addrs"]))
+        message["Subject"] = row["subject"]
+        message["Date"] = formatdate(parse_iso(row["created"]).timestamp(), localtime=False)
+        message["Message-ID"] = row["message_id"]
+        message["X-Agent-Desktop-Kind"] = row["kind"]
+        message.set_content(row["body"])
+        return message

@@ -1,0 +1,81 @@
+"""The complaints register for supervisors: order (overdue first), filters, follow-up, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+from agent_desktop.acd import working_days
+from agent_desktop.store import complaints
+from agent_desktop.web import keys
+from tests.web.conftest import Desk
+from tests.wrapup.desks import agent_id
+
+
+def _seed(desk: Desk) -> dict[str, int]:
+    db = desk.server.app[keys.DB]
+    me = agent_id(desk, "agent")
+    today = working_days.today()
+    ids = {}
+    for name, received in (
+        ("recent", today),
+        ("overdue", today - timedelta(days=50)),
+        ("soon", today - timedelta(days=40)),
+    ):
+        ids[name] = complaints.insert(
+            db,
+            complaints.NewComplaint(
+                contact_id=None,
+                agent_id=me,
+                kind="policy",
+                citizen={"name": f"Burger {name}", "phone": "+32 2 555 00 00"},
+                description=f'=HYPERLINK("x") {name}',
+                received=received,
+                due=working_days.complaint_due(received),
+            ),
+        )
+    return ids
+
+
+async def test_register_list_filters_and_follow_up(wdesk: Desk) -> None:
+    ids = _seed(wdesk)
+    async with wdesk.client() as client:
+        await wdesk.login(client, "supervisor")
+        listing = await (await client.get(f"{wdesk.url}/api/complaints")).json()
+        assert [c["id"] for c in listing["complaints"]] == [ids["overdue"], ids["soon"], ids["recent"]]
+        assert listing["complaints"][0]["overdue"] is True
+        overdue = await (await client.get(f"{wdesk.url}/api/complaints?deadline=overdue")).json()
+        assert [c["id"] for c in overdue["complaints"]] == [ids["overdue"]]
+        soon = await (await client.get(f"{wdesk.url}/api/complaints?deadline=due_soon")).json()
+        assert [c["id"] for c in soon["complaints"]] == [ids["soon"]]
+        assert (await client.get(f"{wdesk.url}/api/complaints?status=bogus")).status == 400
+
+        url = f"{wdesk.url}/api/complaints/{ids['overdue']}"
+        updated = await (await client.patch(url, json={"investigation": "Dossier opgevraagd"})).json()
+        assert updated["status"] == "investigating"
+        response = await client.patch(url, json={"answered_on": date.today().isoformat()})
+        assert response.status == 400  # no outcome yet
+        response = await client.patch(
+            url, json={"action": "Excuses", "outcome": "partly_grounded", "answered_on": "2026-06-01"}
+        )
+        updated = await response.json()
+        assert updated["status"] == "answered" and updated["overdue"] is False
+        assert (await client.patch(url, json={"outcome": "maybe"})).status == 400
+        assert (await client.patch(url, json={"answered_on": "1 juni"})).status == 400
+        assert (await client.patch(f"{wdesk.url}/api/complaints/999", json={})).status == 404
+
+        answered = await (await client.get(f"{wdesk.url}/api/complaints?status=answered")).json()
+        assert [c["id"] for c in answered["complaints"]] == [ids["overdue"]]
+        listing = await (await client.get(f"{wdesk.url}/api/complaints")).json()
+        assert listing["complaints"][-1]["id"] == ids["overdue"]  # answered ones go last
+
+        response = await client.get(f"{wdesk.url}/api/complaints.csv")
+        assert response.headers["Content-Type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO((await response.text()).lstrip("\ufeff"))))
+        assert len(rows) == 3
+        assert all(r["description"].startswith("'=") for r in rows)  # no formula injection
+        assert rows[0]["citizen_phone"] == "+32 2 555 00 00"
+
+        page = await client.get(f"{wdesk.url}/complaints")
+        assert page.status == 200 and 'data-testid="complaints-list"' in await page.text()
