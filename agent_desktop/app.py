@@ -19,6 +19,7 @@ from .media.hold_music import HoldMusic, load_pcm
 from .media.room import MediaRoom
 from .media.rtc_factory import RtcSettings
 from .sip.endpoint import EndpointConfig, SipEndpoint
+from .store import sessions
 from .store.db import open_db
 from .web import (
     calls_ws,
@@ -122,6 +123,7 @@ def create_app(config: Config) -> web.Application:
         hold_music=HoldMusic(load_pcm(config.path(config.sip.hold_music) if config.sip.hold_music else None)),
         ring_timeout_s=config.sip.ring_timeout_s,
         offer_timeout_s=config.acd.offer_timeout_s,
+        reachable=lambda agent_id: hub_ref[0].connection(agent_id) is not None,
         queue_name=config.queues[0].name if config.queues else "",
     )
     calls_ref.append(calls)
@@ -134,6 +136,7 @@ def create_app(config: Config) -> web.Application:
             "rtc": media.has_audio(agent.id),
             "ice_servers": rtc.browser_ice_servers(with_turn=True),
         },
+        session_alive=lambda conn: sessions.still_valid(db, conn.session_id),
     )
     hub_ref.append(hub)
     calls_ws.install(hub, media, calls)

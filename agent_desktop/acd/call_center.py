@@ -85,6 +85,7 @@ class CallCenter:
         ring_timeout_s: float = 40,
         offer_timeout_s: float = 20,
         queue_name: str = "",
+        reachable: Callable[[int], bool] = lambda agent_id: True,
     ) -> None:
         self._db = db
         self._states = states
@@ -95,6 +96,7 @@ class CallCenter:
         self._ring_timeout_s = ring_timeout_s
         self._offer_timeout_s = offer_timeout_s
         self._queue_name = queue_name
+        self._reachable = reachable
         self._calls: dict[str, DeskCall] = {}
         self._tasks: set[asyncio.Task] = set()
 
@@ -121,14 +123,19 @@ class CallCenter:
         self._spawn(self._agent_gone(agent_id))
 
     async def _agent_gone(self, agent_id: int) -> None:
-        for call in list(self._calls.values()):
-            if call.agent_id == agent_id:
-                await call.leg.hangup()
-            elif call.offered_to == agent_id:
-                if call.offer_timer:
-                    call.offer_timer.cancel()
-                await self._withdraw_offer(call, agent_id, "cancelled")
-        await self._media.drop(agent_id)
+        try:
+            for call in list(self._calls.values()):
+                try:
+                    if call.agent_id == agent_id:
+                        await call.leg.hangup()
+                    elif call.offered_to == agent_id:
+                        if call.offer_timer:
+                            call.offer_timer.cancel()
+                        await self._withdraw_offer(call, agent_id, "cancelled")
+                except Exception:
+                    log.exception("call %s: ending it for a logged-off agent failed", call.id)
+        finally:
+            await self._media.drop(agent_id)
 
     def calls_for(self, agent_id: int) -> list[dict]:
         return [c.to_json() for c in self._calls.values() if agent_id in (c.agent_id, c.offered_to)]
@@ -167,6 +174,7 @@ class CallCenter:
             if presence.state == "available"
             and agent_id not in exclude | ringing | busy
             and self._media.has_audio(agent_id)
+            and self._reachable(agent_id)  # not someone whose tab is gone, still within the reconnect grace
         ]
         return min(candidates)[1] if candidates else None
 
@@ -200,6 +208,8 @@ class CallCenter:
             self._spawn(self._withdraw_offer(call, agent_id, "no_answer"))
 
     async def _withdraw_offer(self, call: DeskCall, agent_id: int, cause: str) -> None:
+        if call.offered_to != agent_id or call.answered:
+            return  # answered (or moved on) between the timer and this task
         call.declined_by.add(agent_id)
         call.offered_to = None
         await self._notify(
@@ -228,6 +238,8 @@ class CallCenter:
         call = self._own(agent_id, call_id)
         if call.offered_to != agent_id or call.answered:
             raise CallError("bad_request", "this call is not ringing for you")
+        if any(c.agent_id == agent_id for c in self._calls.values()):
+            raise CallError("bad_request", "finish the current call first")
         if not self._media.has_audio(agent_id):
             raise CallError("no_audio", "your audio is not connected yet")
         if call.offer_timer:
@@ -235,9 +247,13 @@ class CallCenter:
         call.answered = True
         call.agent_id = agent_id
         call.offered_to = None
-        await call.leg.answer()
-        self._bridge(call)
+        # The agent is on the call before the 200 goes out: should the caller hang up meanwhile, the end of the
+        # call finds them on_call and moves them to wrap-up, instead of leaving them on a call that is gone.
         self._states.set(agent_id, "on_call", call.id)
+        await call.leg.answer()
+        if call.leg.state == "ended" or call.id not in self._calls:
+            return
+        self._bridge(call)
         call_records.mark_answered(self._db, call.id, agent_id)
         await self._send_state(call)
 
@@ -259,17 +275,22 @@ class CallCenter:
             raise CallError("bad_request", "only a connected call can be held")
         if on == call.held:
             return
+        try:
+            await call.leg.hold(on)
+        except Exception as e:  # 488/491/timeout from the far end: the call stays as it was, with its audio
+            log.warning("call %s: hold(%s) refused: %s", call.id, on, e)
+            raise CallError("hold_failed", "the other side refused; the call is unchanged") from None
+        if call.id not in self._calls:
+            return  # ended during the re-INVITE
         call.held = on
         if on:
             self._media.detach(agent_id)
-            await call.leg.hold(True)
             call.hold_stop = asyncio.Event()
             if call.leg.media is not None:
                 self._spawn(self._hold_music.play(call.leg.media, call.hold_stop))
         else:
             if call.hold_stop:
                 call.hold_stop.set()
-            await call.leg.hold(False)
             self._bridge(call)
         await self._send_state(call)
 
@@ -282,15 +303,17 @@ class CallCenter:
 
     async def transfer(self, agent_id: int, call_id: str, target: str) -> None:
         call = self._own(agent_id, call_id)
-        if not target or len(target) > 64:
-            raise CallError("bad_request", "a transfer needs a number")
+        target = _clean_number(target)
+        if target is None:
+            raise CallError("bad_request", "a transfer goes to a number: digits, + * # only")
         await call.leg.transfer(target)
 
     async def dial(self, agent_id: int, number: str, call_order_id: int | None = None) -> str:
-        number = "".join(number.split())
-        if not number or len(number) > 32 or not all(ch.isdigit() or ch in "+*#" for ch in number):
+        cleaned = _clean_number(number)
+        if cleaned is None:
             raise CallError("bad_request", "a number has digits, + * # only")
-        if any(agent_id == c.agent_id for c in self._calls.values()):
+        number = cleaned
+        if any(agent_id in (c.agent_id, c.offered_to) for c in self._calls.values()):
             raise CallError("bad_request", "finish the current call first")
         if not self._media.has_audio(agent_id):
             raise CallError("no_audio", "your audio is not connected yet")
@@ -364,6 +387,17 @@ class CallCenter:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("call task failed", exc_info=task.exception())
+
+
+def _clean_number(text: str) -> str | None:
+    """A dialled or transfer number as the trunk gets it, or None. Never a SIP URI from the page: a URI could
+    send the call (and its cost) anywhere, and its characters end up in SIP headers."""
+    number = "".join(ch for ch in str(text) if ch not in " ./-()")
+    if not number or len(number) > 32 or not all(ch.isdigit() or ch in "+*#" for ch in number):
+        return None
+    if "+" in number[1:]:
+        return None
+    return number
 
 
 def _new_id() -> str:

@@ -117,7 +117,7 @@ class AgentPeer:
 
     @property
     def connected(self) -> bool:
-        return self._pc is not None and self._pc.connectionState in ("connected", "connecting", "new")
+        return self._pc is not None and self._pc.connectionState == "connected"
 
     @property
     def codec(self) -> str | None:
@@ -125,6 +125,14 @@ class AgentPeer:
 
     async def accept_offer(self, sdp: str) -> str:
         """Replace the peer with one negotiated from the page's offer; a live call follows onto it."""
+        try:
+            return await self._negotiate(sdp)
+        except Exception:
+            self._codec = None
+            await self._close_pc()  # a half-made peer must not linger until the next offer
+            raise
+
+    async def _negotiate(self, sdp: str) -> str:
         await self._close_pc()
         pc = self._make_pc()
         self._pc = pc
@@ -168,6 +176,10 @@ class AgentPeer:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            except Exception:
+                # Keep draining whatever happened to one frame: aiortc's receive queue is unbounded.
+                log.exception("reading the agent's audio failed")
+                continue
             self.frames_from_agent += 1
             sink = self._sink
             if sink is None or not isinstance(frame, AudioFrame):

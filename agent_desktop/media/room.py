@@ -21,8 +21,9 @@ class MediaRoom:
         return self._peers.get(agent_id)
 
     def has_audio(self, agent_id: int) -> bool:
+        """A negotiated peer whose DTLS is up: a call switched onto it is heard."""
         peer = self._peers.get(agent_id)
-        return peer is not None and peer.codec is not None
+        return peer is not None and peer.codec is not None and peer.connected
 
     async def accept_offer(self, agent_id: int, sdp: str) -> str:
         """The page's `rtc.offer`: a new peer for the agent, keeping whatever call is attached."""

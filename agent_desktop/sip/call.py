@@ -207,6 +207,9 @@ class Call:
         """Inbound: 180 Ringing."""
         if self.direction != "inbound" or self.state != "offered":
             return
+        # Ringing means the owner has taken the call on: from here its own timers (agent offers, queue) decide.
+        if self._offer_timer is not None:
+            self._offer_timer.cancel()
         self._respond(180)
         self._set_state("ringing")
 

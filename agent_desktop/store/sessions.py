@@ -77,3 +77,16 @@ def end_all_for_agent(db: sqlite_utils.Database, agent_id: int, reason: str) -> 
         [iso(), reason, agent_id],
     )
     return cur.rowcount
+
+
+def still_valid(db: sqlite_utils.Database, session_id: int) -> bool:
+    """For a desk kept open over a WebSocket: the session is not ended and its agent not disabled. Counts as
+    activity, so a working agent's session does not idle out under them."""
+    row = db.execute(
+        "SELECT s.ended, a.enabled FROM agent_sessions s JOIN agents a ON a.id = s.agent_id WHERE s.id = ?",
+        [session_id],
+    ).fetchone()
+    if not row or row[0] is not None or not row[1]:
+        return False
+    touch(db, session_id)
+    return True

@@ -3,6 +3,7 @@ handed to the media room and the call center. Errors come back as `error{code, m
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from ..acd.call_center import CallCenter, CallError
@@ -28,8 +29,10 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
             return
         await conn.send({"type": "rtc.answer", "sdp": answer})
 
+    running: set[asyncio.Task] = set()
+
     def call_action(action):
-        async def handler(conn: Connection, message: dict) -> None:
+        async def run(conn: Connection, message: dict) -> None:
             try:
                 await action(conn.agent.id, message)
             except CallError as e:
@@ -38,6 +41,16 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
                 await conn.send(
                     {"type": "error", "code": "bad_request", "message": f"bad {message['type']}: {e}"}
                 )
+            except Exception:
+                log.exception("%s failed", message["type"])
+                await conn.send({"type": "error", "code": "internal", "message": f"{message['type']} failed"})
+
+        async def handler(conn: Connection, message: dict) -> None:
+            # A hold or transfer waits for the far end (up to half a minute): the agent's socket keeps reading
+            # meanwhile, so a hang-up or a pong is never stuck behind it.
+            task = asyncio.get_running_loop().create_task(run(conn, message))
+            running.add(task)
+            task.add_done_callback(running.discard)
 
         return handler
 

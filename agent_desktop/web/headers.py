@@ -12,7 +12,7 @@ async def on_prepare_async(request: web.Request, response: web.StreamResponse) -
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; style-src 'self'; "
-        f"connect-src 'self' ws: wss: http://127.0.0.1:{bridge} http://localhost:{bridge}; "
+        f"connect-src 'self' http://127.0.0.1:{bridge} http://localhost:{bridge}; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -53,4 +53,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     agent = request.get(AGENT)
     if agent is None:
         raise ApiError("unauthorized", "log in first")
+    # SameSite=Strict still sends the cookie from a same-site sibling application: check who opens the socket.
+    origin = request.headers.get("Origin")
+    if origin and origin != request.app[keys.CONFIG].origin:
+        raise ApiError("forbidden", "cross-origin WebSocket refused")
+    if "agent" not in agent.roles:
+        raise ApiError("forbidden", "the desk (calls, states) is for agents")
     return await request.app[keys.HUB].handle(request, agent, request[SESSION].id)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ MAX_MESSAGE = 64 * 1024
 CLOSE_REPLACED = 4001
 CLOSE_LOGGED_OUT = 4002
 CLOSE_TIMEOUT = 4003
+CLOSE_RESTART = 1012  # "service restart": the page reconnects with back-off
 
 MessageHandler = Callable[["Connection", dict], Awaitable[None]]
 
@@ -36,6 +38,7 @@ class Connection:
     session_id: int
     closed_reason: str = ""
     awaiting_pong: bool = False
+    checked_at: float = field(default_factory=time.monotonic)
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def send(self, message: dict) -> None:
@@ -57,11 +60,13 @@ class Hub:
         heartbeat_s: float,
         me_body: Callable[[Agent], dict],
         hello_extra: Callable[[Agent], dict] = lambda agent: {"calls": []},
+        session_alive: Callable[[Connection], bool] = lambda conn: True,
     ) -> None:
         self._states = states
         self._heartbeat_s = heartbeat_s
         self._me_body = me_body
         self._hello_extra = hello_extra
+        self._session_alive = session_alive
         self._conns: dict[int, Connection] = {}
         self._handlers: dict[str, MessageHandler] = {
             "agent.state": self._on_agent_state,
@@ -108,7 +113,8 @@ class Hub:
                     "message": reason,
                 }
             )
-            await conn.ws.close(code=CLOSE_LOGGED_OUT, message=reason.encode())
+            code = CLOSE_RESTART if reason == "server_stop" else CLOSE_LOGGED_OUT
+            await conn.ws.close(code=code, message=reason.encode())
 
     async def close(self) -> None:
         for agent_id in list(self._conns):
@@ -118,29 +124,29 @@ class Hub:
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, autoping=True, heartbeat=None)
         await ws.prepare(request)
         conn = Connection(agent, ws, session_id)
-        old = self._conns.get(agent.id)
-        self._conns[agent.id] = conn
-        if old is not None:
-            old.closed_reason = "session_replaced"
-            await old.send(
+        try:
+            old = self._conns.get(agent.id)
+            self._conns[agent.id] = conn
+            if old is not None:
+                old.closed_reason = "session_replaced"
+                await old.send(
+                    {
+                        "type": "error",
+                        "code": "session_replaced",
+                        "message": "the desk was opened in another tab or window",
+                    }
+                )
+                await old.ws.close(code=CLOSE_REPLACED, message=b"session_replaced")
+            presence = self._states.login(agent.id)
+            await conn.send(
                 {
-                    "type": "error",
-                    "code": "session_replaced",
-                    "message": "the desk was opened in another tab or window",
+                    "type": "hello",
+                    "agent": self._me_body(agent),
+                    "state": presence.state,
+                    "since": presence.since,
+                    **self._hello_extra(agent),
                 }
             )
-            await old.ws.close(code=CLOSE_REPLACED, message=b"session_replaced")
-        presence = self._states.login(agent.id)
-        await conn.send(
-            {
-                "type": "hello",
-                "agent": self._me_body(agent),
-                "state": presence.state,
-                "since": presence.since,
-                **self._hello_extra(agent),
-            }
-        )
-        try:
             await self._read_loop(conn)
         finally:
             if self._conns.get(agent.id) is conn:
@@ -152,8 +158,16 @@ class Hub:
     async def _read_loop(self, conn: Connection) -> None:
         ws = conn.ws
         while not ws.closed:
+            if time.monotonic() - conn.checked_at > self._heartbeat_s:
+                conn.checked_at = time.monotonic()
+                # A session ended elsewhere (logout in another tab, agent disabled, idle timeout) ends this desk.
+                if not self._session_alive(conn):
+                    self._states.logout(conn.agent.id, "logout")
+                    await self.drop_agent(conn.agent.id, "logged_out")
+                    return
             try:
-                # Silence for three heartbeats means the page is gone, even if TCP has not noticed.
+                # A ping after one quiet heartbeat, unanswered through the next: the page is gone, even if TCP
+                # has not noticed.
                 msg = await asyncio.wait_for(ws.receive(), timeout=self._heartbeat_s)
             except TimeoutError:
                 if conn.awaiting_pong:

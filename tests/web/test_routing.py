@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 
+import aiohttp
 import pytest
 from aiortc import RTCSessionDescription
 
@@ -32,10 +33,16 @@ class AgentClient:
         self.pc = make_peer_connection((), ("127.0.0.1",))
         stack.push_async_callback(self.pc.close)
         self.pc.addTransceiver("audio", direction="sendrecv")
+        connected = asyncio.Event()
+        self.pc.on(
+            "connectionstatechange", lambda: self.pc.connectionState == "connected" and connected.set()
+        )
         await self.pc.setLocalDescription(await self.pc.createOffer())
         await self.ws.send_json({"type": "rtc.offer", "sdp": self.pc.localDescription.sdp})
         answer = await self.next("rtc.answer")
         await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        await asyncio.wait_for(connected.wait(), 10)
+        await asyncio.sleep(0.1)  # the desk's side of DTLS completes a moment after ours
         return self
 
     async def next(self, kind: str, within: float = 5) -> dict:
@@ -120,7 +127,7 @@ async def test_longest_idle_first_then_the_next_on_reject(desk, caller):
         connected = await second.call_state("connected")
         assert connected["direction"] == "inbound"
         await _state(leg, "connected")
-        assert (await second.next("agent.state"))["state"] == "on_call"
+        assert desk.server.app[keys.STATES].get(2).state == "on_call"
         # The other agent may not touch it.
         await first.ws.send_json({"type": "call.hangup", "call_id": again["call_id"]})
         assert (await first.next("error"))["code"] == "not_found"
@@ -169,3 +176,44 @@ async def test_call_actions_are_checked(desk):
         ]:
             await agent.ws.send_json(message)
             assert (await agent.next("error"))["code"] == code, message
+
+
+async def test_helpdesk_only_accounts_get_no_desk_socket(desk):
+    from agent_desktop.cli import enrol_certificate
+
+    enrol_certificate(desk.config, desk.cards["stranger"].cert, ["helpdesk"], [])
+    async with desk.client() as http:
+        assert (await desk.login(http, "stranger")).status == 200
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{desk.url}/ws")
+        assert refused.value.status == 403
+
+
+async def test_disabling_an_agent_cuts_their_open_desk(desk):
+    from agent_desktop.store import agents
+
+    async with AsyncExitStack() as stack:
+        agent = await AgentClient(desk, "agent").start(stack)
+        await agent.available()
+        db = open_db(desk.config.path(desk.config.database.path))
+        try:
+            agents.set_enabled(db, 1, False)
+        finally:
+            db.close()
+        # Within two heartbeats (2 s in the test config) the desk notices and closes the socket.
+        error = await agent.next("error", within=6)
+        assert error["code"] == "unauthorized"
+        assert desk.server.app[keys.STATES].get(1).state == "offline"
+
+
+async def test_transfer_targets_are_numbers_only(desk):
+    async with AsyncExitStack() as stack:
+        agent = await AgentClient(desk, "agent").start(stack)
+        for target in ["sip:premium@evil.example", "0470>;x=1\r\nX-Evil: 1", ""]:
+            await agent.ws.send_json({"type": "call.transfer", "call_id": "nope", "target": target})
+            assert (await agent.next("error"))["code"] in ("not_found", "bad_request")
+        from agent_desktop.acd.call_center import _clean_number
+
+        assert _clean_number("sip:premium@evil.example") is None
+        assert _clean_number("0470>;x=1\r\nX-Evil: 1") is None
+        assert _clean_number("+32 (2) 555.00.00") == "+3225550000"

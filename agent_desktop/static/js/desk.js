@@ -66,6 +66,7 @@ socket.addEventListener("message", (event) => {
       break;
     case "error":
       if (message.code !== "session_replaced") toast(errorText(message));
+      document.dispatchEvent(new CustomEvent("desk:error", { detail: message }));
       break;
     default:
       document.dispatchEvent(new CustomEvent(`desk:${message.type}`, { detail: message }));

@@ -28,6 +28,7 @@ export function initPhone(socket, toast) {
     micSelect: $("mic-select"),
     speakerSelect: $("speaker-select"),
     level: $("mic-level"),
+    hangupOutside: $("call-cancel"),
   };
   let offered = null; // the call ringing for us: {call_id, from, queue, waited_s}
   let current = null; // our call: {call_id, state, direction, number, connectedAt}
@@ -44,7 +45,10 @@ export function initPhone(socket, toast) {
       ui.from.textContent = offered.from || t("phone.anonymous");
       ui.meta.textContent = t("phone.offered_meta", { queue: offered.queue || "—", waited: offered.waited_s ?? 0 });
     }
-    ui.controls.hidden = !current || !["connected", "held"].includes(current.state);
+    const live = Boolean(current) && ["connected", "held"].includes(current.state);
+    ui.controls.hidden = !live;
+    // An outbound call can be cancelled while it rings (a mistyped number must not ring for 40 s).
+    ui.hangupOutside.hidden = !current || live;
     ui.dialButton.disabled = Boolean(current) || !rtc.live;
     ui.number.textContent = current ? current.number : "";
     ui.hold.setAttribute("aria-pressed", String(current?.state === "held"));
@@ -109,6 +113,7 @@ export function initPhone(socket, toast) {
     offered = null;
     current = null;
     for (const call of hello.calls || []) await onCallState(call);
+    if (offered) ringer.start();
     if (!hello.rtc || !rtc.live) {
       ui.rtcStatus.dataset.status = "connecting";
       try {
@@ -121,6 +126,10 @@ export function initPhone(socket, toast) {
     }
   });
   document.addEventListener("desk:rtc.answer", (event) => rtc.answer(event.detail.sdp));
+  // The desk refused an answer or a dial: no call is up, so the microphone comes off the peer again.
+  document.addEventListener("desk:error", () => {
+    if (!current) rtc.setInCall(false);
+  });
   document.addEventListener("desk:call.offered", (event) => {
     offered = event.detail;
     ringer.start();
@@ -147,7 +156,9 @@ export function initPhone(socket, toast) {
     ringer.stop();
     socket.send({ type: "call.reject", call_id: offered.call_id });
   });
-  $("call-hangup").addEventListener("click", () => current && socket.send({ type: "call.hangup", call_id: current.call_id }));
+  const hangup = () => current && socket.send({ type: "call.hangup", call_id: current.call_id });
+  $("call-hangup").addEventListener("click", hangup);
+  ui.hangupOutside.addEventListener("click", hangup);
   ui.hold.addEventListener("click", () => {
     if (current) socket.send({ type: "call.hold", call_id: current.call_id, on: current.state !== "held" });
   });

@@ -44,6 +44,7 @@ export class AgentRtc extends EventTarget {
   }
 
   async connect(iceServers) {
+    this.iceServers = iceServers;
     if (this.pc) this.pc.close();
     const pc = new RTCPeerConnection({ iceServers: iceServers || [] });
     this.pc = pc;
@@ -54,7 +55,13 @@ export class AgentRtc extends EventTarget {
       this.remoteAudio.srcObject = event.streams[0] || new MediaStream([event.track]);
       this.remoteAudio.play().catch(() => {});
     };
-    pc.onconnectionstatechange = () => this.emit("state", { state: pc.connectionState });
+    pc.onconnectionstatechange = () => {
+      this.emit("state", { state: pc.connectionState });
+      // A peer that failed (network change, desk restart) is negotiated again rather than left silent.
+      if (pc.connectionState === "failed" && this.pc === pc) {
+        setTimeout(() => this.pc === pc && this.connect(this.iceServers), 1000);
+      }
+    };
     await pc.setLocalDescription(await pc.createOffer());
     await waitForGathering(pc);
     this.emit("state", { state: "negotiating" });

@@ -42,6 +42,7 @@ export class DeskSocket extends EventTarget {
     ws.onclose = (event) => {
       this.emit("status", { status: "closed", code: event.code });
       // 4001: replaced by another tab; 4002: logged out. Reconnecting would only fight over the desk.
+      // 1012 (the desk restarts) and network drops reconnect.
       if (this.stopped || event.code === 4001 || event.code === 4002) return;
       const delay = Math.min(30000, 500 * 2 ** this.attempt) * (0.75 + Math.random() * 0.5);
       this.attempt += 1;
