@@ -101,6 +101,12 @@ def create_app(config: Config) -> web.Application:
     app[keys.LOGIN_LIMIT] = RateLimiter(rate=1.0, burst=20)
     app[pages.TEMPLATE_ENV] = pages.make_template_env()
 
+    if config.queues:
+        # Said at start-up so nobody believes the queue settings work before the queue does.
+        log.warning(
+            "[[queues]]: only the first queue's name is used yet; waiting, prompts, callback offers and overflow "
+            "are not built: a caller gets 480 with Retry-After when no agent is free"
+        )
     rtc = RtcSettings.from_config(config.webrtc)
     app[keys.RTC] = rtc
     media = MediaRoom(rtc.new_peer)
