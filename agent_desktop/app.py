@@ -98,7 +98,8 @@ def create_app(config: Config) -> web.Application:
     app[keys.NRN_KEY] = load_nrn_key(config)
     app[keys.VERIFY_POLICY] = verify_policy(config)
     app[keys.CHALLENGES] = ChallengeStore()
-    app[keys.LOGIN_LIMIT] = RateLimiter(rate=1.0, burst=20)
+    # Per address: an office behind one NAT logs in its whole shift at once (2 requests per login).
+    app[keys.LOGIN_LIMIT] = RateLimiter(rate=5.0, burst=100)
     app[pages.TEMPLATE_ENV] = pages.make_template_env()
 
     if config.queues:

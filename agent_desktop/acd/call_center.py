@@ -250,12 +250,11 @@ class CallCenter:
         # The agent is on the call before the 200 goes out: should the caller hang up meanwhile, the end of the
         # call finds them on_call and moves them to wrap-up, instead of leaving them on a call that is gone.
         self._states.set(agent_id, "on_call", call.id)
-        await call.leg.answer()
+        await call.leg.answer()  # its `connected` reaches the page through _leg_changed
         if call.leg.state == "ended" or call.id not in self._calls:
             return
         self._bridge(call)
         call_records.mark_answered(self._db, call.id, agent_id)
-        await self._send_state(call)
 
     async def reject(self, agent_id: int, call_id: str) -> None:
         call = self._own(agent_id, call_id)

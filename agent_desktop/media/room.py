@@ -7,13 +7,14 @@ from collections.abc import Callable
 
 from aiortc import RTCPeerConnection
 
-from .agent_peer import AgentPeer, FrameSink, FrameSource
+from .agent_peer import AgentPeer, FrameSink, FrameSource, check_receiver_hooks
 
 log = logging.getLogger(__name__)
 
 
 class MediaRoom:
     def __init__(self, make_pc: Callable[[], RTCPeerConnection]) -> None:
+        check_receiver_hooks()
         self._make_pc = make_pc
         self._peers: dict[int, AgentPeer] = {}
 

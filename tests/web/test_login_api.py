@@ -183,6 +183,7 @@ async def test_api_without_session_is_401_json(desk):
 
 async def test_login_is_rate_limited_per_address(desk):
     async with desk.client() as client:
-        statuses = [(await client.post(f"{desk.url}/api/login/challenge", json={})).status for _ in range(30)]
+        statuses = [(await client.post(f"{desk.url}/api/login/challenge", json={})).status for _ in range(150)]
         assert statuses[0] == 200
         assert 429 in statuses
+        assert statuses.count(200) < 140  # a burst is allowed (an office's shift logging in), then it stops
