@@ -91,6 +91,9 @@ class MailConfig:
     retry_first_s: float = 30.0
     retry_max_s: float = 900.0
     timeout_s: float = 10.0
+    # STARTTLS with a checked certificate: "starttls" when the server offers it, "require" never in the clear,
+    # "none" never (a local relay whose certificate no trust store knows).
+    tls: Literal["starttls", "none", "require"] = "starttls"
 
 
 @dataclass(frozen=True)

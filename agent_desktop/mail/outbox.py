@@ -3,7 +3,8 @@
 `enqueue` is a plain synchronous write, so callers put it in the same transaction as the escalation it belongs to.
 The task sends the due rows one at a time (smtplib in a worker thread), then sleeps until the next row is due or
 `wake()` is called. A transient failure (no connection, 4xx) doubles the row's wait up to `max_s`; a permanent
-refusal (5xx) marks it `failed` and keeps it. Nothing is deleted: a sent row is the record of what went out.
+refusal (5xx), and any other error with one row (a header that cannot be encoded, …), marks it `failed` and keeps
+it, so one bad row never blocks the rows after it. Nothing is deleted: a sent row is the record of what went out.
 A crash between the SMTP server's acceptance and the row's update sends the mail again after the restart, with
 the same Message-ID: at least once, never lost.
 """
@@ -23,11 +24,11 @@ from email.utils import formatdate, make_msgid
 import sqlite_utils
 
 from ..store.clock import iso, parse_iso, utcnow
-from .smtp import PermanentSmtpError, TransientSmtpError, send_smtp
+from .smtp import PermanentSmtpError, TlsMode, TransientSmtpError, send_smtp
 
 log = logging.getLogger(__name__)
 
-SendFn = Callable[[str, int, EmailMessage, float], object]
+SendFn = Callable[[str, int, EmailMessage, float, TlsMode], object]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class MailSettings:
     smtp_port: int
     from_addr: str
     timeout_s: float = 10.0
+    tls: TlsMode = "starttls"
 
 
 @dataclass(frozen=True)
@@ -152,21 +154,24 @@ class Outbox:
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _try(self, row: dict) -> bool:
-        message = self._message(row)
         settings = self._settings
         try:
+            message = self._message(row)
             # The thread's own socket timeout bounds the send; wait_for is a second fence around it.
             refused = await asyncio.wait_for(
                 asyncio.to_thread(
-                    self._send, settings.smtp_host, settings.smtp_port, message, settings.timeout_s
+                    self._send,
+                    settings.smtp_host,
+                    settings.smtp_port,
+                    message,
+                    settings.timeout_s,
+                    settings.tls,
                 ),
                 settings.timeout_s * 3 + 5,
             )
         except PermanentSmtpError as exc:
             log.error("mail %s refused for good: %s", row["id"], exc)
-            self._db["mail_outbox"].update(
-                row["id"], {"status": "failed", "attempts": row["attempts"] + 1, "last_error": str(exc)[:500]}
-            )
+            self._fail(row, str(exc))
             return False
         except (TransientSmtpError, TimeoutError, OSError) as exc:
             attempts = row["attempts"] + 1
@@ -181,6 +186,13 @@ class Outbox:
                 },
             )
             return False
+        except Exception as exc:
+            # Not a server's answer but this row itself (a header with a newline, an address smtplib cannot
+            # encode, …): a retry would fail the same way, and left queued the row would be due again at once,
+            # spinning the task and keeping the rows after it waiting. Failed, it is logged this once.
+            log.exception("mail %s cannot be sent", row["id"])
+            self._fail(row, f"{type(exc).__name__}: {exc}")
+            return False
         self._db["mail_outbox"].update(
             row["id"],
             {
@@ -191,6 +203,11 @@ class Outbox:
             },
         )
         return True
+
+    def _fail(self, row: dict, error: str) -> None:
+        self._db["mail_outbox"].update(
+            row["id"], {"status": "failed", "attempts": row["attempts"] + 1, "last_error": error[:500]}
+        )
 
     def _message(self, row: dict) -> EmailMessage:
         message = EmailMessage()

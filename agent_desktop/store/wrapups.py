@@ -94,11 +94,16 @@ def save_draft(db: sqlite_utils.Database, contact_id: int, agent_id: int, draft:
 
 
 def mark_submitted(
-    db: sqlite_utils.Database, contact_id: int, draft: Draft, at: str, acw_s: int | None
-) -> None:
-    """Write the final form and the submit time (call inside the submit's transaction)."""
+    db: sqlite_utils.Database, contact_id: int, agent_id: int, draft: Draft, at: str, acw_s: int | None
+) -> bool:
+    """Write the final form and the submit time (call inside the submit's transaction). False when the wrap-up
+    was already submitted: the check and the write are one statement, so of two concurrent submits only one
+    wins, whatever the request handlers awaited in between."""
+    save_draft(db, contact_id, agent_id, draft)  # the row exists even when the page never saved a draft
     values = {**_columns(draft), "updated": at, "submitted": at, "acw_s": acw_s}
     sets = ", ".join(f"{name} = :{name}" for name in values)
-    db.execute(
-        f"UPDATE wrapups SET {sets} WHERE contact_id = :contact_id", {"contact_id": contact_id, **values}
+    cursor = db.execute(
+        f"UPDATE wrapups SET {sets} WHERE contact_id = :contact_id AND submitted IS NULL",
+        {"contact_id": contact_id, **values},
     )
+    return cursor.rowcount == 1

@@ -16,6 +16,7 @@ import csv
 import datetime as dt
 import functools
 import io
+import re
 from typing import Any
 
 from aiohttp import web
@@ -180,11 +181,18 @@ async def update_complaint(request: web.Request) -> web.Response:
     return web.json_response(complaints.get(db, complaint_id, today))
 
 
+# A phone number as agents type it ("+32 2 555 00 00", "0471/23.45.67", "(02) 555-00-00"): without letters or
+# operators other than "-" it cannot call a function, so it is exported as typed instead of with a quote.
+_PLAIN_PHONE = re.compile(r"\+?[\d ()./-]*\d[\d ()./-]*")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
     text = mask_nrn(text)[0]
-    # Spreadsheet formula injection: a cell must not start a formula. "+32 2 …" is a phone number, kept as is.
-    if text[:1] in ("=", "@", "\t", "\r") or (text[:1] in ("+", "-") and not text[1:2].isdigit()):
+    # Spreadsheet formula injection: a cell starting like a formula gets a quote, so a spreadsheet shows it as
+    # text ("-1+cmd|…" and "+1+HYPERLINK(…)" start with a digit after the sign, so the sign alone decides).
+    if text.startswith(_FORMULA_START) and not _PLAIN_PHONE.fullmatch(text):
         return "'" + text
     return text
 

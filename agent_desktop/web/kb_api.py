@@ -32,6 +32,7 @@ from ..store import agents
 from . import keys
 from .auth import AGENT, Handler, require
 from .outbox_setup import OUTBOX
+from .redact import mask_nrn
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,9 @@ class MailingKnowledgeBase:
         await self._inner.record_use(item_id, agent_id=agent_id, skill=skill)
 
     async def feedback(self, item_id: str, text: str, agent_id: int | None = None) -> int:
+        # Masked before the backend sees it: kb_feedback and the editors' mail must never hold a national
+        # number, whoever asks (an agent's session, or another desk with a token), as for wrap-ups.
+        text = mask_nrn(text)[0]
         feedback_id = await self._inner.feedback(item_id, text, agent_id=agent_id)
         if self._editors:
             item = await self._inner.get(item_id)

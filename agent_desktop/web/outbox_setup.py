@@ -14,7 +14,7 @@ def setup(app: web.Application) -> Outbox:
     mail = app[keys.CONFIG].mail
     outbox = Outbox(
         app[keys.DB],
-        MailSettings(mail.smtp_host, mail.smtp_port, mail.from_, mail.timeout_s),
+        MailSettings(mail.smtp_host, mail.smtp_port, mail.from_, mail.timeout_s, mail.tls),
         RetryPolicy(mail.retry_first_s, mail.retry_max_s),
     )
     app[OUTBOX] = outbox

@@ -159,7 +159,13 @@ async def submit(request: web.Request) -> web.Response:
     acw_s = max(0, int((now - parse_iso(since)).total_seconds())) if since else None
     answer: dict[str, Any] = {"contact_id": contact.id, "masked": masked}
     outbox = app[OUTBOX]
+    at = iso(now)
     with db.atomic():
+        # Claim the wrap-up first: the check above ran before awaits, so a second submit may have got this far
+        # too. Only the one whose update lands queues the mail and registers the complaint; the other's
+        # transaction is rolled back by the error.
+        if not wrapups.mark_submitted(db, contact.id, agent.id, draft, at, acw_s):
+            raise ApiError("already_submitted", "this wrap-up was already submitted")
         if escalation:
             mail_id = outbox.enqueue(escalation_mail(escalation.text))
             escalation_id = escalations.insert(db, escalation.record(mail_id))
@@ -172,9 +178,6 @@ async def submit(request: web.Request) -> web.Response:
         if complaint:
             complaint_id = complaints.insert(db, complaint)
             answer["complaint"] = {"id": complaint_id, "due": complaint.due.isoformat()}
-        at = iso(now)
-        wrapups.save_draft(db, contact.id, agent.id, draft)
-        wrapups.mark_submitted(db, contact.id, draft, at, acw_s)
         contacts.close(db, contact.id, at)
     outbox.wake()
     states = app[keys.STATES]

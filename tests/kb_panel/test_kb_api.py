@@ -3,11 +3,15 @@ desk whose HttpKnowledgeBase asks the first (a central KB)."""
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from agent_desktop.eid.nrn import make_test_nrn
 from agent_desktop.eid.pki import Pki
+from agent_desktop.web.redact import MASK
 from tests.web.conftest import Card
 from tests.wrapup.desks import DeskRunner, SmtpSink, import_demo_kb_async, mail_config
 
@@ -155,3 +159,29 @@ async def test_edge_desk_with_a_wrong_token_says_unauthorized(
             assert (await response.json())["error"]["code"] == "unauthorized"
     finally:
         await runner.stop()
+
+
+async def test_feedback_is_stored_and_mailed_with_national_numbers_masked(central, smtp: SmtpSink) -> None:
+    desk = central
+    nrn = make_test_nrn(date(1962, 8, 21), 433)
+    async with desk.client() as client:
+        await desk.login(client)
+        response = await client.post(
+            f"{desk.url}/api/kb/feedback",
+            json={"item_id": "vaccinatie-aan-huis", "text": f"Burger {nrn} vond het adres niet."},
+        )
+        assert response.status == 200, await response.text()
+        # The same from another desk, with the central KB's token.
+        response = await client.post(
+            f"{desk.url}/api/kb/feedback",
+            json={"item_id": "vaccinatie-aan-huis", "text": f"Ook {nrn[:6]} {nrn[6:9]} {nrn[9:]}."},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        assert response.status == 200, await response.text()
+    with sqlite3.connect(desk.config.path(desk.config.kb.path)) as conn:
+        stored = [text for (text,) in conn.execute("SELECT text FROM kb_feedback ORDER BY id")]
+    assert stored == [f"Burger {MASK} vond het adres niet.", f"Ook {MASK}."]
+    mails = await smtp.wait_for(2)
+    texts = [mail.get_content() for mail in mails]
+    assert all(MASK in text for text in texts), texts
+    assert not any(nrn[:6] in text for text in texts), texts

@@ -6,9 +6,12 @@ import csv
 import io
 from datetime import date, timedelta
 
+import pytest
+
 from agent_desktop.acd import working_days
 from agent_desktop.store import complaints
 from agent_desktop.web import keys
+from agent_desktop.web.complaints_pages import _cell
 from tests.web.conftest import Desk
 from tests.wrapup.desks import agent_id
 
@@ -79,3 +82,34 @@ async def test_register_list_filters_and_follow_up(wdesk: Desk) -> None:
 
         page = await client.get(f"{wdesk.url}/complaints")
         assert page.status == 200 and 'data-testid="complaints-list"' in await page.text()
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '=HYPERLINK("http://x")',
+        "-1+cmd|'/C calc'!A0",
+        '+1+HYPERLINK("http://x","klik")',
+        "+32=1+1",
+        "@SUM(A1)",
+        "\t=1+1",
+        "\r=1+1",
+    ],
+)
+def test_csv_cell_formulas_are_quoted(cell: str) -> None:
+    assert _cell(cell) == "'" + cell
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "+32 2 555 00 00",
+        "+32 (0)471/23.45.67",
+        "-32 2 555 00 00",
+        "0471 23 45 67",
+        "02-555-00-00",
+        "Jan Janssens",
+    ],
+)
+def test_csv_cell_plain_values_and_phone_numbers_are_kept(phone: str) -> None:
+    assert _cell(phone) == phone

@@ -3,6 +3,7 @@ escalation with its working-day deadline, complaint due in 45 days), roles, and 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import date
@@ -180,6 +181,37 @@ async def test_escalation_and_complaint(wdesk: Desk, smtp: SmtpSink, brussels_to
         assert NRN not in exported
         rows = list(csv.DictReader(io.StringIO(exported.lstrip("\ufeff"))))
         assert rows[0]["citizen_name"] == "Jan Janssens" and rows[0]["citizen_phone"] == "0471 23 45 67"
+
+
+async def test_concurrent_submits_are_recorded_once(wdesk: Desk, smtp: SmtpSink) -> None:
+    """Two quick clicks on "save": the "not submitted yet" check and the write are one step, so only the first
+    submit sends the escalation mail and registers the complaint."""
+    db = wdesk.server.app[keys.DB]
+    async with await _login(wdesk) as client:
+        contact = await (await client.post(f"{wdesk.url}/api/contacts", json={})).json()
+        url = f"{wdesk.url}/api/wrapups/{contact['id']}/submit"
+        body = {
+            "notes": "Wil thuis gevaccineerd worden",
+            "outcome": "escalated",
+            "escalation": ESCALATION,
+            "complaint": COMPLAINT,
+        }
+
+        async def post() -> tuple[int, dict]:
+            async with client.post(url, json=body) as response:
+                return response.status, await response.json()
+
+        answers = await asyncio.gather(post(), post())
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200, 400], answers
+    refused = next(answer for status, answer in answers if status == 400)
+    assert refused["error"]["code"] == "already_submitted"
+    assert db.execute("SELECT COUNT(*) FROM mail_outbox").fetchone()[0] == 1
+    assert db.execute("SELECT COUNT(*) FROM escalations").fetchone()[0] == 1
+    assert db.execute("SELECT COUNT(*) FROM complaints").fetchone()[0] == 1
+    await smtp.wait_for(1)
+    await asyncio.sleep(0.3)  # a second mail, if one had been queued, would have arrived by now
+    assert len(smtp.messages) == 1
 
 
 @pytest.mark.parametrize(

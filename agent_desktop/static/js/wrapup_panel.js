@@ -371,12 +371,14 @@ export function initWrapupPanel(toast) {
 
   async function submit(event) {
     event.preventDefault();
-    if (!contact) return;
+    // Disabled before the first await: a second click while the draft is still being saved would otherwise
+    // start a second submit (the server refuses it, but the agent would see an error for a saved wrap-up).
+    if (!contact || ui.save.disabled) return;
+    ui.save.disabled = true;
     clearTimeout(saveTimer);
     await saving;
     for (const bad of ui.form.querySelectorAll(".invalid")) bad.classList.remove("invalid");
     ui.error.hidden = true;
-    ui.save.disabled = true;
     try {
       const answer = await api("POST", `/api/wrapups/${contact.id}/submit`, collect());
       dirty = false;
