@@ -35,6 +35,7 @@ from .web import (
 )
 from .web.auth import same_origin_middleware, session_middleware
 from .web.errors import error_middleware
+from .web.forwarded import forwarded_middleware
 from .web.headers import on_prepare_async
 from .web.login_api import agent_json
 from .web.ratelimit import RateLimiter
@@ -89,7 +90,7 @@ def endpoint_config(config: Config) -> EndpointConfig:
 
 def create_app(config: Config) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, same_origin_middleware, session_middleware],
+        middlewares=[forwarded_middleware, error_middleware, same_origin_middleware, session_middleware],
         client_max_size=1024 * 1024,
     )
     app[keys.CONFIG] = config

@@ -8,6 +8,7 @@ a message that names the key, because a typo in a contact centre's config must n
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import types
@@ -33,6 +34,8 @@ class ServerConfig:
     # An agent whose WebSocket drops keeps their state (and later their call) this long before going offline.
     reconnect_grace_s: int = 60
     heartbeat_s: int = 25
+    # Addresses or networks of TLS-terminating proxies whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -273,6 +276,11 @@ def _check(config: Config) -> None:
         raise ConfigError(f"[sip] rtp_ports: {list(config.sip.rtp_ports)} is not a range of ports above 1023")
     if ":" not in config.sip.listen:
         raise ConfigError(f"[sip] listen: {config.sip.listen!r} must be HOST:PORT")
+    for net in config.server.trusted_proxies:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise ConfigError(f"[server] trusted_proxies: {net!r} is not an address or network") from None
     if config.kb.backend == "http" and not config.kb.url:
         raise ConfigError("[kb] url: required when backend = 'http'")
 

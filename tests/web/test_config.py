@@ -59,6 +59,7 @@ backend = "sqlite"
         ("[[queues]]\nname = 'q'\ncolour = 'red'", "[[queues]][0] colour"),
         ("[kb]\nbackend = 'http'", "[kb] url"),
         ("[server]\npublic_url = 'ftp://x'", "[server] public_url"),
+        ("[server]\ntrusted_proxies = ['proxy.example']", "[server] trusted_proxies"),
         ("[server\n", "not valid TOML"),
     ],
 )

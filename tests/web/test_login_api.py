@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import pytest
 
 from agent_desktop.store import agents, audit
@@ -183,7 +184,40 @@ async def test_api_without_session_is_401_json(desk):
 
 async def test_login_is_rate_limited_per_address(desk):
     async with desk.client() as client:
-        statuses = [(await client.post(f"{desk.url}/api/login/challenge", json={})).status for _ in range(150)]
+        statuses = [
+            (await client.post(f"{desk.url}/api/login/challenge", json={})).status for _ in range(150)
+        ]
         assert statuses[0] == 200
         assert 429 in statuses
         assert statuses.count(200) < 140  # a burst is allowed (an office's shift logging in), then it stops
+
+
+async def test_trusted_proxy_forwarded_address_is_the_rate_limit_key(tmp_path, web_pki):
+    """Behind the centre's TLS proxy every agent arrives from the proxy's address: the limit must count agents."""
+    from aiohttp.test_utils import TestServer
+
+    from agent_desktop.app import create_app
+    from agent_desktop.config import load_config
+    from tests.helpers.net import free_port
+    from tests.web.conftest import write_config
+
+    port = free_port()
+    path = write_config(tmp_path, web_pki, port)
+    path.write_text(
+        path.read_text().replace("[server]\n", '[server]\ntrusted_proxies = ["127.0.0.1/32"]\n', 1)
+    )
+    config = load_config(path)
+    server = TestServer(create_app(config), host="127.0.0.1", port=port)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{port}/api/login/challenge"
+            origin = {"Origin": f"http://127.0.0.1:{port}"}
+            first = [
+                (await http.post(url, json={}, headers={**origin, "X-Forwarded-For": "198.51.100.7"})).status
+                for _ in range(150)
+            ]
+            other = await http.post(url, json={}, headers={**origin, "X-Forwarded-For": "198.51.100.8"})
+        assert 429 in first and other.status == 200  # one agent's burst does not lock out the next
+    finally:
+        await server.close()
