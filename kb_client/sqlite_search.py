@@ -12,10 +12,11 @@ from .model import TABS, TYPE_OF_TAB, SearchPage, SearchResult
 from .sqlite_schema import (
     ANY_SKILL_TOKEN,
     BODY_COLUMN,
+    DOC_MASK,
     KIND_CODES,
     SUMMARY_CHARS,
+    kind_range,
     skill_token,
-    tab_token,
 )
 from .text import match_expression, plain_text, shorten
 
@@ -24,43 +25,69 @@ _SNIPPET = f"snippet(kb_fts, {BODY_COLUMN}, '', '', '…', {SNIPPET_TOKENS})"
 # Above this many hits in the asked tab, results are not ranked by bm25 (see search()); bench/kb.py shows the
 # ranked path stays within a few milliseconds up to here.
 RANK_LIMIT = 1000
-_TAB_OF_KIND = {code: ("faq" if kind == "faq" else kind + "s") for kind, code in KIND_CODES.items()}
+_TAB_OF_KIND_NAME = {kind: ("faq" if kind == "faq" else kind + "s") for kind in KIND_CODES}
 _TAB_OF_TYPE = {"article": "articles", "escalation": "escalations", "organisation": "organisations"}
 # Items without skills serve every skill; instr() on "|a|b|" runs on the covering index, no table rows read.
 _SKILL_FILTER = "(skills_key = '' OR instr(skills_key, :skill_key) > 0)"
 
 
 def search(
-    conn: sqlite3.Connection, q: str, tab: str, skill: str | None, limit: int, rank_limit: int = RANK_LIMIT
+    conn: sqlite3.Connection,
+    q: str,
+    tab: str,
+    skill: str | None,
+    limit: int,
+    rank_limit: int = RANK_LIMIT,
+    totals: dict[str, int] | None = None,
 ) -> SearchPage:
+    """`totals`: the empty query's counts for `skill`, when known; a tab with none is not searched (an empty
+    rowid range still costs FTS5 a millisecond on a common term)."""
     terms = match_expression(q)
     if terms is None:
         return list_all(conn, tab, skill, limit)
     skill_filter = f' AND ("{skill_token(skill)}" OR "{ANY_SKILL_TOKEN}")' if skill else ""
-    match = terms + skill_filter
-    counts = dict.fromkeys(TABS, 0)
-    for kind, n in conn.execute(
-        "SELECT rowid & 3, count(*) FROM kb_fts WHERE kb_fts MATCH ? GROUP BY rowid & 3", (match,)
-    ):
-        counts[_TAB_OF_KIND[kind]] = n
+    # Counting reads no content and computes no bm25: the skill's marker tokens are the cheapest filter here.
+    # One count(*) per tab over its rowid range: a single `GROUP BY rowid >> 40` makes SQLite sort every hit
+    # (four times slower on a query that hits most of the KB), and FTS5 seeks to each range itself.
+    count_match = terms + skill_filter
+    counts = {
+        tab_name: conn.execute(
+            "SELECT count(*) FROM kb_fts WHERE kb_fts MATCH ? AND rowid BETWEEN ? AND ?",
+            (count_match, *kind_range(kind_name)),
+        ).fetchone()[0]
+        if totals is None or totals.get(tab_name, 1) > 0
+        else 0
+        for kind_name, tab_name in _TAB_OF_KIND_NAME.items()
+    }
     if counts[tab] == 0:
         return SearchPage(counts=counts, results=[])
     kind = "faq" if tab == "faq" else TYPE_OF_TAB[tab]
-    tab_filter = f' AND "{tab_token(kind)}"'
-    tab_match = match + tab_filter
-    select = f"SELECT rowid, item_id, q_index, title, {_SNIPPET} FROM kb_fts WHERE kb_fts MATCH ?"
+    first, last = kind_range(kind)
+    # The rows: the typed terms only in the MATCH (bm25 walks the whole doclist of every phrase in it, and the
+    # marker tokens' doclists are long), the tab as a rowid range (applied by FTS5), the skill checked per row.
+    params: dict[str, Any] = {"first": first, "last": last, "limit": limit, "skill_key": _skill_key(skill)}
+    where = "kb_fts MATCH :match AND rowid BETWEEN :first AND :last"
+    if skill:
+        table = "kb_faq" if kind == "faq" else "kb_items"
+        where += (
+            f" AND EXISTS (SELECT 1 FROM {table} s WHERE s.doc_id = kb_fts.rowid & {DOC_MASK}"
+            f" AND {_SKILL_FILTER.replace('skills_key', 's.skills_key')})"
+        )
+    select = f"SELECT rowid, item_id, q_index, title, {_SNIPPET} FROM kb_fts WHERE {where}"
     if counts[tab] <= rank_limit:
         # ORDER BY rank (the bm25 weights configured on the table) is consumed by FTS5 itself, so snippet()
         # runs for the returned rows only.
-        rows = conn.execute(f"{select} ORDER BY rank LIMIT ?", (tab_match, limit)).fetchall()
+        rows = conn.execute(f"{select} ORDER BY rank LIMIT :limit", {**params, "match": terms}).fetchall()
     else:
         # Too many hits to rank within the time budget (bm25 costs microseconds per hit): the agent is still
         # typing something unspecific. Hits in the title or keywords first, then the others, unranked.
-        title_match = "{title keywords} : (" + terms + ")" + skill_filter + tab_filter
-        rows = conn.execute(f"{select} LIMIT ?", (title_match, limit)).fetchall()
+        title_match = "{title keywords} : (" + terms + ")"
+        rows = conn.execute(f"{select} LIMIT :limit", {**params, "match": title_match}).fetchall()
         if len(rows) < limit:
             seen = {row[0] for row in rows}
-            more = conn.execute(f"{select} LIMIT ?", (tab_match, limit + len(rows))).fetchall()
+            more = conn.execute(
+                f"{select} LIMIT :limit", {**params, "match": terms, "limit": limit + len(rows)}
+            ).fetchall()
             rows += [row for row in more if row[0] not in seen][: limit - len(rows)]
     item_type = "article" if tab == "faq" else kind
     results = [
@@ -70,18 +97,34 @@ def search(
     return SearchPage(counts=counts, results=results)
 
 
-def empty_query_counts(conn: sqlite3.Connection, skill: str | None) -> dict[str, int]:
-    """Counts of the empty query: every item of each tab that serves `skill`."""
-    skill_filter = _SKILL_FILTER if skill else "1"
-    params = {"skill_key": _skill_key(skill)}
+def skill_key_counts(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
+    """(tab, skills_key, number of documents) for every combination of skills stored: the empty query's counts
+    for every skill at once (empty_query_counts), from the (type, skills_key) and (skills_key) indexes without
+    sorting. A few milliseconds at 20 000 items; SqliteKnowledgeBase caches it until the data changes."""
+    rows = [
+        (_TAB_OF_TYPE.get(item_type, ""), key, n)
+        for item_type, key, n in conn.execute(
+            "SELECT type, skills_key, count(*) FROM kb_items GROUP BY type, skills_key"
+        )
+    ]
+    rows += [
+        ("faq", key, n)
+        for key, n in conn.execute("SELECT skills_key, count(*) FROM kb_faq GROUP BY skills_key")
+    ]
+    return rows
+
+
+def empty_query_counts(
+    conn: sqlite3.Connection, skill: str | None, key_counts: list[tuple[str, str, int]] | None = None
+) -> dict[str, int]:
+    """Counts of the empty query: every item of each tab that serves `skill` (items without skills serve all)."""
+    if key_counts is None:
+        key_counts = skill_key_counts(conn)
+    wanted = _skill_key(skill)
     counts = dict.fromkeys(TABS, 0)
-    # One range count per type on the (type, title_key, skills_key) index: a GROUP BY over it is four times slower.
-    for item_type, tab_name in _TAB_OF_TYPE.items():
-        counts[tab_name] = conn.execute(
-            f"SELECT count(*) FROM kb_items WHERE type = :type AND {skill_filter}",
-            {**params, "type": item_type},
-        ).fetchone()[0]
-    counts["faq"] = conn.execute(f"SELECT count(*) FROM kb_faq WHERE {skill_filter}", params).fetchone()[0]
+    for tab_name, key, n in key_counts:
+        if tab_name in counts and (not skill or key == "" or wanted in key):
+            counts[tab_name] += n
     return counts
 
 
@@ -152,5 +195,6 @@ def list_all(
 
 
 def _skill_key(skill: str | None) -> str:
-    # A "|" in the asked skill would match across two stored ones; no stored skill holds one.
-    return f"|{skill.lower()}|" if skill and "|" not in skill else "|\x00|"
+    # A "|" in the asked skill would match across two stored ones; no stored skill holds one. Stripped like the
+    # stored skills and skill_token(), so that the FTS5 skill filter (counts) and this one (rows) agree.
+    return f"|{skill.strip().lower()}|" if skill and "|" not in skill else "|\x00|"

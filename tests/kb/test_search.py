@@ -324,3 +324,99 @@ async def test_empty_query_counts_follow_imports_from_this_and_other_connections
     finally:
         await desk.close()
         await importer.close()
+
+
+async def test_typed_search_sees_a_tab_that_another_connection_just_filled(
+    tmp_path: Path, write_item: WriteItem, folder: Path
+) -> None:
+    # search() skips tabs whose empty-query count is 0; that count is cached and must follow other writers.
+    desk = SqliteKnowledgeBase(tmp_path / "shared.db")
+    importer = SqliteKnowledgeBase(tmp_path / "shared.db")
+    try:
+        write_item("a", "title: Loket")
+        import_folder(desk, folder)
+        assert (await desk.search("loket")).counts["escalations"] == 0
+        write_item("esc", "type: escalation\ntitle: Loket tweede lijn")
+        import_folder(importer, folder)
+        page = await desk.search("loket", tab="escalations")
+        assert page.counts["escalations"] == 1 and ids(page) == ["esc"]
+    finally:
+        await desk.close()
+        await importer.close()
+
+
+@pytest.mark.parametrize("rank_limit", [1000, 1])
+async def test_skill_filter_on_ranked_and_unranked_rows(
+    tmp_path: Path, write_item: WriteItem, folder: Path, rank_limit: int
+) -> None:
+    kb = SqliteKnowledgeBase(tmp_path / "skills.db", rank_limit=rank_limit)
+    try:
+        write_item(
+            "tax-a", "title: Aangifte belasting\nskills: [tax]\nfaq:\n  - q: Aangifte te laat?\n    a: Boete."
+        )
+        write_item("tax-b", "title: Aangifte hulp\nskills: [tax, info]", body="aangifte")
+        write_item(
+            "info-a", "title: Aangifte adres\nskills: [info]\nfaq:\n  - q: Aangifte adres?\n    a: Loket."
+        )
+        write_item("any", "title: Aangifte algemeen\nfaq:\n  - q: Aangifte wanneer?\n    a: Mei.")
+        import_folder(kb, folder)
+        page = await kb.search("aangifte", skill="tax")
+        assert sorted(ids(page)) == ["any", "tax-a", "tax-b"]
+        assert page.counts == {"articles": 3, "faq": 2, "escalations": 0, "organisations": 0}
+        faq = await kb.search("aangif", tab="faq", skill=" Tax ")
+        assert sorted((r.id, r.q_index) for r in faq.results) == [("any", 0), ("tax-a", 0)]
+        assert faq.counts["faq"] == 2
+        assert sorted(ids(await kb.search("aangifte", skill="mobility"))) == ["any"]
+        assert sorted(ids(await kb.search("aangifte"))) == ["any", "info-a", "tax-a", "tax-b"]
+        assert (await kb.search("", skill="")).counts == (await kb.search("")).counts
+    finally:
+        await kb.close()
+
+
+async def test_a_version_1_database_is_migrated_on_open(
+    corpus: SqliteKnowledgeBase, write_item: WriteItem, folder: Path
+) -> None:
+    """Version 1 had rowid doc_id * 4 + kind and no kb_meta: opening it rewrites kb_fts, searches unchanged."""
+    queries = [("afspraak", "articles", None), ("afspr", "faq", None), ("klacht", "escalations", None)]
+    queries += [
+        ("afspraak", "articles", "info"),
+        ("", "articles", "vaccination"),
+        ("gemeente", "organisations", None),
+    ]
+    before = [await corpus.search(q, tab, skill) for q, tab, skill in queries]
+    await corpus.close()
+    conn = sqlite3.connect(corpus.path, isolation_level=None)
+    columns = "tab, skills, item_id, q_index, title, keywords, body, instructions"
+    conn.execute(
+        f"CREATE VIRTUAL TABLE kb_fts_v1 USING fts5({columns.replace('item_id', 'item_id UNINDEXED').replace('q_index', 'q_index UNINDEXED')}, "
+        "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')"
+    )
+    conn.execute(
+        f"INSERT INTO kb_fts_v1 (rowid, {columns}) "
+        f"SELECT (rowid & {(1 << 40) - 1}) * 4 + (rowid >> 40), {columns} FROM kb_fts"
+    )
+    conn.execute("DROP TABLE kb_fts")
+    conn.execute("ALTER TABLE kb_fts_v1 RENAME TO kb_fts")
+    conn.execute("DROP TABLE kb_meta")
+    conn.close()
+    reopened = SqliteKnowledgeBase(corpus.path)
+    try:
+        after = [await reopened.search(q, tab, skill) for q, tab, skill in queries]
+        assert after == before
+        assert before[0].counts["articles"] == 3 and before[2].counts["escalations"] == 1
+        check = sqlite3.connect(corpus.path)
+        assert check.execute("SELECT value FROM kb_meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        assert check.execute("SELECT count(*) FROM kb_fts WHERE rowid >> 40 = 3").fetchone() == (2,)
+        check.close()
+        # writes after the migration go to the new layout: replacing an item leaves no stale document
+        write_item(
+            "afspraak-maken",
+            "title: Afspraak maken\nskills: [vaccination]\nfaq:\n  - q: Kan ik zelf een uur kiezen?\n    a: Ja.",
+            body="Gewijzigd.",
+        )
+        assert import_folder(reopened, folder).ok
+        assert (await reopened.search("afspraak")).counts["articles"] == 3
+        assert (await reopened.search("kiezen", tab="faq")).counts["faq"] == 1
+        assert (await reopened.search("infolijn")).counts["articles"] == 0
+    finally:
+        await reopened.close()
