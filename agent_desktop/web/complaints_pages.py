@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import functools
 import io
 import re
 from typing import Any
@@ -24,10 +23,10 @@ from aiohttp import web
 from ..acd import working_days
 from ..store import complaints
 from . import keys
-from .auth import AGENT, Handler, require
+from .auth import AGENT, require
 from .errors import ApiError
 from .json_body import read_json
-from .pages import _page_lang, _render
+from .pages import page_lang, render, role_page
 from .redact import mask_nrn
 
 ROLE = "supervisor"
@@ -61,31 +60,15 @@ def setup(app: web.Application) -> None:
     app.router.add_patch("/api/complaints/{complaint_id}", update_complaint)
 
 
-def supervisor_page(handler: Handler) -> Handler:
-    """Like require("supervisor") but answering as a page: the login page without a session, a short refusal
-    page without the role."""
-
-    @functools.wraps(handler)
-    async def checked(request: web.Request) -> web.StreamResponse:
-        agent = request.get(AGENT)
-        if agent is None:
-            raise web.HTTPFound("/")
-        if ROLE not in agent.roles:
-            response = _render(request, "complaints.html", lang=_page_lang(request), allowed=False)
-            response.set_status(403)
-            return response
-        return await handler(request)
-
-    checked.required_roles = (ROLE,)  # type: ignore[attr-defined]
-    return checked
+supervisor_page = role_page(ROLE, "complaints.html")
 
 
 @supervisor_page
 async def page(request: web.Request) -> web.Response:
-    return _render(
+    return render(
         request,
         "complaints.html",
-        lang=_page_lang(request),
+        lang=page_lang(request),
         allowed=True,
         statuses=complaints.STATUSES,
         outcomes=complaints.OUTCOMES,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
@@ -9,7 +11,7 @@ from aiohttp import web
 
 from ..store.agents import LANGS
 from . import keys
-from .auth import AGENT, SESSION, public
+from .auth import AGENT, SESSION, Handler, public
 from .errors import ApiError
 
 routes = web.RouteTableDef()
@@ -21,12 +23,12 @@ def make_template_env() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
 
 
-def _render(request: web.Request, name: str, **context) -> web.Response:
+def render(request: web.Request, name: str, **context) -> web.Response:
     html = request.app[TEMPLATE_ENV].get_template(name).render(**context)
     return web.Response(text=html, content_type="text/html")
 
 
-def _page_lang(request: web.Request) -> str:
+def page_lang(request: web.Request) -> str:
     agent = request.get(AGENT)
     if agent:
         return agent.lang
@@ -38,13 +40,35 @@ def _page_lang(request: web.Request) -> str:
     return "nl"
 
 
+def role_page(role: str, template: str) -> Callable[[Handler], Handler]:
+    """Like `require(role)`, answering as a page: without a session the login page, without the role the page's
+    own short refusal (`allowed=False`, status 403) — a JSON error would be a blank screen to the agent."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def checked(request: web.Request) -> web.StreamResponse:
+            agent = request.get(AGENT)
+            if agent is None:
+                raise web.HTTPFound("/")
+            if role not in agent.roles:
+                response = render(request, template, lang=page_lang(request), allowed=False)
+                response.set_status(403)
+                return response
+            return await handler(request)
+
+        checked.required_roles = (role,)  # type: ignore[attr-defined]
+        return checked
+
+    return wrap
+
+
 @routes.get("/")
 @public
 async def desk(request: web.Request) -> web.Response:
     config = request.app[keys.CONFIG]
     if request.get(AGENT) is None:
-        return _render(request, "login.html", lang=_page_lang(request), bridge_port=config.eid.bridge_port)
-    return _render(request, "desk.html", lang=_page_lang(request), outcomes=config.wrapup.outcomes)
+        return render(request, "login.html", lang=page_lang(request), bridge_port=config.eid.bridge_port)
+    return render(request, "desk.html", lang=page_lang(request), outcomes=config.wrapup.outcomes)
 
 
 @routes.get("/ws")
