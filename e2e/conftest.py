@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.net import free_port
+from tests.helpers.net import free_port, free_udp_tcp_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +54,7 @@ def demo_desk(
 ) -> Iterator[RunningDesk]:
     base = tmp_path_factory.mktemp("demo")
     desk_port, bridge_port, ocsp_port = free_port(), free_port(), free_port()
-    sip_port = free_port(socket.SOCK_DGRAM)
+    sip_port = free_udp_tcp_port()
     log = base / "demo.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(

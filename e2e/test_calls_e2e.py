@@ -5,6 +5,7 @@ calling baresip (auto-answer) through the desk's trunk. Runs in the loopback-onl
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,8 +156,11 @@ def test_page_reload_mid_call_restores_the_call_and_its_audio(page: Page, demo_d
     loop.run(baresip.command("dial", f"sip:1700@127.0.0.1:{demo_desk.sip_port}"))
     page.get_by_test_id("call-answer").click()
     expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "connected")
+    page.wait_for_timeout(3000)
     page.reload()
     expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "connected")
+    # The call timer carries on from the desk's clock instead of starting again at 00:00.
+    expect(page.get_by_test_id("call-timer")).to_have_text(re.compile(r"00:0[3-9]"))
     expect(page.get_by_test_id("rtc-status")).to_have_attribute("data-status", "connected")
     heard = page.evaluate(TONE_IN_PAGE, CALLER_TONE)
     assert heard["tone"] - heard["elsewhere"] > 20, heard

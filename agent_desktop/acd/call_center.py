@@ -52,6 +52,7 @@ class DeskCall:
     declined_by: set[int] = field(default_factory=set)
     arrived: float = field(default_factory=time.monotonic)
     answered: bool = False
+    connected_at: float | None = None  # monotonic; the page's call timer survives a reconnect
     held: bool = False
     hold_stop: asyncio.Event | None = None
     offer_timer: asyncio.TimerHandle | None = None
@@ -69,6 +70,7 @@ class DeskCall:
             "direction": self.direction,
             "number": self.number,
             "queue": self.queue,
+            "connected_s": round(time.monotonic() - self.connected_at, 1) if self.connected_at else None,
         }
 
 
@@ -250,6 +252,7 @@ class CallCenter:
         # The agent is on the call before the 200 goes out: should the caller hang up meanwhile, the end of the
         # call finds them on_call and moves them to wrap-up, instead of leaving them on a call that is gone.
         self._states.set(agent_id, "on_call", call.id)
+        call.connected_at = time.monotonic()
         await call.leg.answer()  # its `connected` reaches the page through _leg_changed
         if call.leg.state == "ended" or call.id not in self._calls:
             return
@@ -339,6 +342,7 @@ class CallCenter:
         state = call.leg.state
         if state == "connected" and call.direction == "outbound" and not call.answered:
             call.answered = True
+            call.connected_at = time.monotonic()
             call_records.mark_answered(self._db, call.id, call.agent_id)
             self._bridge(call)
         elif state == "ringing" and call.direction == "outbound":

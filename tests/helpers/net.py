@@ -14,3 +14,15 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
             port = s.getsockname()[1]
         if port not in RESERVED:
             return port
+
+
+def free_udp_tcp_port() -> int:
+    """A port free for both UDP and TCP (a SIP listener takes both)."""
+    while True:
+        port = free_port(socket.SOCK_DGRAM)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port

@@ -98,7 +98,10 @@ export function initPhone(socket, toast) {
         state,
         direction: message.direction,
         number: message.number,
-        connectedAt: previous?.connectedAt || (state === "connected" ? Date.now() : null),
+        connectedAt:
+          previous?.connectedAt ||
+          (message.connected_s != null ? Date.now() - message.connected_s * 1000 : null) ||
+          (state === "connected" ? Date.now() : null),
       };
       await rtc.setInCall(state === "connected");
       if (state === "connected" && !previous?.connectedAt) {
