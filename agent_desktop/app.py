@@ -154,7 +154,7 @@ def create_app(config: Config) -> web.Application:
 
     app.router.add_routes(pages.routes)
     app.router.add_routes(login_api.routes)
-    preflight_api.setup(app, rtc)
+    preflight_api.setup(app)
     app.router.add_routes(helpdesk_pages.routes)
     outbox_setup.setup(app)
     kb_api.setup(app)

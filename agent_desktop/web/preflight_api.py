@@ -71,14 +71,13 @@ PREFLIGHT = web.AppKey("preflight", Preflight)
 
 def setup(
     app: web.Application,
-    rtc: RtcSettings | None = None,
     limits: PreflightLimits | None = None,
     echo: EchoLimits | None = None,
 ) -> None:
-    """Register the routes and the per-process state; closes running echo peers on shutdown. `rtc`: the
-    desk's `[webrtc]` settings when the app already built them (else read from the config here)."""
+    """Register the routes and the per-process state; closes running echo peers on shutdown. The echo peers use
+    the desk's own `[webrtc]` settings (app[keys.RTC]), checked once at start-up."""
     limits = limits or PreflightLimits()
-    rtc = rtc or RtcSettings.from_config(app[keys.CONFIG].webrtc)
+    rtc = app[keys.RTC]
     app[PREFLIGHT] = Preflight(
         limits=limits,
         requests=RateLimiter(limits.requests_per_s, limits.requests_burst),

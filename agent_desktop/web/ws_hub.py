@@ -68,10 +68,17 @@ class Hub:
         self._hello_extra = hello_extra
         self._session_alive = session_alive
         self._conns: dict[int, Connection] = {}
+        self._tasks: set[asyncio.Task] = set()
         self._handlers: dict[str, MessageHandler] = {
             "agent.state": self._on_agent_state,
             "pong": self._on_pong,
         }
+
+    def _spawn(self, coro) -> None:
+        # The loop keeps only weak references to tasks: hold ours until they are done.
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def on(self, message_type: str, handler: MessageHandler) -> None:
         """Let another room (calls, media) handle a client message type."""
@@ -91,7 +98,7 @@ class Hub:
         """AgentStates' change hook: tell the agent's page (any source of change, not only the page itself)."""
         conn = self._conns.get(agent_id)
         if conn is not None:
-            asyncio.get_running_loop().create_task(
+            self._spawn(
                 conn.send(
                     {
                         "type": "agent.state",

@@ -3,7 +3,6 @@ included), and the real eID token access against a real SoftHSM2 token."""
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
 import shutil
 import subprocess
@@ -11,12 +10,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from hardware_check.checks.eid_reader import check_eid_reader, default_module
+from tests.helpers.certs import self_signed
 
 SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
 needs_softhsm = pytest.mark.skipif(not SOFTHSM.exists(), reason="softhsm2 is not installed")
@@ -136,19 +133,7 @@ PIN = "1234"
 
 
 def _self_signed_der() -> bytes:
-    key = ec.generate_private_key(ec.SECP384R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test Agent (Authentication)")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA384())
-    )
+    cert, _key = self_signed("Test Agent (Authentication)")
     return cert.public_bytes(serialization.Encoding.DER)
 
 

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from tests.web import conftest as web_conftest
-from tests.wrapup.desks import SmtpSink
+from tests.wrapup import desks
 
 web_pki = web_conftest.web_pki
 cards = web_conftest.cards
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
+smtp = desks.smtp  # the SMTP sink fixture, defined once in desks.py

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,20 +10,13 @@ import pytest
 from agent_desktop.eid.pki import Pki
 from tests.web import conftest as web_conftest
 from tests.web.conftest import Card, Desk
+from tests.wrapup import desks
 from tests.wrapup.desks import DeskRunner, SmtpSink, import_demo_kb_async, mail_config
 
 # The web tests' session fixtures (same PKI and cards).
 web_pki = web_conftest.web_pki
 cards = web_conftest.cards
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
+smtp = desks.smtp  # the SMTP sink fixture, defined once in desks.py
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
 
@@ -140,3 +142,13 @@ def agent_id(desk: Desk, who: str) -> int:
     db = desk.server.app[keys.DB]
     row = next(iter(db.query("SELECT id FROM agents WHERE surname = ?", [names[who]])))
     return row["id"]
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 collecting what the desk sends."""
+    sink = SmtpSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()

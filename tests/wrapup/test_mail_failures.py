@@ -4,8 +4,6 @@ STARTTLS checks the server's certificate ([mail] tls)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import logging
 import ssl
 from email.message import EmailMessage
@@ -13,14 +11,12 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from agent_desktop.mail import MailSettings, Outbox, OutgoingMail, PermanentSmtpError, TransientSmtpError
 from agent_desktop.mail.smtp import send_smtp
 from agent_desktop.store.db import open_db
+from tests.helpers.certs import self_signed
 from tests.helpers.net import free_port
 from tests.wrapup.desks import SmtpSink, _Collect
 
@@ -93,23 +89,7 @@ async def test_no_smtputf8_is_a_permanent_refusal(tmp_path: Path) -> None:
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 that no default trust store knows."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smtp.test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
+    cert, key = self_signed("smtp.test", ip="127.0.0.1")
     cert_path, key_path = directory / "smtp.crt", directory / "smtp.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
