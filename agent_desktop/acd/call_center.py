@@ -304,11 +304,10 @@ class CallCenter:
         await call.leg.send_dtmf(digits)
 
     async def transfer(self, agent_id: int, call_id: str, target: str) -> None:
-        call = self._own(agent_id, call_id)
-        target = _clean_number(target)
-        if target is None:
+        number = _clean_number(target)
+        if number is None:
             raise CallError("bad_request", "a transfer goes to a number: digits, + * # only")
-        await call.leg.transfer(target)
+        await self._own(agent_id, call_id).leg.transfer(number)
 
     async def dial(self, agent_id: int, number: str, call_order_id: int | None = None) -> str:
         cleaned = _clean_number(number)
