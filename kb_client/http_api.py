@@ -11,6 +11,7 @@ other desks reach it through HttpKnowledgeBase. Errors are `{error: {code, messa
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import inspect
 import json
@@ -30,6 +31,7 @@ KbGetter = Callable[[web.Request], KnowledgeBase]
 
 MAX_QUERY_CHARS = 500
 MAX_BODY_BYTES = 16 * 1024
+BODY_TIMEOUT_S = 30.0
 
 
 def bearer_token_auth(tokens: Iterable[str]) -> Authorizer:
@@ -177,9 +179,16 @@ def _agent(from_auth: int | None, body: dict[str, Any]) -> int | None:
 async def _json_body(request: web.Request, required: bool) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise KbError("too_large", f"request body is larger than {MAX_BODY_BYTES} bytes")
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        raise KbError("too_large", f"request body is larger than {MAX_BODY_BYTES} bytes")
+    # Read until the end: `read(n)` returns only what has arrived, and a body from a WAN comes in segments.
+    raw = b""
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            while chunk := await request.content.read(MAX_BODY_BYTES + 1 - len(raw)):
+                raw += chunk
+                if len(raw) > MAX_BODY_BYTES:
+                    raise KbError("too_large", f"request body is larger than {MAX_BODY_BYTES} bytes")
+    except TimeoutError:
+        raise KbError("bad_request", f"the body did not arrive within {BODY_TIMEOUT_S:g} s") from None
     if not raw.strip():
         if required:
             raise KbError("bad_request", "a JSON body is required")

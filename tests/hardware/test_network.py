@@ -15,7 +15,9 @@ async def test_loopback_network_passes_and_stays_under_5_mb(desk) -> None:
     by = {r.name: r for r in rows}
     assert [r.name for r in rows] == NAMES
     assert desk.pings == 50
-    assert by["network_rtt"].status == "pass" and 0 < by["network_rtt"].value < 100
+    # Loopback echoes take well under 0.05 ms, which the report's 0.1 ms resolution shows as 0.0.
+    assert by["network_rtt"].status == "pass" and 0 <= by["network_rtt"].value < 100
+    assert "median of 50 WebSocket echoes" in by["network_rtt"].detail
     assert by["network_jitter"].status == "pass"
     assert by["network_loss"].status == "unknown" and "TCP" in by["network_loss"].detail
     assert by["throughput_down"].status == "pass" and by["throughput_down"].unit == "Mbit/s"

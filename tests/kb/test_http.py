@@ -258,3 +258,27 @@ async def test_nobody_listening_is_unavailable() -> None:
         assert down.value.code == "unavailable"
         await kb.close()
         assert not session.closed  # a session handed in belongs to the caller
+
+
+@pytest.mark.timeout(30)
+async def test_feedback_sent_in_two_tcp_segments_is_read_whole(demo_kb: SqliteKnowledgeBase, central: str) -> None:
+    """A desk on a WAN link: the body arrives in two segments 300 ms apart and is still one whole JSON object."""
+    host, port = central.removeprefix("http://").split(":")
+    body = b'{"item_id": "privacy", "text": "' + b"Tekst in twee stukken. " * 20 + b'"}'
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    writer.write(
+        f"POST /api/kb/feedback HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        + body[:100]
+    )
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    writer.write(body[100:])
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), timeout=10)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 2"), answer[:300]
+    with sqlite3.connect(demo_kb.path) as conn:
+        texts = [row[0] for row in conn.execute("SELECT text FROM kb_feedback WHERE item_id = 'privacy'")]
+    assert any(text.startswith("Tekst in twee stukken.") and len(text) > 400 for text in texts)
