@@ -30,6 +30,7 @@ from aiortc.rtcrtpreceiver import StreamStatistics
 from av.packet import Packet
 
 from ..sip.g711 import alaw_to_pcm16, pcm16_to_alaw, pcm16_to_ulaw, ulaw_to_pcm16
+from . import aiortc_hooks
 
 log = logging.getLogger(__name__)
 
@@ -218,13 +219,7 @@ PCMU_PT, PCMA_PT = 0, 8
 
 def check_receiver_hooks() -> None:
     """Fail at start-up, not at the first call, if this aiortc moved what bypass_decoder relies on."""
-    has_handler = callable(getattr(RTCRtpReceiver, "_handle_rtp_packet", None))
-    has_streams = "_RTCRtpReceiver__remote_streams" in RTCRtpReceiver.__init__.__code__.co_names
-    if not (has_handler and has_streams and hasattr(StreamStatistics, "add")):
-        raise RuntimeError(
-            "this aiortc version moved RTCRtpReceiver._handle_rtp_packet or its remote stream statistics: "
-            "agent_desktop/media/agent_peer.py cannot pass the agent's G.711 straight to the call"
-        )
+    aiortc_hooks.check()
 
 
 def bypass_decoder(receiver: RTCRtpReceiver, deliver: Callable[[int, bytes], None]) -> None:

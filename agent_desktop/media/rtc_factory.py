@@ -31,6 +31,7 @@ from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.rtcicetransport import RTCIceGatherer
 
 from ..config import IceServer, WebRtcConfig
+from . import aiortc_hooks
 
 LOOPBACK = ("127.0.0.1",)
 
@@ -93,14 +94,8 @@ def default_host_addresses(
 
 
 def check_hooks() -> None:
-    """Fail at start-up, not at the first call, if this aiortc no longer has what the host restriction uses."""
-    gatherer = RTCIceGatherer(iceServers=[])
-    connection = getattr(gatherer, "_connection", None)
-    if connection is None or not callable(getattr(connection, "get_component_candidates", None)):
-        raise RuntimeError(
-            "this aiortc/aioice version moved RTCIceGatherer._connection.get_component_candidates: "
-            "agent_desktop/media/rtc_factory.py cannot restrict ICE host candidates"
-        )
+    """Fail at start-up, not at the first call, if this aiortc/aioice no longer has what the desk relies on."""
+    aiortc_hooks.check()
 
 
 class HostScopedPeerConnection(RTCPeerConnection):
