@@ -74,3 +74,12 @@ def today(now: dt.datetime | None = None) -> dt.date:
 def complaint_due(received: dt.date) -> dt.date:
     """The last day for a complaint's final answer: 45 calendar days after it was received."""
     return received + dt.timedelta(days=COMPLAINT_ANSWER_DAYS)
+
+
+def callback_due(requested_at: dt.datetime, working_days: int, timezone: str = "Europe/Brussels") -> dt.datetime:
+    """When a callback asked at `requested_at` must have been made (DESIGN.md §9): the end (23:59:59 on the wall
+    clock) of the `working_days`-th Belgian working day after the request's local date, in UTC. Belgian working
+    days count whatever the queue's own holiday setting: the promise made to the caller is a Belgian one."""
+    zone = ZoneInfo(timezone)
+    day = add_working_days(requested_at.astimezone(zone).date(), working_days)
+    return dt.datetime.combine(day, dt.time(23, 59, 59), zone).astimezone(dt.UTC)
