@@ -239,7 +239,7 @@ def cmd_demo_call(args: argparse.Namespace) -> int:
     host = host.strip("[]")
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
-    number = args.to or (config.queues[0].number if config.queues else "1700")
+    number = args.to or (config.queues[0].numbers[0] if config.queues and config.queues[0].numbers else "1700")
     target = number if number.startswith(("sip:", "sips:")) else f"sip:{number}@{host}:{port}"
     wav = Path(args.wav) if args.wav else None
     if wav is not None and not wav.is_file():

@@ -106,22 +106,72 @@ class WrapupConfig:
 
 @dataclass(frozen=True)
 class QueueConfig:
+    """One `[[queues]]` table (DESIGN.md §9). Prompt keys name files in `[prompts] dir`; "" means no prompt."""
+
     name: str = ""
-    number: str = ""
+    number: str | tuple[str, ...] = ()  # dialled numbers (Request-URI user part); "*" = every other number
     skills: tuple[str, ...] = ()
-    open: str = "mo-fr 08:00-18:00"
+    priority: int = 0
+    open: tuple[str, ...] = ()  # [] = always open
+    timezone: str = "Europe/Brussels"
+    holidays: Literal["be", "none"] = "be"
+    closed_dates: tuple[str, ...] = ()
     welcome: str = ""
+    hold_music: str = ""
+    wait_message: str = ""
     wait_message_every_s: int = 60
+    callback_offer: str = ""
+    callback_confirmed: str = ""
     callback_offer_after_s: int = 150
-    overflow_after_s: int = 180
+    callback_due_working_days: int = 2
+    callback_attempts: int = 3
     overflow_to: str = ""
+    overflow_after_s: int = 180
+    max_waiting: int = 0
+    closed: str = ""
+    closed_to: str = ""
+    no_agents: Literal["closed", "queue"] = "closed"
+    service_level_s: int = 20
+    service_level_target: float = 0.8
     min_agents: int = 1
+
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        return (self.number,) if isinstance(self.number, str) else self.number
+
+    def prompt_keys(self) -> dict[str, str]:
+        """key -> file name of every prompt this queue names (empty ones left out)."""
+        keys = ("welcome", "hold_music", "wait_message", "callback_offer", "callback_confirmed", "closed")
+        return {key: getattr(self, key) for key in keys if getattr(self, key)}
+
+
+@dataclass(frozen=True)
+class MenuConfig:
+    """One `[[menus]]` table: a number answered with a prompt whose digit picks a queue."""
+
+    number: str | tuple[str, ...] = ()
+    prompt: str = ""
+    options: dict[str, str] = field(default_factory=dict)  # digit -> queue name
+    timeout_s: float = 8.0
+    repeat: int = 2
+    default: str = ""
+
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        return (self.number,) if isinstance(self.number, str) else self.number
+
+
+@dataclass(frozen=True)
+class PromptsConfig:
+    dir: str = "prompts"  # relative to the config file
 
 
 @dataclass(frozen=True)
 class AcdConfig:
     # How long a call rings for one agent before it goes to the next available one.
     offer_timeout_s: float = 20.0
+    # A callback not reached is pending again after this long.
+    callback_retry_after_min: int = 60
 
 
 @dataclass(frozen=True)
@@ -143,6 +193,8 @@ class Config:
     mail: MailConfig = field(default_factory=MailConfig)
     wrapup: WrapupConfig = field(default_factory=WrapupConfig)
     queues: tuple[QueueConfig, ...] = ()
+    menus: tuple[MenuConfig, ...] = ()
+    prompts: PromptsConfig = field(default_factory=PromptsConfig)
     acd: AcdConfig = field(default_factory=AcdConfig)
     kb: KbConfig = field(default_factory=KbConfig)
     # Relative paths in the file are taken from here: the config file's folder.
@@ -206,6 +258,11 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         return tuple(
             _convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))
         )
+    if origin is dict:
+        key_type, value_type = get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table")
+        return {_convert(k, key_type, where): _convert(v, value_type, f"{where} {k}") for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table")
@@ -241,6 +298,9 @@ def _build(cls: type, table: dict, where: str) -> Any:
     return cls(**kwargs)
 
 
+_ARRAYS: dict[str, type] = {"queues": QueueConfig, "menus": MenuConfig}
+
+
 def parse_config(text: str, base_dir: str = ".") -> Config:
     try:
         data = tomllib.loads(text)
@@ -253,10 +313,10 @@ def parse_config(text: str, base_dir: str = ".") -> Config:
             raise ConfigError(
                 f"[{key}]: unknown section (known: {', '.join(sorted(h for h in hints if h != 'base_dir'))})"
             )
-        if key == "queues":
+        if key in _ARRAYS:
             if not isinstance(value, list):
-                raise ConfigError("[[queues]]: expected an array of tables")
-            sections[key] = tuple(_build(QueueConfig, q, f"[[queues]][{i}]") for i, q in enumerate(value))
+                raise ConfigError(f"[[{key}]]: expected an array of tables")
+            sections[key] = tuple(_build(_ARRAYS[key], q, f"[[{key}]][{i}]") for i, q in enumerate(value))
         else:
             if not isinstance(value, dict):
                 raise ConfigError(f"[{key}]: expected a table")
@@ -283,6 +343,60 @@ def _check(config: Config) -> None:
             raise ConfigError(f"[server] trusted_proxies: {net!r} is not an address or network") from None
     if config.kb.backend == "http" and not config.kb.url:
         raise ConfigError("[kb] url: required when backend = 'http'")
+    _check_queues(config)
+
+
+def _check_queues(config: Config) -> None:
+    """What a manager can get wrong in §9's queues and menus, each named by its key. Prompt files are checked
+    (and decoded) when the desk builds its queues, not here: the config is readable without them."""
+    from .acd.opening_hours import OpeningHours
+
+    names: set[str] = set()
+    numbers: dict[str, str] = {}
+
+    def claim(number: str, where: str) -> None:
+        if not number or not all(ch.isdigit() or ch in "+*#" for ch in number):
+            raise ConfigError(f"{where} number: {number!r} is not a dialled number (digits, + * #) or \"*\"")
+        if number in numbers:
+            raise ConfigError(f"{where} number: {number!r} is already taken by {numbers[number]}")
+        numbers[number] = where
+
+    for i, queue in enumerate(config.queues):
+        where = f"[[queues]][{i}]"
+        if not queue.name:
+            raise ConfigError(f"{where} name: required")
+        if queue.name in names:
+            raise ConfigError(f"{where} name: {queue.name!r} is used by another queue")
+        names.add(queue.name)
+        for number in queue.numbers:
+            claim(number, where)
+        try:
+            OpeningHours.from_config(queue.open, queue.timezone, queue.holidays, queue.closed_dates, where)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        for key in ("wait_message_every_s", "callback_offer_after_s", "overflow_after_s", "max_waiting",
+                    "service_level_s", "min_agents", "callback_due_working_days", "callback_attempts"):
+            if getattr(queue, key) < 0:
+                raise ConfigError(f"{where} {key}: must not be negative")
+        if not 0 <= queue.service_level_target <= 1:
+            raise ConfigError(f"{where} service_level_target: a fraction between 0 and 1")
+    for i, menu in enumerate(config.menus):
+        where = f"[[menus]][{i}]"
+        for number in menu.numbers:
+            claim(number, where)
+        if not menu.numbers:
+            raise ConfigError(f"{where} number: required")
+        if not menu.prompt:
+            raise ConfigError(f"{where} prompt: required")
+        for digit, target in menu.options.items():
+            if len(digit) != 1 or digit not in "0123456789*#":
+                raise ConfigError(f"{where} options: {digit!r} is not one key of the phone (0-9 * #)")
+            if target not in names:
+                raise ConfigError(f"{where} options {digit}: no queue named {target!r}")
+        if menu.default not in names:
+            raise ConfigError(f"{where} default: no queue named {menu.default!r}")
+        if menu.timeout_s <= 0 or menu.repeat < 1:
+            raise ConfigError(f"{where} timeout_s/repeat: a menu waits a positive time, at least once")
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:
