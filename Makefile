@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-RUN_DEBS := softhsm2 opensc python3-venv
+RUN_DEBS := softhsm2 opensc python3-venv espeak-ng
 TEST_DEBS := $(RUN_DEBS) chromium baresip sip-tester kamailio iproute2 util-linux sox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
