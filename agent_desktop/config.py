@@ -67,6 +67,19 @@ class IceServer:
 class WebRtcConfig:
     ice_servers: tuple[IceServer, ...] = ()
     host_addresses: tuple[str, ...] = ()
+    # The environment variable holding the TURN server's shared secret (coturn `static-auth-secret`): TURN entries
+    # without `credential_env` then get time-limited credentials, per agent, valid `turn_credential_ttl_s`.
+    turn_secret_env: str = ""
+    turn_credential_ttl_s: int = 12 * 3600
+    # "relay" makes the agents' browsers send media only through TURN (their address stays hidden from the desk's
+    # peer; a network that allows only the TURN server). The desk's own peers keep "all".
+    ice_transport_policy: Literal["all", "relay"] = "all"
+
+    def __post_init__(self) -> None:
+        if not 60 <= self.turn_credential_ttl_s <= 7 * 86400:
+            raise ConfigError(
+                f"[webrtc] turn_credential_ttl_s: {self.turn_credential_ttl_s} is not between 60 and 604800"
+            )
 
 
 @dataclass(frozen=True)
