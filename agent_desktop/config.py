@@ -107,9 +107,10 @@ class MailConfig:
     retry_first_s: float = 30.0
     retry_max_s: float = 900.0
     timeout_s: float = 10.0
-    # STARTTLS with a checked certificate: "starttls" when the server offers it, "require" never in the clear,
-    # "none" never (a local relay whose certificate no trust store knows).
-    tls: Literal["starttls", "none", "require"] = "starttls"
+    # STARTTLS with a checked certificate: "require" never in the clear (escalations carry citizens' contact
+    # data, and an attacker on the path can strip an optional upgrade), "starttls" when the server offers it,
+    # "none" never (a local sink on the same host, as in the demo).
+    tls: Literal["starttls", "none", "require"] = "require"
 
 
 @dataclass(frozen=True)

@@ -117,8 +117,12 @@ nrn_key_file = "../secrets/nrn.key"
 [kb]
 backend = "sqlite"
 path = "../kb.db"
+
+# The demo's mail sink runs on this host without TLS; a real relay keeps the default, tls = "require".
+[mail]
+tls = "none"
 """
-        + (f'\n[mail]\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtp_port}\n' if smtp_port else "")
+        + (f'smtp_host = "127.0.0.1"\nsmtp_port = {smtp_port}\n' if smtp_port else "")
         + (f"\n{extra_config}\n" if extra_config else "")
     )
 
