@@ -142,7 +142,7 @@ def create_app(config: Config) -> web.Application:
         hello_extra=lambda agent: {
             "calls": calls.calls_for(agent.id),
             "rtc": media.has_audio(agent.id),
-            "ice_servers": rtc.browser_ice_servers(with_turn=True),
+            **rtc.browser_rtc(agent.id),
         },
         session_alive=lambda conn: sessions.still_valid(db, conn.session_id),
     )

@@ -67,6 +67,19 @@ class IceServer:
 class WebRtcConfig:
     ice_servers: tuple[IceServer, ...] = ()
     host_addresses: tuple[str, ...] = ()
+    # The environment variable holding the TURN server's shared secret (coturn `static-auth-secret`): TURN entries
+    # without `credential_env` then get time-limited credentials, per agent, valid `turn_credential_ttl_s`.
+    turn_secret_env: str = ""
+    turn_credential_ttl_s: int = 12 * 3600
+    # "relay" makes the agents' browsers send media only through TURN (their address stays hidden from the desk's
+    # peer; a network that allows only the TURN server). The desk's own peers keep "all".
+    ice_transport_policy: Literal["all", "relay"] = "all"
+
+    def __post_init__(self) -> None:
+        if not 60 <= self.turn_credential_ttl_s <= 7 * 86400:
+            raise ConfigError(
+                f"[webrtc] turn_credential_ttl_s: {self.turn_credential_ttl_s} is not between 60 and 604800"
+            )
 
 
 @dataclass(frozen=True)
@@ -94,9 +107,10 @@ class MailConfig:
     retry_first_s: float = 30.0
     retry_max_s: float = 900.0
     timeout_s: float = 10.0
-    # STARTTLS with a checked certificate: "starttls" when the server offers it, "require" never in the clear,
-    # "none" never (a local relay whose certificate no trust store knows).
-    tls: Literal["starttls", "none", "require"] = "starttls"
+    # STARTTLS with a checked certificate: "require" never in the clear (escalations carry citizens' contact
+    # data, and an attacker on the path can strip an optional upgrade), "starttls" when the server offers it,
+    # "none" never (a local sink on the same host, as in the demo).
+    tls: Literal["starttls", "none", "require"] = "require"
 
 
 @dataclass(frozen=True)

@@ -89,9 +89,11 @@ def _read_or_create_secret(path: Path, make) -> str:
     return value
 
 
-def demo_config(ports: DemoPorts, trunk_uri: str = "", smtp_port: int = 0) -> str:
-    """The demo's config file. Relative paths are from the config's folder (var/demo)."""
-    return f"""# Written by `make run` (agent_desktop/demo.py). The demo's values, not the code's defaults.
+def demo_config(ports: DemoPorts, trunk_uri: str = "", smtp_port: int = 0, extra_config: str = "") -> str:
+    """The demo's config file. Relative paths are from the config's folder (var/demo); `extra_config` (TOML
+    tables the demo does not write itself, e.g. `[webrtc]`) is appended (tests)."""
+    return (
+        f"""# Written by `make run` (agent_desktop/demo.py). The demo's values, not the code's defaults.
 [server]
 host = "127.0.0.1"
 port = {ports.desk}
@@ -115,7 +117,14 @@ nrn_key_file = "../secrets/nrn.key"
 [kb]
 backend = "sqlite"
 path = "../kb.db"
-""" + (f'\n[mail]\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtp_port}\n' if smtp_port else "")
+
+# The demo's mail sink runs on this host without TLS; a real relay keeps the default, tls = "require".
+[mail]
+tls = "none"
+"""
+        + (f'smtp_host = "127.0.0.1"\nsmtp_port = {smtp_port}\n' if smtp_port else "")
+        + (f"\n{extra_config}\n" if extra_config else "")
+    )
 
 
 def prepare(
@@ -124,6 +133,7 @@ def prepare(
     identity: DemoIdentity = DEMO_AGENT,
     trunk_uri: str = "",
     smtp_port: int = 0,
+    extra_config: str = "",
 ) -> Demo:
     """Create (once) everything the demo needs under `directory`; running it again reuses what is there."""
     from .cli import enrol_certificate
@@ -177,7 +187,7 @@ def prepare(
         revocations.write_text("# Serial numbers of revoked demo cards, one per line (decimal or hex).\n")
 
     config_path = directory / "desk.toml"
-    config_path.write_text(demo_config(ports, trunk_uri, smtp_port))
+    config_path.write_text(demo_config(ports, trunk_uri, smtp_port, extra_config))
     config = load_config(config_path)
     enrol_certificate(config, cert, list(identity.roles), ["vaccination", "info"], identity.lang)
     if KB_DEMO.is_dir():
@@ -275,11 +285,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ocsp-port", type=int, default=DemoPorts.ocsp)
     parser.add_argument("--trunk-uri", default="", help="where outbound calls go (default: none)")
     parser.add_argument("--smtp-port", type=int, default=0, help="SMTP port on 127.0.0.1 (default 25)")
+    parser.add_argument(
+        "--extra-config", default="", help="TOML tables appended to the demo config, e.g. [webrtc] (tests)"
+    )
     parser.add_argument("--prepare-only", action="store_true", help="create the demo files and exit")
     parser.add_argument("--json", action="store_true", help="print the demo's paths and PIN as JSON (tests)")
     args = parser.parse_args(argv)
     ports = DemoPorts(args.desk_port, args.bridge_port, args.sip_port, args.ocsp_port)
-    demo = prepare(Path(args.dir), ports, trunk_uri=args.trunk_uri, smtp_port=args.smtp_port)
+    demo = prepare(
+        Path(args.dir),
+        ports,
+        trunk_uri=args.trunk_uri,
+        smtp_port=args.smtp_port,
+        extra_config=args.extra_config,
+    )
     if args.json:
         print(
             json.dumps(

@@ -49,8 +49,24 @@ def demo_smtp_port() -> int:
 
 
 @pytest.fixture(scope="module")
+def demo_extra_config() -> str:
+    """TOML appended to the demo's config (tables it does not write, e.g. `[webrtc]`); a module may override it."""
+    return ""
+
+
+@pytest.fixture(scope="module")
+def demo_env() -> dict[str, str]:
+    """Extra environment of the demo (and so of its desk), e.g. a secret named by the config."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def demo_desk(
-    tmp_path_factory: pytest.TempPathFactory, demo_trunk_uri: str, demo_smtp_port: int
+    tmp_path_factory: pytest.TempPathFactory,
+    demo_trunk_uri: str,
+    demo_smtp_port: int,
+    demo_extra_config: str,
+    demo_env: dict[str, str],
 ) -> Iterator[RunningDesk]:
     base = tmp_path_factory.mktemp("demo")
     desk_port, bridge_port, ocsp_port = free_port(), free_port(), free_port()
@@ -76,7 +92,9 @@ def demo_desk(
                 "--trunk-uri",
                 demo_trunk_uri,
                 *(["--smtp-port", str(demo_smtp_port)] if demo_smtp_port else []),
+                *(["--extra-config", demo_extra_config] if demo_extra_config else []),
             ],
+            env={**os.environ, **demo_env},
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,

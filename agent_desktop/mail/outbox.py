@@ -37,7 +37,7 @@ class MailSettings:
     smtp_port: int
     from_addr: str
     timeout_s: float = 10.0
-    tls: TlsMode = "starttls"
+    tls: TlsMode = "require"
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ permanent, because only a temporary failure is worth retrying.
 smtplib rather than an async client: one mail at a time from one task is all the desk needs, and the standard
 library avoids a dependency. Every socket operation is bounded by `timeout_s`.
 
-TLS (`[mail] tls`): `starttls` upgrades when the server offers it, `require` refuses to send in the clear, `none`
-never upgrades (a local relay with a self-signed certificate). An upgrade always checks the server's certificate
+TLS (`[mail] tls`): `require` (the default) refuses to send in the clear, `starttls` upgrades when the server offers
+it (an attacker on the path can strip the offer), `none` never upgrades (a sink on the same host, as in the demo). An upgrade always checks the server's certificate
 and name against the system's trust store: escalation mails carry citizens' contact data.
 """
 
@@ -32,7 +32,7 @@ def send_smtp(
     port: int,
     message: EmailMessage,
     timeout_s: float,
-    tls: TlsMode = "starttls",
+    tls: TlsMode = "require",
     context: ssl.SSLContext | None = None,
 ) -> dict[str, tuple[int, bytes]]:
     """Deliver `message` to the SMTP server at host:port (its From/To headers give the envelope). Returns the
@@ -48,7 +48,11 @@ def send_smtp(
                 smtp.ehlo()
             elif tls == "require":
                 # Transient, not permanent: the relay's configuration may be fixed, and the mail must not be lost.
-                raise TransientSmtpError(f"{host}:{port} does not offer STARTTLS and [mail] tls = 'require'")
+                raise TransientSmtpError(
+                    f"{host}:{port} does not offer STARTTLS and [mail] tls = 'require': the mail is not sent in "
+                    "the clear (escalations carry citizens' contact data); give the relay TLS, or set "
+                    "tls = 'none' only for a relay on this host"
+                )
             refused = smtp.send_message(message)
     except smtplib.SMTPNotSupportedError as exc:
         # A non-ASCII address and a server without SMTPUTF8: every retry would be refused the same way.

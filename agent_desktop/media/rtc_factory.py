@@ -1,6 +1,12 @@
 """The one place where the desk creates server-side WebRTC peers (the preflight echo, the agents' persistent
-peers): ICE servers from `[webrtc] ice_servers` (TURN credentials read from the environment variable named by
-`credential_env`) and ICE host candidates only on `[webrtc] host_addresses`.
+peers) and tells browsers which ICE servers to use: ICE servers from `[webrtc] ice_servers` and ICE host
+candidates only on `[webrtc] host_addresses`.
+
+TURN credentials, two kinds. With `[webrtc] turn_secret_env` (coturn `use-auth-secret`), a TURN entry without
+`credential_env` gets time-limited credentials derived from the shared secret (media/turn_credentials.py): per
+agent for their browser, "desk" for the desk's own peers, fresh for every `hello` and every peer. A TURN entry
+with `username` and `credential_env` is a long-term password: the desk's own peers use it, browsers are never
+told it (a page's password can be copied out by anyone who opens the desk).
 
 Why the host restriction needs care: aioice gathers host candidates on every interface except 127.0.0.1 and
 ::1, and aiortc offers no option to choose them. Rather than patching aioice for the whole process, the peers
@@ -21,9 +27,10 @@ Google's public STUN server, a packet the desk must never send unasked.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aioice.ice import get_host_addresses
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
@@ -32,7 +39,9 @@ from aiortc.rtcicetransport import RTCIceGatherer
 
 from ..config import IceServer, WebRtcConfig
 from . import aiortc_hooks
+from .turn_credentials import turn_rest_credential
 
+log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1",)
 
 
@@ -44,11 +53,19 @@ def _urls(server: IceServer) -> list[str]:
     return [server.urls] if isinstance(server.urls, str) else list(server.urls)
 
 
+def _is_turn(urls: Iterable[str]) -> bool:
+    return any(u.startswith(("turn:", "turns:")) for u in urls)
+
+
 def resolve_ice_servers(
-    servers: Iterable[IceServer | RTCIceServer], environ: Mapping[str, str] | None = None
+    servers: Iterable[IceServer | RTCIceServer],
+    environ: Mapping[str, str] | None = None,
+    turn_secret: bool = False,
 ) -> list[RTCIceServer]:
     """Config entries → aiortc ICE servers. A TURN entry's credential comes from the environment variable named
-    by `credential_env`; a missing variable is a configuration error, not a silent credential-less TURN."""
+    by `credential_env`; a missing variable is a configuration error, not a silent credential-less TURN. With
+    `turn_secret` (a shared secret is configured), a TURN entry without `credential_env` is returned without
+    credentials: the caller derives them per user (RtcSettings)."""
     env = os.environ if environ is None else environ
     out: list[RTCIceServer] = []
     for i, server in enumerate(servers):
@@ -69,8 +86,13 @@ def resolve_ice_servers(
                 raise RtcConfigError(
                     f"{where} credential_env: environment variable {server.credential_env} is not set"
                 )
-        elif any(u.startswith(("turn:", "turns:")) for u in urls):
-            raise RtcConfigError(f"{where}: a TURN server needs username and credential_env")
+        elif _is_turn(urls) and not turn_secret:
+            raise RtcConfigError(
+                f"{where}: a TURN server needs turn_secret_env (time-limited credentials) "
+                "or username and credential_env (the desk's own peers only)"
+            )
+        elif _is_turn(urls) and server.username:
+            raise RtcConfigError(f"{where}: username is derived from turn_secret_env; leave it out")
         out.append(RTCIceServer(urls=urls, username=server.username or None, credential=credential))
     return out
 
@@ -158,38 +180,102 @@ def make_peer_connection(
     return HostScopedPeerConnection(configuration, addresses)
 
 
+DESK_TURN_USER = "desk"  # the TURN user name of the desk's own peers (agents are their ids)
+
+
 @dataclass(frozen=True)
 class RtcSettings:
-    """`[webrtc]` checked once at start-up; `new_peer()` for each server-side peer."""
+    """`[webrtc]` checked once at start-up; `new_peer()` for each server-side peer, `browser_ice_servers()`
+    for a page."""
 
+    # STUN entries and long-term TURN entries (credential_env), as the desk's own peers use them.
     ice_servers: tuple[RTCIceServer, ...]
     host_addresses: tuple[str, ...]
-    # What a browser may be told (STUN only: TURN credentials are not for pages open before login).
+    # What any page may be told (STUN only: the preflight page is open before login).
     public_ice_servers: tuple[dict, ...] = ()
+    # TURN entries whose credentials are derived from the shared secret, per user, when asked for.
+    rest_turn_urls: tuple[tuple[str, ...], ...] = ()
+    turn_secret: str = field(default="", repr=False)
+    turn_credential_ttl_s: int = 12 * 3600
+    ice_transport_policy: str = "all"
 
     @classmethod
     def from_config(cls, webrtc: WebRtcConfig, environ: Mapping[str, str] | None = None) -> RtcSettings:
         check_hooks()
-        servers = tuple(resolve_ice_servers(webrtc.ice_servers, environ))
+        env = os.environ if environ is None else environ
+        secret = ""
+        if webrtc.turn_secret_env:
+            secret = env.get(webrtc.turn_secret_env, "")
+            if not secret:
+                raise RtcConfigError(
+                    f"[webrtc] turn_secret_env: environment variable {webrtc.turn_secret_env} is not set"
+                )
+        resolved = resolve_ice_servers(webrtc.ice_servers, env, turn_secret=bool(secret))
+        static = tuple(
+            s for s, entry in zip(resolved, webrtc.ice_servers, strict=True) if not _needs_rest(entry, secret)
+        )
+        rest = tuple(tuple(_urls(entry)) for entry in webrtc.ice_servers if _needs_rest(entry, secret))
+        for i, entry in enumerate(webrtc.ice_servers):
+            if _is_turn(_urls(entry)) and entry.credential_env:
+                log.warning(
+                    "[webrtc] ice_servers[%d] has a long-term TURN password: the desk's own peers use it, "
+                    "agents' browsers are not told it (set turn_secret_env to give them TURN)",
+                    i,
+                )
+        if webrtc.ice_transport_policy == "relay" and not rest:
+            raise RtcConfigError(
+                "[webrtc] ice_transport_policy: 'relay' needs a TURN server in ice_servers and turn_secret_env "
+                "(browsers are never given a long-term TURN password)"
+            )
         public = tuple(
             {"urls": stun}
             for server in webrtc.ice_servers
             if (stun := [u for u in _urls(server) if u.startswith(("stun:", "stuns:"))])
         )
-        return cls(servers, check_host_addresses(webrtc.host_addresses), public)
+        return cls(
+            static,
+            check_host_addresses(webrtc.host_addresses),
+            public,
+            rest,
+            secret,
+            webrtc.turn_credential_ttl_s,
+            webrtc.ice_transport_policy,
+        )
+
+    def _rest_servers(self, user: str) -> list[tuple[list[str], str, str]]:
+        if not self.rest_turn_urls:
+            return []
+        # One credential per hello or peer, shared by its TURN entries (the same server on udp/tcp/tls).
+        cred = turn_rest_credential(self.turn_secret, user, self.turn_credential_ttl_s)
+        return [(list(urls), cred.username, cred.credential) for urls in self.rest_turn_urls]
+
+    def server_ice_servers(self) -> list[RTCIceServer]:
+        """The desk's own peers: STUN, long-term TURN, and TURN with credentials of the user "desk"."""
+        rest = [
+            RTCIceServer(urls=u, username=n, credential=c) for u, n, c in self._rest_servers(DESK_TURN_USER)
+        ]
+        return [*self.ice_servers, *rest]
 
     def new_peer(self) -> RTCPeerConnection:
-        return make_peer_connection(self.ice_servers, self.host_addresses)
+        return make_peer_connection(self.server_ice_servers(), self.host_addresses)
 
-    def browser_ice_servers(self, with_turn: bool) -> list[dict]:
-        """ICE servers for a page's RTCPeerConnection; TURN (with its credential) only when `with_turn`."""
-        if not with_turn:
-            return [dict(s) for s in self.public_ice_servers]
-        return [
-            {
-                "urls": list(s.urls) if isinstance(s.urls, list) else [s.urls],
-                **({"username": s.username} if s.username else {}),
-                **({"credential": s.credential} if s.credential else {}),
-            }
-            for s in self.ice_servers
-        ]
+    def browser_ice_servers(self, agent_id: int | None) -> list[dict]:
+        """ICE servers for a page's RTCPeerConnection: STUN for anyone; for a logged-in agent (`agent_id`) also
+        TURN with time-limited credentials of their own. Never a long-term TURN password."""
+        servers = [dict(s) for s in self.public_ice_servers]
+        if agent_id is not None:
+            servers += [
+                {"urls": u, "username": n, "credential": c} for u, n, c in self._rest_servers(str(agent_id))
+            ]
+        return servers
+
+    def browser_rtc(self, agent_id: int) -> dict:
+        """What `hello` tells an agent's page for its persistent peer."""
+        return {
+            "ice_servers": self.browser_ice_servers(agent_id),
+            "ice_transport_policy": self.ice_transport_policy,
+        }
+
+
+def _needs_rest(entry: IceServer, secret: str) -> bool:
+    return bool(secret) and _is_turn(_urls(entry)) and not entry.credential_env

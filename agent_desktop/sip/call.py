@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
+from ..logmask import mask_in, mask_number
 from .dialog import Dialog, new_call_id, new_tag
 from .headers import NameAddr, SipUri
 from .message import SipMessage
@@ -270,7 +271,7 @@ class Call:
             addr = await ep._resolve(dest)
             self.media = await open_rtp_stream(ep.config.listen_host, ep.ports)
         except (OSError, ValueError) as exc:
-            log.warning("dial %s failed: %s", number, exc)
+            log.warning("dial %s failed: %s", mask_number(number), mask_in(str(exc), number))
             self._set_state("ended", "failed")
             return
         self._addr = addr

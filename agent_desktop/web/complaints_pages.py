@@ -7,7 +7,8 @@ work) and its API.
     GET   /api/complaints.csv[?status=&deadline=]                                          -> text/csv
 
 The list puts unanswered complaints first, earliest due date first, so the overdue ones lead. Exports and updates
-never hold a national register number: texts are masked on the way in and again on the way out.
+never hold a national register number: texts are masked on the way in and again on the way out. Every read of
+complaints (list, detail, export: they carry citizens' names and contact data) leaves an audit_log row.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from ..acd import working_days
-from ..store import complaints
+from ..store import audit, complaints
 from . import keys
 from .auth import AGENT, require
 from .errors import ApiError
@@ -75,6 +76,18 @@ async def page(request: web.Request) -> web.Response:
     )
 
 
+def _audit(request: web.Request, action: str, **detail: Any) -> None:
+    """Who read citizens' data, when, from where, and which (ids and filters, never the data itself)."""
+    agent = request[AGENT]
+    audit.log(
+        request.app[keys.DB],
+        action,
+        agent_id=agent.id if agent else None,
+        remote=request.remote or "",
+        **detail,
+    )
+
+
 def _filters(request: web.Request) -> tuple[str | None, str]:
     status = request.query.get("status") or None
     deadline = request.query.get("deadline") or "all"
@@ -90,6 +103,7 @@ async def list_complaints(request: web.Request) -> web.Response:
     status, deadline = _filters(request)
     today = working_days.today()
     rows = complaints.search(request.app[keys.DB], today, status, deadline)
+    _audit(request, "complaints_list", status=status or "any", deadline=deadline, rows=len(rows))
     return web.json_response({"today": today.isoformat(), "complaints": rows})
 
 
@@ -105,6 +119,7 @@ async def get_complaint(request: web.Request) -> web.Response:
     row = complaints.get(request.app[keys.DB], _id(request), working_days.today())
     if row is None:
         raise ApiError("not_found", "no such complaint")
+    _audit(request, "complaint_read", complaint_id=row["id"])
     return web.json_response(row)
 
 
@@ -185,6 +200,7 @@ async def export_csv(request: web.Request) -> web.Response:
     status, deadline = _filters(request)
     today = working_days.today()
     rows = complaints.search(request.app[keys.DB], today, status, deadline, limit=100_000)
+    _audit(request, "complaints_export", status=status or "any", deadline=deadline, rows=len(rows))
     out = io.StringIO()
     out.write("\ufeff")  # Excel opens UTF-8 correctly only with a BOM
     writer = csv.writer(out)

@@ -212,7 +212,8 @@ async def requirements(request: web.Request) -> web.Response:
     body["browser_trains"] = dict(BROWSER_TRAINS)
     body["headset_hints"] = list(dict.fromkeys((*HEADSET_HINTS, *EXTRA_HEADSET_HINTS)))
     # TURN credentials only for a logged-in agent: the page is open to anyone before login.
-    body["ice_servers"] = state.rtc.browser_ice_servers(with_turn=request.get(AGENT) is not None)
+    agent = request.get(AGENT)
+    body["ice_servers"] = state.rtc.browser_ice_servers(agent.id if agent is not None else None)
     parsed = browser_from_user_agent(request.headers.get("User-Agent", ""))
     body["client"] = {"browser": None if parsed is None else {"family": parsed[0], "major": parsed[1]}}
     return web.json_response(body)

@@ -95,7 +95,7 @@ async def test_turn_credential_comes_from_the_environment():
     ("server", "words"),
     [
         (IceServer(urls="turn:t.example.be", username="u", credential_env="NOT_SET"), "NOT_SET is not set"),
-        (IceServer(urls="turn:t.example.be"), "needs username and credential_env"),
+        (IceServer(urls="turn:t.example.be"), "needs turn_secret_env (time-limited credentials) or username"),
         (IceServer(urls="http://t.example.be"), "is not a stun:"),
         (IceServer(urls=()), "urls is empty"),
     ],
@@ -112,7 +112,9 @@ def test_host_addresses_must_be_ip_literals():
         check_host_addresses(["desk.example.be"])
 
 
-def test_browser_is_told_stun_before_login_and_turn_only_with_a_session():
+def test_browser_is_told_stun_and_never_a_long_term_turn_password():
+    """A long-term TURN password (credential_env) is for the desk's own peers only; browsers get TURN only as
+    time-limited credentials from `turn_secret_env` (tests/secure/test_turn.py)."""
     settings = RtcSettings.from_config(
         WebRtcConfig(
             ice_servers=(
@@ -123,9 +125,6 @@ def test_browser_is_told_stun_before_login_and_turn_only_with_a_session():
         ),
         {"T": "pw"},
     )
-    assert settings.browser_ice_servers(with_turn=False) == [{"urls": ["stun:stun.example.be"]}]
-    assert settings.browser_ice_servers(with_turn=True)[1] == {
-        "urls": ["turn:turn.example.be?transport=udp"],
-        "username": "u",
-        "credential": "pw",
-    }
+    assert settings.browser_ice_servers(None) == [{"urls": ["stun:stun.example.be"]}]
+    assert settings.browser_ice_servers(1) == [{"urls": ["stun:stun.example.be"]}]
+    assert [s.credential for s in settings.server_ice_servers()] == [None, "pw"]

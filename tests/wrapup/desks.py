@@ -81,6 +81,7 @@ def mail_config(smtp_port: int, editors: str = EDITORS) -> str:
 [mail]
 smtp_host = "127.0.0.1"
 smtp_port = {smtp_port}
+tls = "none"
 from = "desk@centre.example.be"
 editors = ["{editors}"]
 retry_first_s = 0.2

@@ -24,7 +24,9 @@ FROM = "desk@centre.example.be"
 
 
 def _outbox(tmp_path: Path, send, port: int = 25) -> Outbox:
-    return Outbox(open_db(tmp_path / "desk.db"), MailSettings("127.0.0.1", port, FROM, 3.0), send=send)
+    # The sinks here offer no TLS (that refusal is tested in tests/secure/test_mail_tls_default.py).
+    settings = MailSettings("127.0.0.1", port, FROM, 3.0, tls="none")
+    return Outbox(open_db(tmp_path / "desk.db"), settings, send=send)
 
 
 def _mail(subject: str = "Escalatie", to: str = "team@example.be") -> OutgoingMail:
@@ -74,7 +76,7 @@ async def test_no_smtputf8_is_a_permanent_refusal(tmp_path: Path) -> None:
         message = _message()
         message.replace_header("To", "jörg@exämple.be")
         with pytest.raises(PermanentSmtpError):
-            send_smtp("127.0.0.1", port, message, 3.0)
+            send_smtp("127.0.0.1", port, message, 3.0, tls="none")
         outbox = _outbox(tmp_path, send_smtp, port)
         mail_id = outbox.enqueue(_mail(to="jörg@exämple.be"))
         assert await outbox.send_due() == 0

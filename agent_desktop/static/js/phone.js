@@ -120,7 +120,7 @@ export function initPhone(socket, toast) {
     if (!hello.rtc || !rtc.live) {
       ui.rtcStatus.dataset.status = "connecting";
       try {
-        await rtc.connect(hello.ice_servers);
+        await rtc.connect(hello.ice_servers, hello.ice_transport_policy);
       } catch (e) {
         console.error("audio connection failed", e);
         ui.rtcStatus.dataset.status = "failed";

@@ -43,10 +43,16 @@ export class AgentRtc extends EventTarget {
     return stream;
   }
 
-  async connect(iceServers) {
+  // `iceServers` and `iceTransportPolicy` come from the desk's `hello` (TURN credentials are the agent's own and
+  // time-limited; "relay" when the centre sends media only through its TURN server).
+  async connect(iceServers, iceTransportPolicy = "all") {
     this.iceServers = iceServers;
+    this.iceTransportPolicy = iceTransportPolicy === "relay" ? "relay" : "all";
     if (this.pc) this.pc.close();
-    const pc = new RTCPeerConnection({ iceServers: iceServers || [] });
+    const pc = new RTCPeerConnection({
+      iceServers: iceServers || [],
+      iceTransportPolicy: this.iceTransportPolicy,
+    });
     this.pc = pc;
     const transceiver = pc.addTransceiver("audio", { direction: "sendrecv" });
     this.sender = transceiver.sender;
@@ -59,7 +65,7 @@ export class AgentRtc extends EventTarget {
       this.emit("state", { state: pc.connectionState });
       // A peer that failed (network change, desk restart) is negotiated again rather than left silent.
       if (pc.connectionState === "failed" && this.pc === pc) {
-        setTimeout(() => this.pc === pc && this.connect(this.iceServers), 1000);
+        setTimeout(() => this.pc === pc && this.connect(this.iceServers, this.iceTransportPolicy), 1000);
       }
     };
     await pc.setLocalDescription(await pc.createOffer());
