@@ -10,7 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from .acd.agent_state import AgentStates, Presence
-from .acd.call_center import CallCenter
+from .acd.call_center import DEFAULT_QUEUE, CallCenter
 from .config import Config, ConfigError
 from .eid.challenge import ChallengeStore
 from .eid.nrn import key_from_env, load_or_create_key
@@ -132,7 +132,7 @@ def create_app(config: Config) -> web.Application:
         ring_timeout_s=config.sip.ring_timeout_s,
         offer_timeout_s=config.acd.offer_timeout_s,
         reachable=lambda agent_id: hub_ref[0].connection(agent_id) is not None,
-        queue_name=config.queues[0].name if config.queues else "",
+        queue_name=config.queues[0].name if config.queues else DEFAULT_QUEUE,
     )
     calls_ref.append(calls)
     hub = Hub(

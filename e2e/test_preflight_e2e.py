@@ -94,6 +94,10 @@ def full_run(browser: Browser, demo_desk, artifacts: Path) -> dict:
             "mic_max": float(page.get_by_test_id("mic-level").get_attribute("data-max")),
             "overflow": page.evaluate("document.documentElement.scrollHeight - window.innerHeight"),
             "advice_mic": row(page, "microphone").locator(".advice-text").count(),
+            "mic_test_detail": row(page, "mic_test").get_attribute("title") or "",
+            "mic_test_advice": row(page, "mic_test").locator(".advice-text").count(),
+            "run_s": float(page.locator("body").get_attribute("data-run-s")),
+            "intro": page.get_by_test_id("preflight-intro").inner_text(),
         }
     finally:
         context.close()
@@ -117,6 +121,58 @@ def test_full_run_at_720p_passes_screen_browser_microphone_and_network(full_run)
     assert full_run["mic_max"] > 0.3  # the live meter moved with the "speech"
     assert full_run["advice_mic"] == 0
     assert full_run["overflow"] <= 0  # nothing scrolls at 1280×720
+
+
+def mic_levels(detail: str) -> dict[str, float]:
+    numbers = {
+        "speech": r"speech (-?[\d.]+) dBFS",
+        "noise": r"noise floor (-?[\d.]+) dBFS",
+        "frames": r"(\d+) frames of 20 ms",
+        "clipped": r"clipped ([\d.]+) %",
+    }
+    found = {name: re.search(pattern, detail) for name, pattern in numbers.items()}
+    assert all(found.values()), detail
+    return {name: float(m.group(1)) for name, m in found.items()}
+
+
+def test_mic_test_measures_every_frame_of_the_speech_like_wav(full_run):
+    """The WAV's syllables are about -21 dBFS, its pauses a -65 dBFS hiss: the page must find both, over every
+    20 ms frame of the 3 s (150), in a headless tab."""
+    levels = mic_levels(full_run["mic_test_detail"])
+    assert levels["frames"] >= 145, full_run["mic_test_detail"]
+    assert -25 <= levels["speech"] <= -18, full_run["mic_test_detail"]
+    assert -70 <= levels["noise"] <= -60, full_run["mic_test_detail"]
+    assert levels["clipped"] == 0
+    assert full_run["statuses"]["mic_test"] == "pass" and full_run["mic_test_advice"] == 0
+
+
+def test_intro_says_how_long_the_run_takes(full_run):
+    seconds = int(re.search(r"ongeveer (\d+) seconden", full_run["intro"]).group(1))
+    # "About": the run (answering the tone at once) lands within 5 s of what the page announced.
+    assert abs(full_run["run_s"] - seconds) <= 5, (seconds, full_run["run_s"])
+
+
+def test_default_fake_microphone_gets_one_coherent_verdict(chromium, demo_desk, artifacts):
+    """Chromium's own fake microphone (no WAV): a 20 ms beep reaching full scale every 500 ms, digital silence
+    between. Loud (it is at full scale: the microphone clips) and never "too weak" at the same time."""
+    context, page = new_page(chromium())
+    try:
+        open_preflight(page, demo_desk.url)
+        run_preflight(page)
+        mic = row(page, "mic_test")
+        detail = mic.get_attribute("title") or mic.locator(".detail").inner_text()
+        levels = mic_levels(detail)
+        assert levels["frames"] >= 145, detail
+        # The beeps, and the silence between; a good share of the beeps' samples sit at full scale.
+        assert levels["speech"] >= -10 and levels["noise"] <= -90, detail
+        assert levels["clipped"] > 5, detail
+        expect(mic).to_have_attribute("data-status", "warn")
+        advice = mic.locator(".advice-text")
+        expect(advice).to_have_count(1)
+        expect(advice).to_contain_text("oversteu")
+        page.screenshot(path=str(artifacts / "preflight-fake-beep-mic-nl.png"))
+    finally:
+        context.close()
 
 
 def test_report_is_saved_with_a_phone_readable_id_and_downloadable(full_run):

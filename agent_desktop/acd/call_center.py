@@ -28,6 +28,8 @@ from .agent_state import AgentStates
 log = logging.getLogger(__name__)
 
 Notify = Callable[[int, dict], Awaitable[bool]]
+# The queue's name when the config has no [[queues]]: the desk has one queue today, and the page names it.
+DEFAULT_QUEUE = "default"
 DTMF_DIGITS = set("0123456789*#ABCD")
 
 
@@ -70,6 +72,8 @@ class DeskCall:
             "direction": self.direction,
             "number": self.number,
             "queue": self.queue,
+            # How long the caller has waited so far: a page reloaded while the call rings shows it too.
+            "waited_s": None if self.answered else round(time.monotonic() - self.arrived),
             "connected_s": round(time.monotonic() - self.connected_at, 1) if self.connected_at else None,
         }
 

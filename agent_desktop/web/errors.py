@@ -16,6 +16,7 @@ STATUS = {
     "unauthorized": 401,
     "forbidden": 403,
     "not_found": 404,
+    "call_active": 409,
     "method_not_allowed": 405,
     "too_large": 413,
     "rate_limited": 429,

@@ -7,6 +7,7 @@ that records the escalation (mailed through the outbox, with its working-day dea
     GET  /api/wrapups/{contact_id}               -> wrap-up (draft or submitted)
     PUT  /api/wrapups/{contact_id}  draft        -> {saved, masked}
     POST /api/wrapups/{contact_id}/submit [draft] -> {contact_id, submitted, state, escalation?, complaint?}
+                                                    (409 call_active while the contact's call is live)
 
 An agent sees and changes only their own contacts (another agent's is `not_found`, not `forbidden`: its existence
 is nobody else's business). Every text is stored with national register numbers masked (`masked: true` tells
@@ -141,6 +142,9 @@ async def submit(request: web.Request) -> web.Response:
     config = app[keys.CONFIG]
     contact = _own_contact(request, agent)
     _not_submitted(db, contact)
+    if contact.call_id and _since(db, contact) is None:
+        # A call's contact is closed after the call: mid-call the citizen may still add to it.
+        raise ApiError("call_active", "the call is still going: submit the wrap-up after it ended")
     body = await read_json(request) if request.can_read_body else {}
     if body:
         draft, masked = parse_draft(body, config.wrapup.outcomes)

@@ -26,6 +26,7 @@ function showState(state, since) {
   stateSelect.dataset.state = state;
   stateSinceAt = since ? new Date(since) : new Date();
   tickSince();
+  document.dispatchEvent(new CustomEvent("desk:agent-state", { detail: { state } }));
 }
 
 function tickSince() {
@@ -36,6 +37,36 @@ function tickSince() {
   stateSince.textContent = `${mm}:${ss}`;
 }
 setInterval(tickSince, 1000);
+
+// A question in the page (not window.confirm: that one speaks the browser's language, not the agent's).
+function confirmInPage(text, yesKey, noKey) {
+  const dialog = document.createElement("dialog");
+  dialog.dataset.testid = "confirm-dialog";
+  dialog.className = "confirm";
+  const question = document.createElement("p");
+  question.dataset.testid = "confirm-text";
+  question.textContent = text;
+  const buttons = document.createElement("form");
+  buttons.method = "dialog";
+  const make = (key, value, testid, primary) => {
+    const button = document.createElement("button");
+    button.value = value;
+    button.dataset.testid = testid;
+    button.textContent = t(key);
+    if (primary) button.className = "primary";
+    return button;
+  };
+  buttons.append(make(noKey, "no", "confirm-no", true), make(yesKey, "yes", "confirm-yes", false));
+  dialog.append(question, buttons);
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      resolve(dialog.returnValue === "yes");
+      dialog.remove();
+    });
+    dialog.showModal();
+  });
+}
 
 const me = await api("GET", "/api/me");
 await loadLang(me.lang);
@@ -74,7 +105,7 @@ socket.addEventListener("message", (event) => {
 });
 initPhone(socket, toast);
 initKbPanel(toast);
-initWrapupPanel(toast);
+const wrapup = initWrapupPanel(toast);
 socket.start();
 
 stateSelect.addEventListener("change", () => {
@@ -91,6 +122,17 @@ langSwitch.addEventListener("change", async () => {
 });
 
 document.getElementById("logout").addEventListener("click", async () => {
+  let open = [];
+  try {
+    open = await wrapup.openContacts();
+  } catch {
+    // the desk does not answer: logging out is still the agent's call
+  }
+  if (open.length) {
+    const ids = open.map((c) => `#${c.id}`).join(", ");
+    const text = t(open.length === 1 ? "logout.open_wrapup_one" : "logout.open_wrapup_many", { ids });
+    if (!(await confirmInPage(text, "logout.confirm", "logout.cancel"))) return;
+  }
   socket.stop();
   try {
     await api("POST", "/api/logout", {});

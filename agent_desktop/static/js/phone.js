@@ -1,12 +1,31 @@
 // The phone panel: incoming call, answer/reject/hang up/hold/mute/DTMF/transfer, dialling, devices, the mic level
 // and the in-call quality. Talks to the desk over the WebSocket; the audio rides the persistent peer (rtc.js).
-import { errorText, t } from "./i18n.js";
+import { errorText, lang, t } from "./i18n.js";
 import { estimateMos } from "./preflight-emodel.js";
 import { summariseStats } from "./preflight-net.js";
 import { AgentRtc } from "./rtc.js";
 import { Ringer } from "./ringer.js";
 
 const $ = (id) => document.getElementById(id);
+const LOCALES = { nl: "nl-BE", fr: "fr-BE", en: "en-GB" };
+
+// "7 seconden", "1 min, 5 s": the wait as the agent's locale says it (Intl.DurationFormat where the browser has
+// it, else m:ss, which every locale here reads the same).
+export function formatWait(totalSeconds, code = lang()) {
+  const seconds = Math.max(0, Math.floor(totalSeconds));
+  const locale = LOCALES[code] || code;
+  if (seconds < 60) return new Intl.NumberFormat(locale, { style: "unit", unit: "second", unitDisplay: "long" }).format(seconds);
+  const parts = { minutes: Math.floor(seconds / 60), seconds: seconds % 60 };
+  if (typeof Intl.DurationFormat === "function") return new Intl.DurationFormat(locale, { style: "short" }).format(parts);
+  return `${parts.minutes}:${String(parts.seconds).padStart(2, "0")}`;
+}
+
+// A queue's name for people: known names are translated ("default" is the desk's only queue today).
+export function queueName(name) {
+  const key = `phone.queue.${name || "default"}`;
+  const text = t(key);
+  return text === key ? name : text;
+}
 
 export function initPhone(socket, toast) {
   const rtc = new AgentRtc((message) => socket.send(message));
@@ -30,7 +49,7 @@ export function initPhone(socket, toast) {
     level: $("mic-level"),
     hangupOutside: $("call-cancel"),
   };
-  let offered = null; // the call ringing for us: {call_id, from, queue, waited_s}
+  let offered = null; // the call ringing for us: {call_id, from, queue, waited_s, receivedAt}
   let current = null; // our call: {call_id, state, direction, number, connectedAt}
   let endedTimer = null;
 
@@ -43,7 +62,7 @@ export function initPhone(socket, toast) {
     ui.incoming.hidden = !offered;
     if (offered) {
       ui.from.textContent = offered.from || t("phone.anonymous");
-      ui.meta.textContent = t("phone.offered_meta", { queue: offered.queue || "—", waited: offered.waited_s ?? 0 });
+      showWait();
     }
     const live = Boolean(current) && ["connected", "held"].includes(current.state);
     ui.controls.hidden = !live;
@@ -57,7 +76,16 @@ export function initPhone(socket, toast) {
     else if (!endedTimer) showStatus("idle");
   }
 
+  // The caller's wait so far: what the desk said when it offered the call, plus the time it has rung here.
+  function showWait() {
+    const waited = (offered.waited_s ?? 0) + (Date.now() - offered.receivedAt) / 1000;
+    ui.meta.dataset.queue = offered.queue || "";
+    ui.meta.dataset.waited = String(Math.floor(waited));
+    ui.meta.textContent = t("phone.offered_meta", { queue: queueName(offered.queue), waited: formatWait(waited) });
+  }
+
   setInterval(() => {
+    if (offered) showWait();
     const since = current?.connectedAt;
     const seconds = since ? Math.floor((Date.now() - since) / 1000) : 0;
     ui.timer.textContent = `${String(Math.floor(seconds / 60)).padStart(2, "0")}:${String(seconds % 60).padStart(2, "0")}`;
@@ -71,6 +99,7 @@ export function initPhone(socket, toast) {
         ringer.stop();
       }
       if (current?.call_id === id) {
+        const connected = Boolean(current.connectedAt);
         current = null;
         rtc.setMuted(false);
         await rtc.setInCall(false);
@@ -80,7 +109,7 @@ export function initPhone(socket, toast) {
           endedTimer = null;
           render();
         }, 4000);
-        document.dispatchEvent(new CustomEvent("phone:call-ended", { detail: message }));
+        document.dispatchEvent(new CustomEvent("phone:call-ended", { detail: { ...message, connected } }));
       }
       render();
       return;
@@ -90,7 +119,7 @@ export function initPhone(socket, toast) {
       ringer.stop();
     }
     if (state === "ringing" && message.direction === "inbound" && !current) {
-      offered = offered || { call_id: id, from: message.number, queue: message.queue };
+      offered = offered || { call_id: id, from: message.number, queue: message.queue, waited_s: message.waited_s, receivedAt: Date.now() };
     } else {
       const previous = current?.call_id === id ? current : null;
       current = {
@@ -104,7 +133,9 @@ export function initPhone(socket, toast) {
           (state === "connected" ? Date.now() : null),
       };
       await rtc.setInCall(state === "connected");
-      if (state === "connected" && !previous?.connectedAt) {
+      // Live for the first time in this page (answered, or found connected or held after a reload).
+      const live = (s) => s === "connected" || s === "held";
+      if (live(state) && !live(previous?.state)) {
         document.dispatchEvent(new CustomEvent("phone:call-connected", { detail: message }));
       }
     }
@@ -134,7 +165,7 @@ export function initPhone(socket, toast) {
     if (!current) rtc.setInCall(false);
   });
   document.addEventListener("desk:call.offered", (event) => {
-    offered = event.detail;
+    offered = { ...event.detail, receivedAt: Date.now() };
     ringer.start();
     render();
   });

@@ -86,29 +86,68 @@ function percentile(sorted, p) {
 }
 
 export const SILENCE_DB = -100;
+export const FRAME_MS = 20;
+// Frames this far apart in level are two kinds (speech and pauses); closer, it is one steady sound.
+const DISTINCT_DB = 6;
 
-export function rmsDb(samples) {
-  let sum = 0;
-  for (const s of samples) sum += s * s;
-  const rms = Math.sqrt(sum / Math.max(1, samples.length));
-  return rms > 0 ? Math.max(SILENCE_DB, 20 * Math.log10(rms)) : SILENCE_DB;
+function powerDb(sumSq, n) {
+  const power = n ? sumSq / n : 0;
+  return power > 0 ? Math.max(SILENCE_DB, 10 * Math.log10(power)) : SILENCE_DB;
 }
 
-// Speech level = the 90th percentile of the short-frame levels (the loud, voiced part), noise floor = the 10th
-// (the pauses between words); the test's value is their difference in dB. Clipping = samples at full scale.
-export function micLevels(frameDbs, clippedSamples, totalSamples) {
-  const sorted = [...frameDbs].sort((a, b) => a - b);
-  const speechDb = percentile(sorted, 90);
-  const noiseDb = percentile(sorted, 10);
-  const clippedPct = totalSamples ? (100 * clippedSamples) / totalSamples : 0;
+// A frame {sumSq, n, clipped, peak} of the meter as dBFS (RMS).
+export function frameDb(frame) {
+  return powerDb(frame.sumSq, frame.n);
+}
+
+// The microphone test from its frames (every sample, in FRAME_MS frames). Frames split at the middle (in dB)
+// between the quietest tenth and the loudest frame: above it the speech, below it the pauses. Speech level = the
+// RMS over the loud frames' samples, noise floor = the RMS over the quiet ones'; the test's value is their
+// difference. A steady sound (levels within DISTINCT_DB) has no pauses to tell noise from speech: both are its
+// level and the difference is 0. Clipping = the share of speech samples at full scale.
+export function micLevels(frames, frameMs = FRAME_MS) {
+  const dbs = frames.map(frameDb);
+  const sorted = [...dbs].sort((a, b) => a - b);
+  const loudest = sorted.length ? sorted[sorted.length - 1] : NaN;
+  const quiet10 = percentile(sorted, 10);
+  const split = loudest - quiet10 >= DISTINCT_DB ? (loudest + quiet10) / 2 : -Infinity;
+  const sum = { loud: { sumSq: 0, n: 0, clipped: 0, frames: 0 }, quiet: { sumSq: 0, n: 0, clipped: 0, frames: 0 } };
+  let peak = 0;
+  let samples = 0;
+  frames.forEach((frame, i) => {
+    const part = dbs[i] >= split ? sum.loud : sum.quiet;
+    part.sumSq += frame.sumSq;
+    part.n += frame.n;
+    part.clipped += frame.clipped;
+    part.frames += 1;
+    peak = Math.max(peak, frame.peak);
+    samples += frame.n;
+  });
+  const speechDb = sum.loud.n ? powerDb(sum.loud.sumSq, sum.loud.n) : NaN;
+  const noiseDb = sum.quiet.n ? powerDb(sum.quiet.sumSq, sum.quiet.n) : speechDb;
   return {
     speechDb,
     noiseDb,
     snrDb: Number.isNaN(speechDb) ? NaN : speechDb - noiseDb,
-    peakDb: sorted.length ? sorted[sorted.length - 1] : NaN,
-    clippedPct,
-    frames: frameDbs.length,
+    peakDb: peak > 0 ? Math.max(SILENCE_DB, 20 * Math.log10(peak)) : SILENCE_DB,
+    clippedPct: sum.loud.n ? (100 * sum.loud.clipped) / sum.loud.n : 0,
+    frames: frames.length,
+    speechFrames: sum.loud.frames,
+    frameMs,
+    seconds: frames.length * (frameMs / 1000),
+    samples,
   };
+}
+
+// The one piece of advice for a microphone test (never two that contradict): clipping says "too loud" and
+// replaces the "too weak compared with the noise" of the requirement, whatever the difference came out as.
+export const CLIPPING_PCT = 1;
+
+export function micVerdict(levels, judged) {
+  if (levels.clippedPct > CLIPPING_PCT) {
+    return { status: worst([judged, "warn"]), adviceKey: "preflight.mic_clipping" };
+  }
+  return { status: judged, adviceKey: null };
 }
 
 export function round(value, digits = 1) {

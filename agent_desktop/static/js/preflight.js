@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { errorText, lang, loadLang, pickLang, t } from "./i18n.js";
 import { listDevices, micTest, newAudioContext, openMicrophone, playTone } from "./preflight-audio.js";
-import { browserFromBrands, isHeadset, judge, round, worst } from "./preflight-checks.js";
+import { browserFromBrands, isHeadset, judge, micVerdict, round, worst } from "./preflight-checks.js";
 import { estimateMos } from "./preflight-emodel.js";
 import { callLoopback, measurePings, measureTransfer } from "./preflight-net.js";
 
@@ -25,6 +25,9 @@ const reportError = document.getElementById("report-error");
 const download = document.getElementById("report-download");
 
 const MIC_SECONDS = 3;
+// The intro's "about N seconds": the network half is the longer one (echo pings, the call test, about 2 s of
+// set-up and transfers on a good line; the microphone and tone run meanwhile), rounded up to 5 s.
+const DEFAULT_NETWORK = { pings: 50, ping_interval_s: 0.02, webrtc_seconds: 10 };
 const SPEAKER_ANSWER_S = 60;
 const MAX_DETAIL = 1000;
 const FINAL = new Set(["pass", "warn", "fail", "unknown"]);
@@ -33,6 +36,12 @@ let reqs = null;
 const results = new Map();
 // Page texts that follow the language switch: element → [key, vars].
 const texts = new Map();
+
+function runSeconds(net = DEFAULT_NETWORK) {
+  const network = net.pings * net.ping_interval_s + net.webrtc_seconds + 2;
+  const device = MIC_SECONDS + 1.5 + 3; // speak, the tone, the answer to "did you hear it?"
+  return Math.ceil(Math.max(network, device) / 5) * 5;
+}
 
 function say(element, key, vars = {}) {
   texts.set(element, [key, vars]);
@@ -89,10 +98,11 @@ function renderRow(req, state) {
   cell(tr, "value").textContent = result ? formatValue(req, result.value) : "";
   const advice = cell(tr, "advice");
   advice.replaceChildren();
+  // One piece of advice for the cause found (a result's adviceKey replaces the requirement's general advice).
   if (result && (status === "warn" || status === "fail")) {
     const p = document.createElement("p");
     p.className = "advice-text";
-    p.textContent = req.advice[lang()];
+    p.textContent = result.adviceKey ? t(result.adviceKey) : req.advice[lang()];
     advice.append(p);
   }
   if (result?.hintKey) {
@@ -116,10 +126,10 @@ function renderAll(state) {
 }
 
 // Record a check's result; its status is judged against the requirement unless `status` is given.
-function setResult(name, value, detail, { status, hintKey, attrs } = {}) {
+function setResult(name, value, detail, { status, hintKey, adviceKey, attrs } = {}) {
   const req = requirement(name);
   const judged = status || judge(req, value, reqs.browser_trains);
-  results.set(name, { name, status: judged, value: value ?? null, unit: req.unit, detail: clip(detail), hintKey });
+  results.set(name, { name, status: judged, value: value ?? null, unit: req.unit, detail: clip(detail), hintKey, adviceKey });
   renderRow(req);
   const tr = rowsBox.querySelector(`tr[data-check="${name}"]`);
   for (const [key, val] of Object.entries(attrs || {})) tr.dataset[key] = val;
@@ -273,10 +283,8 @@ async function checkDevices(ctx) {
       say(micPrompt, "preflight.mic_speak", { seconds: MIC_SECONDS });
       const m = await micTest(ctx, stream, MIC_SECONDS, showLevel);
       const snr = round(m.snrDb, 1);
-      const detail = `speech ${round(m.speechDb)} dBFS, noise floor ${round(m.noiseDb)} dBFS, peak ${round(m.peakDb)} dBFS, ${m.frames} frames in ${MIC_SECONDS} s; clipped samples ${round(m.clippedPct, 2)} %`;
-      const clipping = m.clippedPct > 0.1;
-      const status = judge(requirement("mic_test"), snr);
-      setResult("mic_test", snr, detail, clipping ? { status: worst([status, "warn"]), hintKey: "preflight.mic_clipping" } : {});
+      const detail = `speech ${round(m.speechDb)} dBFS, noise floor ${round(m.noiseDb)} dBFS, peak ${round(m.peakDb)} dBFS; ${m.frames} frames of ${m.frameMs} ms (${round(m.seconds, 2)} s of audio, ${m.speechFrames} with speech); clipped ${round(m.clippedPct, 2)} % of the speech samples`;
+      setResult("mic_test", snr, detail, micVerdict(m, judge(requirement("mic_test"), snr)));
       say(micPrompt, "preflight.mic_done");
     } else {
       setResult("mic_test", null, "not run: Web Audio is not available in this browser", { status: "unknown" });
@@ -413,6 +421,7 @@ async function run() {
   showOverall("running");
   renderAll("running");
   const started = now();
+  const t0 = performance.now();
   try {
     checkCpu();
     checkMemory();
@@ -430,6 +439,7 @@ async function run() {
   });
   const report = { source: "browser", started, finished: now(), overall: worst(checks.map((c) => c.status)), checks };
   showOverall(report.overall);
+  body.dataset.runS = ((performance.now() - t0) / 1000).toFixed(1); // what the intro's estimate is checked against
   if (ctx) ctx.close().catch(() => {});
   await saveReport(report);
   body.dataset.state = "done";
@@ -449,10 +459,17 @@ langSwitch.addEventListener("change", async () => {
 });
 runButton.addEventListener("click", run);
 
+// The intro carries a number: said through `texts` (kept across a language switch), not the plain data-i18n.
+const intro = document.querySelector('[data-i18n="preflight.intro"]');
+delete intro.dataset.i18n;
+intro.dataset.testid = "preflight-intro";
 const initial = await loadLang(pickLang(localStorage.getItem("lang") || body.dataset.lang));
 langSwitch.value = initial;
+say(intro, "preflight.intro", { seconds: runSeconds() });
 try {
   reqs = await api("GET", "/api/preflight/requirements");
+  intro.dataset.seconds = String(runSeconds(reqs.network));
+  say(intro, "preflight.intro", { seconds: intro.dataset.seconds });
   renderAll("pending");
   runButton.disabled = false;
   body.dataset.state = "idle";

@@ -1,7 +1,8 @@
 // The wrap-up panel: one contact per call (opened when the phone says the call is connected) or opened by hand,
 // its draft saved as the agent types (debounced PUT, and a keepalive PUT when the page goes away), restored after a
 // reload, and submitted with an optional escalation (mailed by the desk) and an optional complaint. The timer shows
-// the after-call work since the call ended.
+// the after-call work since the call ended. A call's contact is submitted only after the call (the desk refuses
+// it before with `call_active`), and the panel follows the live call: its contact is the one shown.
 import { api } from "./api.js";
 import { errorText, lang, t } from "./i18n.js";
 
@@ -43,7 +44,19 @@ const ui = {
   status: $("wrapup-status"),
   error: $("wrapup-error"),
   save: $("wrapup-save"),
+  saveHint: saveHint(),
 };
+
+// Why the save button is disabled or what it will do; made here so the template stays as it is.
+function saveHint() {
+  const hint = document.createElement("p");
+  hint.className = "hint";
+  hint.id = "wrapup-save-hint";
+  hint.dataset.testid = "wrapup-save-hint";
+  hint.hidden = true;
+  $("wrapup-save").before(hint);
+  return hint;
+}
 
 function formatDate(iso) {
   const [y, m, d] = iso.split("-").map(Number);
@@ -64,6 +77,9 @@ export function initWrapupPanel(toast) {
   let saving = Promise.resolve();
   let points = null;
   let sinceAt = null;
+  let liveCallId = null; // the agent's connected (or held) call, from the phone
+  let submitting = false;
+  let agentState = "offline";
 
   // -- the form as JSON and back ------------------------------------------------------------------------------
   function collect() {
@@ -235,9 +251,39 @@ export function initWrapupPanel(toast) {
   }
 
   // -- contacts -----------------------------------------------------------------------------------------------
+  // The call of this contact is still going: after-call work has not started (no `since` yet).
+  function callLive() {
+    return Boolean(contact?.call_id) && !contact.since;
+  }
+
+  // The button says what it does: back to `available` only from after-call work (the desk's rule); mid-call it
+  // waits for the hang-up. Its label carries data-i18n so a language switch keeps it right.
+  function updateSave() {
+    const live = callLive();
+    ui.save.disabled = !contact || live || submitting;
+    const label = agentState === "wrap_up" ? "wrapup.save" : "wrapup.save_only";
+    ui.save.dataset.i18n = label;
+    ui.save.textContent = t(label);
+    const hint = !contact
+      ? ""
+      : live
+        ? "wrapup.after_call_hint"
+        : contact.call_id && !["wrap_up", "on_call", "outbound"].includes(agentState)
+          ? "wrapup.earlier_call_hint"
+          : "";
+    ui.saveHint.hidden = !hint;
+    if (hint) {
+      ui.saveHint.dataset.i18n = hint;
+      ui.saveHint.textContent = t(hint);
+    } else {
+      delete ui.saveHint.dataset.i18n;
+      ui.saveHint.textContent = "";
+    }
+  }
+
   function setContact(next) {
     contact = next;
-    ui.save.disabled = !contact;
+    updateSave();
     if (!contact) {
       ui.contact.dataset.i18n = "wrapup.no_contact";
       ui.contact.textContent = t("wrapup.no_contact");
@@ -290,6 +336,7 @@ export function initWrapupPanel(toast) {
   }
 
   async function callConnected(callId) {
+    liveCallId = callId;
     try {
       await saveNow();
       const c = await api("POST", "/api/contacts", { call_id: callId });
@@ -302,8 +349,27 @@ export function initWrapupPanel(toast) {
     }
   }
 
-  async function callEnded(callId) {
-    if (!contact || contact.call_id !== callId) return;
+  // The call's own contact, shown (and saved first, whatever was shown before).
+  async function showCallContact(callId) {
+    await saveNow();
+    const c = await api("POST", "/api/contacts", { call_id: callId });
+    if (contact?.id !== c.id) {
+      clearForm();
+      await loadContact(c.id);
+    } else {
+      setContact(c);
+    }
+  }
+
+  async function callEnded(callId, connected) {
+    if (liveCallId === callId) liveCallId = null;
+    if (contact?.call_id !== callId) {
+      // The agent had another contact open (one taken by hand mid-call): the after-call work is this call's.
+      if (connected) await showCallContact(callId).catch((e) => toast(errorText(e)));
+      return;
+    }
+    contact.since = contact.since || new Date().toISOString();
+    updateSave();
     sinceAt = new Date();
     try {
       const wrapup = await api("GET", `/api/wrapups/${contact.id}`);
@@ -371,41 +437,58 @@ export function initWrapupPanel(toast) {
 
   async function submit(event) {
     event.preventDefault();
-    // Disabled before the first await: a second click while the draft is still being saved would otherwise
+    // Blocked before the first await: a second click while the draft is still being saved would otherwise
     // start a second submit (the server refuses it, but the agent would see an error for a saved wrap-up).
-    if (!contact || ui.save.disabled) return;
-    ui.save.disabled = true;
+    if (!contact || ui.save.disabled || submitting) return;
+    submitting = true;
+    updateSave();
     clearTimeout(saveTimer);
     await saving;
     for (const bad of ui.form.querySelectorAll(".invalid")) bad.classList.remove("invalid");
     ui.error.hidden = true;
+    let answer;
     try {
-      const answer = await api("POST", `/api/wrapups/${contact.id}/submit`, collect());
-      dirty = false;
-      const parts = [t("wrapup.submitted", { id: answer.contact_id })];
-      if (answer.escalation) parts.push(t("wrapup.escalation_sent", { to: answer.escalation.to, date: answer.escalation.deadline ? formatDate(answer.escalation.deadline) : "-" }));
-      if (answer.complaint) parts.push(t("wrapup.complaint_registered", { id: answer.complaint.id, date: formatDate(answer.complaint.due) }));
-      clearForm();
-      setContact(null);
-      ui.status.textContent = parts.join(" ");
-      ui.status.dataset.submitted = String(answer.contact_id);
-      const open = await api("GET", "/api/contacts");
-      if (open.contacts.length) {
-        await loadContact(open.contacts[0].id);
-        ui.status.textContent = parts.join(" ");
-      }
+      answer = await api("POST", `/api/wrapups/${contact.id}/submit`, collect());
     } catch (e) {
-      ui.save.disabled = false;
-      const field = e.details?.field;
-      const key = field ? `wrapup.invalid.${field}` : null;
-      const text = key && t(key) !== key ? t(key) : errorText(e);
-      ui.error.textContent = text;
-      ui.error.hidden = false;
-      const target = field && ui.form.querySelector(`[data-field="${CSS.escape(field)}"]`);
-      if (target) {
-        target.classList.add("invalid");
-        target.focus();
+      submitting = false;
+      updateSave();
+      showSubmitError(e);
+      return;
+    }
+    submitting = false;
+    dirty = false;
+    const parts = [t("wrapup.submitted", { id: answer.contact_id })];
+    if (answer.escalation) parts.push(t("wrapup.escalation_sent", { to: answer.escalation.to, date: answer.escalation.deadline ? formatDate(answer.escalation.deadline) : "-" }));
+    if (answer.complaint) parts.push(t("wrapup.complaint_registered", { id: answer.complaint.id, date: formatDate(answer.complaint.due) }));
+    clearForm();
+    setContact(null);
+    ui.status.textContent = parts.join(" ");
+    ui.status.dataset.submitted = String(answer.contact_id);
+    try {
+      if (liveCallId) {
+        // A contact taken by hand during a call: back to the call's own.
+        await showCallContact(liveCallId);
+      } else {
+        const open = await api("GET", "/api/contacts");
+        if (open.contacts.length) await loadContact(open.contacts[0].id);
       }
+      ui.status.textContent = parts.join(" ");
+    } catch (e) {
+      toast(errorText(e));
+    }
+  }
+
+  function showSubmitError(e) {
+    const field = e.details?.field;
+    const key = field ? `wrapup.invalid.${field}` : null;
+    const text = key && t(key) !== key ? t(key) : errorText(e);
+    ui.error.textContent = text;
+    ui.error.dataset.code = e.code || "internal";
+    ui.error.hidden = false;
+    const target = field && ui.form.querySelector(`[data-field="${CSS.escape(field)}"]`);
+    if (target) {
+      target.classList.add("invalid");
+      target.focus();
     }
   }
 
@@ -441,7 +524,11 @@ export function initWrapupPanel(toast) {
     if (document.visibilityState === "hidden") saveOnLeave();
   });
   document.addEventListener("phone:call-connected", (event) => callConnected(event.detail.call_id));
-  document.addEventListener("phone:call-ended", (event) => callEnded(event.detail.call_id));
+  document.addEventListener("phone:call-ended", (event) => callEnded(event.detail.call_id, event.detail.connected));
+  document.addEventListener("desk:agent-state", (event) => {
+    agentState = event.detail.state;
+    updateSave();
+  });
   document.addEventListener("kb:article-opened", (event) => {
     const item = event.detail;
     if (item.type && item.type !== "article") return;
@@ -460,9 +547,20 @@ export function initWrapupPanel(toast) {
 
   renderScripts();
   showSections();
-  // A reload restores the newest open contact with its draft.
+  // A reload restores the newest open contact with its draft, unless the live call's contact came first.
   api("GET", "/api/contacts")
-    .then((open) => (open.contacts.length ? loadContact(open.contacts[0].id) : setContact(null)))
+    .then((open) => {
+      if (contact || liveCallId) return undefined;
+      return open.contacts.length ? loadContact(open.contacts[0].id) : setContact(null);
+    })
     .catch((e) => toast(errorText(e)))
     .finally(() => (document.body.dataset.wrapupReady = "1"));
+
+  return {
+    // For the logout question: the unsaved draft goes to the desk first, then the desk says what is open.
+    async openContacts() {
+      await saveNow();
+      return (await api("GET", "/api/contacts")).contacts;
+    },
+  };
 }
