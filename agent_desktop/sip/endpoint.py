@@ -131,9 +131,12 @@ def _source_key(host: str) -> object:
     if ":" not in host:
         return host
     try:
-        return int(ipaddress.IPv6Address(host)) >> 64
+        ip = ipaddress.IPv6Address(host)
     except ValueError:
         return host
+    if ip.ipv4_mapped is not None:  # an IPv4 client of a dual-stack socket is one IPv4 source
+        return str(ip.ipv4_mapped)
+    return int(ip) >> 64
 
 
 def _canonical(host: str) -> str:
@@ -289,6 +292,10 @@ class SipEndpoint:
             ip = ipaddress.ip_address(host)
         except ValueError:
             return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # a dual-stack socket's IPv4 client
+            if ip.compressed in self._exempt:
+                return True
         if any(ip in net for net in self._allowed):
             return True
         # an in-dialog request from the host the dialog talks to (e.g. the BYE of a SIP URI we dialled)

@@ -252,7 +252,8 @@ class SipTransport:
                 self.tcp_stats.refused_per_ip += 1
             else:
                 self.tcp_stats.refused_total += 1
-            log.info("refusing SIP/TCP from %s:%s: connection cap reached", addr.host, addr.port)
+            # debug only: a connection flood must not become a log flood (tcp_stats counts them)
+            log.debug("refusing SIP/TCP from %s:%s: connection cap reached", addr.host, addr.port)
             writer.transport.abort()
             return
         self.tcp_stats.accepted += 1

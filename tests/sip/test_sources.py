@@ -181,6 +181,9 @@ def test_throttle_keys_ipv6_by_its_64():
     assert t.allow("2001:db8:1:2::1", 0.0) and t.allow("2001:db8:1:2::ffff", 0.0)
     assert not t.allow("2001:db8:1:2:abcd::9", 0.0)  # same /64: same bucket
     assert t.allow("2001:db8:1:3::1", 0.0)
+    assert t.allow("::ffff:192.0.2.1", 0.0) and t.allow(
+        "::ffff:192.0.2.2", 0.0
+    )  # IPv4 via dual stack: per IP
 
 
 async def test_spray_of_sources_then_a_real_one_over_udp(endpoint_factory):
