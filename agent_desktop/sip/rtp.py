@@ -8,8 +8,10 @@ is asked for, and RTCP reports.
 Who the stream listens to (issue 9: "RTP bleed"): media goes to the address the SDP gave, and only packets from
 that address are played. A peer behind a symmetric NAT sends from another port (or address) than its SDP names;
 the stream latches to such a source once, and only when all of these hold: nothing has come from the SDP's address
-yet; the packet is within LATCH_WINDOW_S of the first packet of media from elsewhere; it carries the negotiated
-audio or telephone-event payload type and the SSRC of that first packet; LATCH_PROBATION of them arrived in
+yet; we have sent media ourselves (a peer starts sending once it has our answer, so a source that sprays while the
+call is still ringing is not a NAT, and its SSRC is not the one remembered); the packet is within LATCH_WINDOW_S
+of the first packet from elsewhere after that; it carries the negotiated audio or telephone-event payload type and
+the SSRC of that first packet; LATCH_PROBATION of them arrived in
 sequence from the same source; and, when the SDP's address is a public one, the source has that same IP (a NAT
 that keeps the address changes only the port). A packet from the SDP's address always takes the stream back.
 Everything else is dropped and counted (`dropped_source`, `dropped_payload_type`, `rtcp_dropped`). A re-INVITE
@@ -240,7 +242,7 @@ class RtpStream(asyncio.DatagramProtocol):
             self._rtcp_remote = (sdp[0], sdp[1] + 1)
             self._locked = True
             return True
-        if self._locked:
+        if self._locked or not self.stats.packets_sent:
             return False
         now = self._loop.time()
         if self._latch_deadline is None:

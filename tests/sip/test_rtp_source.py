@@ -177,11 +177,16 @@ async def _exchange(stream, peer: _Peer, sock: socket.socket, n: int, **kw) -> N
     await asyncio.sleep(0.05)
 
 
-async def test_symmetric_nat_latch_once_after_probation(leg):
-    stream, peer = leg
+async def _talk(stream, peer: _Peer) -> None:
+    """The desk sends its first frame: to the SDP's address, the only one it knows."""
     stream.write_frame(b"\xff" * 160)
     await asyncio.sleep(0.05)
-    assert len(_drain(peer.sdp)) == 1  # before any media: to the SDP's address
+    assert len(_drain(peer.sdp)) == 1
+
+
+async def test_symmetric_nat_latch_once_after_probation(leg):
+    stream, peer = leg
+    await _talk(stream, peer)
 
     await _exchange(stream, peer, peer.nat, LATCH_PROBATION - 1)
     assert stream.stats.latched == 0  # still on probation
@@ -208,6 +213,7 @@ async def test_symmetric_nat_latch_once_after_probation(leg):
 
 async def test_no_latch_on_another_ssrc_or_payload_type(leg):
     stream, peer = leg
+    await _talk(stream, peer)
     await _exchange(stream, peer, peer.nat, 1)  # the first SSRC seen
     await _exchange(stream, peer, peer.nat, LATCH_PROBATION + 2, ssrc=peer.ssrc ^ 1)
     await _exchange(stream, peer, peer.nat, LATCH_PROBATION + 2, pt=8)  # PCMA was not negotiated
@@ -220,6 +226,7 @@ async def test_no_latch_on_another_ssrc_or_payload_type(leg):
 
 async def test_no_latch_once_the_sdp_address_has_spoken(leg):
     stream, peer = leg
+    await _talk(stream, peer)
     await _exchange(stream, peer, peer.sdp, 2)  # the peer is not behind a NAT
     assert stream.stats.packets_received == 2
     await _exchange(stream, peer, peer.nat, LATCH_PROBATION + 2)
@@ -229,6 +236,7 @@ async def test_no_latch_once_the_sdp_address_has_spoken(leg):
 
 async def test_no_latch_after_the_window(leg):
     stream, peer = leg
+    await _talk(stream, peer)
     other = _udp(STRANGER)
     try:
         await _exchange(stream, peer, other, 1)  # a single stray packet opens the window
@@ -244,12 +252,28 @@ async def test_no_latch_after_the_window(leg):
 
 async def test_the_sdp_address_takes_the_stream_back(leg):
     stream, peer = leg
+    await _talk(stream, peer)
     await _exchange(stream, peer, peer.nat, LATCH_PROBATION)
     assert stream.stats.latched == 1
     await _exchange(stream, peer, peer.sdp, 1)
     stream.write_frame(b"\xff" * 160)
     await asyncio.sleep(0.05)
     assert len(_drain(peer.sdp)) == 1 and _drain(peer.nat) == []
+
+
+async def test_no_latch_while_ringing(leg):
+    """A stranger streaming at the port before the desk has said anything neither latches nor claims the SSRC."""
+    stream, peer = leg
+    other = _udp(STRANGER)
+    try:
+        await _exchange(stream, peer, other, LATCH_PROBATION + 5, ssrc=peer.ssrc ^ 0xFFFF)
+        assert stream.stats.latched == 0
+        await _talk(stream, peer)  # answered: now the NATed peer's first packets win the latch
+        await _exchange(stream, peer, peer.nat, LATCH_PROBATION)
+        assert stream.stats.latched == 1
+        assert stream.remote == ("127.0.0.1", peer.nat.getsockname()[1])
+    finally:
+        other.close()
 
 
 async def test_rtcp_from_a_stranger_is_dropped(leg):
