@@ -85,6 +85,10 @@ def endpoint_config(config: Config) -> EndpointConfig:
         trunk_uri=config.sip.trunk_uri or None,
         username=config.sip.username or None,
         password=password,
+        allowed_sources=config.sip.allowed_sources or None,
+        tcp_max_per_ip=config.sip.tcp_max_per_ip,
+        tcp_max_total=config.sip.tcp_max_total,
+        tcp_idle_s=config.sip.tcp_idle_s,
     )
 
 

@@ -54,6 +54,13 @@ class SipConfig:
     password_env: str = ""
     ring_timeout_s: int = 40
     hold_music: str = ""
+    # Addresses or CIDRs whose requests other than OPTIONS are served (others get 403); unset: the trunk's and
+    # registrar's addresses, or loopback when neither is set (an empty list is the same). The trunk and registrar
+    # are always served.
+    allowed_sources: tuple[str, ...] = ()
+    tcp_max_per_ip: int = 32
+    tcp_max_total: int = 1000
+    tcp_idle_s: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -350,6 +357,7 @@ def _check(config: Config) -> None:
         raise ConfigError(f"[sip] rtp_ports: {list(config.sip.rtp_ports)} is not a range of ports above 1023")
     if ":" not in config.sip.listen:
         raise ConfigError(f"[sip] listen: {config.sip.listen!r} must be HOST:PORT")
+    _check_sip_sources(config.sip)
     for net in config.server.trusted_proxies:
         try:
             ipaddress.ip_network(net, strict=False)
@@ -411,6 +419,25 @@ def _check_queues(config: Config) -> None:
             raise ConfigError(f"{where} default: no queue named {menu.default!r}")
         if menu.timeout_s <= 0 or menu.repeat < 1:
             raise ConfigError(f"{where} timeout_s/repeat: a menu waits a positive time, at least once")
+
+
+def _check_sip_sources(sip: SipConfig) -> None:
+    for net in sip.allowed_sources:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"[sip] allowed_sources: {net!r} is not an IP address or CIDR (names are not resolved here)"
+            ) from None
+    for key in ("tcp_max_per_ip", "tcp_max_total"):
+        if getattr(sip, key) < 1:
+            raise ConfigError(f"[sip] {key}: {getattr(sip, key)} must be 1 or more")
+    if sip.tcp_max_total < sip.tcp_max_per_ip:
+        raise ConfigError(
+            f"[sip] tcp_max_total: {sip.tcp_max_total} is below tcp_max_per_ip ({sip.tcp_max_per_ip})"
+        )
+    if not sip.tcp_idle_s > 0:
+        raise ConfigError(f"[sip] tcp_idle_s: {sip.tcp_idle_s:g} must be more than 0 seconds")
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:

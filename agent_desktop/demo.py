@@ -105,6 +105,7 @@ path = "../desk.db"
 [sip]
 listen = "127.0.0.1:{ports.sip}"
 caller_id = "+3225550000"
+allowed_sources = ["127.0.0.1"]
 {f'trunk_uri = "{trunk_uri}"' if trunk_uri else '# trunk_uri = "sip:trunk.example.be:5060"  (outbound calls)'}
 
 [eid]

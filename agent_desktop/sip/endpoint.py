@@ -1,8 +1,14 @@
 """The SIP user agent: one UDP+TCP listening point, the transaction layer, registration, and the calls.
 
-Every datagram goes: per-source token bucket -> parse (unparseable: drop and count) -> defects (400 with Warning)
--> transaction layer (retransmissions absorbed) -> dialog (in-dialog requests to their Call) or a new INVITE /
-OPTIONS / CANCEL handled here.
+Every datagram goes: per-source-IP token bucket -> parse (unparseable: drop and count) -> source check (a request
+other than OPTIONS from outside `allowed_sources` gets a stateless 403) -> defects (400 with Warning) -> transaction
+layer (retransmissions absorbed) -> dialog (in-dialog requests to their Call) or a new INVITE / OPTIONS / CANCEL
+handled here.
+
+Who is served: the networks of `allowed_sources`, the trunk's and registrar's resolved addresses, and, when none of
+those is configured, loopback. An in-dialog request from the very host a dialog talks to (a number we dialled by
+SIP URI) is served too: that host is whom we chose to call. Strangers may still OPTIONS us (monitoring, NAT
+keep-alives), within the throttle.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import ipaddress
 import logging
 import socket
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -25,7 +32,7 @@ from .message import ParseError, SipMessage, parse
 from .rtp import PortAllocator
 from .sdp import NoCommonCodec, answer_for, parse_sdp
 from .transaction import ServerTransaction, TransactionLayer, make_response, new_branch
-from .transport import Addr, SipTransport
+from .transport import Addr, SipTransport, TcpLimits
 
 __all__ = ["EndpointConfig", "EndpointStats", "SipEndpoint"]
 
@@ -47,8 +54,17 @@ class EndpointConfig:
     t1_ms: int = 500
     registrar_uri: str | None = None  # default: trunk_uri
     offer_timeout_s: float = 8.0  # owner neither rang, answered nor rejected: 480 + Retry-After
-    throttle_rate: float = 100.0  # messages per second per source IP:port ...
+    throttle_rate: float = 100.0  # messages per second per source IP (IPv6: per /64) ...
     throttle_burst: int = 200  # ... with this burst; the trunk/registrar addresses are exempt
+    throttle_max_sources: int = 10000  # sources the throttle remembers; the least recently seen goes first
+    # Addresses or networks whose requests other than OPTIONS are served; None: the trunk's and registrar's
+    # addresses, or loopback when neither is configured. The trunk and registrar are always served.
+    allowed_sources: tuple[str, ...] | None = None
+    tcp_max_per_ip: int = 32  # accepted TCP connections from one IP ...
+    tcp_max_total: int = 1000  # ... and in all
+    tcp_idle_s: float = 120.0  # a TCP connection with no byte either way for this long is closed
+    tcp_write_buffer: int = 256 * 1024  # bytes queued to a peer that does not read before we close it ...
+    tcp_write_timeout_s: float = 10.0  # ... or seconds its queue may stay undrained
 
 
 @dataclass
@@ -56,6 +72,7 @@ class EndpointStats:
     received: int = 0
     dropped_unparseable: int = 0
     answered_400: int = 0
+    answered_403: int = 0  # requests from a source not allowed
     answered_480: int = 0
     throttled: int = 0
     requests: int = 0
@@ -70,24 +87,37 @@ class EndpointStats:
 
 
 class _Throttle:
-    """Token bucket per source address; forgets idle sources so a spoofed-source flood cannot grow it forever."""
+    """Token bucket per source IP (IPv6: per /64, what one subscriber gets), in a bounded table.
+
+    Keyed by IP, not IP:port, so changing the source port gains nothing. When the table is full, sources idle long
+    enough to have refilled go first, then the least recently seen: a spray of (spoofed) sources can only evict
+    each other, never lock a new source out; an evicted source starts again with a full burst, as a new one does.
+    """
 
     def __init__(self, rate: float, burst: int, max_sources: int = 10000) -> None:
         self.rate = rate
         self.burst = float(burst)
-        self.max_sources = max_sources
-        self._buckets: dict[tuple[str, int], list[float]] = {}
+        self.max_sources = max(1, max_sources)
+        self._buckets: OrderedDict[object, list[float]] = OrderedDict()
 
-    def allow(self, key: tuple[str, int], now: float) -> bool:
-        b = self._buckets.get(key)
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def allow(self, host: str, now: float) -> bool:
+        key = _source_key(host)
+        buckets = self._buckets
+        b = buckets.get(key)
         if b is None:
-            if len(self._buckets) >= self.max_sources:
+            if len(buckets) >= self.max_sources:
                 idle = self.burst / self.rate
-                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < idle}
-                if len(self._buckets) >= self.max_sources:
-                    return False
-            self._buckets[key] = [self.burst - 1, now]
+                # forget sources that have refilled anyway (the front is the least recently seen)
+                while buckets and now - next(iter(buckets.values()))[1] >= idle:
+                    buckets.popitem(last=False)
+                if len(buckets) >= self.max_sources:
+                    buckets.popitem(last=False)  # full of live sources: the least recently seen makes room
+            buckets[key] = [self.burst - 1, now]
             return True
+        buckets.move_to_end(key)
         tokens = min(self.burst, b[0] + (now - b[1]) * self.rate)
         b[1] = now
         if tokens < 1:
@@ -95,6 +125,28 @@ class _Throttle:
             return False
         b[0] = tokens - 1
         return True
+
+
+def _source_key(host: str) -> object:
+    if ":" not in host:
+        return host
+    try:
+        ip = ipaddress.IPv6Address(host)
+    except ValueError:
+        return host
+    if ip.ipv4_mapped is not None:  # an IPv4 client of a dual-stack socket is one IPv4 source
+        return str(ip.ipv4_mapped)
+    return int(ip) >> 64
+
+
+def _canonical(host: str) -> str:
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host
+
+
+_LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 OnIncoming = Callable[[Call], Awaitable[None] | None]
@@ -108,12 +160,26 @@ class SipEndpoint:
         self.on_incoming = on_incoming
         self.stats = EndpointStats()
         self.registered = False
-        self.transport = SipTransport(self._on_message)
+        self.transport = SipTransport(
+            self._on_message,
+            TcpLimits(
+                max_per_ip=config.tcp_max_per_ip,
+                max_total=config.tcp_max_total,
+                idle_s=config.tcp_idle_s,
+                write_buffer=config.tcp_write_buffer,
+                write_timeout_s=config.tcp_write_timeout_s,
+            ),
+        )
         self.tl = TransactionLayer(self.transport.send, config.t1_ms / 1000)
         self.ports = PortAllocator(*config.rtp_ports)
         self.creds = DigestCredentials(config.username, config.password or "") if config.username else None
-        self._throttle = _Throttle(config.throttle_rate, config.throttle_burst)
-        self._exempt: set[str] = set()
+        self._throttle = _Throttle(config.throttle_rate, config.throttle_burst, config.throttle_max_sources)
+        self._exempt: set[str] = set()  # the trunk's and registrar's addresses: not throttled, always served
+        self._allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = tuple(
+            ipaddress.ip_network(n, strict=False) for n in config.allowed_sources or ()
+        )
+        if config.allowed_sources is None and not (config.trunk_uri or config.registrar_uri):
+            self._allowed = _LOOPBACK
         self._calls: dict[tuple[str, str], Call] = {}  # (Call-ID, local tag) -> confirmed/early dialog
         self._pending: dict[
             str, Call
@@ -141,8 +207,12 @@ class SipEndpoint:
         self._reg_call_id = new_call_id(self.advertise)
         for uri in (self.config.trunk_uri, self.config.registrar_uri):
             if uri:
-                with contextlib.suppress(OSError, ValueError):
-                    self._exempt.add((await self._resolve(parse_uri(uri))).host)
+                try:
+                    self._exempt.update(await self._resolve_all(parse_uri(uri)))
+                except (OSError, ValueError) as exc:
+                    log.warning(
+                        "cannot resolve %s (%s): its requests are refused until it resolves", uri, exc
+                    )
         if self.creds is not None and (self.config.registrar_uri or self.config.trunk_uri):
             self._register_task = asyncio.create_task(self._register_loop(), name="sip-register")
 
@@ -203,6 +273,42 @@ class SipEndpoint:
         if not infos:
             raise OSError(f"cannot resolve {uri.host}")
         return Addr(transport, infos[0][4][0], port)
+
+    async def _resolve_all(self, uri: SipUri) -> set[str]:
+        """Every address a name resolves to (a trunk is often a pair of SBCs behind one name)."""
+        try:
+            return {ipaddress.ip_address(uri.host).compressed}
+        except ValueError:
+            pass
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            uri.host, uri.port or 5060, type=socket.SOCK_DGRAM
+        )
+        return {_canonical(info[4][0]) for info in infos}
+
+    def _source_allowed(self, req: SipMessage, host: str) -> bool:
+        if host in self._exempt:
+            return True
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # a dual-stack socket's IPv4 client
+            if ip.compressed in self._exempt:
+                return True
+        if any(ip in net for net in self._allowed):
+            return True
+        # an in-dialog request from the host the dialog talks to (e.g. the BYE of a SIP URI we dialled)
+        with contextlib.suppress(ValueError):
+            to_tag = req.to.tag
+            if to_tag:
+                call = self._calls.get((req.call_id, to_tag))
+                return (
+                    call is not None
+                    and call._addr is not None
+                    and _canonical(call._addr.host) == ip.compressed
+                )
+        return False
 
     def _hop_for(self, dialog: Dialog, fallback: Addr) -> Addr:
         hop = dialog.next_hop()
@@ -273,9 +379,7 @@ class SipEndpoint:
     # --- inbound path --------------------------------------------------------------------------------
     def _on_message(self, data: bytes, addr: Addr) -> None:
         self.stats.received += 1
-        if addr.host not in self._exempt and not self._throttle.allow(
-            (addr.host, addr.port), time.monotonic()
-        ):
+        if addr.host not in self._exempt and not self._throttle.allow(addr.host, time.monotonic()):
             self.stats.throttled += 1
             return
         if data.strip(b"\r\n") == b"":
@@ -288,6 +392,10 @@ class SipEndpoint:
         try:
             if msg.is_request:
                 self.stats.requests += 1
+                if msg.method != "OPTIONS" and not self._source_allowed(msg, addr.host):
+                    if msg.method != "ACK":  # never answer an ACK
+                        self._send_403(msg, addr)
+                    return
                 self._on_request(msg, addr)
             else:
                 self.stats.responses += 1
@@ -306,6 +414,13 @@ class SipEndpoint:
         resp.add("User-Agent", self.config.user_agent)
         self.transport.send(resp.to_bytes(), addr)
         self.stats.answered_400 += 1
+
+    def _send_403(self, req: SipMessage, addr: Addr) -> None:
+        """Stateless, so that strangers cost no transaction state; a retransmission simply gets another."""
+        resp = make_response(req, 403, to_tag=new_tag())
+        resp.add("User-Agent", self.config.user_agent)
+        self.transport.send(resp.to_bytes(), addr)
+        self.stats.answered_403 += 1
 
     def _options_response(self, req: SipMessage) -> SipMessage:
         resp = make_response(req, 200, to_tag=new_tag())
@@ -434,6 +549,7 @@ class SipEndpoint:
         assert self.creds is not None
         reg = parse_uri(self.config.registrar_uri or self.config.trunk_uri or "")
         addr = await self._resolve(reg)
+        self._exempt.add(_canonical(addr.host))  # a registrar that did not resolve at start, or moved
         ruri = SipUri("sip", None, reg.host, reg.port)
         aor = NameAddr(SipUri("sip", self.creds.username, reg.host))
         auth: tuple[str, str] | None = None

@@ -4,11 +4,24 @@ The receive path is one `datagram_received` per packet: a struct unpack, the RFC
 insert into the jitter buffer; no logging, no per-packet objects beyond the payload slice. Sending is one
 `sendto` of header + payload. The stream sends nothing on its own while idle: only what its owner writes, DTMF it
 is asked for, and RTCP reports.
+
+Who the stream listens to (issue 9: "RTP bleed"): media goes to the address the SDP gave, and only packets from
+that address are played. A peer behind a symmetric NAT sends from another port (or address) than its SDP names;
+the stream latches to such a source once, and only when all of these hold: nothing has come from the SDP's address
+yet; we have sent media ourselves (a peer starts sending once it has our answer, so a source that sprays while the
+call is still ringing is not a NAT, and its SSRC is not the one remembered); the packet is within LATCH_WINDOW_S
+of the first packet from elsewhere after that; it carries the negotiated audio or telephone-event payload type and
+the SSRC of that first packet; LATCH_PROBATION of them arrived in
+sequence from the same source; and, when the SDP's address is a public one, the source has that same IP (a NAT
+that keeps the address changes only the port). A packet from the SDP's address always takes the stream back.
+Everything else is dropped and counted (`dropped_source`, `dropped_payload_type`, `rtcp_dropped`). A re-INVITE
+that moves the SDP's address starts this over; one that keeps it (hold, unhold) keeps the latch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import secrets
 import socket
@@ -29,6 +42,10 @@ _HDR = struct.Struct("!BBHII")
 FRAME = 160  # samples (= bytes of G.711) per 20 ms
 _NTP_EPOCH = 2208988800
 RTCP_INTERVAL = 5.0
+# A NATed peer's first packets reach us within a round trip of its answer; 2 s covers a slow start, and an
+# attacker who has not won the race by then never can.
+LATCH_WINDOW_S = 2.0
+LATCH_PROBATION = 3  # packets in sequence (60 ms of audio) before a new source is believed
 
 
 @dataclass(slots=True)
@@ -44,6 +61,10 @@ class RtpStats:
     dtmf_received: int = 0
     rtcp_sent: int = 0
     rtcp_received: int = 0
+    dropped_source: int = 0  # RTP from an address that is neither the SDP's nor the latched one
+    dropped_payload_type: int = 0  # RTP from the peer with a payload type that was not negotiated
+    rtcp_dropped: int = 0  # RTCP from an IP other than the peer's
+    latched: int = 0  # times the stream moved to a symmetric-NAT source (at most once per SDP address)
 
 
 class _Rtcp(asyncio.DatagramProtocol):
@@ -51,9 +72,14 @@ class _Rtcp(asyncio.DatagramProtocol):
         self.stream = stream
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[override]
+        stream = self.stream
+        remote = stream._remote
+        if remote is None or addr[0] != remote[0]:
+            stream.stats.rtcp_dropped += 1
+            return
         if len(data) >= 8 and data[0] >> 6 == 2:
-            self.stream.stats.rtcp_received += 1
-            self.stream._rtcp_remote = addr
+            stream.stats.rtcp_received += 1
+            stream._rtcp_remote = (addr[0], addr[1])  # the peer's real RTCP port (a=rtcp, or its NAT's)
 
 
 class RtpStream(asyncio.DatagramProtocol):
@@ -89,6 +115,16 @@ class RtpStream(asyncio.DatagramProtocol):
         self._remote_ssrc = 0
         self._rtcp_handle: asyncio.TimerHandle | None = None
         self._closed = False
+        # source filter and symmetric-NAT latch (see the module docstring)
+        self._sdp_remote: tuple[str, int] | None = None
+        self._sdp_public = False
+        # no (more) latching: the SDP's address spoke, the latch happened, or its window shut
+        self._locked = False
+        self._latch_deadline: float | None = None
+        self._latch_ssrc = 0
+        self._candidate: tuple[str, int] | None = None
+        self._candidate_seq = 0
+        self._candidate_count = 0
 
     # --- set-up --------------------------------------------------------------------------------------
     def configure(
@@ -107,9 +143,14 @@ class RtpStream(asyncio.DatagramProtocol):
         self.direction = direction
         self._silence = bytes([ULAW_SILENCE if codec == "PCMU" else ALAW_SILENCE]) * FRAME
         if remote[1] and remote[0] not in ("0.0.0.0", "::"):
-            if self._remote is None or self._remote[0] != remote[0] or self._remote[1] != remote[1]:
-                self._remote = remote
-                self._rtcp_remote = (remote[0], remote[1] + 1)
+            host = _canonical(remote[0])
+            if self._sdp_remote != (host, remote[1]):
+                self._sdp_remote = self._remote = (host, remote[1])
+                self._rtcp_remote = (host, remote[1] + 1)
+                self._sdp_public = _is_public(host)
+                self._locked = False
+                self._latch_deadline = None
+                self._candidate = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -157,10 +198,18 @@ class RtpStream(asyncio.DatagramProtocol):
             return
         pt = b1 & 0x7F
         stats = self.stats
+        if pt != self.payload_type and pt != self.dtmf_payload_type:
+            stats.dropped_payload_type += 1
+            return
+        remote = self._remote
+        if remote is None or addr[1] != remote[1] or addr[0] != remote[0]:
+            if not self._admit(addr, seq, ssrc):
+                stats.dropped_source += 1
+                return
+        elif not self._locked and remote is self._sdp_remote:
+            self._locked = True  # the peer sends from where its SDP says: it is not behind a NAT
         stats.packets_received += 1
         stats.bytes_received += len(data)
-        if addr != self._remote:
-            self._remote = addr  # symmetric RTP (RFC 4961): answer where the peer really is, NAT or not
         self._remote_ssrc = ssrc
         if pt == self.payload_type:
             arrival = self._loop.time() * 8000.0
@@ -181,6 +230,48 @@ class RtpStream(asyncio.DatagramProtocol):
                 cb = self.on_dtmf
                 if cb is not None:
                     cb(digit)
+
+    def _admit(self, addr: tuple, seq: int, ssrc: int) -> bool:
+        """A packet (of a negotiated payload type) from an address we do not send to: take it back, latch, or not."""
+        sdp = self._sdp_remote
+        if sdp is None:
+            return False  # no SDP yet: nobody to listen to
+        if addr[0] == sdp[0] and addr[1] == sdp[1]:
+            # the SDP's address is authoritative: it takes the stream back from a latched source
+            self._remote = sdp
+            self._rtcp_remote = (sdp[0], sdp[1] + 1)
+            self._locked = True
+            return True
+        if self._locked or not self.stats.packets_sent:
+            return False
+        now = self._loop.time()
+        if self._latch_deadline is None:
+            self._latch_deadline = now + LATCH_WINDOW_S
+            self._latch_ssrc = ssrc
+        elif now > self._latch_deadline:
+            self._locked = True
+            return False
+        if ssrc != self._latch_ssrc or (self._sdp_public and addr[0] != sdp[0]):
+            return False
+        if self._candidate is not None and addr[0] == self._candidate[0] and addr[1] == self._candidate[1]:
+            if seq == (self._candidate_seq + 1) & 0xFFFF:
+                self._candidate_count += 1
+            else:
+                self._candidate_count = 1
+        elif self._candidate is None:
+            self._candidate = (addr[0], addr[1])
+            self._candidate_count = 1
+        else:
+            return False  # the first candidate keeps its place until the window shuts
+        self._candidate_seq = seq
+        if self._candidate_count < LATCH_PROBATION:
+            return False
+        self._remote = self._candidate
+        self._rtcp_remote = (addr[0], addr[1] + 1)  # until its RTCP shows where it really comes from
+        self._locked = True
+        self.stats.latched += 1
+        log.info("RTP on port %s latched to %s:%s (symmetric NAT)", self.local_port, addr[0], addr[1])
+        return True
 
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP unreachable while the peer is not yet listening: keep going
@@ -387,6 +478,21 @@ async def open_rtp_stream(host: str, ports: PortAllocator) -> RtpStream:
         stream.start_rtcp(rtcp_t)
         return stream
     raise OSError("no free RTP port in the configured range")
+
+
+def _canonical(host: str) -> str:
+    """An IP literal in the form the socket reports it (a name is kept: it can only ever be sent to)."""
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host
+
+
+def _is_public(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        return False
 
 
 def _bind(host: str, port: int) -> socket.socket:

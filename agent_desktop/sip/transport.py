@@ -2,6 +2,12 @@
 
 The transport only moves bytes: it frames TCP streams by Content-Length and hands every message, with the address
 it came from, to one callback. Parsing, throttling and answering are the endpoint's job.
+
+TCP is bounded (issue 9, item 6; DESIGN §6): at most `max_per_ip` accepted connections from one IP and
+`max_total` in all (a connection over either cap is closed at once); a connection with no byte either way for
+`idle_s` is closed (RFC 5626 CRLF keep-alives count as bytes); writes queue at most `write_buffer` bytes and must
+drain within `write_timeout_s`, else the peer is not reading and the connection is closed (its transactions then
+time out like any lost peer's). Outbound connections (we chose to open them) count in no cap but obey the rest.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from dataclasses import dataclass
 
 from .message import MAX_MESSAGE
 
-__all__ = ["Addr", "SipTransport"]
+__all__ = ["Addr", "SipTransport", "TcpLimits"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +32,24 @@ class Addr:
     transport: str  # "udp" | "tcp"
     host: str
     port: int
+
+
+@dataclass(frozen=True, slots=True)
+class TcpLimits:
+    max_per_ip: int = 32
+    max_total: int = 1000
+    idle_s: float = 120.0
+    write_buffer: int = 256 * 1024
+    write_timeout_s: float = 10.0
+
+
+@dataclass(slots=True)
+class TcpStats:
+    accepted: int = 0
+    refused_per_ip: int = 0
+    refused_total: int = 0
+    closed_idle: int = 0
+    closed_not_reading: int = 0
 
 
 OnMessage = Callable[[bytes, Addr], None]
@@ -44,22 +68,82 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 class _TcpConnection:
-    """One TCP connection: a reader task that frames messages; writes go straight to the writer."""
+    """One TCP connection: its reader task frames messages and owns the connection's life (idle, close)."""
 
     def __init__(
-        self, owner: SipTransport, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, addr: Addr
+        self,
+        owner: SipTransport,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        addr: Addr,
+        *,
+        inbound: bool,
     ):
         self.owner = owner
         self.reader = reader
         self.writer = writer
         self.addr = addr
+        self.inbound = inbound
+        self._loop = asyncio.get_running_loop()
+        self.last_activity = self._loop.time()
+        self._drain_task: asyncio.Task | None = None
         self.task = asyncio.create_task(self._run(), name=f"sip-tcp-{addr.host}:{addr.port}")
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes; a peer that lets them pile up beyond the limits is cut off."""
+        transport = self.writer.transport
+        if transport.is_closing():
+            return
+        limits = self.owner.limits
+        if transport.get_write_buffer_size() + len(data) > limits.write_buffer:
+            self._not_reading("its write buffer is full")
+            return
+        self.writer.write(data)
+        self.last_activity = self._loop.time()
+        if self._drain_task is None and transport.get_write_buffer_size() > 0:
+            self._drain_task = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        timeout = self.owner.limits.write_timeout_s
+        try:
+            await asyncio.wait_for(self.writer.drain(), timeout)
+        except TimeoutError:
+            self._not_reading(f"nothing drained in {timeout:g} s")
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._drain_task = None
+
+    def _not_reading(self, why: str) -> None:
+        log.info("closing SIP/TCP %s:%s: the peer does not read (%s)", self.addr.host, self.addr.port, why)
+        self.owner.tcp_stats.closed_not_reading += 1
+        self.writer.transport.abort()
+        self.task.cancel()
+
+    async def _read(self) -> bytes | None:
+        """The next chunk; None once the connection has been idle for idle_s (writes count as activity)."""
+        idle_s = self.owner.limits.idle_s
+        while True:
+            left = self.last_activity + idle_s - self._loop.time()
+            if left <= 0:
+                return None
+            try:
+                async with asyncio.timeout(left):
+                    chunk = await self.reader.read(65536)
+            except TimeoutError:
+                continue  # maybe we wrote meanwhile: look at the clock again
+            self.last_activity = self._loop.time()
+            return chunk
 
     async def _run(self) -> None:
         buf = bytearray()
         try:
             while True:
-                chunk = await self.reader.read(65536)
+                chunk = await self._read()
+                if chunk is None:
+                    log.info("closing idle SIP/TCP %s:%s", self.addr.host, self.addr.port)
+                    self.owner.tcp_stats.closed_idle += 1
+                    return
                 if not chunk:
                     return
                 buf += chunk
@@ -67,7 +151,7 @@ class _TcpConnection:
                     # RFC 5626 keep-alives and stray CRLFs between messages
                     while buf[:2] == b"\r\n":
                         if buf[:4] == b"\r\n\r\n":
-                            self.writer.write(b"\r\n")  # pong
+                            self.write(b"\r\n")  # pong
                             del buf[:4]
                         else:
                             del buf[:2]
@@ -91,6 +175,8 @@ class _TcpConnection:
         finally:
             self.owner._tcp_closed(self)
             self.writer.close()
+            if self._drain_task is not None:
+                self._drain_task.cancel()
 
     def close(self) -> None:
         self.task.cancel()
@@ -108,8 +194,12 @@ def _content_length(head: bytes) -> int | None:
 class SipTransport:
     """Binds UDP and TCP on the same port; sends to an Addr, opening TCP connections as needed."""
 
-    def __init__(self, on_message: OnMessage) -> None:
+    def __init__(self, on_message: OnMessage, limits: TcpLimits | None = None) -> None:
         self._on_message = on_message
+        self.limits = limits or TcpLimits()
+        self.tcp_stats = TcpStats()
+        self._inbound_per_ip: dict[str, int] = {}
+        self._inbound_total = 0
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.base_events.Server | None = None
         self._tcp: dict[tuple[str, int], _TcpConnection] = {}
@@ -156,12 +246,32 @@ class SipTransport:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         addr = Addr("tcp", peer[0], peer[1])
-        self._tcp[(addr.host, addr.port)] = _TcpConnection(self, reader, writer, addr)
+        per_ip = self._inbound_per_ip.get(addr.host, 0)
+        if per_ip >= self.limits.max_per_ip or self._inbound_total >= self.limits.max_total:
+            if per_ip >= self.limits.max_per_ip:
+                self.tcp_stats.refused_per_ip += 1
+            else:
+                self.tcp_stats.refused_total += 1
+            # debug only: a connection flood must not become a log flood (tcp_stats counts them)
+            log.debug("refusing SIP/TCP from %s:%s: connection cap reached", addr.host, addr.port)
+            writer.transport.abort()
+            return
+        self.tcp_stats.accepted += 1
+        self._inbound_per_ip[addr.host] = per_ip + 1
+        self._inbound_total += 1
+        self._tcp[(addr.host, addr.port)] = _TcpConnection(self, reader, writer, addr, inbound=True)
 
     def _tcp_closed(self, conn: _TcpConnection) -> None:
         key = (conn.addr.host, conn.addr.port)
         if self._tcp.get(key) is conn:
             del self._tcp[key]
+        if conn.inbound:
+            self._inbound_total -= 1
+            left = self._inbound_per_ip.get(conn.addr.host, 1) - 1
+            if left > 0:
+                self._inbound_per_ip[conn.addr.host] = left
+            else:
+                self._inbound_per_ip.pop(conn.addr.host, None)
 
     def send(self, data: bytes, addr: Addr) -> None:
         """Non-blocking send; TCP connects in the background when no connection exists yet."""
@@ -172,7 +282,7 @@ class SipTransport:
         key = (addr.host, addr.port)
         conn = self._tcp.get(key)
         if conn is not None:
-            conn.writer.write(data)
+            conn.write(data)
             return
         if key in self._pending:
             self._pending[key].append(data)
@@ -190,7 +300,7 @@ class SipTransport:
             log.info("tcp connect to %s:%s failed: %s", addr.host, addr.port, exc)
             self._pending.pop(key, None)
             return  # the transaction times out and reports 408/503
-        conn = _TcpConnection(self, reader, writer, addr)
+        conn = _TcpConnection(self, reader, writer, addr, inbound=False)
         self._tcp[key] = conn
         for data in self._pending.pop(key, []):
-            writer.write(data)
+            conn.write(data)

@@ -113,9 +113,15 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 
 
 async def run_sipp(
-    workdir: Path, scenario: str, target_port: int, *, extra: list[str] = (), limit_s: float = 20
+    workdir: Path,
+    scenario: str,
+    target_port: int,
+    *,
+    extra: list[str] = (),
+    limit_s: float = 20,
+    local_ip: str = "127.0.0.1",
 ) -> tuple[int, str]:
-    """Run one SIPp scenario against 127.0.0.1:target_port; returns (exit code, error/message log)."""
+    """Run one SIPp scenario from local_ip against 127.0.0.1:target_port; returns (exit code, error/message log)."""
     assert SIPP is not None
     workdir.mkdir(parents=True, exist_ok=True)
     src = SCENARIOS / scenario
@@ -129,7 +135,7 @@ async def run_sipp(
         "-sf",
         str(dst),
         "-i",
-        "127.0.0.1",
+        local_ip,
         "-p",
         str(free_port()),
         "-mp",

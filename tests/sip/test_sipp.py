@@ -82,8 +82,14 @@ async def test_options_flood_does_not_starve_others(endpoint_factory, tmp_path):
             await asyncio.sleep(0.05)
 
     try:
+        # the throttle is keyed by IP: the flood comes from another loopback host than the probe
         flood = run_sipp(
-            tmp_path, "options.xml", ep.port, extra=["-m", "4000", "-r", "2000", "-l", "2000"], limit_s=10
+            tmp_path,
+            "options.xml",
+            ep.port,
+            extra=["-m", "4000", "-r", "2000", "-l", "2000"],
+            limit_s=10,
+            local_ip="127.0.0.2",
         )
         (_rc, _log), _ = await asyncio.gather(flood, probe_loop())
     finally:
