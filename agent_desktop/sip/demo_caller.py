@@ -190,8 +190,12 @@ async def demo_call(
     max_seconds: float = 120.0,
     ring_timeout_s: float = 60.0,
     rtp_ports: tuple[int, int] = (41000, 41099),
+    heard: list[bytes] | None = None,
 ) -> str:
-    """Place one call to `to` (a SIP URI), loop the audio while connected; returns the end cause."""
+    """Place one call to `to` (a SIP URI), loop the audio while connected; returns the end cause.
+
+    `heard`, when given, collects what the desk sends as 16-bit PCM at 8 kHz, one 20 ms frame per item (a test
+    checks the agent's voice by its content)."""
     pcm = load_wav_8k(wav) if wav else _tone()
     ep = SipEndpoint(
         EndpointConfig(listen_host=listen_host, listen_port=0, caller_id=caller_id, rtp_ports=rtp_ports),
@@ -215,13 +219,16 @@ async def demo_call(
         stream = call.media
         stream.on_dtmf = lambda d: print(f"DTMF {d}", flush=True)
         encode = g711.pcm16_to_ulaw if stream.codec == "PCMU" else g711.pcm16_to_alaw
+        decode = g711.ulaw_to_pcm16 if stream.codec == "PCMU" else g711.alaw_to_pcm16
         coded = encode(pcm)
         frames = [coded[i : i + 160] for i in range(0, len(coded) - 159, 160)] or [stream.silence]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_seconds
         i = 0
         while call.state in ("connected", "held") and loop.time() < deadline:
-            await stream.read_frame()  # paces us at 20 ms and drains what the desk sends
+            frame = await stream.read_frame()  # paces us at 20 ms and drains what the desk sends
+            if heard is not None:
+                heard.append(decode(frame))
             stream.write_frame(frames[i % len(frames)])
             i += 1
         if call.state != "ended":
