@@ -6,7 +6,7 @@ RUN_DEBS := softhsm2 opensc python3-venv espeak-ng
 TEST_DEBS := $(RUN_DEBS) chromium baresip sip-tester kamailio iproute2 util-linux sox coturn
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint debs-run debs-test venv clean-demo
+.PHONY: run test e2e lint debs-run debs-test venv clean-demo
 
 debs-run:
 	@missing=$$(for p in $(RUN_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -41,6 +41,23 @@ NETNS := $(shell [ "$$(id -u)" = 0 ] && echo "unshare -n" || echo "unshare -rn")
 test: debs-test venv
 	$(VENV)/bin/ruff check .
 	$(NETNS) sh -c 'ip link set lo up && exec $(VENV)/bin/pytest -q -ra $(PYTEST_ARGS)'
+
+# The e2e journeys in Chromium. Without URL: against the suite's own demo, in the loopback-only namespace.
+# With URL: against a desk of one's own (a test or acceptance desk), from this machine's network:
+#   make e2e URL=https://desk.example.be E2E_PIN=1234 E2E_SIP=sip:1700@desk.example.be:5060 \
+#            E2E_PKCS11_MODULE=/usr/lib/x86_64-linux-gnu/libbeidpkcs11.so.0 E2E_TOKEN_LABEL=BELPIC
+# (see e2e/conftest.py). Traces of every test and screenshots of failures go to E2E_ARTIFACTS.
+URL ?=
+E2E_ARTIFACTS ?= test-artifacts/e2e-$(shell date +%Y%m%d-%H%M%S)
+E2E_TESTS ?= e2e
+e2e: debs-test venv
+	@mkdir -p $(E2E_ARTIFACTS)
+	@echo "e2e artefacts (Playwright traces, screenshots of failures): $(abspath $(E2E_ARTIFACTS))"
+ifeq ($(strip $(URL)),)
+	$(NETNS) sh -c 'ip link set lo up && exec env E2E_ARTIFACTS=$(abspath $(E2E_ARTIFACTS)) $(VENV)/bin/pytest -q -ra $(E2E_TESTS) $(PYTEST_ARGS)'
+else
+	E2E_URL='$(URL)' E2E_ARTIFACTS='$(abspath $(E2E_ARTIFACTS))' $(VENV)/bin/pytest -q -ra $(E2E_TESTS) $(PYTEST_ARGS)
+endif
 
 lint: venv
 	$(VENV)/bin/ruff check .

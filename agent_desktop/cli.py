@@ -1,7 +1,8 @@
-"""The `agent-desktop` command: serve, agents, kb, eid-bridge (DESIGN.md §6 "CLI").
+"""The `agent-desktop` command: serve the desk, enrol agents, import scripts, ring the desk, run the eID bridge.
 
-Every subcommand takes `--config FILE` (default `$AGENT_DESKTOP_CONFIG`, else the demo config). Errors a user can
-fix (bad config, unreadable certificate, unknown agent id) print one line and exit 2, never a traceback.
+Every subcommand takes `--config FILE` (default `$AGENT_DESKTOP_CONFIG`, else the demo config that `make run`
+writes, found from the current folder or from the project's folder). Errors a user can fix (bad config, unreadable
+certificate, unknown agent id, no desk answering) print one line and exit 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -9,20 +10,51 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
-from .config import Config, ConfigError, load_config
+from .config import DEMO_CONFIG, ENV_CONFIG, Config, ConfigError, load_config
+from .logs import setup_logging
+
+# The project's folder when running from a checkout (`pip install -e`, as `make run` does).
+PROJECT = Path(__file__).resolve().parent.parent
 
 
 class UsageError(Exception):
     pass
 
 
+def find_config(
+    explicit: str | None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    project: Path = PROJECT,
+) -> Path:
+    """--config, else $AGENT_DESKTOP_CONFIG, else the demo config in this folder or in the project's folder.
+
+    The last one lets `agent-desktop demo-call` work from any folder after `make run`. When none exists the
+    error names every place looked at."""
+    environ = os.environ if environ is None else environ
+    if explicit:
+        return Path(explicit)
+    if environ.get(ENV_CONFIG):
+        return Path(environ[ENV_CONFIG])
+    here = (cwd or Path.cwd()) / DEMO_CONFIG
+    candidates = [here, project / DEMO_CONFIG]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    looked = " and ".join(dict.fromkeys(str(c) for c in candidates))
+    raise ConfigError(
+        f"no config: give --config FILE or set ${ENV_CONFIG}; the demo config is not at {looked} "
+        f"(run `make run` in {project} once to create it)"
+    )
+
+
 def _config(args: argparse.Namespace) -> Config:
-    return load_config(args.config)
+    return load_config(find_config(args.config))
 
 
 def _open_db(config: Config):
@@ -231,82 +263,160 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
 # -- demo-call -------------------------------------------------------------------------------------------------
 
 
-def cmd_demo_call(args: argparse.Namespace) -> int:
-    from .sip.demo_caller import demo_call
+CAUSES = {
+    "remote_bye": "the desk hung up",
+    "local_bye": "hung up here",
+    "rejected": "the desk refused the call: is an agent logged in and Beschikbaar (available)? "
+    "On another desk, is this machine's address in its [sip] allowed_sources?",
+    "no_answer": "nobody answered in time",
+    "busy": "the desk is busy",
+    "failed": "the call failed",
+}
 
-    config = _config(args)
+
+def demo_target(config: Config, to: str | None) -> str:
+    """The SIP URI to ring: `--to` as given when it is a URI, else that number (or the first queue's, else
+    1700) at the desk's [sip] listen address."""
     host, _, port = config.sip.listen.rpartition(":")
     host = host.strip("[]")
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
-    number = args.to or (config.queues[0].numbers[0] if config.queues and config.queues[0].numbers else "1700")
-    target = number if number.startswith(("sip:", "sips:")) else f"sip:{number}@{host}:{port}"
+    if ":" in host:
+        host = f"[{host}]"
+    number = to or (config.queues[0].numbers[0] if config.queues and config.queues[0].numbers else "1700")
+    return number if number.startswith(("sip:", "sips:")) else f"sip:{number}@{host}:{port}"
+
+
+def cmd_demo_call(args: argparse.Namespace) -> int:
+    from .sip.demo_caller import DeskUnreachable, demo_call, probe
+
     wav = Path(args.wav) if args.wav else None
     if wav is not None and not wav.is_file():
         raise UsageError(f"{wav}: no such file")
+    # A full sip: URI needs no config: QA can ring any desk from any machine.
+    target = (
+        args.to if args.to and args.to.startswith(("sip:", "sips:")) else demo_target(_config(args), args.to)
+    )
     print(f"calling {target} (Ctrl-C hangs up)", flush=True)
+
+    async def call() -> str:
+        try:
+            answer = await probe(target, timeout_s=args.probe_timeout)
+        except DeskUnreachable as e:
+            raise UsageError(str(e)) from None
+        return await demo_call(
+            target,
+            wav=wav,
+            listen_host=args.host or answer.local_host,
+            max_seconds=args.seconds,
+            ring_timeout_s=args.ring_seconds,
+        )
+
     try:
-        cause = asyncio.run(demo_call(target, wav=wav, max_seconds=args.seconds))
+        cause = asyncio.run(call())
     except KeyboardInterrupt:
         return 0
-    print(f"call ended: {cause}")
+    print(f"call ended: {cause} ({CAUSES.get(cause, cause)})")
     return 0 if cause in ("remote_bye", "local_bye") else 1
 
 
 # -- parser ----------------------------------------------------------------------------------------------------
 
 
+EPILOG = """\
+examples (after `make run`, in a second terminal):
+  agent-desktop demo-call                    ring the demo desk; answer in the browser, Ctrl-C hangs up
+  agent-desktop agents list                  who may log in
+  agent-desktop agents add --cert card.pem --roles agent,supervisor --skills vaccination
+  agent-desktop kb import kb_client/demo     load a folder of Markdown scripts
+  agent-desktop eid-bridge --origin https://desk.example.be   on an agent's PC
+
+Each command has its own --help. How the desk is built: docs/ARCHITECTURE.md.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agent-desktop", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="agent-desktop",
+        description=__doc__.split("\n")[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--config", help="config file (default: $AGENT_DESKTOP_CONFIG, else var/demo/desk.toml)"
+        "--config",
+        metavar="FILE",
+        help=f"desk config (default: ${ENV_CONFIG}, else {DEMO_CONFIG} here or in {PROJECT})",
     )
-    common.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging, including the WebRTC libraries"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("serve", parents=[common], help="serve the desk")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
+    p = sub.add_parser("serve", parents=[common], help="serve the desk (web, WebSocket, SIP)")
+    p.add_argument("--host", help="address to listen on (default: [server] host)")
+    p.add_argument("--port", type=int, help="TCP port to listen on (default: [server] port)")
     p.set_defaults(func=cmd_serve)
 
-    agents = sub.add_parser("agents", parents=[common], help="enrol and manage agents").add_subparsers(
-        dest="agents_command", required=True
-    )
+    agents_parser = sub.add_parser("agents", parents=[common], help="enrol, list and disable agents")
+    agents = agents_parser.add_subparsers(dest="agents_command", required=True, metavar="ACTION")
     p = agents.add_parser(
         "add", parents=[common], help="enrol the holder of an eID authentication certificate"
     )
     p.add_argument("--cert", required=True, help="the card's Authentication certificate (PEM or DER)")
-    p.add_argument("--roles", default="agent", help="agent[,supervisor,helpdesk,admin]")
-    p.add_argument("--skills", default="")
-    p.add_argument("--lang", default="nl", choices=["nl", "fr", "en"])
+    p.add_argument("--roles", default="agent", help="comma-separated: agent[,supervisor,helpdesk,admin]")
+    p.add_argument(
+        "--skills", default="", help="comma-separated skills that route calls to them, e.g. vaccination,info"
+    )
+    p.add_argument("--lang", default="nl", choices=["nl", "fr", "en"], help="the desk's language for them")
     p.set_defaults(func=cmd_agents_add)
-    p = agents.add_parser("list", parents=[common])
+    p = agents.add_parser("list", parents=[common], help="list enrolled agents (id, enabled, name, roles)")
     p.set_defaults(func=cmd_agents_list)
-    p = agents.add_parser("disable", parents=[common])
-    p.add_argument("id", type=int)
+    p = agents.add_parser(
+        "disable", parents=[common], help="refuse an agent's logins and end their live sessions"
+    )
+    p.add_argument("id", type=int, help="the agent's id (see `agents list`)")
     p.set_defaults(func=cmd_agents_disable)
 
-    kb = sub.add_parser("kb", parents=[common], help="knowledge base").add_subparsers(
-        dest="kb_command", required=True
-    )
+    kb_parser = sub.add_parser("kb", parents=[common], help="the scripts knowledge base")
+    kb = kb_parser.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
     p = kb.add_parser("import", parents=[common], help="import a folder of Markdown items")
-    p.add_argument("dir")
+    p.add_argument("dir", help="folder of Markdown files with a YAML header (see kb_client/demo)")
     p.add_argument("--prune", action="store_true", help="delete items that are no longer in the folder")
     p.set_defaults(func=cmd_kb_import)
 
-    p = sub.add_parser("demo-call", parents=[common], help="call the desk from a SIP caller that plays a WAV")
+    p = sub.add_parser(
+        "demo-call",
+        parents=[common],
+        help="ring the desk from a test caller (in a second terminal, after `make run`)",
+        description="Ring the desk from a SIP caller that plays a tone (or --wav) until either side hangs up. "
+        "Set yourself available in the browser first. Fails within seconds when no desk answers.",
+    )
     p.add_argument(
-        "--to", help="number of the desk's queue or a sip: URI (default: the first queue, else 1700)"
+        "--to",
+        help="queue number at the desk's [sip] listen address, or a full sip: URI (then no config is needed); "
+        "default: the first queue's number, else 1700",
     )
     p.add_argument("--wav", help="16-bit PCM WAV to play (default: a tone)")
-    p.add_argument("--seconds", type=float, default=120.0, help="hang up after this long")
+    p.add_argument(
+        "--seconds", type=float, default=120.0, help="hang up this long after the answer (default 120)"
+    )
+    p.add_argument(
+        "--ring-seconds", type=float, default=60.0, help="give up if nobody answers within this (default 60)"
+    )
+    p.add_argument(
+        "--probe-timeout",
+        type=float,
+        default=3.0,
+        help="how long to wait for the desk's answer to OPTIONS before saying it is not there (default 3)",
+    )
+    p.add_argument("--host", help="local address to call from (default: the one that routes to the desk)")
     p.set_defaults(func=cmd_demo_call)
 
     p = sub.add_parser("eid-bridge", parents=[common], help="the eID bridge on the agent's PC (127.0.0.1)")
     p.add_argument("--module", help="PKCS#11 module (default libbeidpkcs11.so.0)")
     p.add_argument("--token-label", help="token label (default BELPIC)")
-    p.add_argument("--port", type=int)
+    p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: [eid] bridge_port, 35963)")
     p.add_argument("--origin", action="append", help="desk origin allowed to ask for a login (repeatable)")
     p.add_argument(
         "--export-cert", metavar="FILE", help="write the card's Authentication certificate (PEM) and exit"
@@ -317,10 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(args.verbose)
     try:
         return args.func(args)
     except (ConfigError, UsageError) as e:

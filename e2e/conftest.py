@@ -1,23 +1,47 @@
-"""A running desk for end-to-end tests: the demo itself (`python -m agent_desktop.demo`, what `make run` runs),
-in a temporary folder on free ports, so QA drives exactly what a new user gets."""
+"""A running desk for end-to-end tests, one of two kinds:
+
+- by default the demo itself (`python -m agent_desktop.demo`, what `make run` runs), in a temporary folder on free
+  ports, so QA drives exactly what a new user gets;
+- with `E2E_URL` set (`make e2e URL=https://desk.example.be`), a desk someone else runs: QA's test or acceptance
+  desk, with their own test card. Only tests marked `e2e_remote` run then; the others are skipped, and a test
+  that reaches for the demo's files (`desk.directory`, `desk.database`, …) is skipped rather than broken.
+
+Settings for a desk of your own (environment; `make e2e` passes them through):
+  E2E_URL              the desk's address
+  E2E_PIN              the test card's PIN
+  E2E_SIP              the desk's SIP address for the test caller, e.g. sip:1700@desk.example.be:5060; this
+                       machine's address must be in that desk's `[sip] allowed_sources`. Without it the call
+                       journeys are skipped.
+  E2E_PKCS11_MODULE    the test card's PKCS#11 module (default: the Belgian eID middleware's); with
+  E2E_TOKEN_LABEL      its token label (default BELPIC) the suite starts `agent-desktop eid-bridge` for the desk,
+                       unless a bridge already answers on the port the desk's page uses
+  E2E_ARTIFACTS        the folder for this run's Playwright traces (one per test) and screenshots of failures
+
+Every browser context a test opens is traced when E2E_ARTIFACTS is set, and every failing test leaves a
+screenshot of each of its open pages there (default folder: test-artifacts/e2e).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.helpers.net import free_port, free_udp_tcp_port
 
 ROOT = Path(__file__).resolve().parent.parent
+REMOTE_MARK = "e2e_remote"
 
 
 @dataclass(frozen=True)
@@ -26,14 +50,68 @@ class RunningDesk:
     bridge_port: int
     sip_port: int
     pin: str
-    directory: Path
-    config: Path
-    cert: Path
-    log: Path
+    local_directory: Path | None = None
+    local_config: Path | None = None
+    local_cert: Path | None = None
+    local_log: Path | None = None
+    # Where a test caller dials the desk's queue; empty for a desk of one's own without E2E_SIP.
+    caller_uri: str = ""
+
+    @property
+    def remote(self) -> bool:
+        return self.local_directory is None
+
+    def _local(self, value: Path | None, what: str) -> Path:
+        if value is None:
+            pytest.skip(f"needs the suite's own demo desk ({what}); E2E_URL points at {self.url}")
+        return value
+
+    @property
+    def directory(self) -> Path:
+        return self._local(self.local_directory, "its folder")
+
+    @property
+    def config(self) -> Path:
+        return self._local(self.local_config, "its config")
+
+    @property
+    def cert(self) -> Path:
+        return self._local(self.local_cert, "its card's certificate")
+
+    @property
+    def log(self) -> Path:
+        return self._local(self.local_log, "its log")
 
     @property
     def database(self) -> Path:
         return self.directory.parent / "desk.db"
+
+    @property
+    def sip_uri(self) -> str:
+        """The queue a test caller dials."""
+        if not self.caller_uri:
+            pytest.skip(f"set E2E_SIP to the SIP address of {self.url} for the call journeys")
+        return self.caller_uri
+
+
+def remote_url() -> str:
+    return os.environ.get("E2E_URL", "").strip().rstrip("/")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{REMOTE_MARK}: the test also runs against a desk of one's own (`make e2e URL=…`)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    url = remote_url()
+    if not url:
+        return
+    skip = pytest.mark.skip(reason=f"not marked {REMOTE_MARK}: runs only against the suite's own demo")
+    for item in items:
+        if item.path.is_relative_to(Path(__file__).parent) and not item.get_closest_marker(REMOTE_MARK):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +149,9 @@ def demo_desk(
     base = tmp_path_factory.mktemp("demo")
     desk_port, bridge_port, ocsp_port = free_port(), free_port(), free_port()
     sip_port = free_udp_tcp_port()
+    if remote_url():
+        yield from _desk_of_ones_own(remote_url(), base)
+        return
     log = base / "demo.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -125,6 +206,7 @@ def demo_desk(
             Path(info["config"]),
             Path(info["cert"]),
             log,
+            caller_uri=f"sip:1700@127.0.0.1:{sip_port}",
         )
     finally:
         if proc.poll() is None:
@@ -136,13 +218,172 @@ def demo_desk(
                 proc.wait(5)
 
 
-def login(page, desk: RunningDesk) -> None:
-    """Log the demo agent in through the page, the running bridge and the SoftHSM card."""
-    from playwright.sync_api import expect
+def login(page, desk: RunningDesk):
+    """Log the test agent in through the page, the running bridge and the card; returns the DeskPage."""
+    from e2e.pages import LoginPage
 
-    page.goto(desk.url)
-    expect(page.locator("body[data-ready='1']")).to_be_visible()
-    page.get_by_test_id("login-eid").click()
-    page.get_by_test_id("pin-input").fill(desk.pin)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("desk-connection")).to_have_attribute("data-status", "open")
+    return LoginPage(page, desk.url).log_in(desk.pin)
+
+
+# -- a desk of one's own (E2E_URL) -------------------------------------------------------------------------------
+
+
+def _bridge_port_of(url: str) -> int:
+    """The port the desk's login page asks the eID bridge on (`[eid] bridge_port` of that desk)."""
+    with urllib.request.urlopen(url + "/", timeout=15) as response:
+        html = response.read().decode("utf-8", "replace")
+    found = re.search(r'data-bridge-port="(\d+)"', html)
+    if not found:
+        pytest.fail(f"{url}/ does not look like an Agent Desktop login page (no data-bridge-port)")
+    return int(found.group(1))
+
+
+def _bridge_answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def _desk_of_ones_own(url: str, base: Path) -> Iterator[RunningDesk]:
+    pin = os.environ.get("E2E_PIN", "")
+    if not pin:
+        pytest.fail("E2E_URL is set: set E2E_PIN to the test card's PIN as well")
+    sip = os.environ.get("E2E_SIP", "").strip()
+    sip_port = int(m.group(1)) if (m := re.search(r":(\d+)(?:;|$)", sip)) else 5060
+    bridge_port = _bridge_port_of(url)
+    bridge = None
+    if not _bridge_answers(bridge_port):
+        module = os.environ.get("E2E_PKCS11_MODULE", "libbeidpkcs11.so.0")
+        label = os.environ.get("E2E_TOKEN_LABEL", "BELPIC")
+        bridge_log = base / "eid-bridge.log"
+        with open(bridge_log, "wb") as out:
+            bridge = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "agent_desktop.cli",
+                    "eid-bridge",
+                    "--origin",
+                    url,
+                    "--port",
+                    str(bridge_port),
+                    "--module",
+                    module,
+                    "--token-label",
+                    label,
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 30
+        while not _bridge_answers(bridge_port):
+            if bridge.poll() is not None or time.monotonic() > deadline:
+                bridge.kill()
+                pytest.fail(
+                    f"the eID bridge did not start:\n{bridge_log.read_text(errors='replace')[-2000:]}"
+                )
+            time.sleep(0.2)
+    try:
+        yield RunningDesk(url, bridge_port, sip_port, pin, caller_uri=sip)
+    finally:
+        if bridge is not None and bridge.poll() is None:
+            os.killpg(bridge.pid, signal.SIGTERM)
+            try:
+                bridge.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(bridge.pid, signal.SIGKILL)
+                bridge.wait(5)
+
+
+# -- traces and screenshots of failures ----------------------------------------------------------------------------
+
+
+def artifacts_dir() -> Path:
+    return Path(os.environ.get("E2E_ARTIFACTS") or ROOT / "test-artifacts" / "e2e").resolve()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+
+
+_FAILED = pytest.StashKey[bool]()
+_CURRENT: list[pytest.Item] = []  # the test running now (one at a time per process)
+
+
+@pytest.fixture(autouse=True)
+def _current_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    _CURRENT.append(request.node)
+    try:
+        yield
+    finally:
+        _CURRENT.remove(request.node)
+
+
+def _slug(item: pytest.Item) -> str:
+    return re.sub(r"[^\w.-]+", "_", item.nodeid.split("::", 1)[-1]).strip("_")[:120]
+
+
+class _TracedBrowser:
+    """A Browser whose contexts are traced (with E2E_ARTIFACTS) and leave screenshots when their test failed.
+
+    Wraps the root conftest's Chromium, the suite's one launch: nothing else starts a browser."""
+
+    def __init__(self, browser: Any, trace: bool) -> None:
+        self._browser = browser
+        self._trace = trace
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+    def new_context(self, **options: Any) -> Any:
+        context = self._browser.new_context(**options)
+        if self._trace:
+            context.tracing.start(screenshots=True, snapshots=True, sources=False)
+        close = context.close
+        done = []
+
+        def close_and_keep(*args: Any, **kwargs: Any) -> None:
+            if not done:
+                done.append(True)
+                item = _CURRENT[-1] if _CURRENT else None
+                name = _slug(item) if item else "outside-a-test"
+                failed = bool(item and item.stash.get(_FAILED, False))
+                folder = artifacts_dir()
+                if failed or self._trace:
+                    folder.mkdir(parents=True, exist_ok=True)
+                if failed:
+                    for n, page in enumerate(context.pages):
+                        try:
+                            page.screenshot(path=str(folder / f"FAILED-{name}-{n}.png"), timeout=5000)
+                        except Exception:  # noqa: BLE001 - a crashed page has no screenshot; the trace still has it
+                            pass
+                if self._trace:
+                    context.tracing.stop(path=str(folder / f"{'FAILED-' if failed else ''}{name}.zip"))
+            return close(*args, **kwargs)
+
+        context.close = close_and_keep
+        return context
+
+    def new_page(self, **options: Any) -> Any:
+        return self.new_context(**options).new_page()
+
+
+@pytest.fixture(scope="module")
+def chromium(chromium: Callable[..., Any]) -> Callable[..., Any]:
+    """The root conftest's `chromium(audio_wav=None)`, its browsers wrapped by `_TracedBrowser`."""
+    trace = bool(os.environ.get("E2E_ARTIFACTS"))
+    wrapped: dict[int, _TracedBrowser] = {}
+
+    def launch(*args: Any, **kwargs: Any) -> _TracedBrowser:
+        browser = chromium(*args, **kwargs)
+        return wrapped.setdefault(id(browser), _TracedBrowser(browser, trace))
+
+    return launch

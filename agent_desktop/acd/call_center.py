@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
+from ..logs import call_line
 from ..media.hold_music import HoldMusic
 from ..media.room import MediaRoom
 from ..sip.call import Call as Leg
@@ -187,7 +188,9 @@ class CallCenter:
     async def _offer_next(self, call: DeskCall) -> None:
         agent_id = self._pick_agent(call.declined_by)
         if agent_id is None:
-            log.info("call %s: no agent can take it", call.id)
+            log.info(
+                "%s", call_line(call.id, call.direction, call.number, queue=call.queue, cause="no_agent")
+            )
             self._calls.pop(call.id, None)
             call_records.mark_ended(self._db, call.id, "no_agent")
             await call.leg.reject(480)
@@ -364,6 +367,20 @@ class CallCenter:
         if call.hold_stop:
             call.hold_stop.set()
         call_records.mark_ended(self._db, call.id, cause)
+        talk_s = time.monotonic() - call.connected_at if call.connected_at else None
+        log.info(
+            "%s",
+            call_line(
+                call.id,
+                call.direction,
+                call.number,
+                queue=call.queue,
+                agent_id=call.agent_id if call.agent_id is not None else call.offered_to,
+                answered=call.answered,
+                talk_s=talk_s,
+                cause=cause,
+            ),
+        )
         for agent_id in {call.agent_id, call.offered_to} - {None}:
             if call.agent_id == agent_id:
                 self._media.detach(agent_id)

@@ -65,6 +65,7 @@ async def login(request: web.Request) -> web.Response:
         identity = await verify_token(token, nonce, app[keys.VERIFY_POLICY], app[keys.HTTP])
     except EidError as e:
         audit.log(db, "login_refused", remote=request.remote or "", code=e.code)
+        log.info("login refused from %s: %s", request.remote, e.code)
         raise
     agent = agents.by_nrn_hash(db, nrn_hash(identity.nrn, app[keys.NRN_KEY]))
     if agent is None:
@@ -75,15 +76,18 @@ async def login(request: web.Request) -> web.Response:
             code="unknown_agent",
             cert=identity.cert_fingerprint,
         )
+        log.info("login refused from %s: unknown_agent", request.remote)
         raise EidError("unknown_agent", "this eID card belongs to nobody enrolled at this desk")
     if not agent.enabled:
         audit.log(db, "login_refused", agent_id=agent.id, remote=request.remote or "", code="agent_disabled")
+        log.info("login refused from %s: agent %s is disabled", request.remote, agent.id)
         raise EidError("agent_disabled", "this agent's access is disabled")
     cookie, session = sessions.create(
         db, agent.id, remote=request.remote or "", user_agent=request.headers.get("User-Agent", "")
     )
     app[keys.STATES].login(agent.id)
     audit.log(db, "login", agent_id=agent.id, remote=request.remote or "", session=session.id)
+    log.info("login: agent %s, session %s, from %s", agent.id, session.id, request.remote)
     response = web.json_response(me_body(request, agent))
     response.del_cookie(PRELOGIN_COOKIE, path="/")
     response.set_cookie(SESSION_COOKIE, cookie, **cookie_options(request))

@@ -1,0 +1,73 @@
+"""The phone panel: audio status, the incoming call, answer/hold/DTMF/hang-up, dialling out."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Locator, Page, expect
+
+
+class PhonePanel:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    def expect_audio_connected(self) -> None:
+        expect(self.page.get_by_test_id("rtc-status")).to_have_attribute("data-status", "connected")
+
+    @property
+    def incoming(self) -> Locator:
+        return self.page.get_by_test_id("call-incoming")
+
+    @property
+    def caller(self) -> Locator:
+        return self.page.get_by_test_id("call-from")
+
+    @property
+    def status(self) -> Locator:
+        """`data-state`: ringing, connected, held, ended."""
+        return self.page.get_by_test_id("call-status")
+
+    def expect_call_state(self, state: str) -> None:
+        expect(self.status).to_have_attribute("data-state", state)
+
+    def answer(self) -> None:
+        expect(self.incoming).to_be_visible()
+        self.page.get_by_test_id("call-answer").click()
+        self.expect_call_state("connected")
+
+    def reject(self) -> None:
+        self.page.get_by_test_id("call-reject").click()
+
+    def hold(self) -> None:
+        """Toggle hold (the same button resumes)."""
+        self.page.get_by_test_id("call-hold").click()
+
+    def press(self, digit: str) -> None:
+        self.page.get_by_test_id("dtmf-pad").get_by_role("button", name=digit, exact=True).click()
+
+    def hang_up(self) -> None:
+        self.page.get_by_test_id("call-hangup").click()
+        self.expect_call_state("ended")
+
+    def dial(self, number: str) -> None:
+        self.page.get_by_test_id("dial-input").fill(number)
+        self.page.get_by_test_id("dial-call").click()
+
+    def hears_tone(self, freq: float) -> dict:
+        """Listen to the call's audio in the page (WebAudio FFT): levels in dB at `freq`, elsewhere and median."""
+        return self.page.evaluate(TONE_IN_PAGE, freq)
+
+
+TONE_IN_PAGE = """async (freq) => {
+  const el = document.getElementById("remote-audio");
+  const ctx = new AudioContext();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 8192;
+  ctx.createMediaStreamSource(el.srcObject).connect(analyser);
+  await new Promise((r) => setTimeout(r, 1500));
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  analyser.getFloatFrequencyData(bins);
+  const hz = ctx.sampleRate / analyser.fftSize;
+  const at = (f) => Math.max(...[-1, 0, 1].map((d) => bins[Math.round(f / hz) + d]));
+  const sorted = [...bins].sort((a, b) => a - b);
+  await ctx.close();
+  return { tone: at(freq), elsewhere: at(freq * 1.37), median: sorted[sorted.length >> 1] };
+}"""
