@@ -1,7 +1,9 @@
 """Client and server transactions (RFC 3261 §17, with RFC 6026's Accepted state).
 
-Timers run as `loop.call_later` handles rather than tasks: a transaction is a few hundred bytes and a handful of
+Timers run as `call_later` handles rather than tasks: a transaction is a few hundred bytes and a handful of
 handles, so thousands of them cost little. Over TCP nothing is retransmitted; only the time-outs apply.
+The handles come from a `Clock` (the running event loop by default) so tests can drive every timer with a clock
+of their own at the RFC's real values, and T1/T2/T4 are parameters of the layer so peer tests can shrink them.
 """
 
 from __future__ import annotations
@@ -9,14 +11,43 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from typing import Protocol
 
 from .message import SipMessage, reason_phrase
 from .transport import Addr
 
-__all__ = ["ClientTransaction", "ServerTransaction", "TransactionLayer", "new_branch", "make_response"]
+__all__ = [
+    "Clock",
+    "ClientTransaction",
+    "ServerTransaction",
+    "TransactionLayer",
+    "new_branch",
+    "make_response",
+]
 
+# RFC 3261 §17.1.1.1 / table 4 defaults
+T1 = 0.5
 T2 = 4.0
 T4 = 5.0
+# Timer D, "> 32 s for UDP": how long a completed INVITE client transaction re-ACKs retransmitted finals
+TIMER_D = 32.0
+
+
+class Handle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """Where transaction timers are scheduled."""
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Handle: ...
+
+
+class LoopClock:
+    """The running asyncio loop (production)."""
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Handle:
+        return asyncio.get_running_loop().call_later(delay, callback)
 
 
 def new_branch() -> str:
@@ -70,13 +101,12 @@ class ClientTransaction:
         self._queue: asyncio.Queue[SipMessage | None] = asyncio.Queue()
         self._handles: list[asyncio.TimerHandle] = []
         self._interval = layer.t1
-        self._loop = asyncio.get_running_loop()
 
     def start(self) -> None:
         self.layer.send(self.data, self.addr)
         if self.addr.transport == "udp":
-            self._handles.append(self._loop.call_later(self._interval, self._retransmit))
-        self._handles.append(self._loop.call_later(64 * self.layer.t1, self._timeout))
+            self._handles.append(self.layer.clock.call_later(self._interval, self._retransmit))
+        self._handles.append(self.layer.clock.call_later(64 * self.layer.t1, self._timeout))
 
     async def response(self) -> SipMessage | None:
         """Next response; None when `wake()` was called (the owner has something to do, e.g. CANCEL)."""
@@ -90,10 +120,10 @@ class ClientTransaction:
             return
         self.layer.send(self.data, self.addr)
         self.layer.retransmissions += 1
-        self._interval = min(self._interval * 2, T2) if not self.is_invite else self._interval * 2
+        self._interval = min(self._interval * 2, self.layer.t2) if not self.is_invite else self._interval * 2
         if self.state == "proceeding":
-            self._interval = T2
-        self._handles.append(self._loop.call_later(self._interval, self._retransmit))
+            self._interval = self.layer.t2
+        self._handles.append(self.layer.clock.call_later(self._interval, self._retransmit))
 
     def _timeout(self) -> None:
         if self.state in ("calling", "proceeding"):
@@ -114,13 +144,13 @@ class ClientTransaction:
             if self.is_invite and status >= 300:
                 self._send_ack(resp)
                 self.state = "completed"
-                self._linger(32.0 if self.addr.transport == "udp" else 0)
+                self._linger(TIMER_D if self.addr.transport == "udp" else 0)
             elif self.is_invite:
                 self.state = "accepted"  # RFC 6026 Timer M: absorb 2xx retransmissions
                 self._linger(64 * self.layer.t1)
             else:
                 self.state = "completed"
-                self._linger(T4 if self.addr.transport == "udp" else 0)
+                self._linger(self.layer.t4 if self.addr.transport == "udp" else 0)
         elif self.state == "completed" and self.is_invite and status >= 300:
             self._send_ack(resp)  # our ACK got lost: the server retransmitted its final response
         elif self.state == "accepted" and 200 <= status < 300 and self.ack is not None:
@@ -145,7 +175,7 @@ class ClientTransaction:
         if seconds <= 0:
             self.terminate()
         else:
-            self._handles.append(self._loop.call_later(seconds, self.terminate))
+            self._handles.append(self.layer.clock.call_later(seconds, self.terminate))
 
     def _cancel_timers(self) -> None:
         for h in self._handles:
@@ -173,7 +203,6 @@ class ServerTransaction:
         self.on_ack_timeout: Callable[[], None] | None = None  # 2xx never ACKed (dialog must BYE)
         self.on_cancelled: Callable[[SipMessage], None] | None = None
         self._handles: list[asyncio.TimerHandle] = []
-        self._loop = asyncio.get_running_loop()
         self._interval = layer.t1
 
     @property
@@ -195,19 +224,19 @@ class ServerTransaction:
             self.state = "accepted" if self.last_status < 300 else "completed"
             # 2xx: the UAS core retransmits until the ACK (§13.3.1.4); non-2xx: Timer G until the ACK (§17.2.1)
             if udp:
-                self._handles.append(self._loop.call_later(self._interval, self._retransmit))
-            self._handles.append(self._loop.call_later(64 * t1, self._ack_timeout))
+                self._handles.append(self.layer.clock.call_later(self._interval, self._retransmit))
+            self._handles.append(self.layer.clock.call_later(64 * t1, self._ack_timeout))
         else:
             self.state = "completed"
-            self._handles.append(self._loop.call_later(64 * t1 if udp else 0, self.terminate))
+            self._handles.append(self.layer.clock.call_later(64 * t1 if udp else 0, self.terminate))
 
     def _retransmit(self) -> None:
         if self.state not in ("accepted", "completed") or self.last is None:
             return
         self.layer.send(self.last, self.addr)
         self.layer.retransmissions += 1
-        self._interval = min(self._interval * 2, T2)
-        self._handles.append(self._loop.call_later(self._interval, self._retransmit))
+        self._interval = min(self._interval * 2, self.layer.t2)
+        self._handles.append(self.layer.clock.call_later(self._interval, self._retransmit))
 
     def _ack_timeout(self) -> None:
         if self.state == "accepted" and self.on_ack_timeout is not None:
@@ -228,7 +257,9 @@ class ServerTransaction:
             self.state = "confirmed"
             # Timer I (T4 over UDP): keep absorbing ACK retransmissions for a while
             self._handles.append(
-                self._loop.call_later(T4 if self.addr.transport == "udp" else 0, self.terminate)
+                self.layer.clock.call_later(
+                    self.layer.t4 if self.addr.transport == "udp" else 0, self.terminate
+                )
             )
 
     def _cancel_timers(self) -> None:
@@ -244,9 +275,20 @@ class ServerTransaction:
 
 
 class TransactionLayer:
-    def __init__(self, send: Callable[[bytes, Addr], None], t1: float = 0.5) -> None:
+    def __init__(
+        self,
+        send: Callable[[bytes, Addr], None],
+        t1: float = T1,
+        *,
+        t2: float = T2,
+        t4: float = T4,
+        clock: Clock | None = None,
+    ) -> None:
         self.send = send
         self.t1 = t1
+        self.t2 = t2
+        self.t4 = t4
+        self.clock: Clock = clock or LoopClock()
         self.client: dict[str, ClientTransaction] = {}
         self.server: dict[str, ServerTransaction] = {}
         self.retransmissions = 0
