@@ -99,14 +99,16 @@ class ClientTransaction:
         self.final: SipMessage | None = None
         self.ack: bytes | None = None  # set by the dialog layer after a 2xx so retransmitted 2xx get re-ACKed
         self._queue: asyncio.Queue[SipMessage | None] = asyncio.Queue()
-        self._handles: list[asyncio.TimerHandle] = []
+        self._handles: list[Handle] = []
+        self._timer_b: Handle | None = None
         self._interval = layer.t1
 
     def start(self) -> None:
         self.layer.send(self.data, self.addr)
         if self.addr.transport == "udp":
             self._handles.append(self.layer.clock.call_later(self._interval, self._retransmit))
-        self._handles.append(self.layer.clock.call_later(64 * self.layer.t1, self._timeout))
+        self._timer_b = self.layer.clock.call_later(64 * self.layer.t1, self._timeout)  # Timer B or F
+        self._handles.append(self._timer_b)
 
     async def response(self) -> SipMessage | None:
         """Next response; None when `wake()` was called (the owner has something to do, e.g. CANCEL)."""
@@ -114,6 +116,15 @@ class ClientTransaction:
 
     def wake(self) -> None:
         self._queue.put_nowait(None)
+
+    def cancel_sent(self) -> None:
+        """The TU sent a CANCEL for this INVITE: without a final response within 64*T1 it is given up (§9.1).
+
+        Timer B no longer runs once a provisional came, so without this a callee that accepts the CANCEL but never
+        sends 487 would keep the transaction, and the call's task waiting on it, for ever.
+        """
+        if self.is_invite and self.state in ("calling", "proceeding"):
+            self._handles.append(self.layer.clock.call_later(64 * self.layer.t1, self._timeout))
 
     def _retransmit(self) -> None:
         if self.state not in ("calling", "proceeding") or (self.is_invite and self.state == "proceeding"):
@@ -135,6 +146,11 @@ class ClientTransaction:
         status = resp.status or 0
         if self.state in ("calling", "proceeding"):
             if status < 200:
+                if self.is_invite and self._timer_b is not None:
+                    # §17.1.1.2: Timer B only bounds the Calling state. A callee that rings is bounded by the TU
+                    # (ring time-out, then CANCEL), not by 64*T1, or every call ringing past 32 s would drop.
+                    self._timer_b.cancel()
+                    self._timer_b = None
                 self.state = "proceeding"
                 self._queue.put_nowait(resp)
                 return
@@ -202,7 +218,7 @@ class ServerTransaction:
         self.last_status = 0
         self.on_ack_timeout: Callable[[], None] | None = None  # 2xx never ACKed (dialog must BYE)
         self.on_cancelled: Callable[[SipMessage], None] | None = None
-        self._handles: list[asyncio.TimerHandle] = []
+        self._handles: list[Handle] = []
         self._interval = layer.t1
 
     @property
@@ -222,8 +238,9 @@ class ServerTransaction:
         t1 = self.layer.t1
         if self.is_invite:
             self.state = "accepted" if self.last_status < 300 else "completed"
-            # 2xx: the UAS core retransmits until the ACK (§13.3.1.4); non-2xx: Timer G until the ACK (§17.2.1)
-            if udp:
+            # 2xx: the UAS core retransmits until the ACK whatever the transport, since a hop beyond the next
+            # one may be UDP (§13.3.1.4); non-2xx: Timer G until the ACK, over UDP only (§17.2.1)
+            if udp or self.state == "accepted":
                 self._handles.append(self.layer.clock.call_later(self._interval, self._retransmit))
             self._handles.append(self.layer.clock.call_later(64 * t1, self._ack_timeout))
         else:
