@@ -333,3 +333,17 @@ async def test_uac_gives_up_an_invite_whose_cancel_gets_no_487(endpoint_factory,
     assert call._task is not None and call._task.done()
     rc, log = await uas.result()
     assert rc == 0, log
+
+
+async def test_uas_answers_500_to_an_invite_overlapping_an_unanswered_one(endpoint_factory, tmp_path):
+    calls: list = []
+
+    async def on_incoming(call):
+        calls.append(call)
+        await call.ring()
+
+    ep = await endpoint_factory(on_incoming, offer_timeout_s=30, **TIMERS)
+    rc, log = await run_sipp(tmp_path, "uac_overlapping_invite.xml", ep.port, extra=["-m", "1"])
+    assert rc == 0, log  # SIPp checked the 500 and its Retry-After, then the CANCEL's 200 and the 487
+    await calls[0].wait_ended(2)
+    assert calls[0].cause == "cancelled"
