@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
@@ -34,6 +35,7 @@ Direction = Literal["inbound", "outbound"]
 
 _CODECS = [(0, "PCMU"), (8, "PCMA")]
 _CODEC_PT = {"PCMU": 0, "PCMA": 8}
+_GLARE_RETRIES = 3  # re-INVITEs answered 491 are tried again this many times (RFC 3261 §14.1)
 
 
 class Call:
@@ -63,6 +65,7 @@ class Call:
         self._addr: Addr | None = None  # next hop of the dialog
         self._stx: ServerTransaction | None = None  # inbound INVITE / latest re-INVITE server transaction
         self._ctx: ClientTransaction | None = None  # outbound INVITE client transaction
+        self._reinvite: ClientTransaction | None = None  # our latest re-INVITE (glare: §14.2)
         self._offer: Negotiated | None = None
         self._ended = asyncio.Event()
         self._offer_timer: asyncio.TimerHandle | None = None
@@ -355,6 +358,8 @@ class Call:
             return "local_bye"
         if cancel_sent or status == 487 or (status == 408 and self.state == "ringing"):
             return "no_answer"
+        if status == 408:
+            return "failed"  # nobody answered at all (Timer B) or a proxy gave up: not a refusal
         if status in (486, 600):
             return "busy"
         if status in (403, 404, 480, 484, 603) or 400 <= status < 500:
@@ -374,6 +379,7 @@ class Call:
         cancel.add("CSeq", f"{inv.cseq[0]} CANCEL")
         cancel.add("User-Agent", self._ep.config.user_agent)
         self._ep.tl.request(cancel, tx.addr)
+        tx.cancel_sent()
 
     def _confirm(self, tx: ClientTransaction, resp: SipMessage) -> None:
         """2xx to our INVITE: complete the dialog, ACK, start media."""
@@ -434,12 +440,18 @@ class Call:
             return
         direction = "sendonly" if on else "sendrecv"
         async with self._lock:
-            neg = self.negotiated
-            codecs = [(neg.payload_type, neg.codec)] if neg else _CODECS
-            sdp = self._sdp(direction, codecs, neg.dtmf_payload_type if neg else 101)
-            tx = self._send_in_dialog("INVITE", sdp, "application/sdp")
-            resp = await asyncio.wait_for(self._final(tx), 64 * self._ep.tl.t1 + 1)
-            status = resp.status or 0
+            for attempt in range(_GLARE_RETRIES + 1):
+                if self.state not in ("connected", "held"):
+                    return  # ended (or its media torn down) while we waited out a glare
+                neg = self.negotiated
+                codecs = [(neg.payload_type, neg.codec)] if neg else _CODECS
+                sdp = self._sdp(direction, codecs, neg.dtmf_payload_type if neg else 101)
+                tx = self._reinvite = self._send_in_dialog("INVITE", sdp, "application/sdp")
+                resp = await asyncio.wait_for(self._final(tx), 64 * self._ep.tl.t1 + 1)
+                status = resp.status or 0
+                if status != 491 or attempt == _GLARE_RETRIES:
+                    break
+                await asyncio.sleep(self._glare_wait())
             if status < 300:
                 assert self._dialog is not None and self._addr is not None
                 ack = self._dialog.request(
@@ -460,6 +472,12 @@ class Call:
                 await self._bye("failed")
             else:
                 raise RuntimeError(f"re-INVITE refused: {status} {resp.reason}")
+
+    def _glare_wait(self) -> float:
+        """§14.1: the Call-ID's owner (who sent the first INVITE) waits 2.1-4 s, the other 0-2 s, in 10 ms steps."""
+        if self.direction == "outbound":
+            return random.randint(210, 400) / 100
+        return random.randint(0, 200) / 100
 
     async def send_dtmf(self, digits: str) -> None:
         """RFC 4733 events; SIP INFO (application/dtmf-relay) only if the peer offered no telephone-event."""
@@ -499,6 +517,10 @@ class Call:
     def _on_request(self, req: SipMessage, stx: ServerTransaction) -> None:
         d = self._dialog
         assert d is not None
+        if not d.matches(req):
+            # right Call-ID and our tag but not the peer's tag: not this dialog (§12.2.2), whoever sent it
+            stx.respond(make_response(req, 481))
+            return
         num = req.cseq[0]
         if d.remote_cseq is not None and num < d.remote_cseq and req.method != "ACK":
             stx.respond(make_response(req, 500, "CSeq out of order"))
@@ -532,6 +554,15 @@ class Call:
             stx.respond(resp)
 
     def _on_reinvite(self, req: SipMessage, stx: ServerTransaction) -> None:
+        if self._stx is not None and not self._stx.final_sent:
+            # §14.2: an INVITE while we have not answered the previous one
+            resp = make_response(req, 500)
+            resp.add("Retry-After", str(random.randint(0, 10)))
+            stx.respond(resp)
+            return
+        if self._reinvite is not None and self._reinvite.state in ("calling", "proceeding"):
+            stx.respond(make_response(req, 491))  # §14.2: glare with our own pending re-INVITE
+            return
         if self.state not in ("connected", "held") or self.media is None:
             stx.respond(make_response(req, 491 if self.state != "ended" else 481))
             return
@@ -554,6 +585,8 @@ class Call:
 
     def _on_ack(self, ack: SipMessage) -> None:
         stx = self._stx
+        if self._dialog is None or not self._dialog.matches(ack):
+            return
         if stx is not None and stx.request.cseq[0] == ack.cseq[0]:
             stx.ack_received()
             if self._offer is None and ack.body and self.negotiated is None:

@@ -37,6 +37,18 @@ class Dialog:
     def remote_tag(self) -> str | None:
         return self.remote.tag
 
+    def matches(self, msg: SipMessage) -> bool:
+        """Whether a request from the peer belongs here: Call-ID, our tag in To and the peer's in From (§12.2.2).
+
+        The endpoint finds the dialog by Call-ID and our tag; the peer's tag is checked here so that someone who
+        learnt those two (they travel in every request) cannot end or change another party's call.
+        """
+        return (
+            msg.call_id == self.call_id
+            and (msg.to.tag or "") == self.local_tag
+            and (msg.from_.tag or None) == (self.remote_tag or None)
+        )
+
     def next_hop(self) -> SipUri:
         """Loose routing (RFC 3261 §12.2.1.1): the first Route when there is one, else the remote target."""
         if self.route_set:

@@ -52,6 +52,8 @@ class EndpointConfig:
     register_expires: int = 600
     user_agent: str = "AgentDesktop/0.1"
     t1_ms: int = 500
+    t2_ms: int = 4000  # RFC 3261 T2 and T4; tests shrink all three together
+    t4_ms: int = 5000
     registrar_uri: str | None = None  # default: trunk_uri
     offer_timeout_s: float = 8.0  # owner neither rang, answered nor rejected: 480 + Retry-After
     throttle_rate: float = 100.0  # messages per second per source IP (IPv6: per /64) ...
@@ -170,7 +172,9 @@ class SipEndpoint:
                 write_timeout_s=config.tcp_write_timeout_s,
             ),
         )
-        self.tl = TransactionLayer(self.transport.send, config.t1_ms / 1000)
+        self.tl = TransactionLayer(
+            self.transport.send, config.t1_ms / 1000, t2=config.t2_ms / 1000, t4=config.t4_ms / 1000
+        )
         self.ports = PortAllocator(*config.rtp_ports)
         self.creds = DigestCredentials(config.username, config.password or "") if config.username else None
         self._throttle = _Throttle(config.throttle_rate, config.throttle_burst, config.throttle_max_sources)

@@ -1,7 +1,9 @@
 """Client and server transactions (RFC 3261 §17, with RFC 6026's Accepted state).
 
-Timers run as `loop.call_later` handles rather than tasks: a transaction is a few hundred bytes and a handful of
+Timers run as `call_later` handles rather than tasks: a transaction is a few hundred bytes and a handful of
 handles, so thousands of them cost little. Over TCP nothing is retransmitted; only the time-outs apply.
+The handles come from a `Clock` (the running event loop by default) so tests can drive every timer with a clock
+of their own at the RFC's real values, and T1/T2/T4 are parameters of the layer so peer tests can shrink them.
 """
 
 from __future__ import annotations
@@ -9,14 +11,43 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from typing import Protocol
 
 from .message import SipMessage, reason_phrase
 from .transport import Addr
 
-__all__ = ["ClientTransaction", "ServerTransaction", "TransactionLayer", "new_branch", "make_response"]
+__all__ = [
+    "Clock",
+    "ClientTransaction",
+    "ServerTransaction",
+    "TransactionLayer",
+    "new_branch",
+    "make_response",
+]
 
+# RFC 3261 §17.1.1.1 / table 4 defaults
+T1 = 0.5
 T2 = 4.0
 T4 = 5.0
+# Timer D, "> 32 s for UDP": how long a completed INVITE client transaction re-ACKs retransmitted finals
+TIMER_D = 32.0
+
+
+class Handle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """Where transaction timers are scheduled."""
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Handle: ...
+
+
+class LoopClock:
+    """The running asyncio loop (production)."""
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Handle:
+        return asyncio.get_running_loop().call_later(delay, callback)
 
 
 def new_branch() -> str:
@@ -68,15 +99,16 @@ class ClientTransaction:
         self.final: SipMessage | None = None
         self.ack: bytes | None = None  # set by the dialog layer after a 2xx so retransmitted 2xx get re-ACKed
         self._queue: asyncio.Queue[SipMessage | None] = asyncio.Queue()
-        self._handles: list[asyncio.TimerHandle] = []
+        self._handles: list[Handle] = []
+        self._timer_b: Handle | None = None
         self._interval = layer.t1
-        self._loop = asyncio.get_running_loop()
 
     def start(self) -> None:
         self.layer.send(self.data, self.addr)
         if self.addr.transport == "udp":
-            self._handles.append(self._loop.call_later(self._interval, self._retransmit))
-        self._handles.append(self._loop.call_later(64 * self.layer.t1, self._timeout))
+            self._handles.append(self.layer.clock.call_later(self._interval, self._retransmit))
+        self._timer_b = self.layer.clock.call_later(64 * self.layer.t1, self._timeout)  # Timer B or F
+        self._handles.append(self._timer_b)
 
     async def response(self) -> SipMessage | None:
         """Next response; None when `wake()` was called (the owner has something to do, e.g. CANCEL)."""
@@ -85,15 +117,24 @@ class ClientTransaction:
     def wake(self) -> None:
         self._queue.put_nowait(None)
 
+    def cancel_sent(self) -> None:
+        """The TU sent a CANCEL for this INVITE: without a final response within 64*T1 it is given up (§9.1).
+
+        Timer B no longer runs once a provisional came, so without this a callee that accepts the CANCEL but never
+        sends 487 would keep the transaction, and the call's task waiting on it, for ever.
+        """
+        if self.is_invite and self.state in ("calling", "proceeding"):
+            self._handles.append(self.layer.clock.call_later(64 * self.layer.t1, self._timeout))
+
     def _retransmit(self) -> None:
         if self.state not in ("calling", "proceeding") or (self.is_invite and self.state == "proceeding"):
             return
         self.layer.send(self.data, self.addr)
         self.layer.retransmissions += 1
-        self._interval = min(self._interval * 2, T2) if not self.is_invite else self._interval * 2
+        self._interval = min(self._interval * 2, self.layer.t2) if not self.is_invite else self._interval * 2
         if self.state == "proceeding":
-            self._interval = T2
-        self._handles.append(self._loop.call_later(self._interval, self._retransmit))
+            self._interval = self.layer.t2
+        self._handles.append(self.layer.clock.call_later(self._interval, self._retransmit))
 
     def _timeout(self) -> None:
         if self.state in ("calling", "proceeding"):
@@ -105,6 +146,11 @@ class ClientTransaction:
         status = resp.status or 0
         if self.state in ("calling", "proceeding"):
             if status < 200:
+                if self.is_invite and self._timer_b is not None:
+                    # §17.1.1.2: Timer B only bounds the Calling state. A callee that rings is bounded by the TU
+                    # (ring time-out, then CANCEL), not by 64*T1, or every call ringing past 32 s would drop.
+                    self._timer_b.cancel()
+                    self._timer_b = None
                 self.state = "proceeding"
                 self._queue.put_nowait(resp)
                 return
@@ -114,13 +160,13 @@ class ClientTransaction:
             if self.is_invite and status >= 300:
                 self._send_ack(resp)
                 self.state = "completed"
-                self._linger(32.0 if self.addr.transport == "udp" else 0)
+                self._linger(TIMER_D if self.addr.transport == "udp" else 0)
             elif self.is_invite:
                 self.state = "accepted"  # RFC 6026 Timer M: absorb 2xx retransmissions
                 self._linger(64 * self.layer.t1)
             else:
                 self.state = "completed"
-                self._linger(T4 if self.addr.transport == "udp" else 0)
+                self._linger(self.layer.t4 if self.addr.transport == "udp" else 0)
         elif self.state == "completed" and self.is_invite and status >= 300:
             self._send_ack(resp)  # our ACK got lost: the server retransmitted its final response
         elif self.state == "accepted" and 200 <= status < 300 and self.ack is not None:
@@ -145,7 +191,7 @@ class ClientTransaction:
         if seconds <= 0:
             self.terminate()
         else:
-            self._handles.append(self._loop.call_later(seconds, self.terminate))
+            self._handles.append(self.layer.clock.call_later(seconds, self.terminate))
 
     def _cancel_timers(self) -> None:
         for h in self._handles:
@@ -172,8 +218,7 @@ class ServerTransaction:
         self.last_status = 0
         self.on_ack_timeout: Callable[[], None] | None = None  # 2xx never ACKed (dialog must BYE)
         self.on_cancelled: Callable[[SipMessage], None] | None = None
-        self._handles: list[asyncio.TimerHandle] = []
-        self._loop = asyncio.get_running_loop()
+        self._handles: list[Handle] = []
         self._interval = layer.t1
 
     @property
@@ -193,21 +238,22 @@ class ServerTransaction:
         t1 = self.layer.t1
         if self.is_invite:
             self.state = "accepted" if self.last_status < 300 else "completed"
-            # 2xx: the UAS core retransmits until the ACK (§13.3.1.4); non-2xx: Timer G until the ACK (§17.2.1)
-            if udp:
-                self._handles.append(self._loop.call_later(self._interval, self._retransmit))
-            self._handles.append(self._loop.call_later(64 * t1, self._ack_timeout))
+            # 2xx: the UAS core retransmits until the ACK whatever the transport, since a hop beyond the next
+            # one may be UDP (§13.3.1.4); non-2xx: Timer G until the ACK, over UDP only (§17.2.1)
+            if udp or self.state == "accepted":
+                self._handles.append(self.layer.clock.call_later(self._interval, self._retransmit))
+            self._handles.append(self.layer.clock.call_later(64 * t1, self._ack_timeout))
         else:
             self.state = "completed"
-            self._handles.append(self._loop.call_later(64 * t1 if udp else 0, self.terminate))
+            self._handles.append(self.layer.clock.call_later(64 * t1 if udp else 0, self.terminate))
 
     def _retransmit(self) -> None:
         if self.state not in ("accepted", "completed") or self.last is None:
             return
         self.layer.send(self.last, self.addr)
         self.layer.retransmissions += 1
-        self._interval = min(self._interval * 2, T2)
-        self._handles.append(self._loop.call_later(self._interval, self._retransmit))
+        self._interval = min(self._interval * 2, self.layer.t2)
+        self._handles.append(self.layer.clock.call_later(self._interval, self._retransmit))
 
     def _ack_timeout(self) -> None:
         if self.state == "accepted" and self.on_ack_timeout is not None:
@@ -228,7 +274,9 @@ class ServerTransaction:
             self.state = "confirmed"
             # Timer I (T4 over UDP): keep absorbing ACK retransmissions for a while
             self._handles.append(
-                self._loop.call_later(T4 if self.addr.transport == "udp" else 0, self.terminate)
+                self.layer.clock.call_later(
+                    self.layer.t4 if self.addr.transport == "udp" else 0, self.terminate
+                )
             )
 
     def _cancel_timers(self) -> None:
@@ -244,9 +292,20 @@ class ServerTransaction:
 
 
 class TransactionLayer:
-    def __init__(self, send: Callable[[bytes, Addr], None], t1: float = 0.5) -> None:
+    def __init__(
+        self,
+        send: Callable[[bytes, Addr], None],
+        t1: float = T1,
+        *,
+        t2: float = T2,
+        t4: float = T4,
+        clock: Clock | None = None,
+    ) -> None:
         self.send = send
         self.t1 = t1
+        self.t2 = t2
+        self.t4 = t4
+        self.clock: Clock = clock or LoopClock()
         self.client: dict[str, ClientTransaction] = {}
         self.server: dict[str, ServerTransaction] = {}
         self.retransmissions = 0
