@@ -57,13 +57,15 @@ class Item:
 @dataclass(frozen=True)
 class SearchResult:
     """One row of a result list. For the faq tab: `id` is the article's, `type` is "article", `title` the
-    question, `snippet` from its answer and `q_index` the question's position in the article's faq list."""
+    question, `snippet` from its answer and `q_index` the question's position in the article's faq list.
+    `lang`: the item's language ("" when it has none), so a desk can put the agent's language first."""
 
     id: str
     type: str
     title: str
     snippet: str
     q_index: int | None = None
+    lang: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ def result_to_json(result: SearchResult) -> dict[str, Any]:
         "type": result.type,
         "title": result.title,
         "snippet": result.snippet,
+        "lang": result.lang,
     }
     if result.q_index is not None:
         body["q_index"] = result.q_index
@@ -171,6 +174,7 @@ def page_from_json(data: Any) -> SearchPage:
                 title=_str(raw, "title"),
                 snippet=_str(raw, "snippet"),
                 q_index=q_index,
+                lang=_str(raw, "lang"),
             )
         )
     return SearchPage(counts={tab: counts[tab] for tab in TABS}, results=results)

@@ -34,7 +34,7 @@ import sqlite3
 import sqlite_utils
 
 from .model import Item
-from .text import fold, plain_text, shorten
+from .text import body_text, fold, plain_text, shorten
 
 KIND_CODES: dict[str, int] = {"article": 0, "escalation": 1, "organisation": 2, "faq": 3}
 KIND_SHIFT = 40  # kb_fts rowid = kind << KIND_SHIFT | doc_id
@@ -213,7 +213,7 @@ def delete_item(conn: sqlite3.Connection, item_id: str) -> None:
 def insert_item(conn: sqlite3.Connection, item: Item, source: str, digest: str, now: str) -> None:
     key = skills_key(item.skills)
     title_key = fold(item.title)
-    body_plain = plain_text(item.body)
+    body_plain = body_text(item.body, item.title)
     contacts = [
         {
             "kind": c.kind,

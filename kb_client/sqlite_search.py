@@ -22,6 +22,9 @@ from .text import match_expression, plain_text, shorten
 
 SNIPPET_TOKENS = 24
 _SNIPPET = f"snippet(kb_fts, {BODY_COLUMN}, '', '', '…', {SNIPPET_TOKENS})"
+# Computed for the returned rows only (after FTS5's ORDER BY rank … LIMIT), through the unique index on id.
+_FAQ_LANG = "(SELECT lang FROM kb_items l WHERE l.id = f.item_id)"
+_LANG = "(SELECT lang FROM kb_items l WHERE l.id = kb_fts.item_id)"
 # Above this many hits in the asked tab, results are not ranked by bm25 (see search()); bench/kb.py shows the
 # ranked path stays within a few milliseconds up to here.
 RANK_LIMIT = 1000
@@ -73,7 +76,7 @@ def search(
             f" AND EXISTS (SELECT 1 FROM {table} s WHERE s.doc_id = kb_fts.rowid & {DOC_MASK}"
             f" AND {_SKILL_FILTER.replace('skills_key', 's.skills_key')})"
         )
-    select = f"SELECT rowid, item_id, q_index, title, {_SNIPPET} FROM kb_fts WHERE {where}"
+    select = f"SELECT rowid, item_id, q_index, title, {_SNIPPET}, {_LANG} FROM kb_fts WHERE {where}"
     if counts[tab] <= rank_limit:
         # ORDER BY rank (the bm25 weights configured on the table) is consumed by FTS5 itself, so snippet()
         # runs for the returned rows only.
@@ -91,8 +94,10 @@ def search(
             rows += [row for row in more if row[0] not in seen][: limit - len(rows)]
     item_type = "article" if tab == "faq" else kind
     results = [
-        SearchResult(id=item_id, type=item_type, title=title, snippet=snippet, q_index=q_index)
-        for _, item_id, q_index, title, snippet in rows
+        SearchResult(
+            id=item_id, type=item_type, title=title, snippet=snippet, q_index=q_index, lang=lang or ""
+        )
+        for _, item_id, q_index, title, snippet, lang in rows
     ]
     return SearchPage(counts=counts, results=results)
 
@@ -148,7 +153,7 @@ def list_all(
     if tab == "faq":
         rows = conn.execute(
             f"""
-            SELECT f.item_id, f.q_index, f.q, f.a FROM ({usage}) u JOIN kb_faq f ON f.item_id = u.item_id
+            SELECT f.item_id, f.q_index, f.q, f.a, {_FAQ_LANG} FROM ({usage}) u JOIN kb_faq f ON f.item_id = u.item_id
             WHERE {skill_filter.replace("skills_key", "f.skills_key")}
             ORDER BY u.n DESC, f.title_key, f.item_id, f.q_index LIMIT :limit
             """,
@@ -158,7 +163,7 @@ def list_all(
         if params["limit"] > 0:
             rows += conn.execute(
                 f"""
-                SELECT item_id, q_index, q, a FROM kb_faq
+                SELECT item_id, q_index, q, a, {_FAQ_LANG} FROM kb_faq f
                 WHERE {skill_filter} AND item_id NOT IN (SELECT item_id FROM ({usage}))
                 ORDER BY title_key, item_id, q_index LIMIT :limit
                 """,
@@ -166,15 +171,20 @@ def list_all(
             ).fetchall()
         results = [
             SearchResult(
-                id=item_id, type="article", title=q, snippet=shorten(plain_text(a), SUMMARY_CHARS), q_index=i
+                id=item_id,
+                type="article",
+                title=q,
+                snippet=shorten(plain_text(a), SUMMARY_CHARS),
+                q_index=i,
+                lang=lang or "",
             )
-            for item_id, i, q, a in rows
+            for item_id, i, q, a, lang in rows
         ]
         return SearchPage(counts=counts, results=results)
     params["type"] = TYPE_OF_TAB[tab]
     rows = conn.execute(
         f"""
-        SELECT i.id, i.title, i.summary FROM ({usage}) u JOIN kb_items i ON i.id = u.item_id
+        SELECT i.id, i.title, i.summary, i.lang FROM ({usage}) u JOIN kb_items i ON i.id = u.item_id
         WHERE i.type = :type AND {skill_filter.replace("skills_key", "i.skills_key")}
         ORDER BY u.n DESC, i.title_key, i.id LIMIT :limit
         """,
@@ -184,13 +194,16 @@ def list_all(
     if params["limit"] > 0:
         rows += conn.execute(
             f"""
-            SELECT id, title, summary FROM kb_items
+            SELECT id, title, summary, lang FROM kb_items
             WHERE type = :type AND {skill_filter} AND id NOT IN (SELECT item_id FROM ({usage}))
             ORDER BY title_key, id LIMIT :limit
             """,
             params,
         ).fetchall()
-    results = [SearchResult(id=i, type=params["type"], title=t, snippet=s or "") for i, t, s in rows]
+    results = [
+        SearchResult(id=i, type=params["type"], title=t, snippet=s or "", lang=lang or "")
+        for i, t, s, lang in rows
+    ]
     return SearchPage(counts=counts, results=results)
 
 

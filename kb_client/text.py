@@ -47,16 +47,41 @@ def match_expression(query: str) -> str | None:
 
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+# A table's separator row ("|---|:--:|") and its other rows ("| a | b |"): cells are words, pipes are not.
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)+\|?\s*$|^\s*\|\s*:?-+:?\s*\|\s*$")
+_TABLE_ROW = re.compile(r"^\s*\|(.*)$")
+_HEADING = re.compile(r"^\s{0,3}#{1,2}\s+(.*?)\s*#*\s*$")
 _MARKUP = re.compile(r"^\s{0,3}(#{1,6}|>|[-*+]|\d+\.)\s+|[*_`]{1,3}|^\s*[-*_]{3,}\s*$", re.MULTILINE)
 _SPACES = re.compile(r"\s+")
 
 
+def _table_row(line: str) -> str:
+    if _TABLE_RULE.match(line):
+        return ""
+    row = _TABLE_ROW.match(line)
+    if row is None:
+        return line
+    cells = (cell.strip() for cell in row.group(1).rstrip().removesuffix("|").split("|"))
+    return " · ".join(cell for cell in cells if cell)
+
+
 def plain_text(markdown: str) -> str:
     """Markdown reduced to its words on one line, for the index and for snippets: headings, list marks,
-    emphasis and link targets are noise in a result list."""
-    text = _LINK.sub(r"\1", markdown)
+    emphasis, link targets and table borders are noise in a result list."""
+    text = "\n".join(_table_row(line) for line in markdown.split("\n"))
+    text = _LINK.sub(r"\1", text)
     text = _MARKUP.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
+
+
+def body_text(markdown: str, title: str) -> str:
+    """The plain text of an item's body for its snippet and index, without an opening heading that only
+    repeats the title (a result shows the title already; "# Openingsuren" under "Openingsuren van …")."""
+    lines = markdown.lstrip("\n").split("\n", 1)
+    heading = _HEADING.match(lines[0])
+    if heading and set(tokenize(heading.group(1))) <= set(tokenize(title)):
+        markdown = lines[1] if len(lines) > 1 else ""
+    return plain_text(markdown)
 
 
 def shorten(text: str, limit: int = 160) -> str:

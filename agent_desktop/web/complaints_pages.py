@@ -27,7 +27,7 @@ from . import keys
 from .auth import AGENT, require
 from .errors import ApiError
 from .json_body import read_json
-from .pages import page_lang, render, role_page
+from .pages import page_lang, render, role_page, topbar_context
 from .redact import mask_nrn
 
 ROLE = "supervisor"
@@ -73,6 +73,7 @@ async def page(request: web.Request) -> web.Response:
         allowed=True,
         statuses=complaints.STATUSES,
         outcomes=complaints.OUTCOMES,
+        topbar=topbar_context(request, "complaints"),
     )
 
 

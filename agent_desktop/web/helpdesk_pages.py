@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import keys
-from .auth import AGENT, public
-from .pages import page_lang, render, role_page
+from .auth import public
+from .pages import page_lang, render, role_page, topbar_context
 
 routes = web.RouteTableDef()
 HELPDESK_ROLE = "helpdesk"
@@ -20,18 +20,22 @@ helpdesk_page = role_page(HELPDESK_ROLE, "helpdesk.html")
 @public
 async def preflight(request: web.Request) -> web.Response:
     config = request.app[keys.CONFIG]
-    agent = request.get(AGENT)
     return render(
         request,
         "preflight.html",
         lang=page_lang(request),
         bridge_port=config.eid.bridge_port,
-        agent_name=agent.name if agent else "",
-        helpdesk=bool(agent and HELPDESK_ROLE in agent.roles),
+        topbar=topbar_context(request, "preflight"),
     )
 
 
 @routes.get("/helpdesk")
 @helpdesk_page
 async def helpdesk(request: web.Request) -> web.Response:
-    return render(request, "helpdesk.html", lang=page_lang(request), allowed=True)
+    return render(
+        request,
+        "helpdesk.html",
+        lang=page_lang(request),
+        allowed=True,
+        topbar=topbar_context(request, "helpdesk"),
+    )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from aiohttp import web
@@ -40,6 +42,38 @@ def page_lang(request: web.Request) -> str:
     return "nl"
 
 
+@dataclass(frozen=True)
+class TopbarLink:
+    key: str  # i18n key of the label
+    href: str
+    testid: str
+    role: str = ""  # the role that opens the page ("" for any logged-in agent or none)
+    current: bool = False
+
+
+# The pages of the top bar, in its order: (page, label key, href, data-testid, role needed).
+TOPBAR_PAGES = (
+    ("desk", "nav.desk", "/", "desk-link", "agent"),
+    ("preflight", "nav.preflight", "/preflight", "preflight-link", ""),
+    ("helpdesk", "nav.helpdesk", "/helpdesk", "helpdesk-link", "helpdesk"),
+    ("complaints", "nav.complaints", "/complaints", "complaints-link", "supervisor"),
+)
+
+
+def topbar_context(request: web.Request, current: str) -> dict[str, Any]:
+    """What _topbar.html needs: the agent's name (empty before login: no logout then) and the links their roles
+    open, `current` marked. The desk opens the other pages in a new tab, so a call on the desk goes on."""
+    agent = request.get(AGENT)
+    if agent is None:
+        return {"agent_name": "", "new_tab": False, "links": [TopbarLink("nav.login", "/", "login-link")]}
+    links = [
+        TopbarLink(key, href, testid, role, page == current)
+        for page, key, href, testid, role in TOPBAR_PAGES
+        if not role or role in agent.roles
+    ]
+    return {"agent_name": agent.name, "new_tab": current == "desk", "links": links}
+
+
 def role_page(role: str, template: str) -> Callable[[Handler], Handler]:
     """Like `require(role)`, answering as a page: without a session the login page, without the role the page's
     own short refusal (`allowed=False`, status 403) — a JSON error would be a blank screen to the agent."""
@@ -51,7 +85,13 @@ def role_page(role: str, template: str) -> Callable[[Handler], Handler]:
             if agent is None:
                 raise web.HTTPFound("/")
             if role not in agent.roles:
-                response = render(request, template, lang=page_lang(request), allowed=False)
+                response = render(
+                    request,
+                    template,
+                    lang=page_lang(request),
+                    allowed=False,
+                    topbar=topbar_context(request, template.removesuffix(".html")),
+                )
                 response.set_status(403)
                 return response
             return await handler(request)
@@ -68,7 +108,13 @@ async def desk(request: web.Request) -> web.Response:
     config = request.app[keys.CONFIG]
     if request.get(AGENT) is None:
         return render(request, "login.html", lang=page_lang(request), bridge_port=config.eid.bridge_port)
-    return render(request, "desk.html", lang=page_lang(request), outcomes=config.wrapup.outcomes)
+    return render(
+        request,
+        "desk.html",
+        lang=page_lang(request),
+        outcomes=config.wrapup.outcomes,
+        topbar=topbar_context(request, "desk"),
+    )
 
 
 @routes.get("/ws")

@@ -420,3 +420,28 @@ async def test_a_version_1_database_is_migrated_on_open(
         assert (await reopened.search("infolijn")).counts["articles"] == 0
     finally:
         await reopened.close()
+
+
+async def test_results_say_their_language_and_snippets_are_plain(
+    kb: SqliteKnowledgeBase, folder: Path, write_item: WriteItem
+) -> None:
+    write_item(
+        "uren",
+        "title: Openingsuren\nlang: nl",
+        body="# Openingsuren\n\n| | Centrum |\n|---|---|\n| zaterdag | 9–17 |",
+    )
+    write_item(
+        "heures",
+        "title: Heures d'ouverture\nlang: fr\nfaq:\n  - q: Ouvert le samedi ?\n    a: Oui.",
+        body="Ouvert.",
+    )
+    write_item("zonder", "title: Zonder taal", body="Tekst.")
+    assert import_folder(kb, folder).ok
+    listed = {r.id: r for r in (await kb.search("")).results}
+    assert {i: r.lang for i, r in listed.items()} == {"uren": "nl", "heures": "fr", "zonder": ""}
+    assert listed["uren"].snippet == "Centrum zaterdag · 9–17"
+    found = (await kb.search("zaterdag")).results
+    assert [(r.id, r.lang) for r in found] == [("uren", "nl")]
+    assert "|" not in found[0].snippet and "Openingsuren" not in found[0].snippet
+    assert [(r.id, r.lang) for r in (await kb.search("", tab="faq")).results] == [("heures", "fr")]
+    assert [(r.id, r.lang) for r in (await kb.search("samedi", tab="faq")).results] == [("heures", "fr")]

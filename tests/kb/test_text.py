@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kb_client.sqlite_schema import MARK
-from kb_client.text import fold, match_expression, plain_text, shorten, tokenize
+from kb_client.text import body_text, fold, match_expression, plain_text, shorten, tokenize
 
 
 def test_fold_strips_diacritics_and_case() -> None:
@@ -44,3 +44,18 @@ def test_plain_text_and_shorten() -> None:
     assert plain_text("# Titel\n\n- **vet** en [link](https://x.example.be)\n") == "Titel vet en link"
     assert shorten("een twee drie vier", 10) == "een twee…"
     assert shorten("kort", 10) == "kort"
+
+
+def test_plain_text_reads_tables_as_cells() -> None:
+    table = "| | Centrum | Infolijn |\n|---|:--:|---|\n| maandag–vrijdag | 8.30–19.30 | 8–18 |\n"
+    assert plain_text(table) == "Centrum · Infolijn maandag–vrijdag · 8.30–19.30 · 8–18"
+
+
+def test_body_text_leaves_out_a_heading_that_repeats_the_title() -> None:
+    assert (
+        body_text("# Certificat de vaccination\n\nLe certificat…", "Certificat de vaccination")
+        == "Le certificat…"
+    )
+    assert body_text("# Openingsuren\n\nOpen.", "Openingsuren van het centrum") == "Open."
+    assert body_text("# Andere kop\n\nTekst.", "Titel") == "Andere kop Tekst."
+    assert body_text("Tekst zonder kop.", "Titel") == "Tekst zonder kop."

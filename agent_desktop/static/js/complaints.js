@@ -1,11 +1,14 @@
 // The complaints register (supervisors): the list with status and deadline filters (unanswered first, the
 // earliest due date first, so overdue complaints lead), one complaint's follow-up form, and the CSV export link.
 import { api } from "./api.js";
-import { errorText, lang, loadLang, t } from "./i18n.js";
+import { formatDate } from "./format.js";
+import { errorText, loadLang, t } from "./i18n.js";
+import { wireLogout } from "./topbar.js";
 
 const body = document.body;
 const langSwitch = document.getElementById("lang-switch");
 langSwitch.value = await loadLang(body.dataset.lang);
+wireLogout();
 
 const status = document.getElementById("filter-status");
 const deadline = document.getElementById("filter-deadline");
@@ -30,10 +33,8 @@ function cell(text, attrs = {}) {
   return td;
 }
 
-function dateText(iso) {
-  if (!iso) return "";
-  const [y, m, d] = iso.split("-").map(Number);
-  return new Date(y, m - 1, d).toLocaleDateString(lang(), { day: "numeric", month: "short", year: "numeric" });
+function dateText(iso, style = "short") {
+  return iso ? formatDate(iso, style) : "";
 }
 
 function filters() {
@@ -94,8 +95,8 @@ async function open(id) {
   const pairs = [
     ["complaint.col_kind", t(`complaint.kind_${c.kind}`)],
     ["complaint.col_status", t(`complaint.status_${c.status}`)],
-    ["complaint.col_received", dateText(c.received)],
-    ["complaint.col_due", dateText(c.due)],
+    ["complaint.col_received", dateText(c.received, "long")],
+    ["complaint.col_due", dateText(c.due, "long")],
     ["escalation.name", c.citizen.name],
     ["escalation.phone", c.citizen.phone],
     ["escalation.email", c.citizen.email],

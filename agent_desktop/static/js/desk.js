@@ -1,6 +1,6 @@
 // The desk page: header (agent, state, language, logout) and the WebSocket; the panels live in their own modules.
 import { api } from "./api.js";
-import { errorText, loadLang, t } from "./i18n.js";
+import { errorText, loadLang, setText, t } from "./i18n.js";
 import { initKbPanel } from "./kb_panel.js";
 import { initPhone } from "./phone.js";
 import { DeskSocket } from "./socket.js";
@@ -79,7 +79,7 @@ const socket = new DeskSocket(`${location.protocol === "https:" ? "wss" : "ws"}:
 socket.addEventListener("status", (event) => {
   const { status, code } = event.detail;
   conn.dataset.status = status;
-  conn.textContent = t(`conn.${status}`);
+  setText(conn, `conn.${status}`);
   if (status === "closed" && code === 4001) toast(t("error.session_replaced"));
   if (status === "closed" && code === 4002) location.assign("/");
 });
@@ -118,7 +118,6 @@ stateSelect.addEventListener("change", () => {
 langSwitch.addEventListener("change", async () => {
   const updated = await api("PATCH", "/api/me", { lang: langSwitch.value });
   await loadLang(updated.lang);
-  conn.textContent = t(`conn.${conn.dataset.status}`);
 });
 
 document.getElementById("logout").addEventListener("click", async () => {

@@ -1,7 +1,9 @@
 // The helpdesk's report page: find preflight reports by the ID an agent reads out, by agent name, or by a failing
 // check, and open one with every row (status, measured value, technical detail, the agent's advice).
 import { api } from "./api.js";
+import { formatDateTime, formatNumber } from "./format.js";
 import { errorText, lang, loadLang, t } from "./i18n.js";
+import { wireLogout } from "./topbar.js";
 
 const body = document.body;
 const langSwitch = document.getElementById("lang-switch");
@@ -9,6 +11,7 @@ let reqs = null;
 let openId = null;
 
 langSwitch.value = await loadLang(body.dataset.lang);
+wireLogout();
 langSwitch.addEventListener("change", async () => {
   await loadLang(langSwitch.value);
   api("PATCH", "/api/me", { lang: langSwitch.value }).catch(() => {});
@@ -52,8 +55,7 @@ function fillFailing() {
 }
 
 function when(iso) {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(lang(), { dateStyle: "short", timeStyle: "short" });
+  return formatDateTime(iso);
 }
 
 function td(text, className) {
@@ -120,7 +122,8 @@ async function search() {
 
 function valueText(c) {
   if (c.value === null || c.value === undefined) return "–";
-  return `${c.value} ${c.unit || ""}`.trim();
+  const value = typeof c.value === "number" ? formatNumber(c.value, 0, { max: 2 }) : c.value;
+  return `${value} ${c.unit || ""}`.trim();
 }
 
 async function openReport(id) {

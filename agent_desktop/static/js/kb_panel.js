@@ -1,9 +1,12 @@
 // The scripts panel: search the knowledge base as the agent types (debounced, stale requests aborted), tabs with
 // counts, "most used for this skill" when the box is empty, and the article view (instructions highlighted, FAQ,
 // escalation points with their allowed actions and handling term, copy buttons, feedback to the editors).
+// Items in the agent's language (and items without one) come first; the others wait behind a filter button.
 // Opening an item records its use and tells the wrap-up panel (event `kb:article-opened`).
+// KB texts are content, not UI: they carry translate="no"; every UI text follows a language switch.
 import { api } from "./api.js";
-import { errorText, t } from "./i18n.js";
+import { formatDate } from "./format.js";
+import { errorRender, errorText, lang, setLive, setText, t } from "./i18n.js";
 
 const TABS = ["articles", "faq", "escalations", "organisations"];
 const DEBOUNCE_MS = 150;
@@ -14,10 +17,17 @@ function el(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "text") node.textContent = value;
-    else if (key === "i18n") {
-      node.dataset.i18n = value;
-      node.textContent = t(value);
-    } else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "content") {
+      node.textContent = value; // KB text: shown as written, whatever the page language
+      node.setAttribute("translate", "no");
+    } else if (key === "i18n") {
+      if (Array.isArray(value)) setText(node, ...value);
+      else {
+        node.dataset.i18n = value;
+        node.textContent = t(value);
+      }
+    } else if (key === "live") setLive(node, value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : value);
   }
   for (const child of children.flat(Infinity)) if (child) node.append(child);
@@ -30,19 +40,60 @@ function inline(text) {
   return parts.map((part) => (part.startsWith("**") && part.endsWith("**") ? el("strong", { text: part.slice(2, -2) }) : document.createTextNode(part)));
 }
 
+const TABLE_RULE = /^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?$/;
+
+function cells(line) {
+  return line.replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim());
+}
+
+// A Markdown table: the rows before the |---| rule are the header.
+function renderTable(lines) {
+  const ruleAt = lines.findIndex((l) => TABLE_RULE.test(l));
+  const head = ruleAt > 0 ? lines.slice(0, ruleAt) : [];
+  const body = ruleAt >= 0 ? lines.slice(ruleAt + 1) : lines;
+  const row = (line, tag) => el("tr", {}, cells(line).map((c) => el(tag, {}, inline(c))));
+  return el(
+    "table",
+    { class: "kb-table" },
+    head.length ? el("thead", {}, head.map((l) => row(l, "th"))) : null,
+    el("tbody", {}, body.map((l) => row(l, "td"))),
+  );
+}
+
+function words(text) {
+  return (text || "").normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase().match(/[\p{L}\p{N}]+/gu) || [];
+}
+
+// The body without an opening heading that only repeats the title (the panel shows the title already; the
+// same rule as kb_client.text.body_text for snippets).
+function withoutTitleHeading(source, title) {
+  const lines = (source || "").replace(/^\n+/, "").split("\n");
+  const heading = /^\s{0,3}#{1,2}\s+(.*?)\s*#*\s*$/.exec(lines[0]);
+  const known = new Set(words(title));
+  if (heading && words(heading[1]).every((w) => known.has(w))) lines.shift();
+  return lines.join("\n");
+}
+
 function renderMarkdown(source) {
   const out = [];
   let list = null;
   let para = [];
+  let table = [];
   const flush = () => {
     if (para.length) out.push(el("p", {}, inline(para.join(" "))));
     para = [];
+    if (table.length) out.push(renderTable(table));
+    table = [];
   };
   for (const raw of (source || "").split("\n")) {
     const line = raw.trim();
     const heading = /^(#{1,4})\s+(.*)$/.exec(line);
     const item = /^[-*]\s+(.*)$/.exec(line) || /^\d+[.)]\s+(.*)$/.exec(line);
-    if (!line) {
+    if (line.startsWith("|")) {
+      if (!table.length) flush();
+      list = null;
+      table.push(line);
+    } else if (!line) {
       flush();
       list = null;
     } else if (heading) {
@@ -50,13 +101,14 @@ function renderMarkdown(source) {
       list = null;
       out.push(el(`h${Math.min(6, heading[1].length + 2)}`, {}, inline(heading[2])));
     } else if (item) {
-      flush();
+      if (para.length || table.length) flush();
       if (!list) {
         list = el("ul");
         out.push(list);
       }
       list.append(el("li", {}, inline(item[1])));
     } else {
+      if (table.length) flush();
       list = null;
       para.push(line);
     }
@@ -78,17 +130,25 @@ async function copyText(text, button) {
     area.remove();
   }
   button.dataset.copied = "1";
-  button.textContent = t("kb.copied");
+  setText(button, "kb.copied");
   setTimeout(() => {
     delete button.dataset.copied;
-    button.textContent = t("kb.copy");
+    setText(button, "kb.copy");
   }, 1500);
 }
 
+// `text`: a string, or a function giving it at the click (the rendered body's text, not its Markdown).
 function copyButton(text) {
   const button = el("button", { type: "button", class: "kb-copy", "data-testid": "kb-copy", i18n: "kb.copy" });
-  button.addEventListener("click", () => copyText(text, button));
+  button.addEventListener("click", () => copyText(typeof text === "function" ? text() : text, button));
   return button;
+}
+
+// A skill as the agent reads it: its label in the page language, else the id made readable ("tax_return").
+export function skillLabel(skill) {
+  const key = `skill.${skill}`;
+  const label = t(key);
+  return label !== key ? label : skill.replace(/[_-]+/g, " ").replace(/^\w/, (c) => c.toUpperCase());
 }
 
 export function initKbPanel(toast) {
@@ -96,10 +156,13 @@ export function initKbPanel(toast) {
   const results = $("kb-results");
   const article = $("kb-article");
   const heading = $("kb-heading");
+  const langFilter = $("kb-lang-filter");
   const tabButtons = Object.fromEntries(TABS.map((tab) => [tab, document.querySelector(`[data-testid="kb-tab-${tab}"]`)]));
   let tab = "articles";
   let skill = "";
+  let page = { results: [] };
   let rows = [];
+  let allLangs = false;
   let active = -1;
   let timer = null;
   let controller = null;
@@ -120,29 +183,45 @@ export function initKbPanel(toast) {
     const q = search.value.trim();
     const params = new URLSearchParams({ q, tab, limit: "50" });
     if (skill) params.set("skill", skill);
-    let page;
+    let answer;
     try {
       const response = await fetch(`/api/kb/search?${params}`, { signal, credentials: "same-origin" });
-      page = await response.json();
-      if (!response.ok) throw page?.error || { code: "internal" };
+      answer = await response.json();
+      if (!response.ok) throw answer?.error || { code: "internal" };
     } catch (e) {
       if (e?.name === "AbortError") return; // a newer query replaced this one
-      results.replaceChildren(el("li", { class: "hint", text: errorText(e) }));
+      results.replaceChildren(el("li", { class: "hint", live: errorRender(e) }));
       return;
     }
     if (signal.aborted) return;
     for (const name of TABS) {
       const count = tabButtons[name].querySelector(".kb-count");
-      count.textContent = String(page.counts[name] ?? 0);
-      tabButtons[name].dataset.count = String(page.counts[name] ?? 0);
+      count.textContent = String(answer.counts[name] ?? 0);
+      tabButtons[name].dataset.count = String(answer.counts[name] ?? 0);
     }
-    heading.textContent = q ? "" : skill ? t("kb.most_used_skill", { skill }) : t("kb.most_used");
-    heading.hidden = !!q;
-    rows = page.results;
-    active = rows.length ? 0 : -1;
-    renderResults();
+    if (q) setText(heading, null);
+    else if (skill) setText(heading, "kb.most_used_skill", { skill: () => skillLabel(skill) });
+    else setText(heading, "kb.most_used");
+    heading.hidden = !!q || !article.hidden;
+    page = answer;
+    showRows();
     results.dataset.query = q;
     results.dataset.tab = tab;
+  }
+
+  // The agent's language (and items without one) first, in the search's order; the others after them, shown
+  // only when the agent asks (a Dutch agent reads a French script to a Dutch caller by mistake otherwise).
+  function showRows() {
+    const own = page.results.filter((r) => !r.lang || r.lang === lang());
+    const others = page.results.filter((r) => r.lang && r.lang !== lang());
+    rows = allLangs ? [...own, ...others] : own;
+    active = rows.length ? 0 : -1;
+    langFilter.dataset.others = String(others.length);
+    langFilter.setAttribute("aria-pressed", String(allLangs));
+    langFilter.hidden = !others.length;
+    if (allLangs) setText(langFilter, "kb.lang_own", { lang: () => t(`lang.${lang()}`) });
+    else setText(langFilter, "kb.lang_all", { count: others.length });
+    renderResults();
   }
 
   function renderResults() {
@@ -157,8 +236,11 @@ export function initKbPanel(toast) {
           {
             class: "kb-result",
             role: "option",
+            translate: "no",
+            lang: row.lang || null,
             "data-testid": "kb-result",
             "data-id": row.id,
+            "data-lang": row.lang || "",
             "data-q-index": row.q_index ?? null,
             "aria-selected": index === active ? "true" : "false",
             onclick: () => openResult(index),
@@ -222,7 +304,7 @@ export function initKbPanel(toast) {
         el(
           "li",
           { class: "kb-contact", "data-testid": "kb-contact", "data-kind": c.kind },
-          el("span", { class: "kb-contact-value", text: `${t(`kb.kind_${c.kind}`)}: ${c.value}` }),
+          el("span", { class: "kb-contact-value" }, el("span", { i18n: `kb.kind_${c.kind}` }), ": ", el("span", { content: c.value })),
           el("span", { class: `badge ${c.agent_may_escalate ? "yes" : "no"}`, "data-testid": "kb-may-escalate", i18n: c.agent_may_escalate ? "kb.may_escalate" : "kb.may_not_escalate" }),
           el("span", { class: `badge ${c.give_to_citizen ? "yes" : "no"}`, "data-testid": "kb-give-citizen", i18n: c.give_to_citizen ? "kb.give_to_citizen" : "kb.not_for_citizen" }),
         ),
@@ -231,14 +313,14 @@ export function initKbPanel(toast) {
   }
 
   function pointBlock(point) {
-    if (point.missing) return el("div", { class: "kb-point missing", text: t("kb.missing_link", { id: point.id }) });
+    if (point.missing) return el("div", { class: "kb-point missing", i18n: ["kb.missing_link", { id: point.id }] });
     const mayEscalate = point.contacts.some((c) => c.kind === "mail" && c.agent_may_escalate);
     return el(
       "div",
       { class: "kb-point", "data-testid": "kb-escalation-point", "data-id": point.id },
-      el("h4", { text: point.title }),
-      point.handling_days != null ? el("p", { class: "kb-term", "data-testid": "kb-handling-term", text: t("kb.handling_term", { days: point.handling_days }) }) : null,
-      point.instructions ? el("p", { class: "kb-instructions small", text: point.instructions }) : null,
+      el("h4", { content: point.title }),
+      point.handling_days != null ? el("p", { class: "kb-term", "data-testid": "kb-handling-term", i18n: ["kb.handling_term", { days: point.handling_days }] }) : null,
+      point.instructions ? el("p", { class: "kb-instructions small", content: point.instructions }) : null,
       contactList(point),
       mayEscalate
         ? el("button", {
@@ -254,8 +336,13 @@ export function initKbPanel(toast) {
 
   async function renderArticle(item, qIndex) {
     const nodes = [
-      el("div", { class: "kb-article-bar" }, el("button", { type: "button", class: "kb-back", "data-testid": "kb-back", i18n: "kb.back", onclick: backToResults }), el("span", { class: "hint", text: item.updated ? t("kb.updated", { date: item.updated }) : "" })),
-      el("h3", { class: "kb-title", "data-testid": "kb-article-title", text: item.title }),
+      el(
+        "div",
+        { class: "kb-article-bar" },
+        el("button", { type: "button", class: "kb-back", "data-testid": "kb-back", i18n: "kb.back", onclick: backToResults }),
+        el("span", { class: "hint", "data-testid": "kb-updated", i18n: item.updated ? ["kb.updated", { date: () => formatDate(item.updated) }] : null }),
+      ),
+      el("h3", { class: "kb-title", "data-testid": "kb-article-title", content: item.title, lang: item.lang || null }),
     ];
     if (item.instructions) {
       nodes.push(
@@ -263,13 +350,16 @@ export function initKbPanel(toast) {
           "div",
           { class: "kb-instructions", "data-testid": "kb-instructions", role: "note" },
           el("strong", { i18n: "kb.instructions" }),
-          el("div", {}, renderMarkdown(item.instructions)),
+          el("div", { translate: "no" }, renderMarkdown(item.instructions)),
         ),
       );
     }
-    if (item.body) nodes.push(el("div", { class: "kb-block" }, copyButton(item.body), el("div", { class: "kb-body" }, renderMarkdown(item.body))));
+    if (item.body) {
+      const body = el("div", { class: "kb-body", translate: "no", lang: item.lang || null }, renderMarkdown(withoutTitleHeading(item.body, item.title)));
+      nodes.push(el("div", { class: "kb-block" }, copyButton(() => body.innerText), body));
+    }
     if (item.type === "escalation" || item.type === "organisation") {
-      if (item.handling_days != null) nodes.push(el("p", { class: "kb-term", "data-testid": "kb-handling-term", text: t("kb.handling_term", { days: item.handling_days }) }));
+      if (item.handling_days != null) nodes.push(el("p", { class: "kb-term", "data-testid": "kb-handling-term", i18n: ["kb.handling_term", { days: item.handling_days }] }));
       if (item.contacts.length) nodes.push(contactList(item));
     }
     if (item.faq.length) {
@@ -279,8 +369,8 @@ export function initKbPanel(toast) {
           "dl",
           { class: "kb-faq", "data-testid": "kb-faq" },
           item.faq.map((f, i) => [
-            el("dt", { class: i === qIndex ? "kb-faq-hit" : null, text: f.q }),
-            el("dd", { class: i === qIndex ? "kb-faq-hit" : null }, el("span", { text: f.a }), copyButton(f.a)),
+            el("dt", { class: i === qIndex ? "kb-faq-hit" : null, content: f.q }),
+            el("dd", { class: i === qIndex ? "kb-faq-hit" : null }, el("span", { content: f.a }), copyButton(f.a)),
           ]),
         ),
       );
@@ -290,7 +380,7 @@ export function initKbPanel(toast) {
     const orgs = item.organisations.length ? await linked(item.organisations) : [];
     if (orgs.length) {
       nodes.push(el("h4", { i18n: "kb.organisations" }));
-      nodes.push(el("ul", { class: "kb-orgs" }, orgs.map((o) => el("li", {}, el("button", { type: "button", class: "link", text: o.title || o.id, onclick: () => !o.missing && openArticle(o.id) })))));
+      nodes.push(el("ul", { class: "kb-orgs" }, orgs.map((o) => el("li", {}, el("button", { type: "button", class: "link", content: o.title || o.id, onclick: () => !o.missing && openArticle(o.id) })))));
     }
     nodes.push(feedbackForm(item));
     article.replaceChildren(...nodes);
@@ -312,9 +402,9 @@ export function initKbPanel(toast) {
         await api("POST", "/api/kb/feedback", { item_id: item.id, text: text.value });
         form.hidden = true;
         text.value = "";
-        status.textContent = t("kb.feedback_thanks");
+        setText(status, "kb.feedback_thanks");
       } catch (e) {
-        status.textContent = errorText(e);
+        setLive(status, errorRender(e));
       }
     });
     const open = el("button", { type: "button", class: "link", "data-testid": "kb-feedback", i18n: "kb.feedback", onclick: () => {
@@ -356,6 +446,15 @@ export function initKbPanel(toast) {
       event.preventDefault();
       backToResults();
     }
+  });
+  langFilter.addEventListener("click", () => {
+    allLangs = !allLangs;
+    showRows();
+  });
+  // Another language: its items come first now, and the heading's skill label changes with it.
+  document.addEventListener("i18n:changed", () => {
+    allLangs = false;
+    run();
   });
   for (const name of TABS) {
     tabButtons[name].addEventListener("click", () => {

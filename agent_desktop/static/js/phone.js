@@ -1,6 +1,7 @@
 // The phone panel: incoming call, answer/reject/hang up/hold/mute/DTMF/transfer, dialling, devices, the mic level
 // and the in-call quality. Talks to the desk over the WebSocket; the audio rides the persistent peer (rtc.js).
-import { errorText, lang, t } from "./i18n.js";
+import { formatNumber, formatPercent } from "./format.js";
+import { errorText, lang, setLive, setPlain, setText, t } from "./i18n.js";
 import { estimateMos } from "./preflight-emodel.js";
 import { summariseStats } from "./preflight-net.js";
 import { AgentRtc } from "./rtc.js";
@@ -55,13 +56,14 @@ export function initPhone(socket, toast) {
 
   function showStatus(state, cause) {
     ui.status.dataset.state = state;
-    ui.status.textContent = cause ? `${t(`phone.state.${state}`)} — ${t(`phone.cause.${cause}`)}` : t(`phone.state.${state}`);
+    setLive(ui.status, () => (cause ? `${t(`phone.state.${state}`)} — ${t(`phone.cause.${cause}`)}` : t(`phone.state.${state}`)));
   }
 
   function render() {
     ui.incoming.hidden = !offered;
     if (offered) {
-      ui.from.textContent = offered.from || t("phone.anonymous");
+      if (offered.from) setPlain(ui.from, offered.from);
+      else setText(ui.from, "phone.anonymous");
       showWait();
     }
     const live = Boolean(current) && ["connected", "held"].includes(current.state);
@@ -81,7 +83,8 @@ export function initPhone(socket, toast) {
     const waited = (offered.waited_s ?? 0) + (Date.now() - offered.receivedAt) / 1000;
     ui.meta.dataset.queue = offered.queue || "";
     ui.meta.dataset.waited = String(Math.floor(waited));
-    ui.meta.textContent = t("phone.offered_meta", { queue: queueName(offered.queue), waited: formatWait(waited) });
+    const queue = offered.queue;
+    setLive(ui.meta, () => t("phone.offered_meta", { queue: queueName(queue), waited: formatWait(waited) }));
   }
 
   setInterval(() => {
@@ -155,7 +158,7 @@ export function initPhone(socket, toast) {
       } catch (e) {
         console.error("audio connection failed", e);
         ui.rtcStatus.dataset.status = "failed";
-        ui.rtcStatus.textContent = t("phone.rtc.failed");
+        setText(ui.rtcStatus, "phone.rtc.failed");
       }
     }
   });
@@ -173,7 +176,7 @@ export function initPhone(socket, toast) {
 
   rtc.addEventListener("state", (event) => {
     ui.rtcStatus.dataset.status = event.detail.state;
-    ui.rtcStatus.textContent = t(`phone.rtc.${event.detail.state}`);
+    setText(ui.rtcStatus, `phone.rtc.${event.detail.state}`);
     render();
   });
   rtc.addEventListener("mic-error", () => toast(t("phone.mic_denied")));
@@ -266,7 +269,7 @@ export function initPhone(socket, toast) {
   // In-call quality from getStats: the same E-model as the preflight.
   setInterval(async () => {
     if (!current || current.state !== "connected") {
-      ui.quality.textContent = "";
+      setText(ui.quality, null);
       ui.quality.dataset.mos = "";
       return;
     }
@@ -277,11 +280,12 @@ export function initPhone(socket, toast) {
     const mos = estimateMos(rtt / 2, s.jitterDownMs ?? 0, s.lossDownPct ?? 0, "g711");
     ui.quality.dataset.mos = mos.toFixed(2);
     ui.quality.dataset.grade = mos >= 4 ? "good" : mos >= 3.6 ? "warn" : "bad";
-    ui.quality.textContent = t("phone.quality", {
-      mos: mos.toFixed(1),
-      rtt: Math.round(rtt),
-      jitter: Math.round(s.jitterDownMs ?? 0),
-      loss: (s.lossDownPct ?? 0).toFixed(1),
+    setText(ui.quality, "phone.quality", {
+      mos: () => formatNumber(mos, 1),
+      max: () => formatNumber(4.5, 1),
+      rtt: () => formatNumber(rtt),
+      jitter: () => formatNumber(s.jitterDownMs ?? 0),
+      loss: () => formatPercent(s.lossDownPct ?? 0, 1),
     });
   }, 2000);
 

@@ -3,11 +3,13 @@
 // offers it as JSON. Device checks (microphone, speaker) and network checks run side by side; the network checks
 // run one after the other so a throughput test never disturbs the round-trip or call measurements.
 import { api } from "./api.js";
+import { formatNumber } from "./format.js";
 import { errorText, lang, loadLang, pickLang, t } from "./i18n.js";
 import { listDevices, micTest, newAudioContext, openMicrophone, playTone } from "./preflight-audio.js";
 import { browserFromBrands, isHeadset, judge, micVerdict, round, worst } from "./preflight-checks.js";
 import { estimateMos } from "./preflight-emodel.js";
 import { callLoopback, measurePings, measureTransfer } from "./preflight-net.js";
+import { wireLogout } from "./topbar.js";
 
 const body = document.body;
 const rowsBox = document.getElementById("check-rows");
@@ -66,7 +68,7 @@ function formatValue(req, value) {
   if (req.name === "screen") return `${String(value).replace("x", " × ")} px`;
   const unitKey = `preflight.unit.${req.unit}`;
   const unit = t(unitKey) === unitKey ? req.unit : t(unitKey, { n: value });
-  return `${typeof value === "number" ? value.toLocaleString(lang()) : value} ${unit}`.trim();
+  return `${typeof value === "number" ? formatNumber(value, 0, { max: 2 }) : value} ${unit}`.trim();
 }
 
 function cell(tr, className, tag = "td") {
@@ -458,6 +460,7 @@ langSwitch.addEventListener("change", async () => {
   applyTexts();
 });
 runButton.addEventListener("click", run);
+wireLogout();
 
 // The intro carries a number: said through `texts` (kept across a language switch), not the plain data-i18n.
 const intro = document.querySelector('[data-i18n="preflight.intro"]');

@@ -4,7 +4,8 @@
 // the after-call work since the call ended. A call's contact is submitted only after the call (the desk refuses
 // it before with `call_active`), and the panel follows the live call: its contact is the one shown.
 import { api } from "./api.js";
-import { errorText, lang, t } from "./i18n.js";
+import { formatDate as localeDate, formatTime } from "./format.js";
+import { errorText, setLive, setText, t } from "./i18n.js";
 
 const SAVE_DEBOUNCE_MS = 500;
 const COMPLAINT_DAYS = 45;
@@ -59,12 +60,11 @@ function saveHint() {
 }
 
 function formatDate(iso) {
-  const [y, m, d] = iso.split("-").map(Number);
-  return new Date(y, m - 1, d).toLocaleDateString(lang(), { weekday: "short", day: "numeric", month: "long", year: "numeric" });
+  return localeDate(iso, "weekday");
 }
 
 function formatClock(iso) {
-  return new Date(iso).toLocaleTimeString(lang(), { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return formatTime(iso, { seconds: true });
 }
 
 export function initWrapupPanel(toast) {
@@ -147,7 +147,7 @@ export function initWrapupPanel(toast) {
     } else {
       ui.point.value = "";
       ui.to.replaceChildren();
-      ui.term.textContent = "";
+      setText(ui.term, null);
     }
   }
 
@@ -156,7 +156,7 @@ export function initWrapupPanel(toast) {
     scripts = [];
     renderScripts();
     ui.to.replaceChildren();
-    ui.term.textContent = "";
+    setText(ui.term, null);
     showSections();
   }
 
@@ -168,7 +168,7 @@ export function initWrapupPanel(toast) {
     due.setDate(due.getDate() + COMPLAINT_DAYS);
     const iso = `${due.getFullYear()}-${String(due.getMonth() + 1).padStart(2, "0")}-${String(due.getDate()).padStart(2, "0")}`;
     ui.due.dataset.due = iso;
-    ui.due.textContent = t("complaint.due", { date: formatDate(iso), days: COMPLAINT_DAYS });
+    setText(ui.due, "complaint.due", { date: () => formatDate(iso), days: COMPLAINT_DAYS });
   }
 
   function renderScripts() {
@@ -180,9 +180,11 @@ export function initWrapupPanel(toast) {
         li.dataset.id = s.id;
         const title = document.createElement("span");
         title.textContent = s.title || s.id;
+        title.translate = false;
         const remove = document.createElement("button");
         remove.type = "button";
         remove.className = "link";
+        remove.dataset.i18nLabel = "wrapup.remove_script";
         remove.setAttribute("aria-label", t("wrapup.remove_script"));
         remove.textContent = "×";
         remove.addEventListener("click", () => {
@@ -197,7 +199,7 @@ export function initWrapupPanel(toast) {
     if (!scripts.length) {
       const li = document.createElement("li");
       li.className = "hint";
-      li.textContent = t("wrapup.no_scripts");
+      setText(li, "wrapup.no_scripts");
       ui.scripts.append(li);
     }
   }
@@ -225,7 +227,7 @@ export function initWrapupPanel(toast) {
 
   async function pointChosen(wantedTo) {
     ui.to.replaceChildren();
-    ui.term.textContent = "";
+    setText(ui.term, null);
     const id = ui.point.value;
     if (!id) return;
     let item;
@@ -243,11 +245,8 @@ export function initWrapupPanel(toast) {
       ui.to.append(option);
     }
     if (wantedTo && allowed.some((c) => c.value === wantedTo)) ui.to.value = wantedTo;
-    ui.term.textContent = allowed.length
-      ? item.handling_days != null
-        ? t("kb.handling_term", { days: item.handling_days })
-        : ""
-      : t("escalation.not_allowed");
+    if (!allowed.length) setText(ui.term, "escalation.not_allowed");
+    else setText(ui.term, item.handling_days != null ? "kb.handling_term" : null, { days: item.handling_days });
   }
 
   // -- contacts -----------------------------------------------------------------------------------------------
@@ -285,15 +284,11 @@ export function initWrapupPanel(toast) {
     contact = next;
     updateSave();
     if (!contact) {
-      ui.contact.dataset.i18n = "wrapup.no_contact";
-      ui.contact.textContent = t("wrapup.no_contact");
+      setText(ui.contact, "wrapup.no_contact");
       ui.contact.dataset.contactId = "";
     } else {
-      delete ui.contact.dataset.i18n;
       ui.contact.dataset.contactId = String(contact.id);
-      ui.contact.textContent = contact.number
-        ? t("wrapup.contact_call", { id: contact.id, number: contact.number })
-        : t("wrapup.contact_manual", { id: contact.id });
+      setText(ui.contact, contact.number ? "wrapup.contact_call" : "wrapup.contact_manual", { id: contact.id, number: contact.number });
     }
     sinceAt = contact?.since ? new Date(contact.since) : null;
     tick();
@@ -321,7 +316,7 @@ export function initWrapupPanel(toast) {
     setContact(wrapup.contact);
     await fill(wrapup.draft);
     dirty = false;
-    ui.status.textContent = wrapup.updated ? t("wrapup.draft_restored", { time: formatClock(wrapup.updated) }) : "";
+    setText(ui.status, wrapup.updated ? "wrapup.draft_restored" : null, { time: () => formatClock(wrapup.updated) });
   }
 
   async function newContact() {
@@ -331,7 +326,7 @@ export function initWrapupPanel(toast) {
     setContact(c);
     for (const s of pendingScripts) addScript(s, false);
     pendingScripts = [];
-    ui.status.textContent = "";
+    setText(ui.status, null);
     ui.notes.focus();
   }
 
@@ -412,11 +407,11 @@ export function initWrapupPanel(toast) {
     saving = saving.then(async () => {
       try {
         const answer = await api("PUT", `/api/wrapups/${id}`, body);
-        ui.status.textContent = answer.masked ? t("wrapup.nrn_masked") : t("wrapup.draft_saved", { time: formatClock(answer.saved) });
+        setText(ui.status, answer.masked ? "wrapup.nrn_masked" : "wrapup.draft_saved", { time: () => formatClock(answer.saved) });
         ui.status.dataset.saved = answer.saved;
       } catch (e) {
         dirty = true;
-        ui.status.textContent = t("wrapup.draft_failed", { error: errorText(e) });
+        setText(ui.status, "wrapup.draft_failed", { error: () => errorText(e) });
       }
     });
     return saving;
@@ -457,12 +452,15 @@ export function initWrapupPanel(toast) {
     }
     submitting = false;
     dirty = false;
-    const parts = [t("wrapup.submitted", { id: answer.contact_id })];
-    if (answer.escalation) parts.push(t("wrapup.escalation_sent", { to: answer.escalation.to, date: answer.escalation.deadline ? formatDate(answer.escalation.deadline) : "-" }));
-    if (answer.complaint) parts.push(t("wrapup.complaint_registered", { id: answer.complaint.id, date: formatDate(answer.complaint.due) }));
+    const summary = () => {
+      const parts = [t("wrapup.submitted", { id: answer.contact_id })];
+      if (answer.escalation) parts.push(t("wrapup.escalation_sent", { to: answer.escalation.to, date: answer.escalation.deadline ? formatDate(answer.escalation.deadline) : "-" }));
+      if (answer.complaint) parts.push(t("wrapup.complaint_registered", { id: answer.complaint.id, date: formatDate(answer.complaint.due) }));
+      return parts.join(" ");
+    };
     clearForm();
     setContact(null);
-    ui.status.textContent = parts.join(" ");
+    setLive(ui.status, summary);
     ui.status.dataset.submitted = String(answer.contact_id);
     try {
       if (liveCallId) {
@@ -472,7 +470,7 @@ export function initWrapupPanel(toast) {
         const open = await api("GET", "/api/contacts");
         if (open.contacts.length) await loadContact(open.contacts[0].id);
       }
-      ui.status.textContent = parts.join(" ");
+      setLive(ui.status, summary);
     } catch (e) {
       toast(errorText(e));
     }
@@ -481,8 +479,7 @@ export function initWrapupPanel(toast) {
   function showSubmitError(e) {
     const field = e.details?.field;
     const key = field ? `wrapup.invalid.${field}` : null;
-    const text = key && t(key) !== key ? t(key) : errorText(e);
-    ui.error.textContent = text;
+    setLive(ui.error, () => (key && t(key) !== key ? t(key) : errorText(e)));
     ui.error.dataset.code = e.code || "internal";
     ui.error.hidden = false;
     const target = field && ui.form.querySelector(`[data-field="${CSS.escape(field)}"]`);
