@@ -15,6 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.helpers.net import free_udp_tcp_port
+
 BARESIP = shutil.which("baresip")
 SIPP = shutil.which("sipp")
 KAMAILIO = shutil.which("kamailio")
@@ -29,16 +31,24 @@ class Baresip:
         self.dir = workdir
         self.sip_port = sip_port
         self.ctrl_port = ctrl_port
+        self.rtp_base = rtp_base
+        self._wav = wav
         self.dir.mkdir(parents=True, exist_ok=True)
         self.rec_dir = self.dir / "rec"
         self.rec_dir.mkdir(exist_ok=True)
+        self._write_config()
+        (self.dir / "accounts").write_text(account + "\n")
+        self.log_path = self.dir / "baresip.log"
+        self.proc: subprocess.Popen | None = None
+
+    def _write_config(self) -> None:
         (self.dir / "config").write_text(
             f"""poll_method epoll
-sip_listen 127.0.0.1:{sip_port}
+sip_listen 127.0.0.1:{self.sip_port}
 audio_player aubridge,nowhere
-audio_source aufile,{wav}
+audio_source aufile,{self._wav}
 audio_alert aubridge,nowhere
-rtp_ports {rtp_base}-{rtp_base + 20}
+rtp_ports {self.rtp_base}-{self.rtp_base + 20}
 module_path /usr/lib/baresip/modules
 module g711.so
 module aufile.so
@@ -48,23 +58,33 @@ snd_path {self.rec_dir}
 module_app account.so
 module_app menu.so
 module_app ctrl_tcp.so
-ctrl_tcp_listen 127.0.0.1:{ctrl_port}
+ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}
 """
         )
-        (self.dir / "accounts").write_text(account + "\n")
-        self.log_path = self.dir / "baresip.log"
-        self.proc: subprocess.Popen | None = None
 
     async def start(self) -> None:
+        """Start baresip; if one of its ports was taken meanwhile (it also binds SIP/TLS on sip_port + 1, which
+        a free-port probe cannot reserve), try again on fresh ports. Callers read `sip_port` after start."""
         assert BARESIP is not None
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(
-            [BARESIP, "-f", str(self.dir), "-n", "127.0.0.1", "-v"],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        await self.wait_log("baresip is ready", 5)
+        for attempt in range(3):
+            self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
+            self.proc = subprocess.Popen(
+                [BARESIP, "-f", str(self.dir), "-n", "127.0.0.1", "-v"],
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+            try:
+                await self.wait_log("baresip is ready", 5)
+                return
+            except AssertionError:
+                if attempt == 2 or "Address already in use" not in self.log():
+                    raise
+                await self.stop()
+                self.sip_port = free_udp_tcp_port()
+                self.ctrl_port = free_udp_tcp_port()
+                self.rtp_base = free_udp_tcp_port() // 2 * 2
+                self._write_config()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
