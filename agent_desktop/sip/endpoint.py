@@ -171,6 +171,7 @@ class SipEndpoint:
                 write_buffer=config.tcp_write_buffer,
                 write_timeout_s=config.tcp_write_timeout_s,
             ),
+            trusted=self._host_allowed,
         )
         self.tl = TransactionLayer(
             self.transport.send, config.t1_ms / 1000, t2=config.t2_ms / 1000, t4=config.t4_ms / 1000
@@ -289,7 +290,8 @@ class SipEndpoint:
         )
         return {_canonical(info[4][0]) for info in infos}
 
-    def _source_allowed(self, req: SipMessage, host: str) -> bool:
+    def _host_allowed(self, host: str) -> bool:
+        """The trunk, the registrar, or a host of `allowed_sources` (the TCP total cap does not apply to them)."""
         if host in self._exempt:
             return True
         try:
@@ -300,8 +302,17 @@ class SipEndpoint:
             ip = ip.ipv4_mapped  # a dual-stack socket's IPv4 client
             if ip.compressed in self._exempt:
                 return True
-        if any(ip in net for net in self._allowed):
+        return any(ip in net for net in self._allowed)
+
+    def _source_allowed(self, req: SipMessage, host: str) -> bool:
+        if self._host_allowed(host):
             return True
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
         # an in-dialog request from the host the dialog talks to (e.g. the BYE of a SIP URI we dialled)
         with contextlib.suppress(ValueError):
             to_tag = req.to.tag

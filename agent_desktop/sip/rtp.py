@@ -9,7 +9,8 @@ Who the stream listens to (issue 9: "RTP bleed"): media goes to the address the 
 that address are played. A peer behind a symmetric NAT sends from another port (or address) than its SDP names;
 the stream latches to such a source once, and only when all of these hold: nothing has come from the SDP's address
 yet; we have sent media ourselves (a peer starts sending once it has our answer, so a source that sprays while the
-call is still ringing is not a NAT, and its SSRC is not the one remembered); the packet is within LATCH_WINDOW_S
+call is still ringing is not a NAT: its IP stays barred from the latch after the answer too, as a blind sprayer
+goes on streaming); the packet is within LATCH_WINDOW_S
 of the first packet from elsewhere after that; it carries the negotiated audio or telephone-event payload type and
 the SSRC of that first packet; LATCH_PROBATION of them arrived in
 sequence from the same source; and, when the SDP's address is a public one, the source has that same IP (a NAT
@@ -46,6 +47,9 @@ RTCP_INTERVAL = 5.0
 # attacker who has not won the race by then never can.
 LATCH_WINDOW_S = 2.0
 LATCH_PROBATION = 3  # packets in sequence (60 ms of audio) before a new source is believed
+# IPs heard (from elsewhere than the SDP's address) before our first packet, barred from the latch; a flood of more
+# distinct sources than this closes the latch instead (no audio for a NATed peer rather than audio for a stranger).
+EARLY_SOURCES_MAX = 32
 
 
 @dataclass(slots=True)
@@ -125,6 +129,7 @@ class RtpStream(asyncio.DatagramProtocol):
         self._candidate: tuple[str, int] | None = None
         self._candidate_seq = 0
         self._candidate_count = 0
+        self._early: set[str] = set()  # IPs that sent before we did: sprayers, not a NAT answering our media
 
     # --- set-up --------------------------------------------------------------------------------------
     def configure(
@@ -242,7 +247,17 @@ class RtpStream(asyncio.DatagramProtocol):
             self._rtcp_remote = (sdp[0], sdp[1] + 1)
             self._locked = True
             return True
-        if self._locked or not self.stats.packets_sent:
+        if self._locked:
+            return False
+        if not self.stats.packets_sent:
+            # A peer sends once it has our answer; a source streaming before that is not it, and a blind sprayer
+            # goes on streaming after the answer: it must not be the first to claim the latch then.
+            if len(self._early) < EARLY_SOURCES_MAX:
+                self._early.add(addr[0])
+            else:
+                self._locked = True
+            return False
+        if addr[0] in self._early:
             return False
         now = self._loop.time()
         if self._latch_deadline is None:

@@ -4,7 +4,8 @@ The transport only moves bytes: it frames TCP streams by Content-Length and hand
 it came from, to one callback. Parsing, throttling and answering are the endpoint's job.
 
 TCP is bounded (issue 9, item 6; DESIGN §6): at most `max_per_ip` accepted connections from one IP and
-`max_total` in all (a connection over either cap is closed at once); a connection with no byte either way for
+`max_total` in all (a connection over either cap is closed at once; connections from a `trusted` source, the
+trunk and `allowed_sources`, neither count in nor are refused by the total, which strangers can fill); a connection with no byte either way for
 `idle_s` is closed (RFC 5626 CRLF keep-alives count as bytes); writes queue at most `write_buffer` bytes and must
 drain within `write_timeout_s`, else the peer is not reading and the connection is closed (its transactions then
 time out like any lost peer's). Outbound connections (we chose to open them) count in no cap but obey the rest.
@@ -53,6 +54,7 @@ class TcpStats:
 
 
 OnMessage = Callable[[bytes, Addr], None]
+Trusted = Callable[[str], bool]
 
 
 class _Udp(asyncio.DatagramProtocol):
@@ -84,6 +86,7 @@ class _TcpConnection:
         self.writer = writer
         self.addr = addr
         self.inbound = inbound
+        self.in_total = False  # counted in the transport's total cap (an inbound connection from a stranger)
         self._loop = asyncio.get_running_loop()
         self.last_activity = self._loop.time()
         self._drain_task: asyncio.Task | None = None
@@ -194,9 +197,12 @@ def _content_length(head: bytes) -> int | None:
 class SipTransport:
     """Binds UDP and TCP on the same port; sends to an Addr, opening TCP connections as needed."""
 
-    def __init__(self, on_message: OnMessage, limits: TcpLimits | None = None) -> None:
+    def __init__(
+        self, on_message: OnMessage, limits: TcpLimits | None = None, trusted: Trusted | None = None
+    ) -> None:
         self._on_message = on_message
         self.limits = limits or TcpLimits()
+        self._trusted = trusted or (lambda host: False)
         self.tcp_stats = TcpStats()
         self._inbound_per_ip: dict[str, int] = {}
         self._inbound_total = 0
@@ -247,7 +253,8 @@ class SipTransport:
         peer = writer.get_extra_info("peername")
         addr = Addr("tcp", peer[0], peer[1])
         per_ip = self._inbound_per_ip.get(addr.host, 0)
-        if per_ip >= self.limits.max_per_ip or self._inbound_total >= self.limits.max_total:
+        in_total = not self._trusted(addr.host)
+        if per_ip >= self.limits.max_per_ip or (in_total and self._inbound_total >= self.limits.max_total):
             if per_ip >= self.limits.max_per_ip:
                 self.tcp_stats.refused_per_ip += 1
             else:
@@ -258,15 +265,19 @@ class SipTransport:
             return
         self.tcp_stats.accepted += 1
         self._inbound_per_ip[addr.host] = per_ip + 1
-        self._inbound_total += 1
-        self._tcp[(addr.host, addr.port)] = _TcpConnection(self, reader, writer, addr, inbound=True)
+        conn = _TcpConnection(self, reader, writer, addr, inbound=True)
+        if in_total:
+            conn.in_total = True
+            self._inbound_total += 1
+        self._tcp[(addr.host, addr.port)] = conn
 
     def _tcp_closed(self, conn: _TcpConnection) -> None:
         key = (conn.addr.host, conn.addr.port)
         if self._tcp.get(key) is conn:
             del self._tcp[key]
-        if conn.inbound:
+        if conn.in_total:
             self._inbound_total -= 1
+        if conn.inbound:
             left = self._inbound_per_ip.get(conn.addr.host, 1) - 1
             if left > 0:
                 self._inbound_per_ip[conn.addr.host] = left

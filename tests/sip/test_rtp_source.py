@@ -289,3 +289,25 @@ async def test_rtcp_from_a_stranger_is_dropped(leg):
         assert stream._rtcp_remote == peer.sdp.getsockname()
     finally:
         other.close()
+
+
+async def test_a_stranger_streaming_through_the_answer_cannot_take_the_latch(leg):
+    """A blind sprayer does not know when the call is answered: it streams before the desk speaks and goes on
+    after. Having been heard while the call rang, it must not win the latch from the NATed peer, whose first
+    packets arrive a round trip after the desk's first frame."""
+    stream, peer = leg
+    other = _udp(STRANGER)
+    ssrc = peer.ssrc ^ 0xFFFF
+    try:
+        await _exchange(stream, peer, other, LATCH_PROBATION + 5, ssrc=ssrc)  # while the call rings
+        stream.write_frame(b"\xff" * 160)  # answered: the desk's first frame
+        await asyncio.sleep(0.02)
+        await _exchange(stream, peer, other, LATCH_PROBATION + 5, ssrc=ssrc)  # the sprayer goes on
+        await _exchange(stream, peer, peer.nat, LATCH_PROBATION)  # the peer's reply, a round trip later
+        assert stream.remote == ("127.0.0.1", peer.nat.getsockname()[1])
+        assert stream.stats.latched == 1
+        stream.write_frame(b"\xff" * 160)
+        await asyncio.sleep(0.05)
+        assert _drain(other) == []
+    finally:
+        other.close()

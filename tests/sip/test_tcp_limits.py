@@ -42,7 +42,8 @@ async def _closed_by_peer(reader, within: float) -> bool:
 
 
 async def test_connection_33_from_one_ip_is_refused(endpoint_factory):
-    ep = await endpoint_factory(tcp_max_per_ip=32, tcp_max_total=40)
+    # 127.0.0.2-4 are strangers (the default, loopback, would allow all of 127/8 and exempt it from the total)
+    ep = await endpoint_factory(allowed_sources=("127.0.0.1/32",), tcp_max_per_ip=32, tcp_max_total=40)
     conns = []
     try:
         for _ in range(32):
@@ -136,3 +137,25 @@ async def test_peer_that_never_reads_is_disconnected(endpoint_factory):
         assert not ep.transport._tcp, "the connection is still held"
     finally:
         s.close()
+
+
+async def test_strangers_filling_the_total_cap_do_not_lock_out_an_allowed_source(endpoint_factory):
+    """Strangers may hold TCP connections (OPTIONS is open to them, CRLF keep-alives defeat the idle close), so
+    the total cap is theirs to fill: the trunk or another allowed source must still be let in, or a handful of IPs
+    (one IPv6 /64 is as many IPs as one likes) stops every call."""
+    ep = await endpoint_factory(allowed_sources=("127.0.0.1/32",), tcp_max_per_ip=2, tcp_max_total=4)
+    conns = []
+    try:
+        for host in (STRANGER, STRANGER, "127.0.0.3", "127.0.0.3"):
+            conns.append(await _connect(ep.port, host))
+            assert (await _ask(*conns[-1], len(conns), host)).startswith(b"SIP/2.0 200")
+        reader, writer = await _connect(ep.port, "127.0.0.4")
+        conns.append((reader, writer))
+        assert await _closed_by_peer(reader, 2), "a stranger past the total cap was served"
+
+        conns.append(await _connect(ep.port, "127.0.0.1"))  # the allowed source (the trunk, say)
+        assert (await _ask(*conns[-1], 99, "127.0.0.1")).startswith(b"SIP/2.0 200")
+        assert ep.transport.tcp_stats.refused_total == 1
+    finally:
+        for _, writer in conns:
+            writer.close()
