@@ -50,6 +50,12 @@ async def _direction(leg, direction: str) -> None:
             await asyncio.sleep(0.02)
 
 
+def _tones(pcm: bytes) -> dict:
+    """What is in `pcm`, for failure messages: energy share of each tone of the test, and the frame count."""
+    tones = {f: round(goertzel_ratio(pcm, f), 2) for f in (CALLER_TONE, AGENT_TONE, MUSIC_TONE)}
+    return {"frames": len(pcm) // 320, **tones}
+
+
 def _players() -> list[asyncio.Task]:
     return [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "") == "HoldMusic.play"]
 
@@ -80,7 +86,8 @@ async def test_double_hold_then_unhold_leaves_only_the_agent_on_the_call(desk, c
         await agent.call_state("held")
         await _direction(leg, "recvonly")  # the desk's re-INVITE said sendonly
         await asyncio.sleep(1.5)
-        assert has_tone(b"".join(audio.heard[-50:]), MUSIC_TONE), "the caller hears no hold music"
+        on_hold = b"".join(audio.heard[-50:])
+        assert has_tone(on_hold, MUSIC_TONE), f"the caller hears no hold music: {_tones(on_hold)}"
         heard_on_hold = len(agent.heard)
 
         await agent.ws.send_json({"type": "call.hold", "call_id": offered["call_id"], "on": False})
@@ -90,8 +97,12 @@ async def test_double_hold_then_unhold_leaves_only_the_agent_on_the_call(desk, c
         await asyncio.sleep(2.0)
         unheld = b"".join(audio.heard[after + 10 :])
         assert len(unheld) > 8000, "the caller heard nothing after the unhold"
-        assert goertzel_ratio(unheld, MUSIC_TONE) < 0.05, "hold music still plays into the live call"
-        assert has_tone(unheld, AGENT_TONE), "the caller does not hear the agent after the unhold"
+        assert goertzel_ratio(unheld, MUSIC_TONE) < 0.05, (
+            f"hold music plays into the live call: {_tones(unheld)}"
+        )
+        assert has_tone(unheld, AGENT_TONE), (
+            f"the caller does not hear the agent after the unhold: {_tones(unheld)}"
+        )
         assert has_tone(b"".join(agent.heard[heard_on_hold + 10 :]), CALLER_TONE), "the agent lost the caller"
         assert _players() == [], "a hold-music player is left running"
         await leg.hangup()
