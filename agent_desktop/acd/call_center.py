@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from ..logs import call_line
+from ..media.caller_feed import CallerFeed
 from ..media.hold_music import HoldMusic
 from ..media.room import MediaRoom
 from ..sip.call import Call as Leg
@@ -57,7 +58,8 @@ class DeskCall:
     answered: bool = False
     connected_at: float | None = None  # monotonic; the page's call timer survives a reconnect
     held: bool = False
-    hold_stop: asyncio.Event | None = None
+    hold_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one hold/unhold at a time (double clicks)
+    feed: CallerFeed | None = None  # what the caller hears, once the call has an agent and media
     offer_timer: asyncio.TimerHandle | None = None
 
     def page_state(self) -> str:
@@ -280,27 +282,23 @@ class CallCenter:
 
     async def hold(self, agent_id: int, call_id: str, on: bool) -> None:
         call = self._own(agent_id, call_id)
-        if call.agent_id != agent_id or call.leg.state not in ("connected", "held"):
-            raise CallError("bad_request", "only a connected call can be held")
-        if on == call.held:
-            return
-        try:
-            await call.leg.hold(on)
-        except Exception as e:  # 488/491/timeout from the far end: the call stays as it was, with its audio
-            log.warning("call %s: hold(%s) refused: %s", call.id, on, e)
-            raise CallError("hold_failed", "the other side refused; the call is unchanged") from None
-        if call.id not in self._calls:
-            return  # ended during the re-INVITE
-        call.held = on
-        if on:
-            self._media.detach(agent_id)
-            call.hold_stop = asyncio.Event()
-            if call.leg.media is not None:
-                self._spawn(self._hold_music.play(call.leg.media, call.hold_stop))
-        else:
-            if call.hold_stop:
-                call.hold_stop.set()
-            self._bridge(call)
+        # A second click while the first re-INVITE is out waits for it, then finds the call already as asked.
+        async with call.hold_lock:
+            if call.agent_id != agent_id or call.leg.state not in ("connected", "held"):
+                raise CallError("bad_request", "only a connected call can be held")
+            if on == call.held:
+                return
+            try:
+                await call.leg.hold(on)
+            except Exception as e:  # 488/491/timeout from the far end: the call stays as it was, audio too
+                log.warning("call %s: hold(%s) refused: %s", call.id, on, e)
+                raise CallError("hold_failed", "the other side refused; the call is unchanged") from None
+            if call.id not in self._calls:
+                return  # ended during the re-INVITE
+            call.held = on
+            feed = self._feed(call)
+            if feed is not None:
+                feed.switch("music" if on else "agent")
         await self._send_state(call)
 
     async def dtmf(self, agent_id: int, call_id: str, digits: str) -> None:
@@ -340,9 +338,15 @@ class CallCenter:
 
     # -- leg events ------------------------------------------------------------------------------------------
 
+    def _feed(self, call: DeskCall) -> CallerFeed | None:
+        if call.feed is None and call.agent_id is not None and call.leg.media is not None:
+            call.feed = CallerFeed(self._media, self._hold_music, call.agent_id, call.leg.media)
+        return call.feed
+
     def _bridge(self, call: DeskCall) -> None:
-        if call.agent_id is not None and call.leg.media is not None:
-            self._media.attach(call.agent_id, call.leg.media, call.leg.media)
+        feed = self._feed(call)
+        if feed is not None:
+            feed.switch("agent")
 
     def _leg_changed(self, call: DeskCall) -> None:
         state = call.leg.state
@@ -364,8 +368,8 @@ class CallCenter:
         cause = call.leg.cause or "failed"
         if call.offer_timer:
             call.offer_timer.cancel()
-        if call.hold_stop:
-            call.hold_stop.set()
+        if call.feed is not None:
+            call.feed.switch("none")
         call_records.mark_ended(self._db, call.id, cause)
         talk_s = time.monotonic() - call.connected_at if call.connected_at else None
         log.info(

@@ -4,9 +4,13 @@ The browser negotiates once, right after login; calls are then switched onto thi
 ICE/DTLS set-up. The peer is steered to G.711 (PCMU, else PCMA), the SIP leg's own codec family, so the call's
 audio crosses the server without resampling:
 
-- call → agent: the leg's G.711 payloads are handed to aiortc as encoded packets, which it sends as they are;
+- call → agent: the leg's G.711 payloads are handed to aiortc as encoded packets the moment they arrive, with the
+  caller's own timing (their RTP timestamps, rebased), and sent as they are: no jitter buffer of ours, since the
+  browser's own absorbs the trunk's jitter (the desk adds well under a millisecond instead of 20-40 ms);
 - agent → call: the browser's G.711 payloads are taken off the receiver before aiortc's jitter buffer and
   decoder and written to the leg as they are (bypass_decoder).
+
+A detached leg (on hold, or between owners) is drained by its RtpStream, never queued for later.
 
 Idle, neither side sends media: our outbound track blocks until a call is attached, and the page replaces its
 microphone track with null. We keep reading the agent's track all the time anyway, because aiortc's receive queue
@@ -20,6 +24,7 @@ import contextlib
 import fractions
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -43,12 +48,20 @@ ULAW_TO_ALAW = pcm16_to_alaw(ulaw_to_pcm16(bytes(range(256))))
 ALAW_TO_ULAW = pcm16_to_ulaw(alaw_to_pcm16(bytes(range(256))))
 
 
-class FrameSource(Protocol):
-    """What a call leg offers the agent: 20 ms G.711 payloads, paced in real time."""
+AudioConsumer = Callable[
+    [int, int, int, bytes], None
+]  # (seq, RTP timestamp, SSRC, payload), as RtpStream calls it
+
+QUEUE_FRAMES = 8  # 160 ms: aiortc's sender takes each packet at once; this only bounds a stalled sender
+RESYNC_SAMPLES = 2 * CLOCK_RATE  # the caller's clock and ours disagree by more than 2 s: a new stream
+
+
+class CallAudio(Protocol):
+    """What a call leg offers the agent: its received G.711, pushed as it arrives (an RtpStream)."""
 
     codec: str  # "PCMU" | "PCMA"
 
-    async def read_frame(self) -> bytes: ...
+    def pass_audio_to(self, consumer: AudioConsumer | None) -> None: ...
 
 
 class FrameSink(Protocol):
@@ -58,50 +71,78 @@ class FrameSink(Protocol):
 
 
 class CallToAgentTrack(MediaStreamTrack):
-    """The server's outbound track: the attached leg's G.711 packets, or nothing at all while idle."""
+    """The server's outbound track: the attached leg's G.711 packets as they arrive, or nothing at all while idle.
+
+    Each packet keeps the caller's timing: its pts is the caller's RTP timestamp plus an offset, so the browser's
+    jitter buffer sees the trunk's real jitter and conceals the trunk's real losses. The offset is set from the
+    wall clock whenever the stream starts or changes (a new call, after hold, a new SSRC, a sender clock that
+    jumped), so the browser sees time move on instead of a burst that looks minutes late; pts never go back."""
 
     kind = "audio"
 
-    def __init__(self, browser_codec: Callable[[], str | None]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._browser_codec = browser_codec
-        self._source: FrameSource | None = None
-        self._attached = asyncio.Event()
+        self._queue: deque[tuple[int, bytes]] = deque(maxlen=QUEUE_FRAMES)
+        self._ready = asyncio.Event()
         self._epoch = time.monotonic()
+        self._synced = False
+        self._ssrc = -1
+        self._last_ts = 0  # RTP timestamp of the newest packet passed on
+        self._last_pts = -FRAME_SAMPLES  # its pts
+        self._last_t = 0.0  # when it arrived
+        self.overflow = 0
 
-    def attach(self, source: FrameSource | None) -> None:
-        self._source = source
-        if source is None:
-            self._attached.clear()
-        else:
-            self._attached.set()
+    def restart(self) -> None:
+        """A new stream follows (another leg, or the same after a pause): drop what is queued, resync timing."""
+        self._queue.clear()
+        self._synced = False
+
+    def push(self, ts: int, ssrc: int, payload: bytes) -> None:
+        """One received packet of the attached leg; called from the leg's receive path, so kept lean."""
+        now = time.monotonic()
+        d = ((ts - self._last_ts + 0x80000000) & 0xFFFFFFFF) - 0x80000000  # signed 32-bit step
+        if (
+            not self._synced
+            or ssrc != self._ssrc
+            or abs(d - (now - self._last_t) * CLOCK_RATE) > RESYNC_SAMPLES
+        ):
+            wall = int((now - self._epoch) * CLOCK_RATE)
+            pts = max(wall - wall % FRAME_SAMPLES, self._last_pts + FRAME_SAMPLES)
+            self._synced = True
+            self._ssrc = ssrc
+        elif d > 0:
+            pts = self._last_pts + d
+        elif d == 0:
+            return  # a duplicate
+        else:  # reordered: passed on with its own (earlier) pts; the browser's jitter buffer puts it in place
+            self._queue.append((self._last_pts + d, payload))
+            self._ready.set()
+            return
+        self._last_ts, self._last_pts, self._last_t = ts, pts, now
+        queue = self._queue
+        if len(queue) == QUEUE_FRAMES:
+            self.overflow += 1  # the deque drops the oldest
+        queue.append((pts, payload))
+        self._ready.set()
+
+    def stop(self) -> None:
+        super().stop()
+        self._ready.set()  # let a waiting recv() see the end
 
     async def recv(self) -> Packet:
-        while True:
+        queue = self._queue
+        while not queue:
             if self.readyState != "live":
                 raise MediaStreamError
-            source = self._source
-            if source is None:
-                await self._attached.wait()
-                continue
-            try:
-                payload = await source.read_frame()
-            except (ConnectionError, EOFError, RuntimeError):
-                if self._source is source:
-                    self.attach(None)
-                continue
-            if self._source is not source:
-                continue  # switched while we waited: drop the old leg's frame
-            codec = self._browser_codec()
-            if codec != source.codec:
-                payload = payload.translate(ULAW_TO_ALAW if codec == "PCMA" else ALAW_TO_ULAW)
-            packet = Packet(payload)
-            # Timestamps follow the wall clock, so after an idle gap the browser's jitter buffer sees time move on
-            # instead of a burst that looks 40 minutes late.
-            samples = int((time.monotonic() - self._epoch) * CLOCK_RATE)
-            packet.pts = samples - samples % FRAME_SAMPLES
-            packet.time_base = TIME_BASE
-            return packet
+            self._ready.clear()
+            await self._ready.wait()
+        if self.readyState != "live":
+            raise MediaStreamError
+        pts, payload = queue.popleft()
+        packet = Packet(payload)
+        packet.pts = pts
+        packet.time_base = TIME_BASE
+        return packet
 
 
 class AgentPeer:
@@ -112,7 +153,7 @@ class AgentPeer:
         self._pc: RTCPeerConnection | None = None
         self._codec: str | None = None
         self._outbound: CallToAgentTrack | None = None
-        self._leg: FrameSource | None = None
+        self._leg: CallAudio | None = None
         self._sink: FrameSink | None = None
         self._drain: asyncio.Task | None = None
         self.frames_from_agent = 0
@@ -139,8 +180,7 @@ class AgentPeer:
         pc = self._make_pc()
         self._pc = pc
         # A fresh track per peer: aiortc's closed sender leaves a track it was reading unusable for the next one.
-        self._outbound = CallToAgentTrack(lambda: self._codec)
-        self._outbound.attach(self._leg)
+        self._outbound = CallToAgentTrack()
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -175,12 +215,27 @@ class AgentPeer:
             payload = payload.translate(ULAW_TO_ALAW if sink.codec == "PCMA" else ALAW_TO_ULAW)
         sink.write_frame(payload)
 
-    def attach(self, leg: FrameSource | None, sink: FrameSink | None) -> None:
-        """Switch a call leg onto the agent's peer (or detach with None); it follows onto a renegotiated peer."""
-        self._leg = leg
+    def attach(self, leg: CallAudio | None, sink: FrameSink | None) -> None:
+        """Switch a call leg onto the agent's peer (or detach with None); it follows onto a renegotiated peer.
+        The leg's audio is routed here while attached and drained once detached: one owner of that route."""
+        old, self._leg = self._leg, leg
         self._sink = sink
-        if self._outbound is not None:
-            self._outbound.attach(leg)
+        if old is not leg:
+            if old is not None:
+                old.pass_audio_to(None)
+            if self._outbound is not None:
+                self._outbound.restart()
+            if leg is not None:
+                leg.pass_audio_to(self._from_leg)
+
+    def _from_leg(self, seq: int, ts: int, ssrc: int, payload: bytes) -> None:
+        track, leg = self._outbound, self._leg
+        if track is None or leg is None:
+            return  # between peers (the page is renegotiating): nothing to send it on
+        codec = self._codec
+        if codec is not None and codec != leg.codec:
+            payload = payload.translate(ULAW_TO_ALAW if codec == "PCMA" else ALAW_TO_ULAW)
+        track.push(ts, ssrc, payload)
 
     async def _read_agent(self, track: MediaStreamTrack) -> None:
         # The G.711 payloads go to the leg before aiortc's jitter buffer (bypass_decoder), so this track stays

@@ -55,18 +55,20 @@ class HoldMusic:
             "PCMA": [pcm16_to_alaw(c) for c in chunks],
         }
 
-    async def play(self, sink, stop: asyncio.Event) -> None:
-        """Write one frame per 20 ms into `sink` (an RtpStream) until `stop` is set; paced by the loop clock."""
+    async def play(self, sink) -> None:
+        """Write one frame per 20 ms into `sink` (an RtpStream) until cancelled; paced by the loop clock. Its one
+        owner is the call's CallerFeed, which starts it and cancels it in the same step as switching source."""
         frames = self._frames[sink.codec]
         loop = asyncio.get_running_loop()
-        start = loop.time()
+        due = loop.time()
         n = 0
-        while not stop.is_set():
+        while True:
             sink.write_frame(frames[n % len(frames)])
             n += 1
-            delay = start + n * 0.02 - loop.time()
-            if delay > 0:
-                try:
-                    await asyncio.wait_for(stop.wait(), delay)
-                except TimeoutError:
-                    pass
+            due += 0.02
+            delay = due - loop.time()
+            if (
+                delay < -0.1
+            ):  # the loop stalled: carry on from now rather than burst the backlog into the call
+                due, delay = loop.time() + 0.02, 0.02
+            await asyncio.sleep(max(delay, 0))

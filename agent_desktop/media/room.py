@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from aiortc import RTCPeerConnection
 
-from .agent_peer import AgentPeer, FrameSink, FrameSource, check_receiver_hooks
+from .agent_peer import AgentPeer, CallAudio, FrameSink, check_receiver_hooks
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class MediaRoom:
             peer = self._peers[agent_id] = AgentPeer(self._make_pc)
         return await peer.accept_offer(sdp)
 
-    def attach(self, agent_id: int, leg: FrameSource | None, sink: FrameSink | None) -> bool:
+    def attach(self, agent_id: int, leg: CallAudio | None, sink: FrameSink | None) -> bool:
         peer = self._peers.get(agent_id)
         if peer is None:
             return False

@@ -1,7 +1,9 @@
 """RTP stream of one call leg (RFC 3550): G.711 20 ms frames, RFC 4733 DTMF both ways, RTCP SR/RR every 5 s.
 
-The receive path is one `datagram_received` per packet: a struct unpack, the RFC 3550 jitter update and a dict
-insert into the jitter buffer; no logging, no per-packet objects beyond the payload slice. Sending is one
+The receive path is one `datagram_received` per packet: a struct unpack, the RFC 3550 jitter update and a hand-off
+of the payload to where the leg's audio goes now (`pass_audio_to`: straight on to the agent's browser, or drained
+while detached; else the bounded jitter buffer behind `read_frame`); no logging, no per-packet objects beyond the
+payload slice. Sending is one
 `sendto` of header + payload. The stream sends nothing on its own while idle: only what its owner writes, DTMF it
 is asked for, and RTCP reports.
 
@@ -33,9 +35,12 @@ from dataclasses import dataclass
 
 from .dtmf import DtmfReceiver, digit_to_event, encode_event
 from .g711 import ALAW_SILENCE, ULAW_SILENCE
-from .jitter import JitterBuffer
+from .jitter import JitterBuffer, SeqCounter
 
-__all__ = ["RtpStats", "RtpStream", "open_rtp_stream"]
+__all__ = ["AudioConsumer", "RtpStats", "RtpStream", "open_rtp_stream"]
+
+# Called with (sequence number, RTP timestamp, SSRC, payload) for each received audio packet, in the receive path.
+AudioConsumer = Callable[[int, int, int, bytes], None]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +105,8 @@ class RtpStream(asyncio.DatagramProtocol):
         self.on_dtmf: Callable[[str], None] | None = None
         self.stats = RtpStats()
         self.jitter = JitterBuffer()
+        self.received_seq = SeqCounter()
+        self._audio_in: AudioConsumer = self._buffer  # where received audio goes: see pass_audio_to
         self._silence = bytes([ULAW_SILENCE]) * FRAME
         self._transport: asyncio.DatagramTransport | None = None
         self._rtcp_transport: asyncio.DatagramTransport | None = None
@@ -226,8 +233,8 @@ class RtpStream(asyncio.DatagramProtocol):
                 if d < 80000:  # ignore jumps (new talkspurt after pause) beyond 10 s
                     self._jitter += (d - self._jitter) / 16.0
             self._transit = transit
-            if not self.jitter.put(seq, data[offset:end]):
-                stats.late = self.jitter.late
+            self.received_seq.note(seq)
+            self._audio_in(seq, ts, ssrc, data[offset:end])
         elif pt == self.dtmf_payload_type:
             digit = self._dtmf_rx.feed(ts, data[offset:end])
             if digit is not None:
@@ -290,6 +297,23 @@ class RtpStream(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP unreachable while the peer is not yet listening: keep going
+
+    def pass_audio_to(self, consumer: AudioConsumer | None) -> None:
+        """Hand every received audio payload to `consumer` as it arrives, with its own sequence number and
+        timestamp (no jitter buffer here: the consumer's far end has one); None drains the leg instead (on hold,
+        between owners): counted, never stored. `buffer_audio()` goes back to the jitter buffer."""
+        self._audio_in = consumer if consumer is not None else _drain
+        self.jitter.reset()
+
+    def buffer_audio(self) -> None:
+        """Received audio goes to the jitter buffer behind read_frame() / pull_frame() (the default)."""
+        if self._audio_in != self._buffer:
+            self.jitter.reset()
+            self._audio_in = self._buffer
+
+    def _buffer(self, seq: int, ts: int, ssrc: int, payload: bytes) -> None:
+        if not self.jitter.put(seq, payload):
+            self.stats.late = self.jitter.late
 
     async def read_frame(self) -> bytes:
         """The next 20 ms frame, paced in real time; silence when the jitter buffer has nothing to play."""
@@ -391,13 +415,16 @@ class RtpStream(asyncio.DatagramProtocol):
         have_rx = s.packets_received > 0
         block = b""
         if have_rx:
-            expected = max(s.packets_received + s.lost, 1)
-            fraction = min(255, s.lost * 256 // expected)
+            # RFC 3550 A.3: loss from sequence numbers, whichever way the audio went (buffered or passed on)
+            rx = self.received_seq
+            lost = rx.lost
+            expected = max(rx.received + lost, 1)
+            fraction = min(255, lost * 256 // expected)
             block = struct.pack(
                 "!IIIIII",
                 self._remote_ssrc,
-                (fraction << 24) | (min(s.lost, 0x7FFFFF) & 0xFFFFFF),
-                self.jitter._highest & 0xFFFFFFFF if self.jitter._highest >= 0 else 0,
+                (fraction << 24) | (min(lost, 0x7FFFFF) & 0xFFFFFF),
+                max(rx.highest, 0) & 0xFFFFFFFF,
                 int(self._jitter),
                 0,
                 0,
@@ -454,6 +481,10 @@ class RtpStream(asyncio.DatagramProtocol):
         s.late = self.jitter.late
         s.jitter_ms = self._jitter / 8.0
         return s
+
+
+def _drain(seq: int, ts: int, ssrc: int, payload: bytes) -> None:
+    """A detached leg's audio: nobody listens, nothing is kept."""
 
 
 class PortAllocator:

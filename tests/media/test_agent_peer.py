@@ -5,62 +5,47 @@ peer (the page reloaded, or its network came back) carries the live call on."""
 from __future__ import annotations
 
 import asyncio
-import fractions
 
 import pytest
-from aiortc import MediaStreamTrack, RTCSessionDescription
-from av import AudioFrame
+from aiortc import RTCSessionDescription
 
 from agent_desktop.media.agent_peer import AgentPeer
 from agent_desktop.media.rtc_factory import make_peer_connection
 from agent_desktop.sip.g711 import pcm16_to_ulaw, ulaw_to_pcm16
+from tests.helpers.tone_track import ToneTrack, pcm_chunks
 from tests.sip.audio import has_tone, tone_pcm
 
 LOOPBACK = ("127.0.0.1",)
 
 
 class ToneLeg:
-    """A stand-in for a SIP leg's RtpStream: real-time G.711 frames of a tone out, frames in collected."""
+    """A stand-in for a SIP leg's RtpStream: G.711 frames of a tone pushed every 20 ms, as received RTP would be,
+    to whoever the leg's audio is passed to; frames written to it collected."""
 
     codec = "PCMU"
 
     def __init__(self, freq: float) -> None:
-        self._frames = [pcm16_to_ulaw(c) for c in _chunks(tone_pcm(freq, 2.0))]
-        self._n = 0
+        self._frames = [pcm16_to_ulaw(c) for c in pcm_chunks(tone_pcm(freq, 2.0))]
+        self.consumer = None
         self.received: list[bytes] = []
+        self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def read_frame(self) -> bytes:
-        await asyncio.sleep(0.02)
-        self._n += 1
-        return self._frames[self._n % len(self._frames)]
+    def pass_audio_to(self, consumer) -> None:
+        self.consumer = consumer
+
+    async def _run(self) -> None:
+        n = 0
+        while True:
+            await asyncio.sleep(0.02)
+            n += 1
+            if self.consumer is not None:
+                self.consumer(n & 0xFFFF, (n * 160) & 0xFFFFFFFF, 0x1234, self._frames[n % len(self._frames)])
+
+    def close(self) -> None:
+        self._task.cancel()
 
     def write_frame(self, payload: bytes) -> None:
         self.received.append(payload)
-
-
-class ToneTrack(MediaStreamTrack):
-    """What the browser's microphone would send: 20 ms frames of a tone at 8 kHz."""
-
-    kind = "audio"
-
-    def __init__(self, freq: float) -> None:
-        super().__init__()
-        self._chunks = _chunks(tone_pcm(freq, 2.0))
-        self._n = 0
-
-    async def recv(self) -> AudioFrame:
-        await asyncio.sleep(0.02)
-        frame = AudioFrame(format="s16", layout="mono", samples=160)
-        frame.planes[0].update(self._chunks[self._n % len(self._chunks)])
-        frame.sample_rate = 8000
-        frame.pts = self._n * 160
-        frame.time_base = fractions.Fraction(1, 8000)
-        self._n += 1
-        return frame
-
-
-def _chunks(pcm: bytes) -> list[bytes]:
-    return [pcm[i : i + 320] for i in range(0, len(pcm) - 319, 320)]
 
 
 async def _connect(peer: AgentPeer, freq: float):
@@ -127,10 +112,12 @@ async def test_call_audio_both_ways_and_across_a_renegotiation(peer):
     assert has_tone(b"".join(heard[10:]), 1000)
 
     peer.attach(None, None)
+    assert leg.consumer is None  # a detached leg is drained, not passed on nor buffered
     before = len(leg.received)
     client, heard = await _connect(peer, 600)
     await asyncio.sleep(0.5)
     await client.close()
+    leg.close()
     assert heard == [] and len(leg.received) == before
 
 

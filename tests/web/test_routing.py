@@ -20,9 +20,11 @@ from agent_desktop.web import keys
 class AgentClient:
     """One agent's browser, minus the browser: session, WebSocket, persistent peer, message log."""
 
-    def __init__(self, desk, who: str) -> None:
+    def __init__(self, desk, who: str, mic=None) -> None:
         self.desk = desk
         self.who = who
+        self.mic = mic  # an aiortc track the agent "speaks" into, or none
+        self.heard: list[bytes] = []  # 8 kHz PCM the agent's peer received, 20 ms frames
         self.messages: asyncio.Queue = asyncio.Queue()
 
     async def start(self, stack: AsyncExitStack) -> AgentClient:
@@ -32,7 +34,8 @@ class AgentClient:
         await self.next("hello")
         self.pc = make_peer_connection((), ("127.0.0.1",))
         stack.push_async_callback(self.pc.close)
-        self.pc.addTransceiver("audio", direction="sendrecv")
+        self.pc.addTransceiver(self.mic or "audio", direction="sendrecv")
+        self.pc.on("track", lambda track: stack.callback(asyncio.ensure_future(self._listen(track)).cancel))
         connected = asyncio.Event()
         self.pc.on(
             "connectionstatechange", lambda: self.pc.connectionState == "connected" and connected.set()
@@ -44,6 +47,11 @@ class AgentClient:
         await asyncio.wait_for(connected.wait(), 10)
         await asyncio.sleep(0.1)  # the desk's side of DTLS completes a moment after ours
         return self
+
+    async def _listen(self, track) -> None:
+        while True:
+            frame = await track.recv()
+            self.heard.append(bytes(frame.planes[0])[: frame.samples * 2])
 
     async def next(self, kind: str, within: float = 5) -> dict:
         async with asyncio.timeout(within):

@@ -1,0 +1,35 @@
+"""A browser microphone for aiortc test peers: 20 ms frames of a tone at 8 kHz, in real time."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+
+from aiortc import MediaStreamTrack
+from av import AudioFrame
+
+from tests.sip.audio import tone_pcm
+
+
+def pcm_chunks(pcm: bytes) -> list[bytes]:
+    """20 ms pieces of 8 kHz 16-bit PCM."""
+    return [pcm[i : i + 320] for i in range(0, len(pcm) - 319, 320)]
+
+
+class ToneTrack(MediaStreamTrack):
+    kind = "audio"
+
+    def __init__(self, freq: float) -> None:
+        super().__init__()
+        self._chunks = pcm_chunks(tone_pcm(freq, 2.0))
+        self._n = 0
+
+    async def recv(self) -> AudioFrame:
+        await asyncio.sleep(0.02)
+        frame = AudioFrame(format="s16", layout="mono", samples=160)
+        frame.planes[0].update(self._chunks[self._n % len(self._chunks)])
+        frame.sample_rate = 8000
+        frame.pts = self._n * 160
+        frame.time_base = fractions.Fraction(1, 8000)
+        self._n += 1
+        return frame
