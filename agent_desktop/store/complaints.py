@@ -16,6 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from .clock import iso
+from .tables import reads, writes
 
 KINDS = ("policy", "personal")
 OUTCOMES = ("grounded", "partly_grounded", "not_grounded")
@@ -53,6 +54,7 @@ def derive_status(investigation: str, action: str, answered_on: str | None) -> s
     return "open"
 
 
+@writes("complaints")
 def insert(db: sqlite_utils.Database, complaint: NewComplaint) -> int:
     now = iso()
     row = {
@@ -79,16 +81,19 @@ def _json(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
     return row
 
 
+@reads("complaints")
 def get(db: sqlite_utils.Database, complaint_id: int, today: dt.date) -> dict[str, Any] | None:
     rows = list(db.query("SELECT * FROM complaints WHERE id = ?", [complaint_id]))
     return _json(rows[0], today) if rows else None
 
 
+@reads("complaints")
 def for_contact(db: sqlite_utils.Database, contact_id: int, today: dt.date) -> list[dict[str, Any]]:
     rows = db.query("SELECT * FROM complaints WHERE contact_id = ? ORDER BY id", [contact_id])
     return [_json(r, today) for r in rows]
 
 
+@reads("complaints")
 def search(
     db: sqlite_utils.Database,
     today: dt.date,
@@ -113,6 +118,7 @@ def search(
     return [_json(r, today) for r in db.query(sql, [*args, limit])]
 
 
+@writes("complaints")
 def update(db: sqlite_utils.Database, complaint_id: int, change: FollowUp, by_agent: int) -> bool:
     """Apply a follow-up; False when there is no such complaint."""
     rows = list(db.query("SELECT * FROM complaints WHERE id = ?", [complaint_id]))

@@ -16,8 +16,8 @@ from tests.web.conftest import Desk
 from tests.wrapup.desks import agent_id
 
 
-def _seed(desk: Desk) -> dict[str, int]:
-    db = desk.server.app[keys.DB]
+async def _seed(desk: Desk) -> dict[str, int]:
+    store = desk.server.app[keys.STORE]
     me = agent_id(desk, "agent")
     today = working_days.today()
     ids = {}
@@ -26,8 +26,8 @@ def _seed(desk: Desk) -> dict[str, int]:
         ("overdue", today - timedelta(days=50)),
         ("soon", today - timedelta(days=40)),
     ):
-        ids[name] = complaints.insert(
-            db,
+        ids[name] = await store.write(
+            complaints.insert,
             complaints.NewComplaint(
                 contact_id=None,
                 agent_id=me,
@@ -42,7 +42,7 @@ def _seed(desk: Desk) -> dict[str, int]:
 
 
 async def test_register_list_filters_and_follow_up(wdesk: Desk) -> None:
-    ids = _seed(wdesk)
+    ids = await _seed(wdesk)
     async with wdesk.client() as client:
         await wdesk.login(client, "supervisor")
         listing = await (await client.get(f"{wdesk.url}/api/complaints")).json()
