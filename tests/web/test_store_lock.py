@@ -16,10 +16,10 @@ from tests.helpers.sqlite_lock import LoopLag, write_lock_held
 from tests.web.test_routing import AgentClient, _desk_uri, _state, caller  # noqa: F401 - caller is a fixture
 
 LOCK_S = 5.0
-# The desk itself stalls its loop a few ms at worst here (bench/store_lock.py: docs/BENCHMARKS.md); the bound is
-# looser because this 2-core machine is shared: with no lock at all, the same test saw 50–125 ms scheduling
-# gaps now and then. Before the store, the loop stalled for the whole lock (5 000 ms).
-MAX_STALL_S = 0.25
+# Before the store, the loop stalled for the whole lock (5 000 ms). The stall counted is the desk's own: on this
+# shared 2-core machine the loop's thread also waits for a CPU now and then (50–190 ms seen with no lock at all),
+# which LoopLag.own_worst leaves out.
+MAX_STALL_S = 0.05
 
 
 def _rows(desk, sql: str, args: tuple = ()) -> list[dict]:
@@ -60,7 +60,9 @@ async def test_the_desk_keeps_going_while_another_process_holds_the_write_lock(d
             response = await asyncio.wait_for(contact, 5)
             assert response.status == 201, await response.text()
             assert (await response.json())["since"]  # the call's end, also written during the lock
-        assert lag.worst < MAX_STALL_S, f"the event loop stalled {lag.worst * 1000:.0f} ms"
+        assert lag.own_worst < MAX_STALL_S, (
+            f"the event loop stalled {lag.own_worst * 1000:.0f} ms ({lag.worst * 1000:.0f} ms with CPU waits)"
+        )
     states = _rows(desk, "SELECT state FROM agent_state_changes WHERE agent_id = 1 AND reason = 'lock test'")
     assert [s["state"] for s in states] == ["break", "available"]
     call = _rows(desk, "SELECT * FROM calls WHERE id = ?", (offered["call_id"],))[0]
