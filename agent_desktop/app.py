@@ -89,8 +89,10 @@ def endpoint_config(config: Config) -> EndpointConfig:
 
 
 async def session_alive(store: Store, session_id: int) -> bool:
-    """For a desk kept open over a WebSocket: its session still holds, and it counts as activity."""
-    if not await store.read(sessions.is_valid, session_id):
+    """For a desk kept open over a WebSocket: its session still holds, and it counts as activity. A peek, not a
+    read: waiting for queued writes (a colleague's login behind a lock) would pause this agent's /ws messages, and
+    the check runs again every heartbeat."""
+    if not store.peek(sessions.is_valid, session_id):
         return False
     store.post(sessions.touch, session_id)
     return True

@@ -2,7 +2,8 @@
 
 `last_seen` is written through its own table name (LAST_SEEN) for the store: a touch only moves the idle clock
 forward, so the session look-up of every request does not wait for touches queued behind a lock; a look-up that
-finds a session idle waits for them before it ends it (see web/auth.py).
+finds a session idle waits for them before it ends it (see web/auth.py). New sessions have their own name (NEW)
+too; an ended session does not: a look-up waits for a queued logout.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from .clock import iso, parse_iso, utcnow
 from .tables import reads, writes
 
 LAST_SEEN = "agent_sessions.last_seen"
+# Nobody can look a session up before its creator has the cookie, which comes after the row landed: a login waiting
+# for a lock must not hold up everyone else's session look-ups.
+NEW = "agent_sessions.new"
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,7 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@writes("agent_sessions")
+@writes(NEW)
 def create(
     db: sqlite_utils.Database, agent_id: int, *, remote: str = "", user_agent: str = ""
 ) -> tuple[str, Session]:

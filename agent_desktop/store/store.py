@@ -114,6 +114,11 @@ class Store:
         await self.settled(*tables_of(fn))
         return fn(self._db, *args, **kwargs)
 
+    def peek(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(db, *args, **kwargs)` on the event loop's connection at once, without waiting for queued writes:
+        only for checks that look again later (the /ws session check), never for an API answer."""
+        return fn(self._db, *args, **kwargs)
+
     async def read_big(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`fn(db, *args, **kwargs)` on the big-read thread, after the writes queued to its tables: exports,
         lists that parse many rows. `fn` may also build its whole answer there (a CSV of 100 000 rows)."""

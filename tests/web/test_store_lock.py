@@ -37,6 +37,11 @@ async def test_the_desk_keeps_going_while_another_process_holds_the_write_lock(d
         async with LoopLag() as lag:
             async with write_lock_held(desk.config.path(desk.config.database.path), LOCK_S) as locker:
                 started = time.monotonic()
+                # A colleague logs in meanwhile: their session's row waits for the lock (so does their answer),
+                # and that must hold up neither this agent's requests nor their /ws session checks.
+                colleague = await stack.enter_async_context(desk.client())
+                login = asyncio.ensure_future(desk.login(colleague, "supervisor"))
+                await asyncio.sleep(2.5)  # past a /ws session check (heartbeat_s = 2 in the test config)
                 for state in ("break", "available"):
                     await agent.ws.send_json({"type": "agent.state", "state": state, "reason": "lock test"})
                     assert (await agent.next("agent.state", within=1))["state"] == state
@@ -57,6 +62,7 @@ async def test_the_desk_keeps_going_while_another_process_holds_the_write_lock(d
                 contact = asyncio.ensure_future(
                     agent.http.post(f"{desk.url}/api/contacts", json={"call_id": offered["call_id"]})
                 )
+            assert (await asyncio.wait_for(login, 5)).status == 200
             response = await asyncio.wait_for(contact, 5)
             assert response.status == 201, await response.text()
             assert (await response.json())["since"]  # the call's end, also written during the lock
