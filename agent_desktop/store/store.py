@@ -186,7 +186,9 @@ class Store:
                 self._settle(job, None, exc)
                 return
             if waited_since is not None:
-                log.warning("store: lock released; write landed after %.1f s", time.monotonic() - waited_since)
+                log.warning(
+                    "store: lock released; write landed after %.1f s", time.monotonic() - waited_since
+                )
             self._settle(job, result, None)
             return
 

@@ -205,7 +205,8 @@ def _csv_bytes(db: Any, today: dt.date, status: str | None, deadline: str) -> by
     writer.writerow(CSV_FIELDS)
     for n, row in enumerate(rows):
         if n % 200 == 0:
-            time.sleep(0)  # hand the GIL to the event loop often: this thread alone could hold it 5 ms at a time
+            # Hand the GIL to the event loop often: this thread alone would hold it 5 ms at a time.
+            time.sleep(0)
         citizen = row["citizen"]
         flat = {
             **row,
