@@ -20,7 +20,7 @@ from .media.room import MediaRoom
 from .media.rtc_factory import RtcSettings
 from .sip.endpoint import EndpointConfig, SipEndpoint
 from .store import sessions
-from .store.db import open_db
+from .store.store import Store
 from .web import (
     calls_ws,
     complaints_pages,
@@ -92,14 +92,24 @@ def endpoint_config(config: Config) -> EndpointConfig:
     )
 
 
+async def session_alive(store: Store, session_id: int) -> bool:
+    """For a desk kept open over a WebSocket: its session still holds, and it counts as activity. A peek, not a
+    read: waiting for queued writes (a colleague's login behind a lock) would pause this agent's /ws messages, and
+    the check runs again every heartbeat."""
+    if not store.peek(sessions.is_valid, session_id):
+        return False
+    store.post(sessions.touch, session_id)
+    return True
+
+
 def create_app(config: Config) -> web.Application:
     app = web.Application(
         middlewares=[forwarded_middleware, error_middleware, same_origin_middleware, session_middleware],
         client_max_size=1024 * 1024,
     )
     app[keys.CONFIG] = config
-    db = open_db(config.path(config.database.path))
-    app[keys.DB] = db
+    store = Store(config.path(config.database.path), busy_timeout_ms=config.database.busy_timeout_ms)
+    app[keys.STORE] = store
     app[keys.NRN_KEY] = load_nrn_key(config)
     app[keys.VERIFY_POLICY] = verify_policy(config)
     app[keys.CHALLENGES] = ChallengeStore()
@@ -125,9 +135,9 @@ def create_app(config: Config) -> web.Application:
         if presence.state == "offline" and presence.reason in LOGGED_OFF_REASONS and calls_ref:
             calls_ref[0].agent_logged_off(agent_id)
 
-    states = AgentStates(db, config.server.reconnect_grace_s, state_changed)
+    states = AgentStates(store, config.server.reconnect_grace_s, state_changed)
     calls = CallCenter(
-        db=db,
+        store=store,
         states=states,
         media=media,
         notify=lambda agent_id, message: hub_ref[0].send_to(agent_id, message),
@@ -148,7 +158,7 @@ def create_app(config: Config) -> web.Application:
             "rtc": media.has_audio(agent.id),
             **rtc.browser_rtc(agent.id),
         },
-        session_alive=lambda conn: sessions.still_valid(db, conn.session_id),
+        session_alive=lambda conn: session_alive(store, conn.session_id),
     )
     hub_ref.append(hub)
     calls_ws.install(hub, media, calls)
@@ -177,7 +187,7 @@ def create_app(config: Config) -> web.Application:
         states.close()
         await media.close()
         await app[keys.HTTP].close()
-        db.close()
+        await store.close()  # last: the writes of everything stopped above land first
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)

@@ -41,6 +41,9 @@ class ServerConfig:
 @dataclass(frozen=True)
 class DatabaseConfig:
     path: str = "var/desk.db"
+    # How long a read on the event loop waits for a lock (WAL readers almost never do): the longest it may
+    # stall calls and pages. Writes never time out: the store's writer thread waits for the lock.
+    busy_timeout_ms: int = 20
 
 
 @dataclass(frozen=True)
@@ -355,6 +358,10 @@ def _check(config: Config) -> None:
     first, last = config.sip.rtp_ports
     if not (1024 <= first <= last <= 65535):
         raise ConfigError(f"[sip] rtp_ports: {list(config.sip.rtp_ports)} is not a range of ports above 1023")
+    if not 0 <= config.database.busy_timeout_ms <= 1000:
+        raise ConfigError(
+            f"[database] busy_timeout_ms: {config.database.busy_timeout_ms} is not 0–1000 (it stalls the event loop)"
+        )
     if ":" not in config.sip.listen:
         raise ConfigError(f"[sip] listen: {config.sip.listen!r} must be HOST:PORT")
     _check_sip_sources(config.sip)

@@ -5,8 +5,10 @@ calling baresip (auto-answer) through the desk's trunk. Runs in the loopback-onl
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,10 +100,17 @@ def _recorded_tone(peer: Baresip, freq: float) -> bool:
     return False
 
 
-def _call_rows(desk) -> list[dict]:
-    with sqlite3.connect(desk.database) as db:
-        db.row_factory = sqlite3.Row
-        return [dict(r) for r in db.execute("SELECT * FROM calls ORDER BY created")]
+def _call_rows(desk, within_s: float = 3.0) -> list[dict]:
+    """The calls table once the newest call's end has landed: the desk writes it off the event loop, a moment
+    after the page hears of it."""
+    deadline = time.monotonic() + within_s
+    while True:
+        with contextlib.closing(sqlite3.connect(desk.database)) as db:
+            db.row_factory = sqlite3.Row
+            rows = [dict(r) for r in db.execute("SELECT * FROM calls ORDER BY created")]
+        if (rows and rows[-1]["ended"]) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
 
 
 def _ready_for_calls(page: Page, desk) -> None:

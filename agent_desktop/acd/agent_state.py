@@ -1,7 +1,8 @@
 """Agent presence: the state each logged-in agent is in, who may change it to what, and the reconnect grace.
 
-The in-memory map is the live truth the router reads; every change is also written to `agent_state_changes` at
-once, so supervisors' reports and a restarted server see the same history. One owner (this object) per process.
+The in-memory map is the live truth the router reads; every change is also queued at once to
+`agent_state_changes` (the store's writer lands it, in order, without holding up the event loop), so
+supervisors' reports and a restarted server see the same history. One owner (this object) per process.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlite_utils
-
 from ..store import agent_states
 from ..store.clock import iso
+from ..store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,11 @@ class AgentStates:
 
     def __init__(
         self,
-        db: sqlite_utils.Database,
+        store: Store,
         grace_s: float,
         on_change: Callable[[int, Presence], None] | None = None,
     ) -> None:
-        self._db = db
+        self._store = store
         self._grace_s = grace_s
         self._on_change = on_change
         self._live: dict[int, Presence] = {}
@@ -72,7 +72,8 @@ class AgentStates:
         reason = (reason or "")[:100]
         if current and current.state == state and current.reason == reason:
             return current
-        at = agent_states.record(self._db, agent_id, state, reason)
+        at = iso()
+        self._store.post(agent_states.record, agent_id, state, reason, at=at)
         presence = Presence(state, at, reason)
         self._live[agent_id] = presence
         if self._on_change:

@@ -1,6 +1,6 @@
 """Calls between the SIP side and the agents: routing an inbound call to the longest-idle available agent, the
 agents' call actions (answer, reject, hang up, hold, DTMF, transfer, dial), the switch of each call's audio onto
-the agent's WebRTC peer, and the `calls` records written at every state change.
+the agent's WebRTC peer, and the `calls` records queued at every state change (written off the event loop).
 
 One owner per process. The web room hands agents' WebSocket messages in and gets `notify(agent_id, message)` calls
 out; the SIP room gives us legs (`sip.Call`) and tells us when their state changes.
@@ -16,8 +16,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import sqlite_utils
-
 from ..logs import call_line
 from ..media.caller_feed import CallerFeed
 from ..media.hold_music import HoldMusic
@@ -25,6 +23,7 @@ from ..media.room import MediaRoom
 from ..sip.call import Call as Leg
 from ..sip.endpoint import SipEndpoint
 from ..store import calls as call_records
+from ..store.store import Store
 from .agent_state import AgentStates
 
 log = logging.getLogger(__name__)
@@ -85,7 +84,7 @@ class CallCenter:
     def __init__(
         self,
         *,
-        db: sqlite_utils.Database,
+        store: Store,
         states: AgentStates,
         media: MediaRoom,
         notify: Notify,
@@ -96,7 +95,7 @@ class CallCenter:
         queue_name: str = "",
         reachable: Callable[[int], bool] = lambda agent_id: True,
     ) -> None:
-        self._db = db
+        self._store = store
         self._states = states
         self._media = media
         self._notify = notify
@@ -114,7 +113,7 @@ class CallCenter:
         return self._endpoint
 
     async def start(self) -> None:
-        closed = call_records.close_orphans(self._db)
+        closed = await self._store.write(call_records.close_orphans)
         if closed:
             log.warning("%d call(s) left open by the previous process closed as server_restart", closed)
         await self._endpoint.start()
@@ -164,11 +163,12 @@ class CallCenter:
         await self._offer_next(call)
 
     def _track(self, call: DeskCall, **record) -> DeskCall:
-        """Own a new call: follow its leg's states and write its record before anything else can happen."""
+        """Own a new call: follow its leg's states and queue its record before anything else can happen (the store
+        lands writes in the order queued, so every later update finds the row)."""
         self._calls[call.id] = call
         call.leg.on_state = lambda _leg: self._leg_changed(call)
-        call_records.create(
-            self._db, call.id, direction=call.direction, sip_call_id=call.leg.call_id, **record
+        self._store.post(
+            call_records.create, call.id, direction=call.direction, sip_call_id=call.leg.call_id, **record
         )
         return call
 
@@ -194,11 +194,11 @@ class CallCenter:
                 "%s", call_line(call.id, call.direction, call.number, queue=call.queue, cause="no_agent")
             )
             self._calls.pop(call.id, None)
-            call_records.mark_ended(self._db, call.id, "no_agent")
+            self._store.post(call_records.mark_ended, call.id, "no_agent")
             await call.leg.reject(480)
             return
         call.offered_to = agent_id
-        call_records.update(self._db, call.id, agent_id=agent_id, state="ringing")
+        self._store.post(call_records.update, call.id, agent_id=agent_id, state="ringing")
         loop = asyncio.get_running_loop()
         call.offer_timer = loop.call_later(self._offer_timeout_s, self._offer_expired, call, agent_id)
         if call.leg.state == "offered":
@@ -266,7 +266,7 @@ class CallCenter:
         if call.leg.state == "ended" or call.id not in self._calls:
             return
         self._bridge(call)
-        call_records.mark_answered(self._db, call.id, agent_id)
+        self._store.post(call_records.mark_answered, call.id, agent_id)
 
     async def reject(self, agent_id: int, call_id: str) -> None:
         call = self._own(agent_id, call_id)
@@ -353,10 +353,10 @@ class CallCenter:
         if state == "connected" and call.direction == "outbound" and not call.answered:
             call.answered = True
             call.connected_at = time.monotonic()
-            call_records.mark_answered(self._db, call.id, call.agent_id)
+            self._store.post(call_records.mark_answered, call.id, call.agent_id)
             self._bridge(call)
         elif state == "ringing" and call.direction == "outbound":
-            call_records.update(self._db, call.id, state="ringing")
+            self._store.post(call_records.update, call.id, state="ringing")
         elif state == "ended":
             self._ended(call)
             return
@@ -370,7 +370,7 @@ class CallCenter:
             call.offer_timer.cancel()
         if call.feed is not None:
             call.feed.switch("none")
-        call_records.mark_ended(self._db, call.id, cause)
+        self._store.post(call_records.mark_ended, call.id, cause)
         talk_s = time.monotonic() - call.connected_at if call.connected_at else None
         log.info(
             "%s",

@@ -1,7 +1,7 @@
 """The outbox: mails queued as rows of `mail_outbox`, delivered by one asyncio task that retries with back-off.
 
-`enqueue` is a plain synchronous write, so callers put it in the same transaction as the escalation it belongs to.
-The task sends the due rows one at a time (smtplib in a worker thread), then sleeps until the next row is due or
+`add(db, mail)` is a plain synchronous insert, so a store write job puts it in the same transaction as the
+escalation it belongs to (then calls `wake()`); `await enqueue(mail)` queues a mail on its own. The task sends the due rows one at a time (smtplib in a worker thread), then sleeps until the next row is due or
 `wake()` is called. A transient failure (no connection, 4xx) doubles the row's wait up to `max_s`; a permanent
 refusal (5xx), and any other error with one row (a header that cannot be encoded, …), marks it `failed` and keeps
 it, so one bad row never blocks the rows after it. Nothing is deleted: a sent row is the record of what went out.
@@ -24,6 +24,8 @@ from email.utils import formatdate, make_msgid
 import sqlite_utils
 
 from ..store.clock import iso, parse_iso, utcnow
+from ..store.store import Store
+from ..store.tables import reads, writes
 from .smtp import PermanentSmtpError, TlsMode, TransientSmtpError, send_smtp
 
 log = logging.getLogger(__name__)
@@ -61,21 +63,29 @@ class OutgoingMail:
 class Outbox:
     def __init__(
         self,
-        db: sqlite_utils.Database,
+        store: Store,
         settings: MailSettings,
         retry: RetryPolicy = RetryPolicy(),
         send: SendFn = send_smtp,
     ) -> None:
-        self._db = db
+        self._store = store
         self._settings = settings
         self._retry = retry
         self._send = send
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
 
-    # -- queueing (synchronous: call inside the caller's transaction) ----------------------------------------
+    # -- queueing -------------------------------------------------------------------------------------------
 
-    def enqueue(self, mail: OutgoingMail) -> int:
+    async def enqueue(self, mail: OutgoingMail) -> int:
+        """Queue one mail (its own transaction) and wake the sender."""
+        mail_id = await self._store.write(self.add, mail)
+        self.wake()
+        return mail_id
+
+    @writes("mail_outbox")
+    def add(self, db: sqlite_utils.Database, mail: OutgoingMail) -> int:
+        """Insert the mail's row inside the caller's store write job; call wake() once that has landed."""
         if not mail.to:
             raise ValueError("a mail needs at least one recipient")
         domain = self._settings.from_addr.rpartition("@")[2] or "localhost"
@@ -91,17 +101,14 @@ class Outbox:
             "next_attempt": now,
             "created": now,
         }
-        mail_id = int(self._db["mail_outbox"].insert(row).last_pk)
-        self.wake()
-        return mail_id
+        return int(db["mail_outbox"].insert(row).last_pk)
 
     def wake(self) -> None:
         """Look at the queue now (after an enqueue, or when a test knows the server is back)."""
         self._wake.set()
 
-    def get(self, mail_id: int) -> dict | None:
-        rows = list(self._db.query("SELECT * FROM mail_outbox WHERE id = ?", [mail_id]))
-        return rows[0] if rows else None
+    async def get(self, mail_id: int) -> dict | None:
+        return await self._store.read(_get, mail_id)
 
     # -- the sender task ----------------------------------------------------------------------------------
 
@@ -120,11 +127,7 @@ class Outbox:
         """Try every row that is due once; returns how many went out."""
         sent = 0
         now = iso()
-        rows = list(
-            self._db.query(
-                "SELECT * FROM mail_outbox WHERE status = 'queued' AND next_attempt <= ? ORDER BY id", [now]
-            )
-        )
+        rows = await self._store.read(_due, now)
         for row in rows:
             if await self._try(row):
                 sent += 1
@@ -137,16 +140,13 @@ class Outbox:
                 await self.send_due()
             except Exception:  # a database error must not end the task: the queue is retried next round
                 log.exception("mail outbox round failed")
-            await self._sleep(self._next_wait())
+            await self._sleep(await self._next_wait())
 
-    def _next_wait(self) -> float:
-        row = next(
-            iter(self._db.query("SELECT MIN(next_attempt) AS due FROM mail_outbox WHERE status = 'queued'")),
-            None,
-        )
-        if not row or not row["due"]:
+    async def _next_wait(self) -> float:
+        due = await self._store.read(_next_due)
+        if not due:
             return self._retry.max_s
-        wait = (parse_iso(row["due"]) - utcnow()).total_seconds()
+        wait = (parse_iso(due) - utcnow()).total_seconds()
         return min(self._retry.max_s, max(0.05, wait))
 
     async def _sleep(self, seconds: float) -> None:
@@ -171,13 +171,14 @@ class Outbox:
             )
         except PermanentSmtpError as exc:
             log.error("mail %s refused for good: %s", row["id"], exc)
-            self._fail(row, str(exc))
+            await self._fail(row, str(exc))
             return False
         except (TransientSmtpError, TimeoutError, OSError) as exc:
             attempts = row["attempts"] + 1
             delay = self._retry.delay(attempts)
             log.warning("mail %s not sent (try %s), retry in %.0f s: %s", row["id"], attempts, delay, exc)
-            self._db["mail_outbox"].update(
+            await self._store.write(
+                _update,
                 row["id"],
                 {
                     "attempts": attempts,
@@ -191,9 +192,10 @@ class Outbox:
             # encode, …): a retry would fail the same way, and left queued the row would be due again at once,
             # spinning the task and keeping the rows after it waiting. Failed, it is logged this once.
             log.exception("mail %s cannot be sent", row["id"])
-            self._fail(row, f"{type(exc).__name__}: {exc}")
+            await self._fail(row, f"{type(exc).__name__}: {exc}")
             return False
-        self._db["mail_outbox"].update(
+        await self._store.write(
+            _update,
             row["id"],
             {
                 "status": "sent",
@@ -204,9 +206,11 @@ class Outbox:
         )
         return True
 
-    def _fail(self, row: dict, error: str) -> None:
-        self._db["mail_outbox"].update(
-            row["id"], {"status": "failed", "attempts": row["attempts"] + 1, "last_error": error[:500]}
+    async def _fail(self, row: dict, error: str) -> None:
+        await self._store.write(
+            _update,
+            row["id"],
+            {"status": "failed", "attempts": row["attempts"] + 1, "last_error": error[:500]},
         )
 
     def _message(self, row: dict) -> EmailMessage:
@@ -219,3 +223,26 @@ class Outbox:
         message["X-Agent-Desktop-Kind"] = row["kind"]
         message.set_content(row["body"])
         return message
+
+
+@reads("mail_outbox")
+def _get(db: sqlite_utils.Database, mail_id: int) -> dict | None:
+    rows = list(db.query("SELECT * FROM mail_outbox WHERE id = ?", [mail_id]))
+    return rows[0] if rows else None
+
+
+@reads("mail_outbox")
+def _due(db: sqlite_utils.Database, now: str) -> list[dict]:
+    return list(
+        db.query("SELECT * FROM mail_outbox WHERE status = 'queued' AND next_attempt <= ? ORDER BY id", [now])
+    )
+
+
+@reads("mail_outbox")
+def _next_due(db: sqlite_utils.Database) -> str | None:
+    return db.execute("SELECT MIN(next_attempt) FROM mail_outbox WHERE status = 'queued'").fetchone()[0]
+
+
+@writes("mail_outbox")
+def _update(db: sqlite_utils.Database, mail_id: int, values: dict) -> None:
+    db["mail_outbox"].update(mail_id, values)

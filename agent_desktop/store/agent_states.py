@@ -5,18 +5,27 @@ from __future__ import annotations
 import sqlite_utils
 
 from .clock import iso
+from .tables import reads, writes
 
 
+@writes("agent_state_changes")
 def record(
-    db: sqlite_utils.Database, agent_id: int, state: str, reason: str = "", session_id: int | None = None
+    db: sqlite_utils.Database,
+    agent_id: int,
+    state: str,
+    reason: str = "",
+    session_id: int | None = None,
+    at: str | None = None,
 ) -> str:
-    at = iso()
+    """`at`: when the agent entered the state (the caller's clock, not the time the queued write lands)."""
+    at = at or iso()
     db["agent_state_changes"].insert(
         {"agent_id": agent_id, "state": state, "reason": reason, "at": at, "session_id": session_id}
     )
     return at
 
 
+@reads("agent_state_changes")
 def history(db: sqlite_utils.Database, agent_id: int, limit: int = 100) -> list[dict]:
     return list(
         db.query(
@@ -26,6 +35,7 @@ def history(db: sqlite_utils.Database, agent_id: int, limit: int = 100) -> list[
     )
 
 
+@reads("agent_state_changes")
 def last(db: sqlite_utils.Database, agent_id: int) -> dict | None:
     rows = history(db, agent_id, 1)
     return rows[0] if rows else None

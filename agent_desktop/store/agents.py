@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from .clock import iso
+from .tables import reads, writes
 
 ROLES = ("agent", "supervisor", "helpdesk", "admin")
 LANGS = ("nl", "fr", "en")
@@ -47,6 +48,7 @@ def check_roles(roles: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(roles))
 
 
+@writes("agents")
 def enrol(
     db: sqlite_utils.Database,
     *,
@@ -79,25 +81,30 @@ def enrol(
     return get(db, new_id), True
 
 
+@reads("agents")
 def get(db: sqlite_utils.Database, agent_id: int) -> Agent | None:
     rows = list(db.query("SELECT * FROM agents WHERE id = ?", [agent_id]))
     return _row_to_agent(rows[0]) if rows else None
 
 
+@reads("agents")
 def by_nrn_hash(db: sqlite_utils.Database, nrn_hash: str) -> Agent | None:
     rows = list(db.query("SELECT * FROM agents WHERE nrn_hash = ?", [nrn_hash]))
     return _row_to_agent(rows[0]) if rows else None
 
 
+@reads("agents")
 def list_all(db: sqlite_utils.Database) -> list[Agent]:
     return [_row_to_agent(r) for r in db.query("SELECT * FROM agents ORDER BY id")]
 
 
+@writes("agents")
 def set_enabled(db: sqlite_utils.Database, agent_id: int, enabled: bool) -> bool:
     cur = db.execute("UPDATE agents SET enabled = ? WHERE id = ?", [int(enabled), agent_id])
     return cur.rowcount == 1
 
 
+@writes("agents")
 def set_lang(db: sqlite_utils.Database, agent_id: int, lang: str) -> None:
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}")

@@ -7,8 +7,10 @@ import json
 import sqlite_utils
 
 from .clock import iso
+from .tables import reads, writes
 
 
+@writes("audit_log")
 def log(
     db: sqlite_utils.Database, action: str, *, agent_id: int | None = None, remote: str = "", **detail
 ) -> None:
@@ -23,5 +25,6 @@ def log(
     )
 
 
+@reads("audit_log")
 def recent(db: sqlite_utils.Database, limit: int = 100) -> list[dict]:
     return list(db.query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", [limit]))

@@ -9,8 +9,10 @@ from __future__ import annotations
 import sqlite_utils
 
 from .clock import iso
+from .tables import reads, writes
 
 
+@writes("calls")
 def create(
     db: sqlite_utils.Database,
     call_id: str,
@@ -42,10 +44,12 @@ def create(
     )
 
 
+@writes("calls")
 def update(db: sqlite_utils.Database, call_id: str, **values) -> None:
     db["calls"].update(call_id, values)
 
 
+@writes("calls")
 def mark_answered(db: sqlite_utils.Database, call_id: str, agent_id: int | None) -> None:
     db.execute(
         "UPDATE calls SET state = 'connected', answered = COALESCE(answered, ?), agent_id = COALESCE(?, agent_id)"
@@ -54,6 +58,7 @@ def mark_answered(db: sqlite_utils.Database, call_id: str, agent_id: int | None)
     )
 
 
+@writes("calls")
 def mark_ended(db: sqlite_utils.Database, call_id: str, cause: str) -> None:
     db.execute(
         "UPDATE calls SET state = 'ended', ended = ?, end_cause = ? WHERE id = ? AND ended IS NULL",
@@ -61,6 +66,7 @@ def mark_ended(db: sqlite_utils.Database, call_id: str, cause: str) -> None:
     )
 
 
+@writes("calls")
 def close_orphans(db: sqlite_utils.Database) -> int:
     """On start-up: calls a previous process left open cannot be up any more."""
     cur = db.execute(
@@ -70,11 +76,13 @@ def close_orphans(db: sqlite_utils.Database) -> int:
     return cur.rowcount
 
 
+@reads("calls")
 def get(db: sqlite_utils.Database, call_id: str) -> dict | None:
     rows = list(db.query("SELECT * FROM calls WHERE id = ?", [call_id]))
     return rows[0] if rows else None
 
 
+@reads("calls")
 def recent_for_agent(db: sqlite_utils.Database, agent_id: int, limit: int = 20) -> list[dict]:
     return list(
         db.query("SELECT * FROM calls WHERE agent_id = ? ORDER BY created DESC LIMIT ?", [agent_id, limit])

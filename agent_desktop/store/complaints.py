@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
 from .clock import iso
+from .tables import reads, writes
 
 KINDS = ("policy", "personal")
 OUTCOMES = ("grounded", "partly_grounded", "not_grounded")
@@ -53,6 +55,7 @@ def derive_status(investigation: str, action: str, answered_on: str | None) -> s
     return "open"
 
 
+@writes("complaints")
 def insert(db: sqlite_utils.Database, complaint: NewComplaint) -> int:
     now = iso()
     row = {
@@ -79,16 +82,19 @@ def _json(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
     return row
 
 
+@reads("complaints")
 def get(db: sqlite_utils.Database, complaint_id: int, today: dt.date) -> dict[str, Any] | None:
     rows = list(db.query("SELECT * FROM complaints WHERE id = ?", [complaint_id]))
     return _json(rows[0], today) if rows else None
 
 
+@reads("complaints")
 def for_contact(db: sqlite_utils.Database, contact_id: int, today: dt.date) -> list[dict[str, Any]]:
     rows = db.query("SELECT * FROM complaints WHERE contact_id = ? ORDER BY id", [contact_id])
     return [_json(r, today) for r in rows]
 
 
+@reads("complaints")
 def search(
     db: sqlite_utils.Database,
     today: dt.date,
@@ -97,6 +103,19 @@ def search(
     limit: int = 500,
 ) -> list[dict[str, Any]]:
     """The register, unanswered before answered and the earliest due date first (so overdue ones lead)."""
+    return list(each(db, today, status, deadline, limit))
+
+
+@reads("complaints")
+def each(
+    db: sqlite_utils.Database,
+    today: dt.date,
+    status: str | None = None,
+    deadline: str = "all",
+    limit: int = 500,
+) -> Iterator[dict[str, Any]]:
+    """search() one row at a time: an export of 100 000 rows keeps no list of them alive (a list that size makes
+    Python's full garbage collection pause every thread, the event loop's too, for ~100 ms)."""
     where, args = ["1 = 1"], []
     if status:
         where.append("status = ?")
@@ -110,9 +129,10 @@ def search(
     sql = (
         f"SELECT * FROM complaints WHERE {' AND '.join(where)} ORDER BY status = 'answered', due, id LIMIT ?"
     )
-    return [_json(r, today) for r in db.query(sql, [*args, limit])]
+    return (_json(r, today) for r in db.query(sql, [*args, limit]))
 
 
+@writes("complaints")
 def update(db: sqlite_utils.Database, complaint_id: int, change: FollowUp, by_agent: int) -> bool:
     """Apply a follow-up; False when there is no such complaint."""
     rows = list(db.query("SELECT * FROM complaints WHERE id = ?", [complaint_id]))

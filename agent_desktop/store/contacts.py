@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from .clock import iso
+from .tables import reads, writes
 
 
 @dataclass(frozen=True)
@@ -47,16 +48,19 @@ def _row(row: dict) -> Contact:
     )
 
 
+@reads("contacts")
 def get(db: sqlite_utils.Database, contact_id: int) -> Contact | None:
     rows = list(db.query("SELECT * FROM contacts WHERE id = ?", [contact_id]))
     return _row(rows[0]) if rows else None
 
 
+@reads("contacts")
 def for_call(db: sqlite_utils.Database, call_id: str) -> Contact | None:
     rows = list(db.query("SELECT * FROM contacts WHERE call_id = ?", [call_id]))
     return _row(rows[0]) if rows else None
 
 
+@writes("contacts")
 def open_manual(db: sqlite_utils.Database, agent_id: int) -> Contact:
     contact_id = (
         db["contacts"]
@@ -68,6 +72,7 @@ def open_manual(db: sqlite_utils.Database, agent_id: int) -> Contact:
     return contact
 
 
+@writes("contacts")
 def open_for_call(
     db: sqlite_utils.Database, agent_id: int, call_id: str, number: str
 ) -> tuple[Contact, bool]:
@@ -86,6 +91,7 @@ def open_for_call(
     return contact, True
 
 
+@reads("contacts")
 def open_for_agent(db: sqlite_utils.Database, agent_id: int, limit: int = 20) -> list[Contact]:
     """The agent's contacts whose wrap-up is not submitted yet, newest first."""
     rows = db.query(
@@ -95,5 +101,6 @@ def open_for_agent(db: sqlite_utils.Database, agent_id: int, limit: int = 20) ->
     return [_row(r) for r in rows]
 
 
+@writes("contacts")
 def close(db: sqlite_utils.Database, contact_id: int, at: str) -> None:
     db.execute("UPDATE contacts SET closed = ? WHERE id = ? AND closed IS NULL", [at, contact_id])

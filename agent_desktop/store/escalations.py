@@ -12,6 +12,7 @@ from typing import Any
 import sqlite_utils
 
 from .clock import iso
+from .tables import reads, writes
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class NewEscalation:
     mail_id: int | None
 
 
+@writes("escalations")
 def insert(db: sqlite_utils.Database, escalation: NewEscalation) -> int:
     row = {
         "contact_id": escalation.contact_id,
@@ -47,6 +49,7 @@ def insert(db: sqlite_utils.Database, escalation: NewEscalation) -> int:
     return int(db["escalations"].insert(row).last_pk)
 
 
+@reads("escalations", "mail_outbox")
 def for_contact(db: sqlite_utils.Database, contact_id: int) -> list[dict[str, Any]]:
     rows = db.query(
         "SELECT e.*, m.status AS mail_status FROM escalations e LEFT JOIN mail_outbox m ON m.id = e.mail_id"

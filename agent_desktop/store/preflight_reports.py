@@ -19,6 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from .clock import iso
+from .tables import reads, writes
 
 ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 ID_LENGTH = 6
@@ -85,6 +86,7 @@ def truncate_address(remote: str | None) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
+@writes("preflight_reports")
 def insert(
     db: sqlite_utils.Database,
     report: dict[str, Any],
@@ -135,11 +137,13 @@ def _row(row: dict[str, Any]) -> StoredReport:
     )
 
 
+@reads("preflight_reports", "agents")
 def get(db: sqlite_utils.Database, report_id: str) -> StoredReport | None:
     rows = list(db.query(_SELECT + " WHERE r.id = ?", [normalise_id(report_id)]))
     return _row(rows[0]) if rows else None
 
 
+@reads("preflight_reports", "agents")
 def search(
     db: sqlite_utils.Database,
     *,

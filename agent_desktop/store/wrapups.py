@@ -13,6 +13,7 @@ from typing import Any
 import sqlite_utils
 
 from .clock import iso
+from .tables import reads, writes
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Wrapup:
     acw_s: int | None
 
 
+@reads("wrapups")
 def get(db: sqlite_utils.Database, contact_id: int) -> Wrapup | None:
     rows = list(db.query("SELECT * FROM wrapups WHERE contact_id = ?", [contact_id]))
     if not rows:
@@ -78,6 +80,7 @@ def _columns(draft: Draft) -> dict[str, Any]:
     }
 
 
+@writes("wrapups")
 def save_draft(db: sqlite_utils.Database, contact_id: int, agent_id: int, draft: Draft) -> str:
     """Insert or replace the draft of a contact not yet submitted; returns the time it was saved."""
     now = iso()
@@ -93,6 +96,7 @@ def save_draft(db: sqlite_utils.Database, contact_id: int, agent_id: int, draft:
     return now
 
 
+@writes("wrapups")
 def mark_submitted(
     db: sqlite_utils.Database, contact_id: int, agent_id: int, draft: Draft, at: str, acw_s: int | None
 ) -> bool:

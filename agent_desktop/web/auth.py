@@ -11,6 +11,7 @@ from aiohttp import web
 from ..store import agents, sessions
 from ..store.agents import Agent
 from ..store.clock import parse_iso, utcnow
+from ..store.store import Store
 from . import keys
 from .errors import ApiError
 
@@ -38,19 +39,33 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     request[SESSION] = None
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        db = request.app[keys.DB]
+        store = request.app[keys.STORE]
         config = request.app[keys.CONFIG]
-        session = sessions.find_live(db, token, config.server.session_idle_timeout_s)
+        session = await live_session(store, token, config.server.session_idle_timeout_s)
         if session:
-            agent = agents.get(db, session.agent_id)
+            agent = await store.read(agents.get, session.agent_id)
             if agent and agent.enabled:
                 request[AGENT] = agent
                 request[SESSION] = session
                 if (utcnow() - parse_iso(session.last_seen)).total_seconds() > TOUCH_EVERY_S:
-                    sessions.touch(db, session.id)
+                    store.post(sessions.touch, session.id)
             else:
-                sessions.end(db, session.id, "agent_disabled")
+                await store.write(sessions.end, session.id, "agent_disabled")
     return await handler(request)
+
+
+async def live_session(store: Store, token: str, idle_timeout_s: int) -> sessions.Session | None:
+    """The session behind a cookie, ended (and None) when idle too long. The look-up does not wait for queued
+    touches of last_seen; only a session that looks idle waits for them, so a touch held up by a lock never
+    ends a session that was in use."""
+    session = await store.read(sessions.lookup, token)
+    if session and sessions.is_idle(session, idle_timeout_s):
+        await store.settled(sessions.LAST_SEEN)
+        session = await store.read(sessions.lookup, token)
+        if session and sessions.is_idle(session, idle_timeout_s):
+            await store.write(sessions.end, session.id, "idle_timeout")
+            return None
+    return session
 
 
 @web.middleware

@@ -107,7 +107,7 @@ class MailingKnowledgeBase:
         if self._editors:
             item = await self._inner.get(item_id)
             title = item.title if item else item_id
-            self._outbox.enqueue(feedback_mail(self._editors, item_id, title, text, self._agent_name))
+            await self._outbox.enqueue(feedback_mail(self._editors, item_id, title, text, self._agent_name))
         return feedback_id
 
     async def close(self) -> None:  # the shared backend is closed by the app, not per request
@@ -168,6 +168,6 @@ async def context(request: web.Request) -> web.Response:
     """What the scripts panel needs about its agent: the skill whose "most used" list it shows."""
     agent = request[AGENT]
     assert agent is not None
-    fresh = agents.get(request.app[keys.DB], agent.id) or agent
+    fresh = await request.app[keys.STORE].read(agents.get, agent.id) or agent
     skills = list(fresh.skills)
     return web.json_response({"skill": skills[0] if skills else "", "skills": skills})

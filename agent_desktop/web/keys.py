@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import aiohttp
-import sqlite_utils
 from aiohttp import web
 
 from ..acd.agent_state import AgentStates
@@ -13,11 +12,12 @@ from ..eid.challenge import ChallengeStore
 from ..eid.verify import VerifyPolicy
 from ..media.room import MediaRoom
 from ..media.rtc_factory import RtcSettings
+from ..store.store import Store
 from .ratelimit import RateLimiter
 from .ws_hub import Hub
 
 CONFIG = web.AppKey("config", Config)
-DB = web.AppKey("db", sqlite_utils.Database)
+STORE = web.AppKey("store", Store)
 STATES = web.AppKey("states", AgentStates)
 HUB = web.AppKey("hub", Hub)
 CHALLENGES = web.AppKey("challenges", ChallengeStore)

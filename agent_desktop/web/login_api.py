@@ -60,17 +60,17 @@ async def login(request: web.Request) -> web.Response:
     if not prelogin:
         raise EidError("nonce_invalid", "no login challenge for this browser: start the login again")
     nonce = app[keys.CHALLENGES].consume(prelogin)
-    db = app[keys.DB]
+    store = app[keys.STORE]
     try:
         identity = await verify_token(token, nonce, app[keys.VERIFY_POLICY], app[keys.HTTP])
     except EidError as e:
-        audit.log(db, "login_refused", remote=request.remote or "", code=e.code)
+        await store.write(audit.log, "login_refused", remote=request.remote or "", code=e.code)
         log.info("login refused from %s: %s", request.remote, e.code)
         raise
-    agent = agents.by_nrn_hash(db, nrn_hash(identity.nrn, app[keys.NRN_KEY]))
+    agent = await store.read(agents.by_nrn_hash, nrn_hash(identity.nrn, app[keys.NRN_KEY]))
     if agent is None:
-        audit.log(
-            db,
+        await store.write(
+            audit.log,
             "login_refused",
             remote=request.remote or "",
             code="unknown_agent",
@@ -79,14 +79,19 @@ async def login(request: web.Request) -> web.Response:
         log.info("login refused from %s: unknown_agent", request.remote)
         raise EidError("unknown_agent", "this eID card belongs to nobody enrolled at this desk")
     if not agent.enabled:
-        audit.log(db, "login_refused", agent_id=agent.id, remote=request.remote or "", code="agent_disabled")
+        await store.write(
+            audit.log, "login_refused", agent_id=agent.id, remote=request.remote or "", code="agent_disabled"
+        )
         log.info("login refused from %s: agent %s is disabled", request.remote, agent.id)
         raise EidError("agent_disabled", "this agent's access is disabled")
-    cookie, session = sessions.create(
-        db, agent.id, remote=request.remote or "", user_agent=request.headers.get("User-Agent", "")
+    cookie, session = await store.write(
+        sessions.create,
+        agent.id,
+        remote=request.remote or "",
+        user_agent=request.headers.get("User-Agent", ""),
     )
     app[keys.STATES].login(agent.id)
-    audit.log(db, "login", agent_id=agent.id, remote=request.remote or "", session=session.id)
+    await store.write(audit.log, "login", agent_id=agent.id, remote=request.remote or "", session=session.id)
     log.info("login: agent %s, session %s, from %s", agent.id, session.id, request.remote)
     response = web.json_response(me_body(request, agent))
     response.del_cookie(PRELOGIN_COOKIE, path="/")
@@ -99,8 +104,9 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     app = request.app
     agent = request[AGENT]
-    sessions.end(app[keys.DB], request[SESSION].id, "logout")
-    audit.log(app[keys.DB], "logout", agent_id=agent.id, remote=request.remote or "")
+    store = app[keys.STORE]
+    await store.write(sessions.end, request[SESSION].id, "logout")
+    await store.write(audit.log, "logout", agent_id=agent.id, remote=request.remote or "")
     await app[keys.HUB].drop_agent(agent.id, "logged_out")
     app[keys.STATES].logout(agent.id)
     response = web.json_response({"ok": True})
@@ -121,6 +127,6 @@ async def patch_me(request: web.Request) -> web.Response:
     lang = body.get("lang")
     if lang not in LANGS:
         raise ApiError("bad_request", f"lang must be one of {', '.join(LANGS)}")
-    db = request.app[keys.DB]
-    agents.set_lang(db, request[AGENT].id, lang)
-    return web.json_response(me_body(request, agents.get(db, request[AGENT].id)))
+    store = request.app[keys.STORE]
+    await store.write(agents.set_lang, request[AGENT].id, lang)
+    return web.json_response(me_body(request, await store.read(agents.get, request[AGENT].id)))

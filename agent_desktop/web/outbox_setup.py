@@ -13,7 +13,7 @@ OUTBOX = web.AppKey("outbox", Outbox)
 def setup(app: web.Application) -> Outbox:
     mail = app[keys.CONFIG].mail
     outbox = Outbox(
-        app[keys.DB],
+        app[keys.STORE],
         MailSettings(mail.smtp_host, mail.smtp_port, mail.from_, mail.timeout_s, mail.tls),
         RetryPolicy(mail.retry_first_s, mail.retry_max_s),
     )

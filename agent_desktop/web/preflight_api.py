@@ -232,8 +232,8 @@ async def post_report(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise ApiError("bad_request", str(exc)) from None
     agent = request.get(AGENT)
-    report_id = preflight_reports.insert(
-        request.app[keys.DB],
+    report_id = await request.app[keys.STORE].write(
+        preflight_reports.insert,
         report.to_json(),
         agent_id=agent.id if agent else None,
         remote=request.remote,
@@ -264,8 +264,9 @@ async def list_reports(request: web.Request) -> web.Response:
         agent_id = int(agent_filter)
     elif agent_filter:
         agent_name = agent_filter[:100]
-    found = preflight_reports.search(
-        request.app[keys.DB],
+    # Off the loop: up to 500 reports of up to 32 KB of JSON each are parsed.
+    found = await request.app[keys.STORE].read_big(
+        preflight_reports.search,
         agent_id=agent_id,
         agent_name=agent_name,
         failing=failing,
@@ -280,7 +281,7 @@ async def list_reports(request: web.Request) -> web.Response:
 async def get_report(request: web.Request) -> web.Response:
     """One report with its rows. Someone without the helpdesk role gets only their own (403 otherwise, also
     for IDs that do not exist, so the answer tells nothing about other people's reports)."""
-    found = preflight_reports.get(request.app[keys.DB], request.match_info["id"][:20])
+    found = await request.app[keys.STORE].read(preflight_reports.get, request.match_info["id"][:20])
     if _is_helpdesk(request):
         if found is None:
             raise ApiError("not_found", "no preflight report with this ID")

@@ -28,6 +28,8 @@ from ..store import calls as call_records
 from ..store import complaints, contacts, escalations, wrapups
 from ..store.agents import Agent
 from ..store.clock import iso, parse_iso, utcnow
+from ..store.store import Store
+from ..store.tables import writes
 from . import keys
 from .auth import AGENT, require
 from .errors import ApiError
@@ -58,46 +60,50 @@ def setup(app: web.Application) -> None:
 # -- contacts ---------------------------------------------------------------------------------------------
 
 
-def _since(db: Any, contact: contacts.Contact) -> str | None:
+async def _since(store: Store, contact: contacts.Contact) -> str | None:
     """When after-call work started: the call's end, or the opening of a contact taken by hand; None while the
     call is still going."""
     if contact.call_id:
-        call = call_records.get(db, contact.call_id)
+        call = await store.read(call_records.get, contact.call_id)
         return call["ended"] if call else contact.opened
     return contact.opened
 
 
-def _contact_json(db: Any, contact: contacts.Contact) -> dict[str, Any]:
-    return {**contact.to_json(), "since": _since(db, contact)}
+async def _contact_json(store: Store, contact: contacts.Contact) -> dict[str, Any]:
+    return {**contact.to_json(), "since": await _since(store, contact)}
 
 
 @require(ROLE)
 async def open_contact(request: web.Request) -> web.Response:
     agent = _agent(request)
-    db = request.app[keys.DB]
+    store = request.app[keys.STORE]
     body = await read_json(request, max_bytes=4096) if request.can_read_body else {}
     call_id = body.get("call_id")
     if call_id is None:
-        contact, created = contacts.open_manual(db, agent.id), True
+        contact, created = await store.write(contacts.open_manual, agent.id), True
     else:
         if not isinstance(call_id, str) or not call_id or len(call_id) > 64:
             raise ApiError("bad_request", "call_id must be a call's id")
-        call = call_records.get(db, call_id)
+        call = await store.read(call_records.get, call_id)
         if call is None or call["agent_id"] != agent.id:
             raise ApiError("not_found", "no such call of yours")
         number = call["from_number"] if call["direction"] == "inbound" else call["to_number"]
-        contact, created = contacts.open_for_call(db, agent.id, call_id, number or "")
+        contact, created = await store.write(contacts.open_for_call, agent.id, call_id, number or "")
         if contact.agent_id != agent.id:
             raise ApiError("not_found", "no such call of yours")
-    return web.json_response(_contact_json(db, contact), status=201 if created else 200)
+    return web.json_response(await _contact_json(store, contact), status=201 if created else 200)
 
 
 @require(ROLE)
 async def list_contacts(request: web.Request) -> web.Response:
     agent = _agent(request)
-    db = request.app[keys.DB]
+    store = request.app[keys.STORE]
     return web.json_response(
-        {"contacts": [_contact_json(db, c) for c in contacts.open_for_agent(db, agent.id)]}
+        {
+            "contacts": [
+                await _contact_json(store, c) for c in await store.read(contacts.open_for_agent, agent.id)
+            ]
+        }
     )
 
 
@@ -107,18 +113,22 @@ async def list_contacts(request: web.Request) -> web.Response:
 @require(ROLE)
 async def get_wrapup(request: web.Request) -> web.Response:
     agent = _agent(request)
-    db = request.app[keys.DB]
-    contact = _own_contact(request, agent)
-    wrapup = wrapups.get(db, contact.id)
+    store = request.app[keys.STORE]
+    contact = await _own_contact(request, agent)
+    wrapup = await store.read(wrapups.get, contact.id)
     today = working_days.today()
     return web.json_response(
         {
-            "contact": _contact_json(db, contact),
+            "contact": await _contact_json(store, contact),
             "draft": (wrapup.draft if wrapup else wrapups.Draft()).to_json(),
             "updated": wrapup.updated if wrapup else None,
             "submitted": wrapup.submitted if wrapup else None,
-            "escalations": [_escalation_json(e) for e in escalations.for_contact(db, contact.id)],
-            "complaints": [_complaint_json(c) for c in complaints.for_contact(db, contact.id, today)],
+            "escalations": [
+                _escalation_json(e) for e in await store.read(escalations.for_contact, contact.id)
+            ],
+            "complaints": [
+                _complaint_json(c) for c in await store.read(complaints.for_contact, contact.id, today)
+            ],
         }
     )
 
@@ -126,11 +136,11 @@ async def get_wrapup(request: web.Request) -> web.Response:
 @require(ROLE)
 async def save_draft(request: web.Request) -> web.Response:
     agent = _agent(request)
-    db = request.app[keys.DB]
-    contact = _own_contact(request, agent)
-    _not_submitted(db, contact)
+    store = request.app[keys.STORE]
+    contact = await _own_contact(request, agent)
+    await _not_submitted(store, contact)
     draft, masked = parse_draft(await read_json(request), request.app[keys.CONFIG].wrapup.outcomes)
-    saved = wrapups.save_draft(db, contact.id, agent.id, draft)
+    saved = await store.write(wrapups.save_draft, contact.id, agent.id, draft)
     return web.json_response({"saved": saved, "masked": masked})
 
 
@@ -138,18 +148,18 @@ async def save_draft(request: web.Request) -> web.Response:
 async def submit(request: web.Request) -> web.Response:
     agent = _agent(request)
     app = request.app
-    db = app[keys.DB]
+    store = app[keys.STORE]
     config = app[keys.CONFIG]
-    contact = _own_contact(request, agent)
-    _not_submitted(db, contact)
-    if contact.call_id and _since(db, contact) is None:
+    contact = await _own_contact(request, agent)
+    await _not_submitted(store, contact)
+    if contact.call_id and await _since(store, contact) is None:
         # A call's contact is closed after the call: mid-call the citizen may still add to it.
         raise ApiError("call_active", "the call is still going: submit the wrap-up after it ended")
     body = await read_json(request) if request.can_read_body else {}
     if body:
         draft, masked = parse_draft(body, config.wrapup.outcomes)
     else:
-        stored = wrapups.get(db, contact.id)
+        stored = await store.read(wrapups.get, contact.id)
         draft, masked = (stored.draft if stored else wrapups.Draft()), False
     check_complete(draft, config.wrapup.outcomes)
     today = working_days.today()
@@ -159,19 +169,22 @@ async def submit(request: web.Request) -> web.Response:
     complaint = _plan_complaint(draft, contact, agent, today) if _enabled(draft.complaint) else None
 
     now = utcnow()
-    since = _since(db, contact)
+    since = await _since(store, contact)
     acw_s = max(0, int((now - parse_iso(since)).total_seconds())) if since else None
     answer: dict[str, Any] = {"contact_id": contact.id, "masked": masked}
     outbox = app[OUTBOX]
     at = iso(now)
-    with db.atomic():
-        # Claim the wrap-up first: the check above ran before awaits, so a second submit may have got this far
-        # too. Only the one whose update lands queues the mail and registers the complaint; the other's
-        # transaction is rolled back by the error.
+    mail = escalation_mail(escalation.text) if escalation else None
+
+    @writes("wrapups", "mail_outbox", "escalations", "complaints", "contacts")
+    def record(db: Any) -> None:
+        # One transaction on the store's writer. Claim the wrap-up first: the check above ran before awaits, so
+        # a second submit may have got this far too. Only the one whose update lands queues the mail and
+        # registers the complaint; the other's transaction is rolled back by the error.
         if not wrapups.mark_submitted(db, contact.id, agent.id, draft, at, acw_s):
             raise ApiError("already_submitted", "this wrap-up was already submitted")
-        if escalation:
-            mail_id = outbox.enqueue(escalation_mail(escalation.text))
+        if escalation and mail:
+            mail_id = outbox.add(db, mail)
             escalation_id = escalations.insert(db, escalation.record(mail_id))
             answer["escalation"] = {
                 "id": escalation_id,
@@ -183,6 +196,8 @@ async def submit(request: web.Request) -> web.Response:
             complaint_id = complaints.insert(db, complaint)
             answer["complaint"] = {"id": complaint_id, "due": complaint.due.isoformat()}
         contacts.close(db, contact.id, at)
+
+    await store.write(record)
     outbox.wake()
     states = app[keys.STATES]
     if states.get(agent.id).state == "wrap_up":
@@ -425,17 +440,17 @@ def _agent(request: web.Request) -> Agent:
     return agent
 
 
-def _own_contact(request: web.Request, agent: Agent) -> contacts.Contact:
+async def _own_contact(request: web.Request, agent: Agent) -> contacts.Contact:
     raw = request.match_info["contact_id"]
     if not raw.isdigit() or len(raw) > 12:
         raise ApiError("not_found", "no such contact")
-    contact = contacts.get(request.app[keys.DB], int(raw))
+    contact = await request.app[keys.STORE].read(contacts.get, int(raw))
     if contact is None or contact.agent_id != agent.id:
         raise ApiError("not_found", "no such contact of yours")
     return contact
 
 
-def _not_submitted(db: Any, contact: contacts.Contact) -> None:
-    wrapup = wrapups.get(db, contact.id)
+async def _not_submitted(store: Store, contact: contacts.Contact) -> None:
+    wrapup = await store.read(wrapups.get, contact.id)
     if contact.closed or (wrapup and wrapup.submitted):
         raise ApiError("already_submitted", "this wrap-up was already submitted")

@@ -31,6 +31,10 @@ CLOSE_RESTART = 1012  # "service restart": the page reconnects with back-off
 MessageHandler = Callable[["Connection", dict], Awaitable[None]]
 
 
+async def _alive() -> bool:
+    return True
+
+
 @dataclass(eq=False)
 class Connection:
     agent: Agent
@@ -60,7 +64,7 @@ class Hub:
         heartbeat_s: float,
         me_body: Callable[[Agent], dict],
         hello_extra: Callable[[Agent], dict] = lambda agent: {"calls": []},
-        session_alive: Callable[[Connection], bool] = lambda conn: True,
+        session_alive: Callable[[Connection], Awaitable[bool]] = lambda conn: _alive(),
     ) -> None:
         self._states = states
         self._heartbeat_s = heartbeat_s
@@ -168,7 +172,7 @@ class Hub:
             if time.monotonic() - conn.checked_at > self._heartbeat_s:
                 conn.checked_at = time.monotonic()
                 # A session ended elsewhere (logout in another tab, agent disabled, idle timeout) ends this desk.
-                if not self._session_alive(conn):
+                if not await self._session_alive(conn):
                     self._states.logout(conn.agent.id, "logout")
                     await self.drop_agent(conn.agent.id, "logged_out")
                     return

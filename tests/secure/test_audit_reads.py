@@ -15,10 +15,10 @@ from tests.wrapup.desks import agent_id
 PHONE = "+32 471 23 45 67"
 
 
-def _seed(desk: Desk) -> int:
+async def _seed(desk: Desk) -> int:
     today = working_days.today()
-    return complaints.insert(
-        desk.server.app[keys.DB],
+    return await desk.server.app[keys.STORE].write(
+        complaints.insert,
         complaints.NewComplaint(
             contact_id=None,
             agent_id=agent_id(desk, "agent"),
@@ -31,13 +31,13 @@ def _seed(desk: Desk) -> int:
     )
 
 
-def _rows(desk: Desk, action: str) -> list[dict]:
-    return [r for r in audit.recent(desk.server.app[keys.DB]) if r["action"] == action]
+async def _rows(desk: Desk, action: str) -> list[dict]:
+    return [r for r in await desk.server.app[keys.STORE].read(audit.recent) if r["action"] == action]
 
 
 async def test_export_list_and_detail_of_complaints_are_audited(make_desk) -> None:
     desk = await make_desk()
-    complaint_id = _seed(desk)
+    complaint_id = await _seed(desk)
     supervisor = agent_id(desk, "supervisor")
     async with desk.client() as client:
         assert (await desk.login(client, "supervisor")).status == 200
@@ -47,14 +47,14 @@ async def test_export_list_and_detail_of_complaints_are_audited(make_desk) -> No
         assert (await client.get(f"{desk.url}/api/complaints/{complaint_id}")).status == 200
         assert (await client.get(f"{desk.url}/api/complaints/{complaint_id + 100}")).status == 404
 
-    [export] = _rows(desk, "complaints_export")
+    [export] = await _rows(desk, "complaints_export")
     assert export["agent_id"] == supervisor and export["remote"] == "127.0.0.1"
     assert json.loads(export["detail"]) == {"status": "open", "deadline": "all", "rows": 1}
-    [listing] = _rows(desk, "complaints_list")
+    [listing] = await _rows(desk, "complaints_list")
     assert listing["agent_id"] == supervisor and json.loads(listing["detail"])["rows"] == 1
-    [read] = _rows(desk, "complaint_read")  # the unknown id read nothing
+    [read] = await _rows(desk, "complaint_read")  # the unknown id read nothing
     assert read["agent_id"] == supervisor and json.loads(read["detail"]) == {"complaint_id": complaint_id}
-    everything = json.dumps(audit.recent(desk.server.app[keys.DB]))
+    everything = json.dumps(await desk.server.app[keys.STORE].read(audit.recent))
     assert "Janssens" not in everything and "471" not in everything
 
 
@@ -64,4 +64,4 @@ async def test_a_refused_export_is_not_an_export(make_desk) -> None:
     async with desk.client() as client:
         assert (await desk.login(client, "agent")).status == 200
         assert (await client.get(f"{desk.url}/api/complaints.csv")).status == 403
-    assert _rows(desk, "complaints_export") == []
+    assert await _rows(desk, "complaints_export") == []

@@ -95,18 +95,16 @@ async def _state(leg, state: str, within: float = 5) -> None:
             await asyncio.sleep(0.02)
 
 
-def _row(desk, call_id: str) -> dict:
-    db = open_db(desk.config.path(desk.config.database.path))
-    try:
-        return call_records.get(db, call_id)
-    finally:
-        db.close()
+async def _row(desk, call_id: str) -> dict:
+    """Through the desk's store: the read waits for the call's queued writes."""
+    return await desk.server.app[keys.STORE].read(call_records.get, call_id)
 
 
 async def test_no_agent_available_gets_480_and_a_record(desk, caller):
     leg = await caller.dial(_desk_uri(desk), ring_timeout_s=5)
     await _state(leg, "ended")
     assert leg.cause == "rejected"
+    await desk.server.app[keys.STORE].settled()  # the record is written off the event loop
     db = open_db(desk.config.path(desk.config.database.path))
     try:
         rows = list(db.query("SELECT * FROM calls"))
@@ -143,7 +141,7 @@ async def test_longest_idle_first_then_the_next_on_reject(desk, caller):
         ended = await second.call_state("ended")
         assert ended["cause"] == "remote_bye"
         assert desk.server.app[keys.STATES].get(2).state == "wrap_up"
-        row = _row(desk, again["call_id"])
+        row = await _row(desk, again["call_id"])
         assert row["agent_id"] == 2 and row["answered"] and row["end_cause"] == "remote_bye"
 
 
@@ -157,7 +155,7 @@ async def test_unanswered_offer_moves_on_after_the_offer_timeout(desk, caller):
         ended = await first.call_state("ended", within=3)
         assert ended["call_id"] == offered["call_id"] and ended["cause"] == "no_answer"
         await _state(leg, "ended")  # nobody else: the caller hears 480, not endless ringing
-        assert _row(desk, offered["call_id"])["end_cause"] == "no_agent"
+        assert (await _row(desk, offered["call_id"]))["end_cause"] == "no_agent"
 
 
 async def test_agents_without_audio_are_not_offered_calls(desk, caller):
@@ -219,7 +217,9 @@ async def test_transfer_targets_are_numbers_only(desk):
         agent = await AgentClient(desk, "agent").start(stack)
         for target in ["sip:premium@evil.example", "0470>;x=1\r\nX-Evil: 1", ""]:
             await agent.ws.send_json({"type": "call.transfer", "call_id": "nope", "target": target})
-            assert (await agent.next("error"))["code"] == "bad_request"  # refused before any call is looked up
+            assert (await agent.next("error"))[
+                "code"
+            ] == "bad_request"  # refused before any call is looked up
         from agent_desktop.acd.call_center import _clean_number
 
         assert _clean_number("sip:premium@evil.example") is None

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from agent_desktop.store import agent_states
-from agent_desktop.store.db import open_db
+from agent_desktop.web import keys
 
 
 async def _next(ws: aiohttp.ClientWebSocketResponse, kind: str, within_s: float = 5) -> dict:
@@ -19,12 +19,9 @@ async def _next(ws: aiohttp.ClientWebSocketResponse, kind: str, within_s: float 
                 return message
 
 
-def _history(desk) -> list[dict]:
-    db = open_db(desk.config.path(desk.config.database.path))
-    try:
-        return agent_states.history(db, 1)
-    finally:
-        db.close()
+async def _history(desk) -> list[dict]:
+    """Through the desk's store: the read waits for the state changes queued before it."""
+    return await desk.server.app[keys.STORE].read(agent_states.history, 1)
 
 
 async def test_hello_then_state_changes_are_echoed_and_stored(desk):
@@ -39,7 +36,7 @@ async def test_hello_then_state_changes_are_echoed_and_stored(desk):
             await ws.send_json({"type": "agent.state", "state": "break", "reason": "koffie"})
             changed = await _next(ws, "agent.state")
             assert changed["state"] == "break" and changed["since"].endswith("Z")
-    history = _history(desk)
+    history = await _history(desk)
     assert [h["state"] for h in history[:3]] == ["break", "available", "offline"]
     assert history[0]["reason"] == "koffie"
 
@@ -99,7 +96,7 @@ async def test_reconnect_within_grace_keeps_state_then_grace_expires(desk):
         ws = await client.ws_connect(f"{desk.url}/ws")
         assert (await _next(ws, "hello"))["state"] == "offline"
         await ws.close()
-    assert any(h["state"] == "offline" and h["reason"] == "connection_lost" for h in _history(desk))
+    assert any(h["state"] == "offline" and h["reason"] == "connection_lost" for h in await _history(desk))
 
 
 async def test_logout_closes_the_socket(desk):
@@ -111,7 +108,7 @@ async def test_logout_closes_the_socket(desk):
         assert (await _next(ws, "error"))["code"] == "unauthorized"
         assert (await ws.receive()).data == 4002
         await ws.close()
-    assert _history(desk)[0]["state"] == "offline"
+    assert (await _history(desk))[0]["state"] == "offline"
 
 
 async def test_ws_without_session_is_refused(desk):

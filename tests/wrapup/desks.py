@@ -5,8 +5,10 @@ the web tests' cards enrolled) that can be stopped and started again on the same
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -20,7 +22,6 @@ from agent_desktop.app import create_app
 from agent_desktop.cli import enrol_certificate
 from agent_desktop.config import load_config
 from agent_desktop.eid.pki import Pki
-from agent_desktop.web import keys
 from kb_client import SqliteKnowledgeBase, import_folder
 from tests.helpers.net import free_port
 from tests.web.conftest import Card, Desk, write_config
@@ -140,9 +141,8 @@ def app_of(desk: Desk):
 def agent_id(desk: Desk, who: str) -> int:
     """The enrolled agent id of a test card holder (by name, as the cards are fixed)."""
     names = {"agent": "Maes", "supervisor": "Dubois", "stranger": "Claes"}
-    db = desk.server.app[keys.DB]
-    row = next(iter(db.query("SELECT id FROM agents WHERE surname = ?", [names[who]])))
-    return row["id"]
+    with contextlib.closing(sqlite3.connect(desk.config.path(desk.config.database.path))) as conn:
+        return conn.execute("SELECT id FROM agents WHERE surname = ?", [names[who]]).fetchone()[0]
 
 
 @pytest.fixture

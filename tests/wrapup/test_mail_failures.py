@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 
 from agent_desktop.mail import MailSettings, Outbox, OutgoingMail, PermanentSmtpError, TransientSmtpError
 from agent_desktop.mail.smtp import send_smtp
-from agent_desktop.store.db import open_db
+from agent_desktop.store.store import Store
 from tests.helpers.certs import self_signed
 from tests.helpers.net import free_port
 from tests.wrapup.desks import SmtpSink, _Collect
@@ -23,51 +24,58 @@ from tests.wrapup.desks import SmtpSink, _Collect
 FROM = "desk@centre.example.be"
 
 
-def _outbox(tmp_path: Path, send, port: int = 25) -> Outbox:
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = Store(tmp_path / "desk.db")
+    yield store
+    await store.close()
+
+
+def _outbox(store: Store, send, port: int = 25) -> Outbox:
     # The sinks here offer no TLS (that refusal is tested in tests/secure/test_mail_tls_default.py).
-    settings = MailSettings("127.0.0.1", port, FROM, 3.0, tls="none")
-    return Outbox(open_db(tmp_path / "desk.db"), settings, send=send)
+    return Outbox(store, MailSettings("127.0.0.1", port, FROM, 3.0, tls="none"), send=send)
 
 
 def _mail(subject: str = "Escalatie", to: str = "team@example.be") -> OutgoingMail:
     return OutgoingMail(kind="escalation", to=(to,), subject=subject, body="Vraag van de burger")
 
 
-async def test_a_mail_that_cannot_be_built_fails_and_the_next_goes_out(tmp_path: Path) -> None:
+async def test_a_mail_that_cannot_be_built_fails_and_the_next_goes_out(store: Store) -> None:
     sent: list[EmailMessage] = []
-    outbox = _outbox(tmp_path, lambda host, port, message, timeout_s, tls="starttls": sent.append(message))
-    bad = outbox.enqueue(
+    outbox = _outbox(store, lambda host, port, message, timeout_s, tls="starttls": sent.append(message))
+    bad = await outbox.enqueue(
         _mail(subject="Escalatie\nBcc: iedereen@example.be")
     )  # a header may not hold a newline
-    good = outbox.enqueue(_mail())
+    good = await outbox.enqueue(_mail())
     assert await outbox.send_due() == 1
     assert [m["Subject"] for m in sent] == ["Escalatie"]
-    row = outbox.get(bad)
+    row = await outbox.get(bad)
     assert row["status"] == "failed" and row["attempts"] == 1 and row["last_error"]
-    assert outbox.get(good)["status"] == "sent"
-    assert outbox._next_wait() == outbox._retry.max_s  # nothing due: no busy loop
+    assert (await outbox.get(good))["status"] == "sent"
+    assert await outbox._next_wait() == outbox._retry.max_s  # nothing due: no busy loop
 
 
 async def test_an_unforeseen_send_error_fails_the_row_and_is_logged_once(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     def send(host: str, port: int, message: EmailMessage, timeout_s: float, tls: str = "starttls") -> dict:
         if "ö" in message["To"]:
             raise UnicodeEncodeError("ascii", "jörg", 1, 2, "ordinal not in range(128)")
         return {}
 
-    outbox = _outbox(tmp_path, send)
-    bad = outbox.enqueue(_mail(to="jörg@example.be"))
-    good = outbox.enqueue(_mail())
+    outbox = _outbox(store, send)
+    bad = await outbox.enqueue(_mail(to="jörg@example.be"))
+    good = await outbox.enqueue(_mail())
     with caplog.at_level(logging.ERROR, logger="agent_desktop.mail.outbox"):
         assert await outbox.send_due() == 1
         assert await outbox.send_due() == 0  # the failed row is not tried again
-    assert outbox.get(bad)["status"] == "failed" and "UnicodeEncodeError" in outbox.get(bad)["last_error"]
-    assert outbox.get(good)["status"] == "sent"
+    failed = await outbox.get(bad)
+    assert failed["status"] == "failed" and "UnicodeEncodeError" in failed["last_error"]
+    assert (await outbox.get(good))["status"] == "sent"
     assert len([r for r in caplog.records if f"mail {bad}" in r.getMessage()]) == 1
 
 
-async def test_no_smtputf8_is_a_permanent_refusal(tmp_path: Path) -> None:
+async def test_no_smtputf8_is_a_permanent_refusal(store: Store) -> None:
     handler = _Collect()
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False, ready_timeout=10)
@@ -77,10 +85,10 @@ async def test_no_smtputf8_is_a_permanent_refusal(tmp_path: Path) -> None:
         message.replace_header("To", "jörg@exämple.be")
         with pytest.raises(PermanentSmtpError):
             send_smtp("127.0.0.1", port, message, 3.0, tls="none")
-        outbox = _outbox(tmp_path, send_smtp, port)
-        mail_id = outbox.enqueue(_mail(to="jörg@exämple.be"))
+        outbox = _outbox(store, send_smtp, port)
+        mail_id = await outbox.enqueue(_mail(to="jörg@exämple.be"))
         assert await outbox.send_due() == 0
-        assert outbox.get(mail_id)["status"] == "failed"  # not queued for a retry that cannot succeed
+        assert (await outbox.get(mail_id))["status"] == "failed"  # not queued for a retry that cannot succeed
         assert handler.messages == []
     finally:
         controller.stop()

@@ -26,11 +26,11 @@ async def _escalate(desk: Desk) -> int:
 async def _wait_status(desk: Desk, mail_id: int, status: str, timeout_s: float = 10.0) -> dict:
     outbox = desk.server.app[OUTBOX]
     for _ in range(int(timeout_s / 0.05)):
-        row = outbox.get(mail_id)
+        row = await outbox.get(mail_id)
         if row and row["status"] == status:
             return row
         await asyncio.sleep(0.05)
-    raise AssertionError(f"mail {mail_id} is {outbox.get(mail_id)}, not {status}")
+    raise AssertionError(f"mail {mail_id} is {await outbox.get(mail_id)}, not {status}")
 
 
 async def test_escalation_mail_arrives(wdesk: Desk, smtp: SmtpSink) -> None:
@@ -52,7 +52,7 @@ async def test_smtp_down_then_up_is_retried(runner: DeskRunner, smtp: SmtpSink) 
     mail_id = await _escalate(desk)
     outbox = desk.server.app[OUTBOX]
     for _ in range(200):
-        row = outbox.get(mail_id)
+        row = await outbox.get(mail_id)
         if row["attempts"] >= 2:
             break
         await asyncio.sleep(0.05)
@@ -68,7 +68,7 @@ async def test_queued_mail_survives_a_restart(runner: DeskRunner, smtp: SmtpSink
     desk = await runner.start()
     mail_id = await _escalate(desk)
     await asyncio.sleep(0.3)
-    assert desk.server.app[OUTBOX].get(mail_id)["status"] == "queued"
+    assert (await desk.server.app[OUTBOX].get(mail_id))["status"] == "queued"
     await runner.stop()
     smtp.start()
     desk = await runner.start()

@@ -79,10 +79,15 @@ async def test_manual_contact_draft_saved_and_restored(wdesk: Desk) -> None:
 
 
 async def test_call_contact_is_idempotent_and_own(wdesk: Desk) -> None:
-    db = wdesk.server.app[keys.DB]
+    store = wdesk.server.app[keys.STORE]
     me = agent_id(wdesk, "agent")
-    call_records.create(
-        db, "c0ffee", direction="inbound", from_number="+3250112233", to_number="1700", agent_id=me
+    await store.write(
+        call_records.create,
+        "c0ffee",
+        direction="inbound",
+        from_number="+3250112233",
+        to_number="1700",
+        agent_id=me,
     )
     async with await _login(wdesk) as client:
         first = await client.post(f"{wdesk.url}/api/contacts", json={"call_id": "c0ffee"})
@@ -91,7 +96,7 @@ async def test_call_contact_is_idempotent_and_own(wdesk: Desk) -> None:
         one, two = await first.json(), await second.json()
         assert one["id"] == two["id"] and one["number"] == "+3250112233"
         assert one["since"] is None  # the call is still going: no after-call work yet
-        call_records.mark_ended(db, "c0ffee", "remote_bye")
+        store.post(call_records.mark_ended, "c0ffee", "remote_bye")  # as the call center does: not awaited
         again = await (await client.get(f"{wdesk.url}/api/wrapups/{one['id']}")).json()
         assert again["contact"]["since"]
         unknown = await client.post(f"{wdesk.url}/api/contacts", json={"call_id": "nope"})
@@ -186,7 +191,7 @@ async def test_escalation_and_complaint(wdesk: Desk, smtp: SmtpSink, brussels_to
 async def test_concurrent_submits_are_recorded_once(wdesk: Desk, smtp: SmtpSink) -> None:
     """Two quick clicks on "save": the "not submitted yet" check and the write are one step, so only the first
     submit sends the escalation mail and registers the complaint."""
-    db = wdesk.server.app[keys.DB]
+    store = wdesk.server.app[keys.STORE]
     async with await _login(wdesk) as client:
         contact = await (await client.post(f"{wdesk.url}/api/contacts", json={})).json()
         url = f"{wdesk.url}/api/wrapups/{contact['id']}/submit"
@@ -206,9 +211,8 @@ async def test_concurrent_submits_are_recorded_once(wdesk: Desk, smtp: SmtpSink)
     assert statuses == [200, 400], answers
     refused = next(answer for status, answer in answers if status == 400)
     assert refused["error"]["code"] == "already_submitted"
-    assert db.execute("SELECT COUNT(*) FROM mail_outbox").fetchone()[0] == 1
-    assert db.execute("SELECT COUNT(*) FROM escalations").fetchone()[0] == 1
-    assert db.execute("SELECT COUNT(*) FROM complaints").fetchone()[0] == 1
+    for table in ("mail_outbox", "escalations", "complaints"):
+        assert await store.read(lambda db, t=table: db[t].count) == 1, table
     await smtp.wait_for(1)
     await asyncio.sleep(0.3)  # a second mail, if one had been queued, would have arrived by now
     assert len(smtp.messages) == 1
