@@ -60,7 +60,7 @@ async def test_export_list_and_detail_of_complaints_are_audited(make_desk) -> No
 
 async def test_a_refused_export_is_not_an_export(make_desk) -> None:
     desk = await make_desk()
-    _seed(desk)
+    await _seed(desk)
     async with desk.client() as client:
         assert (await desk.login(client, "agent")).status == 200
         assert (await client.get(f"{desk.url}/api/complaints.csv")).status == 403

@@ -33,13 +33,13 @@ async def test_default_config_refuses_a_server_without_starttls_and_says_why(
         )
         outbox = desk.server.app[OUTBOX]
         with caplog.at_level(logging.WARNING, logger="agent_desktop.mail.outbox"):
-            mail_id = outbox.enqueue(
+            mail_id = await outbox.enqueue(
                 OutgoingMail("escalation", ("team@example.be",), "Escalatie", "Jan Janssens, 0471 23 45 67")
             )
             async with asyncio.timeout(10):
-                while outbox.get(mail_id)["attempts"] < 1:  # noqa: ASYNC110 - the outbox task owns the row
+                while (await outbox.get(mail_id))["attempts"] < 1:  # noqa: ASYNC110 - the outbox task owns the row
                     await asyncio.sleep(0.05)
-        row = outbox.get(mail_id)
+        row = await outbox.get(mail_id)
         assert sink.messages == []
         assert row["status"] == "queued"  # kept for when the relay offers TLS: nothing is lost
         assert "does not offer STARTTLS" in row["last_error"] and "tls = 'require'" in row["last_error"]

@@ -61,6 +61,14 @@ async def test_a_drained_leg_keeps_nothing_and_a_buffered_one_stays_bounded():
             remote=("127.0.0.1", leg.local_port),
             direction="sendrecv",
         )
+        # The leg plays only what comes from the address its SDP gave (the sender's).
+        leg.configure(
+            codec="PCMU",
+            payload_type=0,
+            dtmf_payload_type=None,
+            remote=("127.0.0.1", sender.local_port),
+            direction="sendrecv",
+        )
         frame = bytes(160)
 
         async def feed(n: int) -> None:
