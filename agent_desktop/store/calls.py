@@ -50,6 +50,17 @@ def update(db: sqlite_utils.Database, call_id: str, **values) -> None:
 
 
 @writes("calls")
+def mark_queued(db: sqlite_utils.Database, call_id: str, queue: str) -> None:
+    """The call joined `queue`'s waiting line (a menu call learns its queue here)."""
+    db.execute("UPDATE calls SET queue = ?, queued = COALESCE(queued, ?) WHERE id = ?", [queue, iso(), call_id])
+
+
+@writes("calls")
+def count_overflow_try(db: sqlite_utils.Database, call_id: str) -> None:
+    db.execute("UPDATE calls SET overflow_tries = overflow_tries + 1 WHERE id = ?", [call_id])
+
+
+@writes("calls")
 def mark_answered(db: sqlite_utils.Database, call_id: str, agent_id: int | None) -> None:
     db.execute(
         "UPDATE calls SET state = 'connected', answered = COALESCE(answered, ?), agent_id = COALESCE(?, agent_id)"

@@ -224,9 +224,21 @@ def _004_wrapups_escalations_complaints(db: sqlite_utils.Database) -> None:
     db["complaints"].create_index(["status", "due"])
 
 
+def _005_calls_in_queues(db: sqlite_utils.Database) -> None:
+    # DESIGN.md §9: a call's wait counts from its INVITE (`offered`); `queued` is when it joined a queue's waiting
+    # line (after the welcome; NULL for a call that never waited: closed, answered at once, lost in a menu);
+    # `overflow_tries` counts the overflow legs dialled for it (one at most, recorded even when it failed).
+    # Reports read these with `queue`, `answered`, `ended` and `end_cause`.
+    db["calls"].add_column("queued", str)
+    db["calls"].add_column("overflow_tries", int, not_null_default=0)
+    db["calls"].create_index(["queue", "offered"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _001_agents_sessions_states_audit,
     _002_preflight_reports,
     _003_calls,
     _004_wrapups_escalations_complaints,
+    _005_calls_in_queues,
+    # _006: callbacks (issue 11); _007: call lists and orders (issue 13)
 ]

@@ -48,3 +48,18 @@ def test_idle_session_expires(tmp_path):
     token, session = sessions.create(db, agent.id)
     db.execute("UPDATE agent_sessions SET last_seen = '2020-01-01T00:00:00.000Z'")
     assert sessions.find_live(db, token, 3600) is None
+
+
+def test_a_call_records_its_queue_its_queueing_time_and_its_overflow_tries(tmp_path) -> None:
+    from agent_desktop.store import calls
+
+    db = open_db(tmp_path / "desk.db")
+    calls.create(db, "c1", direction="inbound", from_number="0470111222", to_number="1700")
+    assert calls.get(db, "c1")["queued"] is None and calls.get(db, "c1")["overflow_tries"] == 0
+    calls.mark_queued(db, "c1", "vaccinatie")
+    first = calls.get(db, "c1")["queued"]
+    calls.mark_queued(db, "c1", "vaccinatie")  # a second time keeps the first moment
+    calls.count_overflow_try(db, "c1")
+    row = calls.get(db, "c1")
+    assert (row["queue"], row["queued"], row["overflow_tries"]) == ("vaccinatie", first, 1)
+    assert row["queued"] >= row["offered"]
