@@ -234,11 +234,40 @@ def _005_calls_in_queues(db: sqlite_utils.Database) -> None:
     db["calls"].create_index(["queue", "offered"])
 
 
+def _006_callbacks(db: sqlite_utils.Database) -> None:
+    # DESIGN.md §9: a callback a caller asked for in a queue (booked_by NULL) or an agent booked during a call.
+    # state: pending | offered | done | failed. `due` is the promise made to the caller; `next_try` is when it may
+    # be offered again (now for a new one, `[acd] callback_retry_after_min` after a dial that did not reach).
+    # `agent_id` is the agent it was last offered to (and who dialled it). Times are UTC ISO-8601.
+    db["callbacks"].create(
+        {
+            "id": int,
+            "number": str,  # dialable: digits with an optional leading +
+            "queue": str,
+            "requested_at": str,
+            "due": str,
+            "state": str,
+            "attempts": int,
+            "agent_id": int,
+            "booked_by": int,
+            "note": str,  # national register numbers masked
+            "last_try": str,
+            "next_try": str,
+        },
+        pk="id",
+        not_null={"number", "queue", "requested_at", "due", "state", "attempts", "note", "next_try"},
+        defaults={"state": "pending", "attempts": 0, "note": ""},
+    )
+    db["callbacks"].create_index(["state", "queue", "due"])
+    db["callbacks"].create_index(["number", "queue"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _001_agents_sessions_states_audit,
     _002_preflight_reports,
     _003_calls,
     _004_wrapups_escalations_complaints,
     _005_calls_in_queues,
-    # _006: callbacks (issue 11); _007: call lists and orders (issue 13)
+    _006_callbacks,
+    # _007: call lists and orders (issue 13)
 ]

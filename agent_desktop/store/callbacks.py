@@ -1,0 +1,218 @@
+"""The callbacks repository (DESIGN.md §9): callbacks a caller asked for while waiting or an agent booked during a
+call, and the moves of their state machine, each one write job so two agents never take the same callback.
+
+    pending --take_next--> offered --back_to_pending--> pending        (refused or unanswered: no attempt)
+                           offered --record_dial(reached)--> done
+                           offered --record_dial(not reached)--> pending (attempts+1, next_try later) | failed
+
+Times are passed in by the caller (the desk's clock) as UTC datetimes and stored as UTC ISO-8601 text, which sorts
+as time does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from .clock import iso
+from .tables import reads, writes
+
+STATES = ("pending", "offered", "done", "failed")
+OPEN_STATES = ("pending", "offered")
+
+
+@dataclass(frozen=True)
+class Callback:
+    id: int
+    number: str
+    queue: str
+    requested_at: str
+    due: str
+    state: str
+    attempts: int
+    agent_id: int | None
+    booked_by: int | None
+    note: str
+    last_try: str | None
+    next_try: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _row(row: dict[str, Any]) -> Callback:
+    return Callback(**{name: row[name] for name in Callback.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Added:
+    callback: Callback
+    new: bool  # False: the number already had an open callback in that queue, which is returned instead
+
+
+@writes("callbacks")
+def add(
+    db: sqlite_utils.Database,
+    *,
+    number: str,
+    queue: str,
+    requested_at: datetime,
+    due: datetime,
+    note: str = "",
+    booked_by: int | None = None,
+) -> Added:
+    """A new pending callback, unless the number already has an open one in `queue`: a caller who asks twice is
+    called back once (a note given the second time is added to the first's)."""
+    existing = _one(
+        db,
+        "SELECT * FROM callbacks WHERE number = ? AND queue = ? AND state IN ('pending', 'offered')"
+        " ORDER BY id LIMIT 1",
+        [number, queue],
+    )
+    if existing is not None:
+        if note and note not in existing.note:
+            joined = f"{existing.note}\n{note}" if existing.note else note
+            db.execute("UPDATE callbacks SET note = ? WHERE id = ?", [joined, existing.id])
+            existing = get(db, existing.id)
+        return Added(existing, new=False)
+    at = iso(requested_at)
+    new_id = (
+        db["callbacks"]
+        .insert(
+            {
+                "number": number,
+                "queue": queue,
+                "requested_at": at,
+                "due": iso(due),
+                "state": "pending",
+                "attempts": 0,
+                "agent_id": None,
+                "booked_by": booked_by,
+                "note": note,
+                "last_try": None,
+                "next_try": at,  # offered at the first calm moment
+            }
+        )
+        .last_pk
+    )
+    return Added(get(db, int(new_id)), new=True)
+
+
+@writes("callbacks")
+def take_next(
+    db: sqlite_utils.Database,
+    queues: Collection[str],
+    now: datetime,
+    agent_id: int | None = None,
+    skip_ids: Collection[int] = (),
+) -> Callback | None:
+    """The pending callback of `queues` with the earliest `due` (then the oldest) whose `next_try` has passed,
+    leaving out `skip_ids`, marked offered to `agent_id`; None when there is none."""
+    if not queues:
+        return None
+    qmarks = ",".join("?" * len(queues))
+    params: list[Any] = [*queues, iso(now)]
+    skip = ""
+    if skip_ids:
+        skip = f" AND id NOT IN ({','.join('?' * len(skip_ids))})"
+        params.extend(skip_ids)
+    found = _one(
+        db,
+        f"SELECT * FROM callbacks WHERE state = 'pending' AND queue IN ({qmarks}) AND next_try <= ?{skip}"
+        " ORDER BY due, id LIMIT 1",
+        params,
+    )
+    if found is None:
+        return None
+    db.execute("UPDATE callbacks SET state = 'offered', agent_id = ? WHERE id = ?", [agent_id, found.id])
+    return get(db, found.id)
+
+
+@writes("callbacks")
+def back_to_pending(db: sqlite_utils.Database, callback_id: int) -> Callback | None:
+    """An offer refused, rung out or lost (the agent went away): pending again, no attempt counted. None when the
+    callback is not offered (already dialled, or unknown)."""
+    cur = db.execute(
+        "UPDATE callbacks SET state = 'pending' WHERE id = ? AND state = 'offered'", [callback_id]
+    )
+    return get(db, callback_id) if cur.rowcount else None
+
+
+@writes("callbacks")
+def record_dial(
+    db: sqlite_utils.Database,
+    callback_id: int,
+    *,
+    reached: bool,
+    now: datetime,
+    retry_at: datetime,
+    max_attempts: int,
+) -> Callback | None:
+    """The dial of an offered callback ended: done when reached; else one more attempt, then pending again from
+    `retry_at`, or failed once `max_attempts` dials have not reached. None when the callback is not offered."""
+    current = get(db, callback_id)
+    if current is None or current.state != "offered":
+        return None
+    if reached:
+        db.execute("UPDATE callbacks SET state = 'done', last_try = ? WHERE id = ?", [iso(now), callback_id])
+    else:
+        attempts = current.attempts + 1
+        state = "failed" if attempts >= max_attempts else "pending"
+        db.execute(
+            "UPDATE callbacks SET state = ?, attempts = ?, last_try = ?, next_try = ? WHERE id = ?",
+            [state, attempts, iso(now), iso(retry_at), callback_id],
+        )
+    return get(db, callback_id)
+
+
+@writes("callbacks")
+def release_offers(db: sqlite_utils.Database) -> int:
+    """On start-up: offers a previous process made cannot be answered any more; they are pending again."""
+    return db.execute("UPDATE callbacks SET state = 'pending' WHERE state = 'offered'").rowcount
+
+
+@reads("callbacks")
+def get(db: sqlite_utils.Database, callback_id: int) -> Callback | None:
+    return _one(db, "SELECT * FROM callbacks WHERE id = ?", [callback_id])
+
+
+@reads("callbacks")
+def listing(
+    db: sqlite_utils.Database,
+    *,
+    state: str | None = None,
+    queues: Collection[str] | None = None,
+    limit: int = 1000,
+) -> list[Callback]:
+    """Callbacks in `state` (any when None) of `queues` (all when None), earliest due first, at most `limit`."""
+    where: list[str] = []
+    params: list[Any] = []
+    if state is not None:
+        where.append("state = ?")
+        params.append(state)
+    if queues is not None:
+        if not queues:
+            return []
+        where.append(f"queue IN ({','.join('?' * len(queues))})")
+        params.extend(queues)
+    sql = "SELECT * FROM callbacks" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY due, id"
+    return [_row(r) for r in db.query(sql + " LIMIT ?", [*params, limit])]
+
+
+@reads("callbacks")
+def open_counts(db: sqlite_utils.Database, now: datetime) -> dict[str, tuple[int, int]]:
+    """queue -> (open callbacks, open callbacks past their due) for the queues that have any."""
+    rows = db.execute(
+        "SELECT queue, COUNT(*), SUM(due < ?) FROM callbacks WHERE state IN ('pending', 'offered') GROUP BY queue",
+        [iso(now)],
+    ).fetchall()
+    return {queue: (int(count), int(past or 0)) for queue, count, past in rows}
+
+
+def _one(db: sqlite_utils.Database, sql: str, params: list[Any]) -> Callback | None:
+    rows = list(db.query(sql, params))
+    return _row(rows[0]) if rows else None
