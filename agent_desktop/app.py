@@ -11,6 +11,7 @@ from aiohttp import web
 
 from .acd.agent_state import AgentStates, Presence
 from .acd.call_center import DEFAULT_QUEUE, CallCenter
+from .acd.callbacks import CallbackDesk
 from .config import Config, ConfigError
 from .eid.challenge import ChallengeStore
 from .eid.nrn import key_from_env, load_or_create_key
@@ -22,6 +23,7 @@ from .sip.endpoint import EndpointConfig, SipEndpoint
 from .store import sessions
 from .store.store import Store
 from .web import (
+    callbacks_api,
     calls_ws,
     complaints_pages,
     helpdesk_pages,
@@ -165,6 +167,10 @@ def create_app(config: Config) -> web.Application:
     app[keys.STATES] = states
     app[keys.HUB] = hub
     app[keys.CALLS] = calls
+    # The call path offers and dials them (core wires it); here the store, the rules and the API.
+    app[keys.CALLBACKS] = CallbackDesk(
+        store, config.queues, retry_after_min=config.acd.callback_retry_after_min
+    )
 
     app.router.add_routes(pages.routes)
     app.router.add_routes(login_api.routes)
@@ -174,12 +180,14 @@ def create_app(config: Config) -> web.Application:
     kb_api.setup(app)
     wrapup_api.setup(app)
     complaints_pages.setup(app)
+    callbacks_api.setup(app)
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(on_prepare_async)
 
     async def start(app: web.Application) -> None:
         app[keys.HTTP] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         await calls.start()
+        await app[keys.CALLBACKS].start()
 
     async def stop(app: web.Application) -> None:
         await calls.stop()

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from ..acd.agent_state import AgentStates
 from ..acd.call_center import CallCenter
+from ..acd.callbacks import CallbackDesk
 from ..config import Config
 from ..eid.challenge import ChallengeStore
 from ..eid.verify import VerifyPolicy
@@ -28,3 +29,4 @@ LOGIN_LIMIT = web.AppKey("login_limit", RateLimiter)
 RTC = web.AppKey("rtc", RtcSettings)
 MEDIA = web.AppKey("media", MediaRoom)
 CALLS = web.AppKey("calls", CallCenter)
+CALLBACKS = web.AppKey("callbacks", CallbackDesk)
