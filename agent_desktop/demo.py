@@ -68,7 +68,7 @@ MENU_NUMBER = "1700"
 CLOSED_NUMBER = "1709"
 QUEUE_NUMBERS = {"algemeen": "1702", "vaccinatie": "1701"}
 # The demo agent serves both open queues; nobody in the demo has `crisis`, the closed line's skill.
-DEMO_SKILLS = ("info", "vaccination")
+DEMO_SKILLS = ("vaccination", "info")  # in this order: the scripts panel opens on the first skill
 PROMPTS_DIR = "../prompts"  # relative to the config's folder: var/prompts beside var/demo
 
 
