@@ -274,6 +274,9 @@ CAUSES = {
 }
 
 
+MAX_DEMO_CALLERS = 20  # enough to see a queue form; a load test is bench/queue.py
+
+
 def demo_target(config: Config, to: str | None) -> str:
     """The SIP URI to ring: `--to` as given when it is a URI, else that number (or the first queue's, else
     1700) at the desk's [sip] listen address."""
@@ -288,11 +291,19 @@ def demo_target(config: Config, to: str | None) -> str:
 
 
 def cmd_demo_call(args: argparse.Namespace) -> int:
-    from .sip.demo_caller import DeskUnreachable, demo_call, probe
+    from .sip.demo_caller import DeskUnreachable, check_dtmf, demo_calls, probe
 
     wav = Path(args.wav) if args.wav else None
     if wav is not None and not wav.is_file():
         raise UsageError(f"{wav}: no such file")
+    try:
+        dtmf = check_dtmf(args.dtmf)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if not 1 <= args.count <= MAX_DEMO_CALLERS:
+        raise UsageError(f"--count: {args.count} is not 1-{MAX_DEMO_CALLERS}")
+    if args.dtmf_after < 0:
+        raise UsageError("--dtmf-after: seconds, 0 or more")
     # A full sip: URI needs no config: QA can ring any desk from any machine.
     target = (
         args.to if args.to and args.to.startswith(("sip:", "sips:")) else demo_target(_config(args), args.to)
@@ -304,20 +315,25 @@ def cmd_demo_call(args: argparse.Namespace) -> int:
             answer = await probe(target, timeout_s=args.probe_timeout)
         except DeskUnreachable as e:
             raise UsageError(str(e)) from None
-        return await demo_call(
+        return await demo_calls(
             target,
+            count=args.count,
             wav=wav,
             listen_host=args.host or answer.local_host,
             max_seconds=args.seconds,
             ring_timeout_s=args.ring_seconds,
+            dtmf=dtmf,
+            dtmf_after_s=args.dtmf_after,
         )
 
     try:
-        cause = asyncio.run(call())
+        causes = asyncio.run(call())
     except KeyboardInterrupt:
         return 0
-    print(f"call ended: {cause} ({CAUSES.get(cause, cause)})")
-    return 0 if cause in ("remote_bye", "local_bye") else 1
+    for i, cause in enumerate(causes):
+        who = f"caller {i + 1}: " if len(causes) > 1 else ""
+        print(f"{who}call ended: {cause} ({CAUSES.get(cause, cause)})")
+    return 0 if all(cause in ("remote_bye", "local_bye") for cause in causes) else 1
 
 
 # -- parser ----------------------------------------------------------------------------------------------------
@@ -326,6 +342,8 @@ def cmd_demo_call(args: argparse.Namespace) -> int:
 EPILOG = """\
 examples (after `make run`, in a second terminal):
   agent-desktop demo-call                    ring the demo desk; answer in the browser, Ctrl-C hangs up
+  agent-desktop demo-call --to 1700 --dtmf 1  the demo menu, then key 1 (vaccinatie)
+  agent-desktop demo-call --count 3          three callers at once: a queue forms
   agent-desktop agents list                  who may log in
   agent-desktop agents add --cert card.pem --roles agent,supervisor --skills vaccination
   agent-desktop kb import kb_client/demo     load a folder of Markdown scripts
@@ -411,6 +429,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long to wait for the desk's answer to OPTIONS before saying it is not there (default 3)",
     )
     p.add_argument("--host", help="local address to call from (default: the one that routes to the desk)")
+    p.add_argument(
+        "--dtmf",
+        default="",
+        help="keys to press after the answer, sent as RFC 4733 events (0-9 * # A-D), e.g. 1 for the menu's first "
+        "choice",
+    )
+    p.add_argument(
+        "--dtmf-after",
+        type=float,
+        default=1.5,
+        help="seconds between the answer and the first key (default 1.5)",
+    )
+    p.add_argument(
+        "--count",
+        type=int,
+        default=1,
+        help=f"callers at once, each with its own number, to see a queue form (default 1, at most {MAX_DEMO_CALLERS})",
+    )
     p.set_defaults(func=cmd_demo_call)
 
     p = sub.add_parser("eid-bridge", parents=[common], help="the eID bridge on the agent's PC (127.0.0.1)")

@@ -29,6 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from .config import load_config
+from .demo_prompts import PromptError, speak_prompts
 from .eid.nrn import make_test_nrn
 from .eid.ocsp_responder import make_ocsp_app, revocations_from_file
 from .eid.pki import Pki, create_pki, issue_auth_cert, load_pki, save_pki
@@ -60,6 +61,15 @@ class DemoIdentity:
 
 
 DEMO_AGENT = DemoIdentity("agent", "An", "Peeters", date(1990, 1, 1), 1, ("agent", "supervisor", "helpdesk"))
+
+# The demo centre's numbers (DESIGN.md §9, embedded default). 1700 is the menu a citizen dials; each queue also
+# has a number of its own, so a test or a colleague can ring one queue without the menu (the e2e calls do).
+MENU_NUMBER = "1700"
+CLOSED_NUMBER = "1709"
+QUEUE_NUMBERS = {"algemeen": "1702", "vaccinatie": "1701"}
+# The demo agent serves both open queues; nobody in the demo has `crisis`, the closed line's skill.
+DEMO_SKILLS = ("vaccination", "info")  # in this order: the scripts panel opens on the first skill
+PROMPTS_DIR = "../prompts"  # relative to the config's folder: var/prompts beside var/demo
 
 
 @dataclass(frozen=True)
@@ -124,8 +134,70 @@ path = "../kb.db"
 tls = "none"
 """
         + (f'smtp_host = "127.0.0.1"\nsmtp_port = {smtp_port}\n' if smtp_port else "")
+        + DEMO_QUEUES
         + (f"\n{extra_config}\n" if extra_config else "")
     )
+
+
+# The inbound side of the demo (§9): a menu on 1700 in front of two queues that are open at any hour (so the demo
+# works at night and on holidays) and a line on 1709 that is closed, to hear the closing message. The prompts are
+# spoken by espeak-ng into var/prompts the first time (demo_prompts.py); a recording put there replaces one.
+# The waits are shorter than a centre's (60 s, 150 s) so that a demo caller hears every step within a minute.
+_ALGEMEEN, _VACCINATIE = QUEUE_NUMBERS["algemeen"], QUEUE_NUMBERS["vaccinatie"]
+DEMO_QUEUES = f"""
+[prompts]
+dir = "{PROMPTS_DIR}"
+
+[[menus]]
+number = "{MENU_NUMBER}"
+prompt = "menu.wav"
+options = {{ "1" = "vaccinatie", "2" = "algemeen" }}
+timeout_s = 8
+repeat = 2
+default = "algemeen"
+
+# First: `agent-desktop demo-call` without --to rings this queue's number.
+[[queues]]
+name = "algemeen"
+number = "{_ALGEMEEN}"
+skills = ["info"]
+open = []            # always open
+holidays = "none"    # also on Belgian public holidays: it is a demo
+no_agents = "queue"  # callers wait even before the demo agent logs in
+welcome = "welcome.wav"
+wait_message = "wait.wav"
+wait_message_every_s = 30
+callback_offer = "callback_offer.wav"
+callback_confirmed = "callback_confirmed.wav"
+callback_offer_after_s = 60
+closed = "closed.wav"
+
+[[queues]]
+name = "vaccinatie"
+number = "{_VACCINATIE}"
+skills = ["vaccination"]
+priority = 1         # vaccination questions first when both queues wait
+open = []
+holidays = "none"
+no_agents = "queue"
+welcome = "welcome.wav"
+wait_message = "wait.wav"
+wait_message_every_s = 30
+callback_offer = "callback_offer.wav"
+callback_confirmed = "callback_confirmed.wav"
+callback_offer_after_s = 60
+closed = "closed.wav"
+
+# Closed at any hour: outside its opening hours by the clock, inside them because no demo agent has the skill
+# `crisis` (no_agents = "closed"). The caller hears the closing message and the desk hangs up.
+[[queues]]
+name = "crisis"
+number = "{CLOSED_NUMBER}"
+skills = ["crisis"]
+open = ["mon-fri 09:00-16:00"]
+no_agents = "closed"
+closed = "closed.wav"
+"""
 
 
 def prepare(
@@ -190,7 +262,14 @@ def prepare(
     config_path = directory / "desk.toml"
     config_path.write_text(demo_config(ports, trunk_uri, smtp_port, extra_config))
     config = load_config(config_path)
-    enrol_certificate(config, cert, list(identity.roles), ["vaccination", "info"], identity.lang)
+    try:
+        # Before the desk starts: it decodes every prompt the config names and stops when one is missing.
+        spoken = speak_prompts(config.path(config.prompts.dir))
+    except PromptError as e:
+        raise SystemExit(f"demo: {e}") from None
+    if spoken:
+        print(f"spoke {len(spoken)} demo prompts into {spoken[0].parent.resolve()}", flush=True)
+    enrol_certificate(config, cert, list(identity.roles), list(DEMO_SKILLS), identity.lang)
     if KB_DEMO.is_dir():
         subprocess.run(
             [

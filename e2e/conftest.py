@@ -38,10 +38,14 @@ from typing import Any
 
 import pytest
 
+from agent_desktop.demo import QUEUE_NUMBERS
 from tests.helpers.net import free_port, free_udp_tcp_port
 
 ROOT = Path(__file__).resolve().parent.parent
 REMOTE_MARK = "e2e_remote"
+
+# The demo queue the e2e callers ring: a queue number, never the menu on 1700 (its prompt and time-outs).
+DEMO_QUEUE_NUMBER = QUEUE_NUMBERS["algemeen"]
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,7 @@ def demo_desk(
             Path(info["config"]),
             Path(info["cert"]),
             log,
-            caller_uri=f"sip:1700@127.0.0.1:{sip_port}",
+            caller_uri=f"sip:{DEMO_QUEUE_NUMBER}@127.0.0.1:{sip_port}",
         )
     finally:
         if proc.poll() is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.conftest import login
+from e2e.conftest import DEMO_QUEUE_NUMBER, login
 from tests.helpers.loop_thread import LoopThread
 from tests.helpers.net import free_port
 from tests.sip.audio import has_tone, read_wav, tone_pcm, write_wav
@@ -122,7 +122,7 @@ def _ready_for_calls(page: Page, desk) -> None:
 
 def test_citizen_calls_agent_answers_audio_both_ways(page: Page, demo_desk, baresip, loop, artifacts):
     _ready_for_calls(page, demo_desk)
-    loop.run(baresip.command("dial", f"sip:1700@127.0.0.1:{demo_desk.sip_port}"))
+    loop.run(baresip.command("dial", f"sip:{DEMO_QUEUE_NUMBER}@127.0.0.1:{demo_desk.sip_port}"))
 
     incoming = page.get_by_test_id("call-incoming")
     expect(incoming).to_be_visible()
@@ -154,7 +154,11 @@ def test_citizen_calls_agent_answers_audio_both_ways(page: Page, demo_desk, bare
     assert _recorded_tone(baresip, AGENT_TONE)
 
     row = _call_rows(demo_desk)[-1]
-    assert row["direction"] == "inbound" and row["from_number"] == CITIZEN and row["to_number"] == "1700"
+    assert (
+        row["direction"] == "inbound"
+        and row["from_number"] == CITIZEN
+        and row["to_number"] == DEMO_QUEUE_NUMBER
+    )
     assert row["answered"] and row["ended"] and row["end_cause"] == "local_bye"
 
 
@@ -162,7 +166,7 @@ def test_page_reload_mid_call_restores_the_call_and_its_audio(page: Page, demo_d
     """The agent's page goes away mid-call (a reload, a crashed tab, a network blip): the call stays up on the
     SIP side, and the page that comes back gets it, with audio, on its new peer."""
     _ready_for_calls(page, demo_desk)
-    loop.run(baresip.command("dial", f"sip:1700@127.0.0.1:{demo_desk.sip_port}"))
+    loop.run(baresip.command("dial", f"sip:{DEMO_QUEUE_NUMBER}@127.0.0.1:{demo_desk.sip_port}"))
     page.get_by_test_id("call-answer").click()
     expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "connected")
     page.wait_for_timeout(3000)
@@ -180,7 +184,7 @@ def test_page_reload_mid_call_restores_the_call_and_its_audio(page: Page, demo_d
 
 def test_caller_hanging_up_while_ringing_clears_the_page(page: Page, demo_desk, baresip, loop):
     _ready_for_calls(page, demo_desk)
-    loop.run(baresip.command("dial", f"sip:1700@127.0.0.1:{demo_desk.sip_port}"))
+    loop.run(baresip.command("dial", f"sip:{DEMO_QUEUE_NUMBER}@127.0.0.1:{demo_desk.sip_port}"))
     expect(page.get_by_test_id("call-incoming")).to_be_visible()
     loop.run(baresip.command("hangup"))
     expect(page.get_by_test_id("call-incoming")).to_be_hidden()

@@ -26,7 +26,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from agent_desktop.sip.demo_caller import demo_call
-from e2e.conftest import RunningDesk, login
+from e2e.conftest import DEMO_QUEUE_NUMBER, RunningDesk, login
 from tests.helpers.loop_thread import LoopThread
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,7 +137,7 @@ def assert_fits(page: Page) -> None:
 
 def place_call(loop: LoopThread, desk: RunningDesk) -> Future:
     return asyncio.run_coroutine_threadsafe(
-        demo_call(f"sip:1700@127.0.0.1:{desk.sip_port}", max_seconds=90), loop.loop
+        demo_call(f"sip:{DEMO_QUEUE_NUMBER}@127.0.0.1:{desk.sip_port}", max_seconds=90), loop.loop
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from e2e.conftest import DEMO_QUEUE_NUMBER
 from tests.helpers.net import free_port, free_udp_tcp_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,7 @@ def second_desk(tmp_path: Path) -> Iterator[dict]:
         info = next(json.loads(s) for s in log.read_text().splitlines() if s.startswith('{"config"'))
         yield {
             "url": f"http://127.0.0.1:{desk_port}",
-            "sip": f"sip:1700@127.0.0.1:{sip_port}",
+            "sip": f"sip:{DEMO_QUEUE_NUMBER}@127.0.0.1:{sip_port}",
             "pin": info["pin"],
             "module": info["module"],
             "softhsm2_conf": info["softhsm2_conf"],

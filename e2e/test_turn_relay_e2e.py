@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.conftest import login
+from e2e.conftest import DEMO_QUEUE_NUMBER, login
 from tests.helpers.coturn import TURNSERVER, Coturn
 from tests.helpers.loop_thread import LoopThread
 from tests.helpers.net import free_port
@@ -136,7 +136,7 @@ def test_call_through_the_turn_relay_with_the_agents_own_credential(
     page.get_by_test_id("agent-state").select_option("available")
     expect(page.get_by_test_id("agent-state")).to_have_attribute("data-state", "available")
 
-    loop.run(baresip.command("dial", f"sip:1700@127.0.0.1:{demo_desk.sip_port}"))
+    loop.run(baresip.command("dial", f"sip:{DEMO_QUEUE_NUMBER}@127.0.0.1:{demo_desk.sip_port}"))
     expect(page.get_by_test_id("call-incoming")).to_be_visible()
     page.get_by_test_id("call-answer").click()
     expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "connected")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.conftest import RunningDesk, login
+from e2e.conftest import DEMO_QUEUE_NUMBER, RunningDesk, login
 from tests.helpers.loop_thread import LoopThread
 from tests.helpers.net import free_port
 from tests.sip.audio import tone_pcm, write_wav
@@ -85,7 +85,7 @@ def _wait_session_closed(citizen: Baresip, before: int, within_s: float = 25) ->
 
 def _answer_a_call(page: Page, desk: RunningDesk, citizen: Baresip, loop: LoopThread) -> str:
     """The citizen calls, the agent answers; the id of the call's contact in the wrap-up panel."""
-    loop.run(citizen.command("dial", f"sip:1700@127.0.0.1:{desk.sip_port}"))
+    loop.run(citizen.command("dial", f"sip:{DEMO_QUEUE_NUMBER}@127.0.0.1:{desk.sip_port}"))
     expect(page.get_by_test_id("call-incoming")).to_be_visible()
     page.get_by_test_id("call-answer").click()
     expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "connected")
@@ -105,9 +105,9 @@ def _hang_up(page: Page, citizen: Baresip) -> None:
 def test_offered_call_names_its_queue_and_the_wait(page: Page, demo_desk, citizen, loop, artifacts):
     _available(page, demo_desk)
     before = _sessions_closed(citizen)
-    loop.run(citizen.command("dial", f"sip:1700@127.0.0.1:{demo_desk.sip_port}"))
+    loop.run(citizen.command("dial", f"sip:{DEMO_QUEUE_NUMBER}@127.0.0.1:{demo_desk.sip_port}"))
     meta = page.locator("#incoming-meta")
-    expect(meta).to_have_attribute("data-queue", "default")
+    expect(meta).to_have_attribute("data-queue", "algemeen")
     expect(meta).to_contain_text("Wachtrij Algemeen")
     page.wait_for_timeout(2200)
     # The wait goes on while it rings, in words of the agent's language.

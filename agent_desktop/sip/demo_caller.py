@@ -1,10 +1,11 @@
-"""A demo SIP caller: dials the desk and plays a WAV (or a tone) until the far end hangs up or time runs out.
+"""A demo SIP caller: dials the desk and plays a WAV (or a tone) until the far end hangs up or time runs out;
+optionally presses keys (RFC 4733) after the answer to choose in a menu, and rings with several callers at once.
 
 Before the INVITE it asks the desk an OPTIONS question with a short timeout, so that "no desk there" is said within
 seconds (an ICMP port unreachable ends it at once) instead of an INVITE retransmitted into silence for half a minute.
 
 `agent-desktop demo-call` wraps `probe()` and `demo_call()`; it also runs alone:
-    python -m agent_desktop.sip.demo_caller --to sip:1700@127.0.0.1:5060 --wav hello.wav
+    python -m agent_desktop.sip.demo_caller --to sip:1700@127.0.0.1:5060 --dtmf 1 --wav hello.wav
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import array
 import asyncio
+import contextlib
 import math
 import socket
 import wave
@@ -25,7 +27,7 @@ from .headers import parse_uri
 from .message import ParseError, SipMessage, parse
 from .transaction import new_branch
 
-__all__ = ["DeskUnreachable", "Probe", "demo_call", "load_wav_8k", "probe"]
+__all__ = ["DeskUnreachable", "Probe", "check_dtmf", "demo_call", "demo_calls", "load_wav_8k", "probe"]
 
 PROBE_TIMEOUT_S = 3.0
 
@@ -181,6 +183,19 @@ def _tone(seconds: float = 3.0) -> bytes:
     return pcm.tobytes()
 
 
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+DTMF_AFTER_S = 1.5  # after the answer: the caller "listens" to the first words of the menu, as a person does
+
+
+def check_dtmf(digits: str) -> str:
+    """The digits as RFC 4733 can send them (0-9 * # A-D); ValueError naming the first one that is not."""
+    digits = digits.strip().upper()
+    bad = next((d for d in digits if d not in DTMF_DIGITS), None)
+    if bad is not None:
+        raise ValueError(f"--dtmf: {bad!r} is not a phone key (0-9 * # A-D)")
+    return digits
+
+
 async def demo_call(
     to: str,
     *,
@@ -191,51 +206,161 @@ async def demo_call(
     ring_timeout_s: float = 60.0,
     rtp_ports: tuple[int, int] = (41000, 41099),
     heard: list[bytes] | None = None,
+    dtmf: str = "",
+    dtmf_after_s: float = DTMF_AFTER_S,
 ) -> str:
     """Place one call to `to` (a SIP URI), loop the audio while connected; returns the end cause.
 
     `heard`, when given, collects what the desk sends as 16-bit PCM at 8 kHz, one 20 ms frame per item (a test
-    checks the agent's voice by its content)."""
-    pcm = load_wav_8k(wav) if wav else _tone()
-    ep = SipEndpoint(
-        EndpointConfig(listen_host=listen_host, listen_port=0, caller_id=caller_id, rtp_ports=rtp_ports),
-        lambda call: None,
+    checks the agent's voice by its content). `dtmf` digits are sent as RFC 4733 events `dtmf_after_s` after the
+    answer (a menu choice)."""
+    causes = await demo_calls(
+        to,
+        count=1,
+        wav=wav,
+        listen_host=listen_host,
+        caller_id=caller_id,
+        max_seconds=max_seconds,
+        ring_timeout_s=ring_timeout_s,
+        rtp_ports=rtp_ports,
+        heard=heard,
+        dtmf=dtmf,
+        dtmf_after_s=dtmf_after_s,
     )
+    return causes[0]
+
+
+async def demo_calls(
+    to: str,
+    *,
+    count: int = 1,
+    wav: Path | None = None,
+    listen_host: str = "127.0.0.1",
+    caller_id: str = "0470000000",
+    max_seconds: float = 120.0,
+    ring_timeout_s: float = 60.0,
+    rtp_ports: tuple[int, int] = (41000, 41099),
+    heard: list[bytes] | None = None,
+    dtmf: str = "",
+    dtmf_after_s: float = DTMF_AFTER_S,
+) -> list[str]:
+    """`count` callers at once (to see a queue form), caller IDs counting up from `caller_id`; returns each call's
+    end cause in the order they were placed. Each caller is an endpoint of its own (its own From number)."""
+    if count < 1:
+        raise ValueError("count: at least one caller")
+    dtmf = check_dtmf(dtmf)
+    pcm = load_wav_8k(wav) if wav else _tone()
+    return list(
+        await asyncio.gather(
+            *(
+                _one_call(
+                    EndpointConfig(
+                        listen_host=listen_host,
+                        listen_port=0,
+                        caller_id=_nth_number(caller_id, i),
+                        rtp_ports=rtp_ports,  # busy ports are skipped: the callers share the range
+                    ),
+                    to,
+                    pcm,
+                    label=f"caller {i + 1}: " if count > 1 else "",
+                    max_seconds=max_seconds,
+                    ring_timeout_s=ring_timeout_s,
+                    heard=heard if i == 0 else None,
+                    dtmf=dtmf,
+                    dtmf_after_s=dtmf_after_s,
+                )
+                for i in range(count)
+            )
+        )
+    )
+
+
+def _nth_number(first: str, i: int) -> str:
+    """0470000000, 0470000001, …: each demo caller shows its own number on the agent's panel."""
+    if i == 0:
+        return first
+    return str(int(first) + i).zfill(len(first)) if first.isdigit() else f"{first}{i}"
+
+
+async def _one_call(
+    config: EndpointConfig,
+    to: str,
+    pcm: bytes,
+    *,
+    label: str,
+    max_seconds: float,
+    ring_timeout_s: float,
+    heard: list[bytes] | None,
+    dtmf: str,
+    dtmf_after_s: float,
+) -> str:
+    ep = SipEndpoint(config, lambda call: None)
     await ep.start()
     try:
-        call = await ep.dial(to, ring_timeout_s=ring_timeout_s)
-        settled = asyncio.Event()
+        return await _talk(ep, to, pcm, label, max_seconds, ring_timeout_s, heard, dtmf, dtmf_after_s)
+    finally:
+        await ep.stop()
 
-        def on_state(c) -> None:
-            print(f"call {c.state}" + (f" ({c.cause})" if c.cause else ""), flush=True)
-            if c.state not in ("dialing", "ringing"):
-                settled.set()
 
-        call.on_state = on_state
-        if call.state in ("dialing", "ringing"):
-            await settled.wait()
-        if call.state != "connected" or call.media is None:
-            return call.cause or "failed"
-        stream = call.media
-        stream.on_dtmf = lambda d: print(f"DTMF {d}", flush=True)
-        encode = g711.pcm16_to_ulaw if stream.codec == "PCMU" else g711.pcm16_to_alaw
-        decode = g711.ulaw_to_pcm16 if stream.codec == "PCMU" else g711.alaw_to_pcm16
-        coded = encode(pcm)
-        frames = [coded[i : i + 160] for i in range(0, len(coded) - 159, 160)] or [stream.silence]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max_seconds
-        i = 0
+async def _talk(
+    ep: SipEndpoint,
+    to: str,
+    pcm: bytes,
+    label: str,
+    max_seconds: float,
+    ring_timeout_s: float,
+    heard: list[bytes] | None,
+    dtmf: str,
+    dtmf_after_s: float,
+) -> str:
+    call = await ep.dial(to, ring_timeout_s=ring_timeout_s)
+    settled = asyncio.Event()
+
+    def on_state(c) -> None:
+        print(f"{label}call {c.state}" + (f" ({c.cause})" if c.cause else ""), flush=True)
+        if c.state not in ("dialing", "ringing"):
+            settled.set()
+
+    call.on_state = on_state
+    if call.state in ("dialing", "ringing"):
+        await settled.wait()
+    if call.state != "connected" or call.media is None:
+        return call.cause or "failed"
+    stream = call.media
+    stream.on_dtmf = lambda d: print(f"{label}DTMF {d}", flush=True)
+    encode = g711.pcm16_to_ulaw if stream.codec == "PCMU" else g711.pcm16_to_alaw
+    decode = g711.ulaw_to_pcm16 if stream.codec == "PCMU" else g711.alaw_to_pcm16
+    coded = encode(pcm)
+    frames = [coded[i : i + 160] for i in range(0, len(coded) - 159, 160)] or [stream.silence]
+    keys = asyncio.create_task(_press(call, dtmf, dtmf_after_s, label)) if dtmf else None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_seconds
+    i = 0
+    try:
         while call.state in ("connected", "held") and loop.time() < deadline:
             frame = await stream.read_frame()  # paces us at 20 ms and drains what the desk sends
             if heard is not None:
                 heard.append(decode(frame))
-            stream.write_frame(frames[i % len(frames)])
+            stream.write_frame(frames[i % len(frames)])  # dropped by the stream while a digit is sent
             i += 1
-        if call.state != "ended":
-            await call.hangup()
-        return call.cause or "local_bye"
     finally:
-        await ep.stop()
+        if keys is not None:
+            keys.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keys
+    if call.state != "ended":
+        await call.hangup()
+    return call.cause or "local_bye"
+
+
+async def _press(call, digits: str, after_s: float, label: str) -> None:
+    await asyncio.sleep(after_s)
+    print(f"{label}pressing {digits}", flush=True)
+    try:
+        await call.send_dtmf(digits)
+    except Exception as e:  # noqa: BLE001 - a menu may hang up on the last key: only a live call's failure counts
+        if call.state in ("connected", "held"):
+            print(f"{label}could not send the keys: {e}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,13 +369,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wav", type=Path, help="16-bit PCM WAV (any rate, mono or stereo); default a tone")
     parser.add_argument("--host", default="127.0.0.1", help="local address to use")
     parser.add_argument("--max-seconds", type=float, default=120.0)
+    parser.add_argument("--dtmf", default="", help="keys to press (RFC 4733) after the answer, e.g. 1")
     args = parser.parse_args(argv)
+    try:
+        args.dtmf = check_dtmf(args.dtmf)
+    except ValueError as e:
+        parser.error(str(e))
     try:
         asyncio.run(probe(args.to))
     except DeskUnreachable as e:
         print(f"demo-call: {e}")
         return 2
-    cause = asyncio.run(demo_call(args.to, wav=args.wav, listen_host=args.host, max_seconds=args.max_seconds))
+    cause = asyncio.run(
+        demo_call(args.to, wav=args.wav, listen_host=args.host, max_seconds=args.max_seconds, dtmf=args.dtmf)
+    )
     print(f"ended: {cause}")
     return 0 if cause in ("remote_bye", "local_bye") else 1
 

@@ -3,6 +3,7 @@ import { api } from "./api.js";
 import { errorText, loadLang, setText, t } from "./i18n.js";
 import { initKbPanel } from "./kb_panel.js";
 import { initPhone } from "./phone.js";
+import { initQueuePanel } from "./queue_panel.js";
 import { DeskSocket } from "./socket.js";
 import { initWrapupPanel } from "./wrapup_panel.js";
 
@@ -103,7 +104,8 @@ socket.addEventListener("message", (event) => {
       document.dispatchEvent(new CustomEvent(`desk:${message.type}`, { detail: message }));
   }
 });
-initPhone(socket, toast);
+const phone = initPhone(socket, toast);
+initQueuePanel(socket, toast, phone);
 initKbPanel(toast);
 const wrapup = initWrapupPanel(toast);
 socket.start();

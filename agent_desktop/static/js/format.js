@@ -71,3 +71,16 @@ export function formatTime(value, { seconds = false } = {}) {
   if (seconds) options.second = "2-digit";
   return formatter("date", options).format(d);
 }
+
+// A duration as a clock: "0:07", "2:15", "1:02:15" (the counters of the phone panel; the same in every locale
+// here, with the locale's digits).
+export function formatDuration(totalSeconds) {
+  if (typeof totalSeconds !== "number" || !Number.isFinite(totalSeconds)) return "–";
+  const seconds = Math.max(0, Math.floor(totalSeconds));
+  const two = formatter("number", { minimumIntegerDigits: 2, useGrouping: false });
+  const one = formatter("number", { useGrouping: false });
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = two.format(seconds % 60);
+  return h ? `${one.format(h)}:${two.format(m)}:${s}` : `${one.format(m)}:${s}`;
+}
