@@ -31,6 +31,7 @@ from .web import (
     outbox_setup,
     pages,
     preflight_api,
+    rtc_ws,
     wrapup_api,
 )
 from .web.auth import same_origin_middleware, session_middleware
@@ -162,6 +163,7 @@ def create_app(config: Config) -> web.Application:
     )
     hub_ref.append(hub)
     calls_ws.install(hub, media, calls)
+    rtc_ws.install(hub, rtc)
     app[keys.STATES] = states
     app[keys.HUB] = hub
     app[keys.CALLS] = calls

@@ -78,9 +78,11 @@ class WebRtcConfig:
     ice_servers: tuple[IceServer, ...] = ()
     host_addresses: tuple[str, ...] = ()
     # The environment variable holding the TURN server's shared secret (coturn `static-auth-secret`): TURN entries
-    # without `credential_env` then get time-limited credentials, per agent, valid `turn_credential_ttl_s`.
+    # without `credential_env` then get time-limited credentials, per agent, valid `turn_credential_ttl_s`. An hour
+    # is enough for a whole shift: the page asks for fresh ones (`rtc.ice_servers`) before each new offer, and a
+    # live allocation keeps refreshing after its credential expired.
     turn_secret_env: str = ""
-    turn_credential_ttl_s: int = 12 * 3600
+    turn_credential_ttl_s: int = 3600
     # "relay" makes the agents' browsers send media only through TURN (their address stays hidden from the desk's
     # peer; a network that allows only the TURN server). The desk's own peers keep "all".
     ice_transport_policy: Literal["all", "relay"] = "all"
