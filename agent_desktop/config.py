@@ -124,6 +124,23 @@ class MailConfig:
     # "none" never (a local sink on the same host, as in the demo).
     tls: Literal["starttls", "none", "require"] = "require"
 
+    def __post_init__(self) -> None:
+        if self.tls == "none" and not _is_loopback_host(self.smtp_host):
+            raise ConfigError(
+                f'[mail] tls: "none" sends mail in the clear, allowed only for a relay on this host (a loopback '
+                f'smtp_host), not {self.smtp_host!r}: use "require" (or "starttls")'
+            )
+
+
+def _is_loopback_host(host: str) -> bool:
+    """127/8, ::1 or the name localhost (RFC 6761: never resolved elsewhere)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 @dataclass(frozen=True)
 class WrapupConfig:
