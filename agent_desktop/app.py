@@ -33,6 +33,7 @@ from .web import (
     outbox_setup,
     pages,
     preflight_api,
+    rtc_ws,
     wrapup_api,
 )
 from .web.auth import same_origin_middleware, session_middleware
@@ -164,6 +165,7 @@ def create_app(config: Config) -> web.Application:
     )
     hub_ref.append(hub)
     calls_ws.install(hub, media, calls)
+    rtc_ws.install(hub, rtc)
     app[keys.STATES] = states
     app[keys.HUB] = hub
     app[keys.CALLS] = calls

@@ -78,9 +78,11 @@ class WebRtcConfig:
     ice_servers: tuple[IceServer, ...] = ()
     host_addresses: tuple[str, ...] = ()
     # The environment variable holding the TURN server's shared secret (coturn `static-auth-secret`): TURN entries
-    # without `credential_env` then get time-limited credentials, per agent, valid `turn_credential_ttl_s`.
+    # without `credential_env` then get time-limited credentials, per agent, valid `turn_credential_ttl_s`. An hour
+    # is enough for a whole shift: the page asks for fresh ones (`rtc.ice_servers`) before each new offer, and a
+    # live allocation keeps refreshing after its credential expired.
     turn_secret_env: str = ""
-    turn_credential_ttl_s: int = 12 * 3600
+    turn_credential_ttl_s: int = 3600
     # "relay" makes the agents' browsers send media only through TURN (their address stays hidden from the desk's
     # peer; a network that allows only the TURN server). The desk's own peers keep "all".
     ice_transport_policy: Literal["all", "relay"] = "all"
@@ -121,6 +123,23 @@ class MailConfig:
     # data, and an attacker on the path can strip an optional upgrade), "starttls" when the server offers it,
     # "none" never (a local sink on the same host, as in the demo).
     tls: Literal["starttls", "none", "require"] = "require"
+
+    def __post_init__(self) -> None:
+        if self.tls == "none" and not _is_loopback_host(self.smtp_host):
+            raise ConfigError(
+                f'[mail] tls: "none" sends mail in the clear, allowed only for a relay on this host (a loopback '
+                f'smtp_host), not {self.smtp_host!r}: use "require" (or "starttls")'
+            )
+
+
+def _is_loopback_host(host: str) -> bool:
+    """127/8, ::1 or the name localhost (RFC 6761: never resolved elsewhere)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ Settings for a desk of your own (environment; `make e2e` passes them through):
   E2E_ARTIFACTS        the folder for this run's Playwright traces (one per test) and screenshots of failures
 
 Every browser context a test opens is traced when E2E_ARTIFACTS is set, and every failing test leaves a
-screenshot of each of its open pages there (default folder: test-artifacts/e2e).
+screenshot of each page open when it failed, and of each it closed itself meanwhile (`finally`), there (default
+folder: test-artifacts/e2e). e2e/test_failure_artifacts_e2e.py checks this with a test file that fails on purpose.
 """
 
 from __future__ import annotations
@@ -310,16 +311,52 @@ def artifacts_dir() -> Path:
     return Path(os.environ.get("E2E_ARTIFACTS") or ROOT / "test-artifacts" / "e2e").resolve()
 
 
+# Screenshots of a failing test are taken while its pages are open. Pages still open when the test's outcome is
+# known are shot in the report hook (before fixtures close them); a context the test closes itself (`finally`,
+# before the outcome is known) is shot into memory as it closes, and the shots are written only if the test failed.
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    item.stash[_IN_CALL] = True
+    try:
+        yield
+    finally:
+        item.stash[_IN_CALL] = False
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
+    if report.when not in ("setup", "call"):
+        return
     if report.when == "call":
         item.stash[_FAILED] = report.failed
+    kept = item.stash.get(_CLOSED_SHOTS, [])
+    traces = item.stash.get(_CLOSED_TRACES, [])
+    item.stash[_CLOSED_SHOTS] = []
+    item.stash[_CLOSED_TRACES] = []
+    if not report.failed:
+        return
+    folder = artifacts_dir()
+    for trace in traces:
+        if trace.exists():
+            trace.replace(trace.with_name(f"FAILED-{trace.name}"))
+    folder.mkdir(parents=True, exist_ok=True)
+    shots = list(kept)
+    for context in list(_OPEN_CONTEXTS):
+        shots += _screenshots(context)
+    for n, png in enumerate(shots):
+        (folder / f"FAILED-{_slug(item)}-{n}.png").write_bytes(png)
 
 
 _FAILED = pytest.StashKey[bool]()
+_IN_CALL = pytest.StashKey[bool]()
+_CLOSED_SHOTS = pytest.StashKey[list[bytes]]()
+_CLOSED_TRACES = pytest.StashKey[list[Path]]()
 _CURRENT: list[pytest.Item] = []  # the test running now (one at a time per process)
+_OPEN_CONTEXTS: list[Any] = []  # contexts opened through `_TracedBrowser` and not closed yet
 
 
 @pytest.fixture(autouse=True)
@@ -335,8 +372,19 @@ def _slug(item: pytest.Item) -> str:
     return re.sub(r"[^\w.-]+", "_", item.nodeid.split("::", 1)[-1]).strip("_")[:120]
 
 
+def _screenshots(context: Any) -> list[bytes]:
+    shots = []
+    for page in context.pages:
+        try:
+            shots.append(page.screenshot(timeout=5000))
+        except Exception:  # noqa: BLE001 - a crashed page has no screenshot; the trace still has it
+            pass
+    return shots
+
+
 class _TracedBrowser:
-    """A Browser whose contexts are traced (with E2E_ARTIFACTS) and leave screenshots when their test failed.
+    """A Browser whose contexts (also the one behind `new_page()`) are traced (with E2E_ARTIFACTS) and leave
+    screenshots when their test failed.
 
     Wraps the root conftest's Chromium, the suite's one launch: nothing else starts a browser."""
 
@@ -351,26 +399,28 @@ class _TracedBrowser:
         context = self._browser.new_context(**options)
         if self._trace:
             context.tracing.start(screenshots=True, snapshots=True, sources=False)
+        _OPEN_CONTEXTS.append(context)
         close = context.close
         done = []
 
         def close_and_keep(*args: Any, **kwargs: Any) -> None:
             if not done:
                 done.append(True)
+                _OPEN_CONTEXTS.remove(context)
                 item = _CURRENT[-1] if _CURRENT else None
-                name = _slug(item) if item else "outside-a-test"
-                failed = bool(item and item.stash.get(_FAILED, False))
-                folder = artifacts_dir()
-                if failed or self._trace:
-                    folder.mkdir(parents=True, exist_ok=True)
-                if failed:
-                    for n, page in enumerate(context.pages):
-                        try:
-                            page.screenshot(path=str(folder / f"FAILED-{name}-{n}.png"), timeout=5000)
-                        except Exception:  # noqa: BLE001 - a crashed page has no screenshot; the trace still has it
-                            pass
+                # closed by the test itself, its outcome not known yet: the report hook keeps or drops these
+                in_call = item is not None and item.stash.get(_IN_CALL, False)
+                if in_call:
+                    item.stash.setdefault(_CLOSED_SHOTS, []).extend(_screenshots(context))
                 if self._trace:
-                    context.tracing.stop(path=str(folder / f"{'FAILED-' if failed else ''}{name}.zip"))
+                    name = _slug(item) if item else "outside-a-test"
+                    failed = bool(item and item.stash.get(_FAILED, False))
+                    folder = artifacts_dir()
+                    folder.mkdir(parents=True, exist_ok=True)
+                    trace = folder / f"{'FAILED-' if failed else ''}{name}.zip"
+                    context.tracing.stop(path=str(trace))
+                    if in_call:
+                        item.stash.setdefault(_CLOSED_TRACES, []).append(trace)
             return close(*args, **kwargs)
 
         context.close = close_and_keep
@@ -381,7 +431,7 @@ class _TracedBrowser:
 
 
 @pytest.fixture(scope="module")
-def chromium(chromium: Callable[..., Any]) -> Callable[..., Any]:
+def chromium(chromium: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
     """The root conftest's `chromium(audio_wav=None)`, its browsers wrapped by `_TracedBrowser`."""
     trace = bool(os.environ.get("E2E_ARTIFACTS"))
     wrapped: dict[int, _TracedBrowser] = {}
@@ -390,4 +440,6 @@ def chromium(chromium: Callable[..., Any]) -> Callable[..., Any]:
         browser = chromium(*args, **kwargs)
         return wrapped.setdefault(id(browser), _TracedBrowser(browser, trace))
 
-    return launch
+    yield launch
+    # contexts left open go with their browser at the end of the module
+    _OPEN_CONTEXTS[:] = [c for c in _OPEN_CONTEXTS if id(c.browser) not in wrapped]

@@ -4,7 +4,8 @@ candidates only on `[webrtc] host_addresses`.
 
 TURN credentials, two kinds. With `[webrtc] turn_secret_env` (coturn `use-auth-secret`), a TURN entry without
 `credential_env` gets time-limited credentials derived from the shared secret (media/turn_credentials.py): per
-agent for their browser, "desk" for the desk's own peers, fresh for every `hello` and every peer. A TURN entry
+agent for their browser (the `agent` role only), "desk" for the desk's own peers, fresh for every `hello`, every
+`rtc.ice_servers` the page asks before a new offer (web/rtc_ws.py) and every peer. A TURN entry
 with `username` and `credential_env` is a long-term password: the desk's own peers use it, browsers are never
 told it (a page's password can be copied out by anyone who opens the desk).
 
@@ -196,7 +197,7 @@ class RtcSettings:
     # TURN entries whose credentials are derived from the shared secret, per user, when asked for.
     rest_turn_urls: tuple[tuple[str, ...], ...] = ()
     turn_secret: str = field(default="", repr=False)
-    turn_credential_ttl_s: int = 12 * 3600
+    turn_credential_ttl_s: int = 3600
     ice_transport_policy: str = "all"
 
     @classmethod
@@ -260,8 +261,9 @@ class RtcSettings:
         return make_peer_connection(self.server_ice_servers(), self.host_addresses)
 
     def browser_ice_servers(self, agent_id: int | None) -> list[dict]:
-        """ICE servers for a page's RTCPeerConnection: STUN for anyone; for a logged-in agent (`agent_id`) also
-        TURN with time-limited credentials of their own. Never a long-term TURN password."""
+        """ICE servers for a page's RTCPeerConnection: STUN for anyone; for an agent who takes calls (`agent_id`;
+        callers pass None for other roles) also TURN with time-limited credentials of their own. Never a
+        long-term TURN password."""
         servers = [dict(s) for s in self.public_ice_servers]
         if agent_id is not None:
             servers += [
@@ -270,7 +272,7 @@ class RtcSettings:
         return servers
 
     def browser_rtc(self, agent_id: int) -> dict:
-        """What `hello` tells an agent's page for its persistent peer."""
+        """What `hello` and `rtc.ice_servers` tell an agent's page for its persistent peer."""
         return {
             "ice_servers": self.browser_ice_servers(agent_id),
             "ice_transport_policy": self.ice_transport_policy,

@@ -399,7 +399,7 @@ class Call:
             cseq=tx.request.cseq[0],
         )
         data = ack.to_bytes()
-        tx.ack = data
+        tx.ack, tx.ack_addr = data, self._addr
         self._ep.tl.send(data, self._addr)
         self._ep._remember(self)
         try:
@@ -461,7 +461,7 @@ class Call:
                     user_agent=self._ep.config.user_agent,
                     cseq=tx.request.cseq[0],
                 )
-                tx.ack = ack.to_bytes()
+                tx.ack, tx.ack_addr = ack.to_bytes(), self._addr
                 self._ep.tl.send(tx.ack, self._addr)
                 self._local_direction = direction
                 with contextlib.suppress(ValueError, NoCommonCodec):

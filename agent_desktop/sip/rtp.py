@@ -12,13 +12,15 @@ that address are played. A peer behind a symmetric NAT sends from another port (
 the stream latches to such a source once, and only when all of these hold: nothing has come from the SDP's address
 yet; we have sent media ourselves (a peer starts sending once it has our answer, so a source that sprays while the
 call is still ringing is not a NAT: its IP stays barred from the latch after the answer too, as a blind sprayer
-goes on streaming); the packet is within LATCH_WINDOW_S
-of the first packet from elsewhere after that; it carries the negotiated audio or telephone-event payload type and
-the SSRC of that first packet; LATCH_PROBATION of them arrived in
-sequence from the same source; and, when the SDP's address is a public one, the source has that same IP (a NAT
-that keeps the address changes only the port). A packet from the SDP's address always takes the stream back.
-Everything else is dropped and counted (`dropped_source`, `dropped_payload_type`, `rtcp_dropped`). A re-INVITE
-that moves the SDP's address starts this over; one that keeps it (hold, unhold) keeps the latch.
+goes on streaming); the packet is within LATCH_WINDOW_S of the first packet from elsewhere after that; it carries
+the negotiated audio or telephone-event payload type; its (source address, SSRC) is the first candidate to deliver
+LATCH_PROBATION packets in sequence; and, when the SDP's address is a public one, the source has that same IP (a
+NAT that keeps the address changes only the port). Candidates are kept in a table of at most
+LATCH_CANDIDATES_MAX entries, so one forged packet arriving first claims nothing: it is one candidate among others
+and the real peer, streaming, completes its run first. A full table makes room by forgetting the candidate least
+along (fewest packets in sequence, then the longest silent). A packet from the SDP's address always takes the
+stream back. Everything else is dropped and counted (`dropped_source`, `dropped_payload_type`, `rtcp_dropped`). A
+re-INVITE that moves the SDP's address starts this over; one that keeps it (hold, unhold) keeps the latch.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ RTCP_INTERVAL = 5.0
 # attacker who has not won the race by then never can.
 LATCH_WINDOW_S = 2.0
 LATCH_PROBATION = 3  # packets in sequence (60 ms of audio) before a new source is believed
+# (source, SSRC) pairs on probation at once: room for the peer besides a few forged or stray packets, bounded so a
+# flood costs nothing but a dict of this size
+LATCH_CANDIDATES_MAX = 8
 # IPs heard (from elsewhere than the SDP's address) before our first packet, barred from the latch; a flood of more
 # distinct sources than this closes the latch instead (no audio for a NATed peer rather than audio for a stranger).
 EARLY_SOURCES_MAX = 32
@@ -74,6 +79,15 @@ class RtpStats:
     dropped_payload_type: int = 0  # RTP from the peer with a payload type that was not negotiated
     rtcp_dropped: int = 0  # RTCP from an IP other than the peer's
     latched: int = 0  # times the stream moved to a symmetric-NAT source (at most once per SDP address)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """A (source, SSRC) on probation for the latch."""
+
+    seq: int  # its last sequence number
+    run: int  # packets in sequence so far
+    heard: float  # loop time of its last packet
 
 
 class _Rtcp(asyncio.DatagramProtocol):
@@ -132,10 +146,7 @@ class RtpStream(asyncio.DatagramProtocol):
         # no (more) latching: the SDP's address spoke, the latch happened, or its window shut
         self._locked = False
         self._latch_deadline: float | None = None
-        self._latch_ssrc = 0
-        self._candidate: tuple[str, int] | None = None
-        self._candidate_seq = 0
-        self._candidate_count = 0
+        self._candidates: dict[tuple[str, int, int], _Candidate] = {}  # (ip, port, SSRC) -> its probation
         self._early: set[str] = set()  # IPs that sent before we did: sprayers, not a NAT answering our media
 
     # --- set-up --------------------------------------------------------------------------------------
@@ -162,7 +173,7 @@ class RtpStream(asyncio.DatagramProtocol):
                 self._sdp_public = _is_public(host)
                 self._locked = False
                 self._latch_deadline = None
-                self._candidate = None
+                self._candidates.clear()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -266,29 +277,31 @@ class RtpStream(asyncio.DatagramProtocol):
             return False
         if addr[0] in self._early:
             return False
+        if self._sdp_public and addr[0] != sdp[0]:
+            return False
         now = self._loop.time()
         if self._latch_deadline is None:
             self._latch_deadline = now + LATCH_WINDOW_S
-            self._latch_ssrc = ssrc
         elif now > self._latch_deadline:
             self._locked = True
+            self._candidates.clear()
             return False
-        if ssrc != self._latch_ssrc or (self._sdp_public and addr[0] != sdp[0]):
-            return False
-        if self._candidate is not None and addr[0] == self._candidate[0] and addr[1] == self._candidate[1]:
-            if seq == (self._candidate_seq + 1) & 0xFFFF:
-                self._candidate_count += 1
-            else:
-                self._candidate_count = 1
-        elif self._candidate is None:
-            self._candidate = (addr[0], addr[1])
-            self._candidate_count = 1
+        candidates = self._candidates
+        key = (addr[0], addr[1], ssrc)
+        cand = candidates.get(key)
+        if cand is None:
+            if len(candidates) >= LATCH_CANDIDATES_MAX:
+                # forget the one least along, so a burst of one-off packets cannot crowd out a peer mid-run
+                del candidates[min(candidates, key=lambda k: (candidates[k].run, candidates[k].heard))]
+            candidates[key] = cand = _Candidate(seq, 1, now)
         else:
-            return False  # the first candidate keeps its place until the window shuts
-        self._candidate_seq = seq
-        if self._candidate_count < LATCH_PROBATION:
+            cand.run = cand.run + 1 if seq == (cand.seq + 1) & 0xFFFF else 1
+            cand.seq = seq
+            cand.heard = now
+        if cand.run < LATCH_PROBATION:
             return False
-        self._remote = self._candidate
+        candidates.clear()
+        self._remote = (addr[0], addr[1])
         self._rtcp_remote = (addr[0], addr[1] + 1)  # until its RTCP shows where it really comes from
         self._locked = True
         self.stats.latched += 1

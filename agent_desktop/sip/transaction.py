@@ -97,7 +97,10 @@ class ClientTransaction:
         self.is_invite = self.method == "INVITE"
         self.state = "calling"
         self.final: SipMessage | None = None
-        self.ack: bytes | None = None  # set by the dialog layer after a 2xx so retransmitted 2xx get re-ACKed
+        # Set by the dialog layer after a 2xx so retransmitted 2xx get re-ACKed: the ACK and where the dialog sent
+        # it (its next hop, from the 2xx's Contact or Record-Route; not necessarily `addr`, where the INVITE went).
+        self.ack: bytes | None = None
+        self.ack_addr: Addr | None = None
         self._queue: asyncio.Queue[SipMessage | None] = asyncio.Queue()
         self._handles: list[Handle] = []
         self._timer_b: Handle | None = None
@@ -170,7 +173,7 @@ class ClientTransaction:
         elif self.state == "completed" and self.is_invite and status >= 300:
             self._send_ack(resp)  # our ACK got lost: the server retransmitted its final response
         elif self.state == "accepted" and 200 <= status < 300 and self.ack is not None:
-            self.layer.send(self.ack, self.addr)
+            self.layer.send(self.ack, self.ack_addr or self.addr)
 
     def _send_ack(self, resp: SipMessage) -> None:
         """ACK for a non-2xx final response: same branch, hop-by-hop (RFC 3261 §17.1.1.3)."""

@@ -3,7 +3,8 @@
 The transport only moves bytes: it frames TCP streams by Content-Length and hands every message, with the address
 it came from, to one callback. Parsing, throttling and answering are the endpoint's job.
 
-TCP is bounded (issue 9, item 6; DESIGN §6): at most `max_per_ip` accepted connections from one IP and
+TCP is bounded (issue 9, item 6; DESIGN §6): at most `max_per_ip` accepted connections from one IP (IPv6: one /64,
+what one subscriber gets, as the endpoint's UDP throttle counts) and
 `max_total` in all (a connection over either cap is closed at once; connections from a `trusted` source, the
 trunk and `allowed_sources`, neither count in nor are refused by the total, which strangers can fill); a connection with no byte either way for
 `idle_s` is closed (RFC 5626 CRLF keep-alives count as bytes); writes queue at most `write_buffer` bytes and must
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .message import MAX_MESSAGE
 
-__all__ = ["Addr", "SipTransport", "TcpLimits"]
+__all__ = ["Addr", "SipTransport", "TcpLimits", "source_key"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,7 @@ class _TcpConnection:
         self.addr = addr
         self.inbound = inbound
         self.in_total = False  # counted in the transport's total cap (an inbound connection from a stranger)
+        self.source = source_key(addr.host)  # what the per-IP cap counts it under
         self._loop = asyncio.get_running_loop()
         self.last_activity = self._loop.time()
         self._drain_task: asyncio.Task | None = None
@@ -204,7 +207,7 @@ class SipTransport:
         self.limits = limits or TcpLimits()
         self._trusted = trusted or (lambda host: False)
         self.tcp_stats = TcpStats()
-        self._inbound_per_ip: dict[str, int] = {}
+        self._inbound_per_ip: dict[object, int] = {}  # by source_key
         self._inbound_total = 0
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.base_events.Server | None = None
@@ -252,7 +255,8 @@ class SipTransport:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         addr = Addr("tcp", peer[0], peer[1])
-        per_ip = self._inbound_per_ip.get(addr.host, 0)
+        source = source_key(addr.host)
+        per_ip = self._inbound_per_ip.get(source, 0)
         in_total = not self._trusted(addr.host)
         if per_ip >= self.limits.max_per_ip or (in_total and self._inbound_total >= self.limits.max_total):
             if per_ip >= self.limits.max_per_ip:
@@ -264,7 +268,7 @@ class SipTransport:
             writer.transport.abort()
             return
         self.tcp_stats.accepted += 1
-        self._inbound_per_ip[addr.host] = per_ip + 1
+        self._inbound_per_ip[source] = per_ip + 1
         conn = _TcpConnection(self, reader, writer, addr, inbound=True)
         if in_total:
             conn.in_total = True
@@ -278,11 +282,11 @@ class SipTransport:
         if conn.in_total:
             self._inbound_total -= 1
         if conn.inbound:
-            left = self._inbound_per_ip.get(conn.addr.host, 1) - 1
+            left = self._inbound_per_ip.get(conn.source, 1) - 1
             if left > 0:
-                self._inbound_per_ip[conn.addr.host] = left
+                self._inbound_per_ip[conn.source] = left
             else:
-                self._inbound_per_ip.pop(conn.addr.host, None)
+                self._inbound_per_ip.pop(conn.source, None)
 
     def send(self, data: bytes, addr: Addr) -> None:
         """Non-blocking send; TCP connects in the background when no connection exists yet."""
@@ -315,3 +319,17 @@ class SipTransport:
         self._tcp[key] = conn
         for data in self._pending.pop(key, []):
             conn.write(data)
+
+
+def source_key(host: str) -> object:
+    """Who a connection counts against: an IPv4 address, or an IPv6 /64 (a subscriber picks any address in its
+    prefix at will, so counting full addresses would give it 2^64 caps); an IPv4-mapped address is its IPv4."""
+    if ":" not in host:
+        return host
+    try:
+        ip = ipaddress.IPv6Address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return int(ip) >> 64

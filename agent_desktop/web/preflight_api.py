@@ -211,9 +211,11 @@ async def requirements(request: web.Request) -> web.Response:
     }
     body["browser_trains"] = dict(BROWSER_TRAINS)
     body["headset_hints"] = list(dict.fromkeys((*HEADSET_HINTS, *EXTRA_HEADSET_HINTS)))
-    # TURN credentials only for a logged-in agent: the page is open to anyone before login.
+    # TURN credentials only for the `agent` role (who takes calls through it): the page is open to anyone before
+    # login, and the helpdesk and admins measure with STUN.
     agent = request.get(AGENT)
-    body["ice_servers"] = state.rtc.browser_ice_servers(agent.id if agent is not None else None)
+    turn_user = agent.id if agent is not None and "agent" in agent.roles else None
+    body["ice_servers"] = state.rtc.browser_ice_servers(turn_user)
     parsed = browser_from_user_agent(request.headers.get("User-Agent", ""))
     body["client"] = {"browser": None if parsed is None else {"family": parsed[0], "major": parsed[1]}}
     return web.json_response(body)

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from agent_desktop.config import Config, parse_config
+from agent_desktop.config import Config, ConfigError, parse_config
 from agent_desktop.demo import DemoPorts, demo_config
 from agent_desktop.mail import OutgoingMail
 from agent_desktop.web.outbox_setup import OUTBOX
@@ -46,3 +46,19 @@ async def test_default_config_refuses_a_server_without_starttls_and_says_why(
         assert any("not sent in the clear" in r.getMessage() for r in caplog.records), caplog.text
     finally:
         sink.stop()
+
+
+@pytest.mark.parametrize(
+    "host", ["mail.example.be", "192.0.2.25", "10.1.2.3", "2001:db8::25", "localhost.evil.be"]
+)
+def test_tls_none_is_refused_for_a_relay_on_another_host(host: str) -> None:
+    """`none` sends citizens' contact data in the clear: only to a relay on this very host, never over a network."""
+    with pytest.raises(ConfigError, match=r"^\[mail\] tls: .*loopback") as refused:
+        parse_config(f'[mail]\nsmtp_host = "{host}"\ntls = "none"\n')
+    assert host in str(refused.value)
+    assert parse_config(f'[mail]\nsmtp_host = "{host}"\ntls = "starttls"\n').mail.tls == "starttls"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.53", "::1", "localhost", "LOCALHOST"])
+def test_tls_none_is_accepted_for_a_relay_on_this_host(host: str) -> None:
+    assert parse_config(f'[mail]\nsmtp_host = "{host}"\ntls = "none"\n').mail.tls == "none"

@@ -16,6 +16,7 @@ import pytest
 from aioice import stun
 from aioice.turn import create_turn_endpoint
 
+from agent_desktop.cli import enrol_certificate
 from agent_desktop.config import ConfigError, IceServer, WebRtcConfig, parse_config
 from agent_desktop.media.rtc_factory import RtcConfigError, RtcSettings
 from agent_desktop.media.turn_credentials import turn_rest_credential
@@ -133,6 +134,65 @@ ice_transport_policy = "relay"
         body = await (await http.get(f"{desk.url}/api/preflight/requirements")).json()
         _check_rest([s for s in body["ice_servers"] if "username" in s][0], str(me["id"]), 900)
         assert LONG_TERM not in repr(body)
+
+
+TURN_DESK = f"""
+[webrtc]
+ice_servers = [
+  {{urls = "stun:127.0.0.1:3478"}},
+  {{urls = "turn:127.0.0.1:3478?transport=udp"}},
+]
+turn_secret_env = "{SECRET_ENV}"
+turn_credential_ttl_s = 120
+"""
+
+
+def test_credentials_live_an_hour_by_default() -> None:
+    """Short-lived by default: the page asks for fresh ones before each new offer (`rtc.ice_servers`)."""
+    assert WebRtcConfig().turn_credential_ttl_s == 3600
+    assert parse_config("[webrtc]\n").webrtc.turn_credential_ttl_s == 3600
+
+
+async def test_turn_credentials_go_to_the_agent_role_only(make_desk, monkeypatch) -> None:
+    """The PC test page is also open to the helpdesk and admins: they measure with STUN, they take no calls."""
+    monkeypatch.setenv(SECRET_ENV, "north-sea-8")
+    desk = await make_desk(TURN_DESK)
+    enrol_certificate(desk.config, desk.cards["stranger"].cert, ["helpdesk", "admin"], [])
+    async with desk.client() as http:
+        assert (await desk.login(http, "stranger")).status == 200
+        body = await (await http.get(f"{desk.url}/api/preflight/requirements")).json()
+        assert body["ice_servers"] == [{"urls": ["stun:127.0.0.1:3478"]}]
+    async with desk.client() as http:
+        assert (await desk.login(http, "agent")).status == 200
+        body = await (await http.get(f"{desk.url}/api/preflight/requirements")).json()
+        assert [s["urls"] for s in body["ice_servers"] if "username" in s] == [
+            ["turn:127.0.0.1:3478?transport=udp"]
+        ]
+
+
+async def test_the_page_gets_fresh_ice_servers_on_the_socket(make_desk, monkeypatch) -> None:
+    """A peer negotiated again without a new `hello` (it failed: network change) asks for ICE servers first, so a
+    credential shorter-lived than a shift still works for the whole shift."""
+    monkeypatch.setenv(SECRET_ENV, "north-sea-8")
+    desk = await make_desk(TURN_DESK)
+    async with desk.client() as http:
+        assert (await desk.login(http)).status == 200
+        me = await (await http.get(f"{desk.url}/api/me")).json()
+        async with http.ws_connect(f"{desk.url}/ws") as ws:
+            hello = await asyncio.wait_for(ws.receive_json(), 5)
+            assert hello["type"] == "hello"
+            await asyncio.sleep(1.1)  # expiry times are whole seconds
+            await ws.send_json({"type": "rtc.ice_servers"})
+            reply = await asyncio.wait_for(ws.receive_json(), 5)
+            while reply["type"] != "rtc.ice_servers":
+                assert reply["type"] in ("agent.state", "ping"), reply
+                reply = await asyncio.wait_for(ws.receive_json(), 5)
+    assert reply["ice_transport_policy"] == "all"
+    assert reply["ice_servers"][0] == {"urls": ["stun:127.0.0.1:3478"]}
+    fresh = reply["ice_servers"][1]
+    _check_rest(fresh, str(me["id"]), 120)
+    old = [s for s in hello["ice_servers"] if "username" in s][0]
+    assert int(fresh["username"].split(":")[0]) > int(old["username"].split(":")[0])
 
 
 async def _allocate(server: Coturn, username: str, password: str) -> tuple[str, int]:

@@ -211,11 +211,13 @@ async def test_symmetric_nat_latch_once_after_probation(leg):
         other.close()
 
 
-async def test_no_latch_on_another_ssrc_or_payload_type(leg):
+async def test_no_latch_on_a_switching_ssrc_or_another_payload_type(leg):
+    """A run is counted per (source, SSRC): packets that alternate SSRCs never complete one."""
     stream, peer = leg
     await _talk(stream, peer)
-    await _exchange(stream, peer, peer.nat, 1)  # the first SSRC seen
-    await _exchange(stream, peer, peer.nat, LATCH_PROBATION + 2, ssrc=peer.ssrc ^ 1)
+    for _ in range(LATCH_PROBATION + 2):
+        await _exchange(stream, peer, peer.nat, 1)
+        await _exchange(stream, peer, peer.nat, 1, ssrc=peer.ssrc ^ 1)
     await _exchange(stream, peer, peer.nat, LATCH_PROBATION + 2, pt=8)  # PCMA was not negotiated
     assert stream.stats.latched == 0
     assert stream.stats.packets_received == 0
@@ -311,3 +313,44 @@ async def test_a_stranger_streaming_through_the_answer_cannot_take_the_latch(leg
         assert _drain(other) == []
     finally:
         other.close()
+
+
+@pytest.mark.parametrize(
+    "forger_host, same_ssrc",
+    [(STRANGER, False), ("127.0.0.1", False), (STRANGER, True)],
+    ids=["other-ip", "same-ip-other-port", "guessed-ssrc"],
+)
+async def test_one_forged_packet_first_does_not_keep_the_natted_peer_out(leg, forger_host, same_ssrc):
+    """A single forged packet that arrives right after the desk's first frame must not claim the latch: the NATed
+    peer's packets, a round trip later, still win it, and audio flows both ways through its NAT port."""
+    stream, peer = leg
+    forger = _udp(forger_host)
+    try:
+        await _talk(stream, peer)
+        forger.sendto(
+            _rtp(0, 7, 7 * 160, peer.ssrc if same_ssrc else peer.ssrc ^ 0x5A5A, b"\xff" * 160),
+            ("127.0.0.1", stream.local_port),
+        )
+        await asyncio.sleep(0.02)
+        # the peer's audio, from its NAT port: a 1 kHz tone
+        heard = bytearray()
+        for frame in ulaw_frames(tone_pcm(1000, 0.6)):
+            peer.seq += 1
+            peer.nat.sendto(
+                _rtp(0, peer.seq, peer.seq * 160, peer.ssrc, frame), ("127.0.0.1", stream.local_port)
+            )
+            heard += decode("PCMU", await stream.read_frame())
+        assert stream.stats.latched == 1
+        assert stream.remote == ("127.0.0.1", peer.nat.getsockname()[1])
+        assert has_tone(bytes(heard[1600:]), 1000), "the desk does not hear the NATed peer"
+        # the desk's voice goes to the NAT port, none to the forger or the SDP's port
+        _drain(peer.sdp)
+        for frame in ulaw_frames(tone_pcm(600, 0.4)):
+            stream.write_frame(frame)
+        await asyncio.sleep(0.05)
+        got = _drain(peer.nat)
+        assert len(got) == 20
+        assert has_tone(decode("PCMU", b"".join(p[12:] for p in got)), 600), "the peer does not hear the desk"
+        assert _drain(forger) == [] and _drain(peer.sdp) == []
+    finally:
+        forger.close()

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import socket
+import subprocess
+
+import pytest
 
 STRANGER = "127.0.0.2"
 
@@ -34,10 +38,10 @@ async def _closed_by_peer(reader, within: float) -> bool:
     """True when the other side closed or reset the connection within `within` seconds."""
     try:
         data = await asyncio.wait_for(reader.read(65536), within)
+    except TimeoutError:  # first: TimeoutError is an OSError
+        return False
     except (ConnectionError, OSError):
         return True
-    except TimeoutError:
-        return False
     return data == b""
 
 
@@ -156,6 +160,73 @@ async def test_strangers_filling_the_total_cap_do_not_lock_out_an_allowed_source
         conns.append(await _connect(ep.port, "127.0.0.1"))  # the allowed source (the trunk, say)
         assert (await _ask(*conns[-1], 99, "127.0.0.1")).startswith(b"SIP/2.0 200")
         assert ep.transport.tcp_stats.refused_total == 1
+    finally:
+        for _, writer in conns:
+            writer.close()
+
+
+# --- IPv6: one subscriber is a /64 ---------------------------------------------------------------------------
+
+SUBSCRIBER = [
+    "2001:db8:a:b::1",
+    "2001:db8:a:b::2",
+    "2001:db8:a:b::3",
+]  # one /64, as one home router hands out
+NEIGHBOUR = "2001:db8:a:c::1"  # the next /64
+
+
+@pytest.fixture
+def ipv6_sources():
+    """Source addresses on loopback, for connections to ::1. Only inside the suite's loopback-only network
+    namespace (`make test`), where we are root and lo is the only interface: never on a real host's lo."""
+    if [name for _, name in socket.if_nameindex()] != ["lo"] or shutil.which("ip") is None:
+        pytest.skip("needs the suite's loopback-only network namespace (make test runs it in one)")
+    added = []
+    try:
+        for host in [*SUBSCRIBER, NEIGHBOUR]:
+            subprocess.run(["ip", "-6", "addr", "add", f"{host}/128", "dev", "lo"], check=True, timeout=5)
+            added.append(host)
+    except subprocess.CalledProcessError:
+        pytest.skip("cannot add addresses to lo here (not root in this namespace)")
+    try:
+        yield
+    finally:
+        for host in added:
+            subprocess.run(["ip", "-6", "addr", "del", f"{host}/128", "dev", "lo"], check=False, timeout=5)
+
+
+async def _connect6(port: int, host: str):
+    return await asyncio.open_connection("::1", port, local_addr=(host, 0))
+
+
+async def _ask6(reader, writer, n: int, host: str) -> bytes:
+    writer.write(_options(writer.get_extra_info("sockname")[1], n, f"[{host}]"))
+    await writer.drain()
+    return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
+
+
+async def test_ipv6_connections_are_counted_per_64(endpoint_factory, ipv6_sources):
+    """A subscriber has a whole /64: changing the address inside it must not multiply the per-IP cap."""
+    ep = await endpoint_factory(
+        listen_host="::1", allowed_sources=("::1/128",), tcp_max_per_ip=2, tcp_max_total=10
+    )
+    conns = []
+    try:
+        for i, host in enumerate(SUBSCRIBER[:2]):
+            conns.append(await _connect6(ep.port, host))
+            assert (await _ask6(*conns[-1], i, host)).startswith(b"SIP/2.0 200")
+        reader, writer = await _connect6(ep.port, SUBSCRIBER[2])  # a third address of the same /64
+        conns.append((reader, writer))
+        assert await _closed_by_peer(reader, 2), "a third connection from one /64 was served"
+        assert ep.transport.tcp_stats.refused_per_ip == 1
+
+        conns.append(await _connect6(ep.port, NEIGHBOUR))  # the next /64 is someone else
+        assert (await _ask6(*conns[-1], 10, NEIGHBOUR)).startswith(b"SIP/2.0 200")
+
+        conns[0][1].close()  # a closed connection frees its /64's place
+        await asyncio.sleep(0.2)
+        conns.append(await _connect6(ep.port, SUBSCRIBER[2]))
+        assert (await _ask6(*conns[-1], 20, SUBSCRIBER[2])).startswith(b"SIP/2.0 200")
     finally:
         for _, writer in conns:
             writer.close()

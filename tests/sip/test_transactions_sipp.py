@@ -70,10 +70,13 @@ def _assert_spacing(stamps: list[float], cap: float | None) -> None:
 class SippUas:
     """SIPp as the called party on a free port; `stop()` ends exactly that process."""
 
-    def __init__(self, workdir: Path, scenario: str, *, limit_s: float = 20) -> None:
+    def __init__(
+        self, workdir: Path, scenario: str, *, limit_s: float = 20, extra: tuple[str, ...] = ()
+    ) -> None:
         self.dir = workdir
         self.scenario = scenario
         self.limit_s = limit_s
+        self.extra = extra
         self.port = free_port()
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -98,6 +101,7 @@ class SippUas:
             f"{int(self.limit_s)}s",
             "-trace_err",
             "-trace_msg",
+            *self.extra,
             cwd=self.dir,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
@@ -296,6 +300,33 @@ async def test_uac_reacks_a_retransmitted_2xx(endpoint_factory, sipp_uas):
     rc, log = await uas.result()
     assert rc == 0, log
     assert len(_received(uas.dir, "ACK ")) == 2  # one per 200 (SIPp's scenario required the second)
+
+
+async def test_uac_reacks_a_retransmitted_2xx_at_the_dialogs_next_hop(endpoint_factory, sipp_uas):
+    """The callee's 200 names another port in Contact than the INVITE went to. The ACK of the first 200 and the
+    re-ACK of its retransmission both go there (the dialog's remote target), never to the INVITE's destination."""
+    contact = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    contact.bind(("127.0.0.1", 0))
+    contact.setblocking(False)
+    try:
+        ep = await endpoint_factory(**TIMERS)
+        uas = await sipp_uas(
+            "uas_reack_contact.xml", extra=("-key", "contact_port", str(contact.getsockname()[1]))
+        )
+        call = await ep.dial(uas.uri)
+        rc, log = await uas.result()  # the 200, its retransmission 300 ms later, then SIPp ends
+        at_contact = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                at_contact.append(contact.recv(65536).decode(errors="replace"))
+        acks = [m for m in at_contact if m.startswith("ACK ")]
+        assert len(acks) == 2, at_contact  # one per 200
+        assert acks[0] == acks[1]  # the re-ACK is the same ACK (RFC 3261 §13.2.2.4)
+        assert _received(uas.dir, "ACK ") == []  # none to the INVITE's destination
+        assert rc == 0, log
+        assert call.state == "connected"
+    finally:
+        contact.close()
 
 
 async def test_uac_cancel_crossing_a_200_acks_then_byes(endpoint_factory, sipp_uas):

@@ -43,8 +43,8 @@ export class AgentRtc extends EventTarget {
     return stream;
   }
 
-  // `iceServers` and `iceTransportPolicy` come from the desk's `hello` (TURN credentials are the agent's own and
-  // time-limited; "relay" when the centre sends media only through its TURN server).
+  // `iceServers` and `iceTransportPolicy` come from the desk's `hello` or `rtc.ice_servers` (TURN credentials are
+  // the agent's own and time-limited; "relay" when the centre sends media only through its TURN server).
   async connect(iceServers, iceTransportPolicy = "all") {
     this.iceServers = iceServers;
     this.iceTransportPolicy = iceTransportPolicy === "relay" ? "relay" : "all";
@@ -63,15 +63,37 @@ export class AgentRtc extends EventTarget {
     };
     pc.onconnectionstatechange = () => {
       this.emit("state", { state: pc.connectionState });
-      // A peer that failed (network change, desk restart) is negotiated again rather than left silent.
+      // A peer that failed (network change, desk restart) is negotiated again rather than left silent, with
+      // fresh ICE servers: the TURN credentials of the last `hello` may have expired since.
       if (pc.connectionState === "failed" && this.pc === pc) {
-        setTimeout(() => this.pc === pc && this.connect(this.iceServers, this.iceTransportPolicy), 1000);
+        setTimeout(async () => {
+          if (this.pc !== pc) return;
+          const fresh = await this.freshIceServers();
+          if (this.pc !== pc) return; // a `hello` negotiated anew meanwhile
+          this.connect(fresh?.ice_servers ?? this.iceServers, fresh?.ice_transport_policy ?? this.iceTransportPolicy);
+        }, 1000);
       }
     };
     await pc.setLocalDescription(await pc.createOffer());
     await waitForGathering(pc);
     this.emit("state", { state: "negotiating" });
     this.send({ type: "rtc.offer", sdp: pc.localDescription.sdp });
+  }
+
+  // `rtc.ice_servers` on the desk's socket (answered with the same fields as `hello`); null when the socket is
+  // down or no answer comes within 3 s, and the caller keeps what it had.
+  freshIceServers() {
+    return new Promise((resolve) => {
+      const done = (reply) => {
+        clearTimeout(timer);
+        document.removeEventListener("desk:rtc.ice_servers", onReply);
+        resolve(reply);
+      };
+      const onReply = (event) => done(event.detail);
+      const timer = setTimeout(() => done(null), 3000);
+      document.addEventListener("desk:rtc.ice_servers", onReply);
+      if (!this.send({ type: "rtc.ice_servers" })) done(null);
+    });
   }
 
   async answer(sdp) {
