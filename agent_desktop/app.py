@@ -31,6 +31,7 @@ from .web import (
     outbox_setup,
     pages,
     preflight_api,
+    reports_api,
     wrapup_api,
 )
 from .web.auth import same_origin_middleware, session_middleware
@@ -174,6 +175,7 @@ def create_app(config: Config) -> web.Application:
     kb_api.setup(app)
     wrapup_api.setup(app)
     complaints_pages.setup(app)
+    reports_api.setup(app)
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(on_prepare_async)
 
