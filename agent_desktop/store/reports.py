@@ -99,7 +99,7 @@ c AS (
         w.acw_s,
         IFNULL(sl.ms, :default_sl_ms) AS sl_ms
     FROM names
-    JOIN calls ON calls.queue = names.queue AND calls.offered >= :start AND calls.offered < :end
+    CROSS JOIN calls ON calls.queue = names.queue AND calls.offered >= :start AND calls.offered < :end
     LEFT JOIN sl ON sl.queue = calls.queue
     LEFT JOIN contacts ct ON ct.call_id = calls.id
     LEFT JOIN wrapups w ON w.contact_id = ct.id AND w.submitted IS NOT NULL
@@ -213,7 +213,10 @@ def queue_report(
 
 _STATES_SQL = """
 WITH inside AS (
-    SELECT agent_id, state, at, id FROM agent_state_changes WHERE at >= :start AND at < :end
+    SELECT a.id AS agent_id, s.state, s.at, s.id
+    -- CROSS JOIN keeps agents the outer loop: each agent's changes are then an (agent_id, at) index range
+    FROM agents a
+    CROSS JOIN agent_state_changes s ON s.agent_id = a.id AND s.at >= :start AND s.at < :end
     UNION ALL
     -- the state each agent was in when the period began (one index seek per agent)
     SELECT a.id, s.state, :start, s.id
@@ -243,7 +246,7 @@ SELECT calls.agent_id,
     COUNT(calls.ended) AS talk_n,
     SUM(w.acw_s) AS acw_sum, COUNT(w.acw_s) AS acw_n
 FROM agents a
-JOIN calls ON calls.agent_id = a.id AND calls.created >= :start AND calls.created < :end
+CROSS JOIN calls ON calls.agent_id = a.id AND calls.created >= :start AND calls.created < :end
 LEFT JOIN contacts ct ON ct.call_id = calls.id
 LEFT JOIN wrapups w ON w.contact_id = ct.id AND w.submitted IS NOT NULL
 WHERE calls.answered IS NOT NULL AND IFNULL(calls.end_cause, '') <> 'overflowed'
