@@ -31,7 +31,7 @@ from agent_desktop.store import reports  # noqa: E402
 from agent_desktop.store.clock import iso  # noqa: E402
 from agent_desktop.store.db import open_db  # noqa: E402
 from agent_desktop.store.store import Store  # noqa: E402
-from agent_desktop.web.csv_cells import csv_bytes  # noqa: E402
+from agent_desktop.web.reports_api import queue_csv  # noqa: E402
 
 QUEUES = ("vaccinatie", "algemeen", "crisis", "D2")
 AGENTS = 60
@@ -152,13 +152,6 @@ async def _ticker(stalls: list[float], stop: asyncio.Event) -> None:
         t0 = loop.time()
         await asyncio.sleep(0.005)
         stalls.append(loop.time() - t0 - 0.005)
-
-
-def queue_csv(db, first, last, interval, settings) -> bytes:
-    return csv_bytes(reports.each_queue_cell(reports.queue_report(db, first, last, interval, settings)))
-
-
-queue_csv.store_tables = reports.queue_report.store_tables  # type: ignore[attr-defined]
 
 
 async def measure(path: Path, runs: int) -> None:

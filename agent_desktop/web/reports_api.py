@@ -88,7 +88,7 @@ async def queues_report(request: web.Request) -> web.Response:
     if fmt == "json":
         rows = await store.read_big(reports.queue_report, first, last, interval, settings)
         return web.json_response({"rows": rows})
-    data = await store.read_big(_queue_csv, first, last, interval, settings)
+    data = await store.read_big(queue_csv, first, last, interval, settings)
     return web.Response(
         body=data,
         content_type="text/csv",
@@ -100,7 +100,7 @@ async def queues_report(request: web.Request) -> web.Response:
 
 
 @reads("calls", "contacts", "wrapups")
-def _queue_csv(db: Any, first: date, last: date, interval: str, settings: dict) -> bytes:
+def queue_csv(db: Any, first: date, last: date, interval: str, settings: dict) -> bytes:
     """The report and its CSV, both made on the big-read thread."""
     return csv_bytes(reports.each_queue_cell(reports.queue_report(db, first, last, interval, settings)))
 
