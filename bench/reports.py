@@ -136,12 +136,24 @@ def seed(path: Path, calls: int, other_months: int, seed_value: int) -> None:
         states = []
         for day in _month_days(month):
             for agent in range(1, AGENTS + 1):
-                at = datetime(day.year, day.month, day.day, 7, tzinfo=UTC) + timedelta(minutes=rng.uniform(0, 60))
-                for state, minutes in (("available", 120), ("break", 15), ("available", 150), ("lunch", 30),
-                                       ("available", 100), ("wrap_up", 3), ("available", 60), ("offline", 0)):
+                at = datetime(day.year, day.month, day.day, 7, tzinfo=UTC) + timedelta(
+                    minutes=rng.uniform(0, 60)
+                )
+                for state, minutes in (
+                    ("available", 120),
+                    ("break", 15),
+                    ("available", 150),
+                    ("lunch", 30),
+                    ("available", 100),
+                    ("wrap_up", 3),
+                    ("available", 60),
+                    ("offline", 0),
+                ):
                     states.append((agent, state, iso(at)))
                     at += timedelta(minutes=minutes * rng.uniform(0.8, 1.2))
-        conn.executemany("INSERT INTO agent_state_changes (agent_id, state, reason, at) VALUES (?, ?, '', ?)", states)
+        conn.executemany(
+            "INSERT INTO agent_state_changes (agent_id, state, reason, at) VALUES (?, ?, '', ?)", states
+        )
     conn.execute("COMMIT")
     db.close()
 
@@ -196,7 +208,9 @@ def main() -> None:
         path = Path(tmp) / "desk.db"
         t0 = time.perf_counter()
         seed(path, args.calls, args.other_months, args.seed)
-        size = path.stat().st_size + (path.with_suffix(".db-wal").stat().st_size if path.with_suffix(".db-wal").exists() else 0)
+        size = path.stat().st_size + (
+            path.with_suffix(".db-wal").stat().st_size if path.with_suffix(".db-wal").exists() else 0
+        )
         print(
             f"seeded {args.calls} calls in {MONTH:%B %Y} + {args.other_months} other month(s) of as many,"
             f" {AGENTS} agents' shifts, {size / 1e6:.0f} MB, in {time.perf_counter() - t0:.1f} s"

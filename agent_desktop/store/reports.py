@@ -126,7 +126,15 @@ FROM waits
 GROUP BY queue, quarter
 """
 
-_COUNTS = ("offered", "answered", "abandoned", "overflowed", "callbacks_requested", "closed", "answered_within_sl")
+_COUNTS = (
+    "offered",
+    "answered",
+    "abandoned",
+    "overflowed",
+    "callbacks_requested",
+    "closed",
+    "answered_within_sl",
+)
 _SUMS = ("wait_sum", "wait_n", "talk_sum", "talk_n", "acw_sum", "acw_n")
 
 
@@ -188,7 +196,10 @@ def queue_report(
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}")
     zones = {name: ZoneInfo(s.timezone) for name, s in settings.items()}
     default_zone = ZoneInfo(DEFAULT_SETTINGS.timezone)
-    windows = [local_window(first, last, z) for z in {s.timezone for s in settings.values()} | {DEFAULT_SETTINGS.timezone}]
+    windows = [
+        local_window(first, last, z)
+        for z in {s.timezone for s in settings.values()} | {DEFAULT_SETTINGS.timezone}
+    ]
     params = {
         "start": iso(min(w[0] for w in windows)),
         "end": iso(max(w[1] for w in windows)),

@@ -64,7 +64,9 @@ def seed_call(
             run(calls.count_overflow_try, call_id)
     if agent_id is not None and answered is None:
         with event_time(t(offered)):
-            run(calls.update, call_id, agent_id=agent_id, state="ringing")  # offered to an agent who never took it
+            run(
+                calls.update, call_id, agent_id=agent_id, state="ringing"
+            )  # offered to an agent who never took it
     if answered:
         with event_time(t(answered)):
             run(calls.mark_answered, call_id, agent_id)

@@ -17,16 +17,43 @@ QUEUES = "/api/reports/queues"
 def _seed(desk) -> None:
     """Posted to the desk's own store, as the queue's persistence does (not awaited)."""
     run = on_store(desk.server.app[keys.STORE])
-    seed_call(run, "c1", "vaccinatie", "2026-01-15T09:00:00+01:00", queued="2026-01-15T09:00:02+01:00",
-              answered="2026-01-15T09:00:12+01:00", agent_id=1, ended="2026-01-15T09:02:12+01:00",
-              cause="remote_bye")
-    seed_call(run, "c2", "vaccinatie", "2026-01-15T09:30:00+01:00", queued="2026-01-15T09:30:02+01:00",
-              ended="2026-01-15T09:31:30+01:00", cause="abandoned")
-    seed_call(run, "c3", "vaccinatie", "2026-01-16T08:00:00+01:00", ended="2026-01-16T08:00:05+01:00",
-              cause="closed")
+    seed_call(
+        run,
+        "c1",
+        "vaccinatie",
+        "2026-01-15T09:00:00+01:00",
+        queued="2026-01-15T09:00:02+01:00",
+        answered="2026-01-15T09:00:12+01:00",
+        agent_id=1,
+        ended="2026-01-15T09:02:12+01:00",
+        cause="remote_bye",
+    )
+    seed_call(
+        run,
+        "c2",
+        "vaccinatie",
+        "2026-01-15T09:30:00+01:00",
+        queued="2026-01-15T09:30:02+01:00",
+        ended="2026-01-15T09:31:30+01:00",
+        cause="abandoned",
+    )
+    seed_call(
+        run,
+        "c3",
+        "vaccinatie",
+        "2026-01-16T08:00:00+01:00",
+        ended="2026-01-16T08:00:05+01:00",
+        cause="closed",
+    )
     # a queue name that a spreadsheet would run as a formula
-    seed_call(run, "c4", "=HYPERLINK(1)", "2026-01-15T10:00:00+01:00", ended="2026-01-15T10:00:30+01:00",
-              cause="abandoned")
+    seed_call(
+        run,
+        "c4",
+        "=HYPERLINK(1)",
+        "2026-01-15T10:00:00+01:00",
+        ended="2026-01-15T10:00:30+01:00",
+        cause="abandoned",
+    )
 
 
 async def test_queue_report_json_and_csv_are_the_same(desk):
@@ -42,7 +69,12 @@ async def test_queue_report_json_and_csv_are_the_same(desk):
             ("vaccinatie", "2026-01-16T00:00:00+01:00", 1),
         ]
         jan15 = rows[1]
-        assert (jan15["answered"], jan15["abandoned"], jan15["service_level"], jan15["avg_wait_s"]) == (1, 1, 0.5, 51.0)
+        assert (jan15["answered"], jan15["abandoned"], jan15["service_level"], jan15["avg_wait_s"]) == (
+            1,
+            1,
+            0.5,
+            51.0,
+        )
         assert rows[2]["service_level"] is None  # only closed calls that day
 
         response = await client.get(
@@ -104,7 +136,9 @@ async def test_bad_periods_get_a_clear_400(desk):
         # the cap is inclusive: 366 days pass (2024 is a leap year), the agents' report checks the same
         ok = await client.get(f"{desk.url}{QUEUES}", params={"from": "2024-01-01", "to": "2024-12-31"})
         assert ok.status == 200 and (await ok.json()) == {"rows": []}
-        response = await client.get(f"{desk.url}/api/reports/agents", params={"from": "2026-01-02", "to": "2026-01-01"})
+        response = await client.get(
+            f"{desk.url}/api/reports/agents", params={"from": "2026-01-02", "to": "2026-01-01"}
+        )
         assert response.status == 400
 
 
@@ -115,11 +149,21 @@ async def test_agent_report_over_http(desk):
     seed_state(run, supervisor.id, "available", "2026-01-15T08:00:00+01:00")
     seed_state(run, supervisor.id, "lunch", "2026-01-15T12:00:00+01:00")
     seed_state(run, supervisor.id, "offline", "2026-01-15T12:30:00+01:00")
-    seed_call(run, "c1", "vaccinatie", "2026-01-15T09:00:00+01:00", answered="2026-01-15T09:00:12+01:00",
-              agent_id=supervisor.id, ended="2026-01-15T09:02:12+01:00", cause="remote_bye")
+    seed_call(
+        run,
+        "c1",
+        "vaccinatie",
+        "2026-01-15T09:00:00+01:00",
+        answered="2026-01-15T09:00:12+01:00",
+        agent_id=supervisor.id,
+        ended="2026-01-15T09:02:12+01:00",
+        cause="remote_bye",
+    )
     async with desk.client() as client:
         assert (await desk.login(client, "supervisor")).status == 200
-        response = await client.get(f"{desk.url}/api/reports/agents", params={"from": "2026-01-15", "to": "2026-01-15"})
+        response = await client.get(
+            f"{desk.url}/api/reports/agents", params={"from": "2026-01-15", "to": "2026-01-15"}
+        )
         assert response.status == 200
         assert (await response.json()) == {
             "rows": [
