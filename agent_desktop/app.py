@@ -33,6 +33,7 @@ from .web import (
     outbox_setup,
     pages,
     preflight_api,
+    reports_api,
     rtc_ws,
     wrapup_api,
 )
@@ -183,6 +184,7 @@ def create_app(config: Config) -> web.Application:
     wrapup_api.setup(app)
     complaints_pages.setup(app)
     callbacks_api.setup(app)
+    reports_api.setup(app)
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(on_prepare_async)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 import time
 from typing import Any
 
@@ -27,6 +26,7 @@ from ..store import audit, complaints
 from ..store.tables import reads
 from . import keys
 from .auth import AGENT, require
+from .csv_cells import safe_cell as _cell
 from .errors import ApiError
 from .json_body import read_json
 from .pages import page_lang, render, role_page, topbar_context
@@ -181,22 +181,6 @@ async def update_complaint(request: web.Request) -> web.Response:
     assert agent is not None
     await store.write(complaints.update, complaint_id, change, agent.id)
     return web.json_response(await store.read(complaints.get, complaint_id, today))
-
-
-# A phone number as agents type it ("+32 2 555 00 00", "0471/23.45.67", "(02) 555-00-00"): without letters or
-# operators other than "-" it cannot call a function, so it is exported as typed instead of with a quote.
-_PLAIN_PHONE = re.compile(r"\+?[\d ()./-]*\d[\d ()./-]*")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    text = mask_nrn(text)[0]
-    # Spreadsheet formula injection: a cell starting like a formula gets a quote, so a spreadsheet shows it as
-    # text ("-1+cmd|…" and "+1+HYPERLINK(…)" start with a digit after the sign, so the sign alone decides).
-    if text.startswith(_FORMULA_START) and not _PLAIN_PHONE.fullmatch(text):
-        return "'" + text
-    return text
 
 
 @require(ROLE)

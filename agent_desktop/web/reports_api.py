@@ -1,0 +1,113 @@
+"""The supervisors' report API (DESIGN.md §9 "Live and reports"; the figures are defined in store/reports.py).
+
+    GET /api/reports/queues?from=YYYY-MM-DD&to=YYYY-MM-DD[&interval=day|hour][&format=csv]  -> {rows} | text/csv
+    GET /api/reports/agents?from=YYYY-MM-DD&to=YYYY-MM-DD                                   -> {rows}
+
+Role supervisor. `to` is inclusive; a period is at most `MAX_DAYS` days. A queue's dates are its own timezone's;
+the agents' report uses the timezone of the configured queues (when they all share one) or Europe/Brussels.
+The reports carry no citizen data (counts, durations, agents' names), so reading them is not audit-logged.
+Both are computed on the store's big-read thread: a month of a busy line is 100 000 calls.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+
+from ..config import Config
+from ..store import reports
+from ..store.clock import utcnow
+from ..store.tables import reads
+from . import keys
+from .auth import require
+from .csv_cells import csv_bytes
+from .errors import ApiError
+
+ROLE = "supervisor"
+MAX_DAYS = 366
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/reports/queues", queues_report)
+    app.router.add_get("/api/reports/agents", agents_report)
+
+
+def _date(request: web.Request, name: str) -> date:
+    raw = request.query.get(name)
+    if not raw:
+        raise ApiError("bad_request", f"{name} is required (a date, YYYY-MM-DD)", {"field": name})
+    try:
+        if not _DATE.fullmatch(raw):
+            raise ValueError
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ApiError("bad_request", f"{name} must be a date (YYYY-MM-DD)", {"field": name}) from None
+
+
+def _period(request: web.Request) -> tuple[date, date]:
+    first, last = _date(request, "from"), _date(request, "to")
+    if last < first:
+        raise ApiError("bad_request", "to must not be before from (to is inclusive)", {"field": "to"})
+    days = (last - first).days + 1
+    if days > MAX_DAYS:
+        raise ApiError(
+            "bad_request",
+            f"a report covers at most {MAX_DAYS} days (from … to inclusive); this asks {days}: split it",
+            {"field": "to", "max_days": MAX_DAYS},
+        )
+    return first, last
+
+
+def _choice(request: web.Request, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = request.query.get(name, default)
+    if value not in allowed:
+        raise ApiError("bad_request", f"{name} must be one of {', '.join(allowed)}", {"field": name})
+    return value
+
+
+def queue_settings(config: Config) -> dict[str, reports.QueueSettings]:
+    return {q.name: reports.QueueSettings(q.timezone, q.service_level_s) for q in config.queues}
+
+
+def agents_timezone(config: Config) -> str:
+    zones = {q.timezone for q in config.queues}
+    return zones.pop() if len(zones) == 1 else reports.DEFAULT_SETTINGS.timezone
+
+
+@require(ROLE)
+async def queues_report(request: web.Request) -> web.Response:
+    first, last = _period(request)
+    interval = _choice(request, "interval", reports.INTERVALS, "day")
+    fmt = _choice(request, "format", ("json", "csv"), "json")
+    settings = queue_settings(request.app[keys.CONFIG])
+    store = request.app[keys.STORE]
+    if fmt == "json":
+        rows = await store.read_big(reports.queue_report, first, last, interval, settings)
+        return web.json_response({"rows": rows})
+    data = await store.read_big(queue_csv, first, last, interval, settings)
+    return web.Response(
+        body=data,
+        content_type="text/csv",
+        charset="utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="queues-{first}-{last}-{interval}.csv"',
+        },
+    )
+
+
+@reads("calls", "contacts", "wrapups")
+def queue_csv(db: Any, first: date, last: date, interval: str, settings: dict) -> bytes:
+    """The report and its CSV, both made on the big-read thread."""
+    return csv_bytes(reports.each_queue_cell(reports.queue_report(db, first, last, interval, settings)))
+
+
+@require(ROLE)
+async def agents_report(request: web.Request) -> web.Response:
+    first, last = _period(request)
+    timezone = agents_timezone(request.app[keys.CONFIG])
+    rows = await request.app[keys.STORE].read_big(reports.agent_report, first, last, timezone, utcnow())
+    return web.json_response({"rows": rows})
