@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
+from itertools import pairwise
 
 import pytest
 
 from agent_desktop.media.leg_relay import ULAW_TO_ALAW, LegRelay
 from agent_desktop.sip import SipEndpoint
+from agent_desktop.sip.dtmf import encode_event
 from agent_desktop.sip.rtp import PortAllocator, open_rtp_stream
 from tests.sip.audio import decode, encode, goertzel_ratio, has_tone, read_wav, tone_pcm, write_wav
 from tests.sip.conftest import free_port, make_config, rtp_range
@@ -159,6 +162,55 @@ async def test_relay_keeps_timing_and_losses_transcodes_and_regenerates_dtmf():
         relay.start()
     for s in (caller, leg_a, leg_b, far):
         s.close()
+
+
+async def test_duplicates_reordering_new_ssrc_and_a_leg_without_telephone_event():
+    """Crafted packets from a plain socket (what a trunk may send): the far end sees a clean, monotonic stream."""
+    base = rtp_range()[0]
+    ports = PortAllocator(base, base + 20)
+    leg_a = await open_rtp_stream("127.0.0.1", ports)
+    leg_b, far = await _pair(ports, "PCMU", 0, None)  # no telephone-event on this side
+    loop = asyncio.get_running_loop()
+    trunk, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+    trunk_port = trunk.get_extra_info("sockname")[1]
+    leg_a.configure(
+        codec="PCMU",
+        payload_type=0,
+        dtmf_payload_type=101,
+        remote=("127.0.0.1", trunk_port),
+        direction="sendrecv",
+    )
+    got: list[tuple[int, int, bytes]] = []
+    far.pass_audio_to(lambda seq, ts, ssrc, payload: got.append((seq, ts, payload)))
+    relay = LegRelay(leg_a, leg_b)
+    relay.start()
+
+    def send(seq: int, ts: int, ssrc: int = 0x1234, pt: int = 0, payload: bytes | None = None) -> None:
+        header = struct.pack("!BBHII", 0x80, pt, seq, ts, ssrc)
+        trunk.sendto(header + (payload or bytes([seq & 0xFF]) * 160), ("127.0.0.1", leg_a.local_port))
+
+    try:
+        leg_a.write_frame(bytes(160))  # leg a has sent: its far end may speak (the RTP source rules)
+        for seq in (1, 2, 2, 4, 3, 5):  # a duplicate, a loss (3) that turns up late, then order again
+            send(seq, seq * 160)
+            await asyncio.sleep(0.02)
+        send(900, 77777, ssrc=0x5678)  # a new source (another SSRC and numbering)
+        await asyncio.sleep(0.02)
+        send(901, 77777 + 160, ssrc=0x5678)
+        send(
+            20, 0, pt=101, payload=encode_event(5, end=True, duration=800)
+        )  # a digit for a leg without events
+        await asyncio.sleep(0.1)
+        assert [p[0] for _, _, p in got] == [1, 2, 4, 5, 900 & 0xFF, 901 & 0xFF]
+        steps = [((s2 - s1) & 0xFFFF, (t2 - t1) & 0xFFFFFFFF) for (s1, t1, _), (s2, t2, _) in pairwise(got)]
+        assert steps == [(1, 160), (2, 320), (1, 160), (1, 160), (1, 160)]
+        stats = relay.a_to_b
+        assert (stats.stale, stats.lost, stats.resyncs, stats.dtmf_dropped) == (2, 1, 1, 1)
+    finally:
+        await relay.stop()
+        trunk.close()
+        for s in (leg_a, leg_b, far):
+            s.close()
 
 
 async def test_a_leg_closing_ends_the_relay_and_calls_on_end():
