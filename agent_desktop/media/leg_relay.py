@@ -41,7 +41,7 @@ ALAW_TO_ULAW = pcm16_to_ulaw(alaw_to_pcm16(bytes(range(256))))
 
 DIGITS_MAX = 32  # digits waiting to be sent on the other leg (at ~180 ms each: a pasted number, not a flood)
 MAX_LOST = 50  # a sequence step beyond 1 s of 20 ms packets is a new numbering, not a loss
-MAX_GAP = 8000  # samples (1 s): a longer silence is a pause, and a pause moves the clock on by the wall clock
+MAX_GAP = 8000  # samples (1 s): after a longer silence the other leg's clock moves on by the wall clock
 MAX_STALE = 100  # steps back still taken as a late duplicate/reordered packet, not a new numbering
 
 

@@ -344,19 +344,20 @@ class RtpStream(asyncio.DatagramProtocol):
         return self._silence if payload is None else payload
 
     # --- send ----------------------------------------------------------------------------------------
-    def write_frame(self, payload: bytes, *, gap: int = 0, lost: int = 0) -> None:
+    def write_frame(self, payload: bytes, *, gap: int | None = None, lost: int = 0) -> None:
         """Send one frame now. Dropped when not sending (hold, inactive) or while a DTMF event plays.
 
-        The timestamp moves on by the frame's length. A relay passing on another leg's packets keeps their timing:
-        `gap` samples and `lost` sequence numbers that leg skipped before this frame are skipped here too (losses
-        stay visible to the far end and its RTCP) unless a pause in writing already moved the clock on."""
+        The timestamp moves on by the frame's length; after a pause in writing, by the wall-clock gap too. A relay
+        passing on another leg's packets gives that leg's timing instead: `gap` samples and `lost` sequence
+        numbers it skipped before this frame are skipped here (losses stay visible to the far end and its RTCP),
+        and the wall clock is not consulted (a stall of ours must not shift the source's timing)."""
         now = self._loop.time()
-        if now - self._last_write > 0.1 and self._last_write:
+        if gap is not None:
+            self._ts = (self._ts + gap) & 0xFFFFFFFF
+        elif now - self._last_write > 0.1 and self._last_write:
             # a pause in writing: move the timestamp on by the wall-clock gap (RFC 3550 §5.1)
             self._ts = (self._ts + int((now - self._last_write) * 8000) // FRAME * FRAME) & 0xFFFFFFFF
             self._marker = True
-        elif gap:
-            self._ts = (self._ts + gap) & 0xFFFFFFFF
         self._last_write = now
         t = self._transport
         if (
