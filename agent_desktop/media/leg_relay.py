@@ -79,14 +79,15 @@ class _Direction:
         """Called in `src`'s receive path for each audio packet: kept lean, never raises."""
         dst = self.dst
         stats = self.stats
-        if self.src.codec != dst.codec:
-            payload = payload.translate(ULAW_TO_ALAW if dst.codec == "PCMA" else ALAW_TO_ULAW)
-            stats.transcoded += 1
         if self._synced and ssrc == self._ssrc:
             dseq = ((seq - self._seq + 0x8000) & 0xFFFF) - 0x8000
             if -MAX_STALE <= dseq <= 0:
                 stats.stale += 1
                 return
+        if self.src.codec != dst.codec:
+            payload = payload.translate(ULAW_TO_ALAW if dst.codec == "PCMA" else ALAW_TO_ULAW)
+            stats.transcoded += 1
+        if self._synced and ssrc == self._ssrc:
             gap = (((ts - self._ts + 0x80000000) & 0xFFFFFFFF) - 0x80000000) - self._len
             if 0 < dseq <= MAX_LOST and 0 <= gap <= MAX_GAP:
                 # an event's packets share the audio's numbering: after one, the step is theirs, not a loss
