@@ -140,6 +140,7 @@ class RtpStream(asyncio.DatagramProtocol):
         self._remote_ssrc = 0
         self._rtcp_handle: asyncio.TimerHandle | None = None
         self._closed = False
+        self._closed_event = asyncio.Event()  # for owners that must notice the leg's end (media/leg_relay.py)
         # source filter and symmetric-NAT latch (see the module docstring)
         self._sdp_remote: tuple[str, int] | None = None
         self._sdp_public = False
@@ -190,10 +191,19 @@ class RtpStream(asyncio.DatagramProtocol):
     def silence(self) -> bytes:
         return self._silence
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def wait_closed(self) -> None:
+        """Return once the stream is closed (its call ended)."""
+        await self._closed_event.wait()
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._closed_event.set()
         if self._rtcp_handle is not None:
             self._rtcp_handle.cancel()
         if self._rtcp_transport is not None:
@@ -347,10 +357,17 @@ class RtpStream(asyncio.DatagramProtocol):
         return self._silence if payload is None else payload
 
     # --- send ----------------------------------------------------------------------------------------
-    def write_frame(self, payload: bytes) -> None:
-        """Send one 20 ms frame now. Dropped when not sending (hold, inactive) or while a DTMF event plays."""
+    def write_frame(self, payload: bytes, *, gap: int | None = None, lost: int = 0) -> None:
+        """Send one frame now. Dropped when not sending (hold, inactive) or while a DTMF event plays.
+
+        The timestamp moves on by the frame's length; after a pause in writing, by the wall-clock gap too. A relay
+        passing on another leg's packets gives that leg's timing instead: `gap` samples and `lost` sequence
+        numbers it skipped before this frame are skipped here (losses stay visible to the far end and its RTCP),
+        and the wall clock is not consulted (a stall of ours must not shift the source's timing)."""
         now = self._loop.time()
-        if now - self._last_write > 0.1 and self._last_write:
+        if gap is not None:
+            self._ts = (self._ts + gap) & 0xFFFFFFFF
+        elif now - self._last_write > 0.1 and self._last_write:
             # a pause in writing: move the timestamp on by the wall-clock gap (RFC 3550 §5.1)
             self._ts = (self._ts + int((now - self._last_write) * 8000) // FRAME * FRAME) & 0xFFFFFFFF
             self._marker = True
@@ -363,14 +380,14 @@ class RtpStream(asyncio.DatagramProtocol):
             or self.direction in ("recvonly", "inactive")
             or self._closed
         ):
-            self._ts = (self._ts + FRAME) & 0xFFFFFFFF
+            self._ts = (self._ts + len(payload)) & 0xFFFFFFFF
             return
-        self._seq = seq = (self._seq + 1) & 0xFFFF
+        self._seq = seq = (self._seq + 1 + lost) & 0xFFFF
         b1 = self.payload_type | 0x80 if self._marker else self.payload_type
         self._marker = False
         packet = _HDR.pack(0x80, b1, seq, self._ts, self._ssrc) + payload
         t.sendto(packet, self._remote)
-        self._ts = (self._ts + FRAME) & 0xFFFFFFFF
+        self._ts = (self._ts + len(payload)) & 0xFFFFFFFF
         s = self.stats
         s.packets_sent += 1
         s.bytes_sent += len(packet)
