@@ -28,6 +28,7 @@ from .web import (
     kb_api,
     keys,
     login_api,
+    orders_api,
     outbox_setup,
     pages,
     preflight_api,
@@ -174,6 +175,7 @@ def create_app(config: Config) -> web.Application:
     kb_api.setup(app)
     wrapup_api.setup(app)
     complaints_pages.setup(app)
+    orders_api.setup(app)  # call lists, orders, do-not-call (DESIGN.md §11); offers over /ws come later
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(on_prepare_async)
 
