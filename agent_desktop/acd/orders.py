@@ -155,20 +155,20 @@ class OrderDesk:
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._waiting.append((agent_id, frozenset(skills), future))
         if not self._claiming:
-            self._claim_waiting()
+            # On the next turn of the loop: agents whose requests arrive in the same turn share the claim.
+            self._claiming = True
+            asyncio.get_running_loop().call_soon(self._claim_waiting)
         order = await future
         return Offer.from_order(call_orders.order_json(order)) if order else None
 
     def _claim_waiting(self) -> None:
         batch, self._waiting = self._waiting, []
-        self._claiming = True
         now = self._clock()
         requests = [(agent_id, _Eligible(skills, now, self._hours)) for agent_id, skills, _ in batch]
         job = self._store.post(call_orders.claim_many, requests, now)
         job.add_done_callback(lambda done: self._claimed(batch, done))
 
     def _claimed(self, batch: list[tuple[int, frozenset[str], asyncio.Future]], done: asyncio.Future) -> None:
-        self._claiming = False
         exc = None if done.cancelled() else done.exception()
         for i, (_, _, future) in enumerate(batch):
             if future.done():
@@ -180,7 +180,9 @@ class OrderDesk:
             else:
                 future.set_result(done.result()[i])
         if self._waiting:
-            self._claim_waiting()
+            self._claim_waiting()  # the requests that came while this claim was written
+        else:
+            self._claiming = False
 
     async def release(self, agent_id: int) -> int:
         """The agent left `outbound` or logged out: an undialled offer goes back to the list, first in line."""

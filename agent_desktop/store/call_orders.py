@@ -129,8 +129,11 @@ def order_json(row: dict) -> dict[str, Any]:
 
 
 def _one(db: sqlite_utils.Database, sql: str, params: Sequence[Any]) -> dict | None:
-    rows = list(db.query(sql, params))
-    return rows[0] if rows else None
+    # The connection's own cursor, not `db.query`: that wraps every statement in a savepoint, which the claim
+    # (fifty agents in one transaction) feels.
+    cursor = db.conn.execute(sql, params)
+    row = cursor.fetchone()
+    return dict(zip((c[0] for c in cursor.description), row, strict=True)) if row is not None else None
 
 
 # -- lists ----------------------------------------------------------------------------------------------------
@@ -216,7 +219,7 @@ def import_batch(
         chunk = numbers[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for r in db.query(
-            f"SELECT id, number, state, attempts FROM call_orders WHERE list = ? AND number IN ({marks})",
+            f"SELECT id, number, state, fresh FROM call_orders WHERE list = ? AND number IN ({marks})",
             [list_name, *chunk],
         ):
             known[r["number"]] = r
@@ -230,7 +233,7 @@ def import_batch(
         if r.number in known:
             old = known[r.number]
             # A never-tried pending order follows a new due date; one in its retry cycle keeps its next try.
-            follow_due = old["state"] == "pending" and old["attempts"] == 0
+            follow_due = old["state"] == "pending" and old["fresh"] == 1
             updates.append(
                 (
                     r.name,
@@ -307,15 +310,23 @@ def _close_barred(db: sqlite_utils.Database, numbers: Iterable[str], stamp: str)
 
 # -- offers ---------------------------------------------------------------------------------------------------
 
-_HEAD_SQL = {
-    # Only pending orders (the partial indexes), due, whose number is not in the register.
-    "seq": """SELECT * FROM call_orders INDEXED BY idx_call_orders_pending_seq
-              WHERE list = ? AND state = 'pending' AND next_try <= ?
-                AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.number = call_orders.number)
+# A list's first due order is the first of two candidates: the first due fresh order in the list's order (its
+# index holds next_try, so orders with a later `due` are passed over inside the index), and the first, in the
+# list's order, of the put-back orders whose next_try has passed (found through next_try: there are few).
+_FRESH_SQL = {
+    "seq": """SELECT * FROM call_orders INDEXED BY idx_call_orders_fresh_seq
+              WHERE list = ? AND state = 'pending' AND fresh = 1 AND next_try <= ?
               ORDER BY seq LIMIT 1""",
-    "priority": """SELECT * FROM call_orders INDEXED BY idx_call_orders_pending_prio
-                   WHERE list = ? AND state = 'pending' AND next_try <= ?
-                     AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.number = call_orders.number)
+    "priority": """SELECT * FROM call_orders INDEXED BY idx_call_orders_fresh_prio
+                   WHERE list = ? AND state = 'pending' AND fresh = 1 AND next_try <= ?
+                   ORDER BY priority DESC, seq LIMIT 1""",
+}
+_RETURNED_SQL = {
+    "seq": """SELECT * FROM call_orders INDEXED BY idx_call_orders_returned
+              WHERE list = ? AND state = 'pending' AND fresh = 0 AND next_try <= ?
+              ORDER BY seq LIMIT 1""",
+    "priority": """SELECT * FROM call_orders INDEXED BY idx_call_orders_returned
+                   WHERE list = ? AND state = 'pending' AND fresh = 0 AND next_try <= ?
                    ORDER BY priority DESC, seq LIMIT 1""",
 }
 
@@ -323,6 +334,28 @@ _HEAD_SQL = {
 def head_order(kind: str) -> str:
     """Which order a list of `kind` goes in: `seq` (file order) or `priority` (larger first, then file order)."""
     return "seq" if kind == "reserve" else "priority"
+
+
+def _place(order: str, row: dict) -> tuple[int, int]:
+    return (row["seq"], 0) if order == "seq" else (-row["priority"], row["seq"])
+
+
+def _head(db: sqlite_utils.Database, lst: CallList, stamp: str) -> dict | None:
+    """The list's first due order, or None. A number found in the do-not-call register (which closes its orders
+    as it grows, so this is a safety net) is closed here and the next one looked for."""
+    order = head_order(lst.kind)
+    while True:
+        rows = [
+            row
+            for sql in (_FRESH_SQL[order], _RETURNED_SQL[order])
+            if (row := _one(db, sql, [lst.name, stamp])) is not None
+        ]
+        if not rows:
+            return None
+        best = min(rows, key=lambda r: _place(order, r))
+        if not _barred(db, [best["number"]]):
+            return best
+        _close_barred(db, [best["number"]], stamp)
 
 
 def _held(db: sqlite_utils.Database, agent_id: int) -> dict | None:
@@ -340,6 +373,7 @@ def claim_next(
     agent_id: int,
     eligible: Callable[[CallList], bool],
     now: datetime,
+    lists: Sequence[CallList] | None = None,
 ) -> dict | None:
     """The next order for `agent_id`, marked offered to them, or None. An agent who already holds an undialled
     offer gets that one again. Contacts lists come first; within a tier each eligible list offers its first due
@@ -348,17 +382,13 @@ def claim_next(
     if held is not None:
         return held
     stamp = iso(now)
-    lists = [lst for lst in all_lists(db) if eligible(lst)]
+    lists = [lst for lst in (all_lists(db) if lists is None else lists) if eligible(lst)]
     for tier in ([lst for lst in lists if lst.is_contacts], [lst for lst in lists if not lst.is_contacts]):
-        heads = [
-            row
-            for lst in tier
-            if (row := _one(db, _HEAD_SQL[head_order(lst.kind)], [lst.name, stamp])) is not None
-        ]
+        heads = [row for lst in tier if (row := _head(db, lst, stamp)) is not None]
         if not heads:
             continue
         best = min(heads, key=lambda r: (r["next_try"], r["list"]))
-        db.execute(
+        db.conn.execute(
             """UPDATE call_orders SET state = 'offered', offered_to = ?, offered_at = ?, updated = ?
                WHERE id = ? AND state = 'pending'""",
             [agent_id, stamp, stamp, best["id"]],
@@ -374,7 +404,8 @@ def claim_many(
     now: datetime,
 ) -> list[dict | None]:
     """`claim_next` for several agents in one transaction (agents asking at once share one write), in order."""
-    return [claim_next(db, agent_id, eligible, now) for agent_id, eligible in requests]
+    lists = all_lists(db)
+    return [claim_next(db, agent_id, eligible, now, lists) for agent_id, eligible in requests]
 
 
 @writes(ORDERS)
@@ -408,7 +439,8 @@ def skip(db: sqlite_utils.Database, order_id: int, agent_id: int, reason: str, n
     stamp = iso(now)
     next_try = iso(now + timedelta(minutes=lst.retry_after_min))
     db.execute(
-        "UPDATE call_orders SET state = 'pending', offered_at = NULL, next_try = ?, updated = ? WHERE id = ?",
+        "UPDATE call_orders SET state = 'pending', fresh = 0, offered_at = NULL, next_try = ?, updated = ?"
+        " WHERE id = ?",
         [next_try, stamp, order_id],
     )
     db["call_order_attempts"].insert(
@@ -481,8 +513,8 @@ def record_outcome(
     else:
         state = "done"
     db.execute(
-        """UPDATE call_orders SET state = ?, outcome = ?, attempts = ?, next_try = ?, offered_at = NULL,
-                  call_id = NULL, updated = ? WHERE id = ?""",
+        """UPDATE call_orders SET state = ?, outcome = ?, attempts = ?, next_try = ?, fresh = 0,
+                  offered_at = NULL, call_id = NULL, updated = ? WHERE id = ?""",
         [state, outcome, attempts, next_try, stamp, order_id],
     )
     db["call_order_attempts"].insert(

@@ -275,6 +275,7 @@ def _007_call_lists_orders(db: sqlite_utils.Database) -> None:
             "outcome": str,  # the last outcome recorded
             "attempts": int,
             "next_try": str,
+            "fresh": int,  # 1 until an outcome or a skip puts the order back
             "offered_to": int,
             "offered_at": str,
             "call_id": str,
@@ -295,20 +296,37 @@ def _007_call_lists_orders(db: sqlite_utils.Database) -> None:
             "state",
             "attempts",
             "next_try",
+            "fresh",
             "imported",
             "updated",
         },
-        defaults={"name": "", "note": "", "fields": "{}", "priority": 0, "state": "pending", "attempts": 0},
+        defaults={
+            "name": "",
+            "note": "",
+            "fields": "{}",
+            "priority": 0,
+            "state": "pending",
+            "attempts": 0,
+            "fresh": 1,
+        },
     )
     db["call_orders"].create_index(["list", "number"], unique=True)
     db["call_orders"].create_index(["number"])
-    db["call_orders"].create_index(["list", "state"])
     db["call_orders"].create_index(["offered_to"])
-    # The next-order look-ups walk only pending orders, in each kind's order.
-    db.execute("CREATE INDEX idx_call_orders_pending_seq ON call_orders (list, seq) WHERE state = 'pending'")
+    # The next-order look-ups: a `fresh` order (never put back by an outcome or a skip) is due in its list's
+    # order, so its indexes are walked in that order; an order put back (retry, skip, call-back) is found by its
+    # next_try, so a head of the list full of orders waiting for their retry is never walked past.
     db.execute(
-        "CREATE INDEX idx_call_orders_pending_prio ON call_orders (list, priority DESC, seq)"
-        " WHERE state = 'pending'"
+        "CREATE INDEX idx_call_orders_fresh_seq ON call_orders (list, seq, next_try)"
+        " WHERE state = 'pending' AND fresh = 1"
+    )
+    db.execute(
+        "CREATE INDEX idx_call_orders_fresh_prio ON call_orders (list, priority DESC, seq, next_try)"
+        " WHERE state = 'pending' AND fresh = 1"
+    )
+    db.execute(
+        "CREATE INDEX idx_call_orders_returned ON call_orders (list, next_try)"
+        " WHERE state = 'pending' AND fresh = 0"
     )
     # One row per outcome recorded (`counted` 1 when it counted an attempt) and per skip (outcome `skipped`,
     # with the agent's reason; never counted).
