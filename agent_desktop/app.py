@@ -30,6 +30,7 @@ from .web import (
     kb_api,
     keys,
     login_api,
+    orders_api,
     outbox_setup,
     pages,
     preflight_api,
@@ -185,6 +186,7 @@ def create_app(config: Config) -> web.Application:
     complaints_pages.setup(app)
     callbacks_api.setup(app)
     reports_api.setup(app)
+    orders_api.setup(app)  # call lists, orders, do-not-call (DESIGN.md §11); offers over /ws come later
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(on_prepare_async)
 

@@ -260,6 +260,50 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+# -- orders ----------------------------------------------------------------------------------------------------
+
+
+def cmd_orders_import(args: argparse.Namespace) -> int:
+    """Validate the whole file, print `file:line: reason` per bad row and import nothing if any, else write it
+    in batches of 1 000 rows (DESIGN.md §11)."""
+    from .acd.orders import import_rows_sync, list_settings
+    from .web.orders_csv import parse_orders_csv
+
+    config = _config(args)
+    try:
+        settings = list_settings(
+            args.list,
+            kind=args.kind or "priority",
+            skills=(args.skills or "").split(","),
+            max_attempts=3 if args.max_attempts is None else args.max_attempts,
+            retry_after_min=60 if args.retry_after_min is None else args.retry_after_min,
+            open_=args.open or (),
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {args.file}: {e.strerror}") from None
+    parsed = parse_orders_csv(data)
+    for error in parsed.errors:
+        print(f"{args.file}:{error.line}: {error.reason}", file=sys.stderr)
+    if parsed.errors:
+        print(f"{len(parsed.errors)} bad row(s): nothing imported", file=sys.stderr)
+        return 1
+    db = _open_db(config)
+    try:
+        lst, created, imported, updated = import_rows_sync(db, settings, parsed.rows)
+    finally:
+        db.close()
+    flags = (args.kind, args.skills, args.max_attempts, args.retry_after_min, args.open)
+    if not created and any(f is not None for f in flags) and settings != lst:
+        print(f"list {lst.name} exists: its own settings are kept ({lst.kind})", file=sys.stderr)
+    masked = f", national numbers masked in {parsed.masked} cell(s)" if parsed.masked else ""
+    print(f"list {lst.name}: imported {imported}, updated {updated}{masked}")
+    return 0
+
+
 # -- demo-call -------------------------------------------------------------------------------------------------
 
 
@@ -347,6 +391,7 @@ examples (after `make run`, in a second terminal):
   agent-desktop agents list                  who may log in
   agent-desktop agents add --cert card.pem --roles agent,supervisor --skills vaccination
   agent-desktop kb import kb_client/demo     load a folder of Markdown scripts
+  agent-desktop orders import reserve.csv --list reserve --kind reserve   a call list
   agent-desktop eid-bridge --origin https://desk.example.be   on an agent's PC
 
 Each command has its own --help. How the desk is built: docs/ARCHITECTURE.md.
@@ -402,6 +447,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="folder of Markdown files with a YAML header (see kb_client/demo)")
     p.add_argument("--prune", action="store_true", help="delete items that are no longer in the folder")
     p.set_defaults(func=cmd_kb_import)
+
+    orders_parser = sub.add_parser("orders", parents=[common], help="outbound call lists (call orders)")
+    orders = orders_parser.add_subparsers(dest="orders_command", required=True, metavar="ACTION")
+    p = orders.add_parser(
+        "import",
+        parents=[common],
+        help="import a CSV file of call orders into a list (created when new)",
+        description="Columns: number (required), name, priority, note, due; others are kept as the order's "
+        "fields. A list's settings come from its first import. Every bad row is printed as file:line: reason "
+        "and then nothing is imported (exit 1). Importing the same file again updates, never duplicates.",
+    )
+    p.add_argument("file", help="CSV file, first row the header (comma, semicolon or tab; UTF-8)")
+    p.add_argument("--list", required=True, help="the call list's name")
+    p.add_argument(
+        "--kind", choices=["reserve", "priority", "tracing"], help="of a new list (default priority)"
+    )
+    p.add_argument("--skills", help="comma-separated skills an agent needs for a new list")
+    p.add_argument("--max-attempts", type=int, help="calls before an order fails (new list; default 3)")
+    p.add_argument(
+        "--retry-after-min", type=int, help="minutes before an unanswered order is due again (new list; 60)"
+    )
+    p.add_argument(
+        "--open",
+        action="append",
+        help='calling hours, e.g. "mon-fri 09:00-17:00" (repeatable; default always)',
+    )
+    p.set_defaults(func=cmd_orders_import)
 
     p = sub.add_parser(
         "demo-call",

@@ -63,12 +63,12 @@ def _days(text: str, where: str) -> list[int]:
 def parse_ranges(texts: Iterable[str], where: str = "open") -> tuple[Range, ...]:
     """The ranges of an `open` list; ValueError naming `where` and the bad entry."""
     if isinstance(texts, str):
-        raise ValueError(f"{where}: expected a list of ranges such as [\"mon-fri 09:00-16:00\"], not a string")
+        raise ValueError(f'{where}: expected a list of ranges such as ["mon-fri 09:00-16:00"], not a string')
     ranges: list[Range] = []
     for text in texts:
         match = _RANGE.match(text.lower()) if isinstance(text, str) else None
         if not match:
-            raise ValueError(f"{where}: {text!r} is not a range such as \"mon-fri 09:00-16:00\"")
+            raise ValueError(f'{where}: {text!r} is not a range such as "mon-fri 09:00-16:00"')
         start = _minutes(match["start"], where, allow_24=False)
         end = _minutes(match["end"], where, allow_24=True)
         if end == start:

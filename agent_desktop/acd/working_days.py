@@ -76,7 +76,9 @@ def complaint_due(received: dt.date) -> dt.date:
     return received + dt.timedelta(days=COMPLAINT_ANSWER_DAYS)
 
 
-def callback_due(requested_at: dt.datetime, working_days: int, timezone: str = "Europe/Brussels") -> dt.datetime:
+def callback_due(
+    requested_at: dt.datetime, working_days: int, timezone: str = "Europe/Brussels"
+) -> dt.datetime:
     """When a callback asked at `requested_at` must have been made (DESIGN.md §9): the end (23:59:59 on the wall
     clock) of the `working_days`-th Belgian working day after the request's local date, in UTC. Belgian working
     days count whatever the queue's own holiday setting: the promise made to the caller is a Belgian one."""

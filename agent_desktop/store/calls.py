@@ -52,7 +52,9 @@ def update(db: sqlite_utils.Database, call_id: str, **values) -> None:
 @writes("calls")
 def mark_queued(db: sqlite_utils.Database, call_id: str, queue: str) -> None:
     """The call joined `queue`'s waiting line (a menu call learns its queue here)."""
-    db.execute("UPDATE calls SET queue = ?, queued = COALESCE(queued, ?) WHERE id = ?", [queue, iso(), call_id])
+    db.execute(
+        "UPDATE calls SET queue = ?, queued = COALESCE(queued, ?) WHERE id = ?", [queue, iso(), call_id]
+    )
 
 
 @writes("calls")

@@ -262,6 +262,121 @@ def _006_callbacks(db: sqlite_utils.Database) -> None:
     db["callbacks"].create_index(["number", "queue"])
 
 
+def _007_call_lists_orders(db: sqlite_utils.Database) -> None:
+    # DESIGN.md §11. A call list's settings come from its first import; a `<list>-contacts` list has `parent`.
+    db["call_lists"].create(
+        {
+            "name": str,
+            "kind": str,  # reserve | priority | tracing
+            "skills": str,  # JSON list: an agent needs all of them
+            "max_attempts": int,
+            "retry_after_min": int,
+            "open": str,  # JSON list of ranges in the queues' format; [] = always
+            "parent": str,  # the index list of a contacts list, else NULL
+            "created": str,
+        },
+        pk="name",
+        not_null={"kind", "skills", "max_attempts", "retry_after_min", "open", "created"},
+    )
+    # An order is identified by list + number (E.164). `seq` is its place in the list (file order of its first
+    # import); `next_try` is when it is due: its `due`, else its import time, then the retry rules'.
+    # `offered_to` + `offered_at` while offered; `call_id` once its call is dialled (an undialled offer goes back
+    # to pending when its agent leaves `outbound`). Texts hold national register numbers masked only.
+    db["call_orders"].create(
+        {
+            "id": int,
+            "list": str,
+            "seq": int,
+            "number": str,
+            "name": str,
+            "note": str,
+            "fields": str,  # JSON object of the file's other columns
+            "priority": int,
+            "due": str,
+            "state": str,  # pending | offered | done | failed
+            "outcome": str,  # the last outcome recorded
+            "attempts": int,
+            "next_try": str,
+            "fresh": int,  # 1 until an outcome or a skip puts the order back
+            "offered_to": int,
+            "offered_at": str,
+            "call_id": str,
+            "index_order_id": int,  # a tracing contact: the index case's order
+            "imported": str,
+            "updated": str,
+        },
+        pk="id",
+        foreign_keys=[("list", "call_lists", "name"), ("index_order_id", "call_orders", "id")],
+        not_null={
+            "list",
+            "seq",
+            "number",
+            "name",
+            "note",
+            "fields",
+            "priority",
+            "state",
+            "attempts",
+            "next_try",
+            "fresh",
+            "imported",
+            "updated",
+        },
+        defaults={
+            "name": "",
+            "note": "",
+            "fields": "{}",
+            "priority": 0,
+            "state": "pending",
+            "attempts": 0,
+            "fresh": 1,
+        },
+    )
+    db["call_orders"].create_index(["list", "number"], unique=True)
+    db["call_orders"].create_index(["number"])
+    db["call_orders"].create_index(["offered_to"])
+    # The next-order look-ups: a `fresh` order (never put back by an outcome or a skip) is due in its list's
+    # order, so its indexes are walked in that order; an order put back (retry, skip, call-back) is found by its
+    # next_try, so a head of the list full of orders waiting for their retry is never walked past.
+    db.execute(
+        "CREATE INDEX idx_call_orders_fresh_seq ON call_orders (list, seq, next_try)"
+        " WHERE state = 'pending' AND fresh = 1"
+    )
+    db.execute(
+        "CREATE INDEX idx_call_orders_fresh_prio ON call_orders (list, priority DESC, seq, next_try)"
+        " WHERE state = 'pending' AND fresh = 1"
+    )
+    db.execute(
+        "CREATE INDEX idx_call_orders_returned ON call_orders (list, next_try)"
+        " WHERE state = 'pending' AND fresh = 0"
+    )
+    # One row per outcome recorded (`counted` 1 when it counted an attempt) and per skip (outcome `skipped`,
+    # with the agent's reason; never counted).
+    db["call_order_attempts"].create(
+        {
+            "id": int,
+            "order_id": int,
+            "agent_id": int,  # who worked the order (dialled it, gave the outcome, skipped it)
+            "call_id": str,
+            "outcome": str,
+            "counted": int,
+            "automatic": int,  # 1: the call recorded it (ring time-out, 486, 404...)
+            "call_back_at": str,
+            "reason": str,
+            "at": str,
+        },
+        pk="id",
+        foreign_keys=[("order_id", "call_orders", "id")],
+        not_null={"order_id", "outcome", "counted", "automatic", "at"},
+    )
+    db["call_order_attempts"].create_index(["order_id"])
+    db["do_not_call"].create(
+        {"number": str, "added": str, "agent_id": int, "order_id": int, "list": str},
+        pk="number",
+        not_null={"added"},
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _001_agents_sessions_states_audit,
     _002_preflight_reports,
@@ -269,5 +384,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _004_wrapups_escalations_complaints,
     _005_calls_in_queues,
     _006_callbacks,
-    # _007: call lists and orders (issue 13)
+    _007_call_lists_orders,
 ]

@@ -1,0 +1,228 @@
+"""Call-order CSV files in and out (DESIGN.md §11): the whole import file validated before anything is written,
+and a list's export without national numbers. Used by `agent-desktop orders import` and the supervisor API.
+
+In: the first row is the header; `number` is required; `name`, `priority`, `note`, `due` are the order's; other
+columns are kept as its `fields`. A comma, semicolon or tab separates cells (Belgian spreadsheets save `;`);
+UTF-8 (with or without BOM). Each bad row is reported `line: reason` (the line where its record starts); one bad
+row means nothing of the file is imported. Numbers become E.164; a number twice in one file is a bad row. A
+valid national register number in any cell but `number` is stored masked (`[RRN/NN]`), as the wrap-up does.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from ..acd.phone_numbers import BadNumber, e164
+from ..store.call_orders import ImportRow
+from ..store.clock import iso
+from .complaints_pages import _cell as csv_cell  # one formula-injection and NRN rule for every CSV export
+from .redact import mask_nrn
+
+TIMEZONE = ZoneInfo("Europe/Brussels")
+OWN = ("number", "name", "priority", "note", "due")
+MAX_COLUMNS = 100
+MAX_NAME = 200
+MAX_NOTE = 2000
+MAX_FIELD = 1000
+MAX_PRIORITY = 1_000_000
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.line}: {self.reason}"
+
+
+@dataclass
+class ParsedFile:
+    rows: list[ImportRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    masked: int = 0  # cells in which a national number was masked
+
+
+def _delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def parse_due(text: str) -> str:
+    """An ISO date (that day's 00:00) or date-time, in Europe/Brussels unless it carries an offset → UTC ISO."""
+    try:
+        if len(text) == 10:
+            when = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), TIMEZONE)
+        else:
+            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=TIMEZONE)
+    except ValueError:
+        raise ValueError(
+            f"due {text!r} is not an ISO date (2024-05-31) or date-time (2024-05-31T14:00)"
+        ) from None
+    return iso(when)
+
+
+def _decode(data: bytes | str) -> tuple[str | None, RowError | None]:
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff"), None
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        return None, RowError(line, "not UTF-8 text (save the file as 'CSV UTF-8')")
+
+
+def _header(cells: list[str]) -> tuple[list[str], list[str]]:
+    names: list[str] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    if len(cells) > MAX_COLUMNS:
+        problems.append(f"{len(cells)} columns; at most {MAX_COLUMNS}")
+    for i, cell in enumerate(cells, start=1):
+        name = mask_nrn(cell.strip())[0]
+        if name.lower() in OWN:
+            name = name.lower()
+        if not name:
+            problems.append(f"column {i} has no name")
+        elif name in seen:
+            problems.append(f"column {name!r} appears twice")
+        seen.add(name)
+        names.append(name)
+    if "number" not in seen:
+        problems.append("no 'number' column (the header is the first row)")
+    return names, problems
+
+
+def parse_orders_csv(data: bytes | str) -> ParsedFile:
+    """Every row of an import file validated; `errors` empty means every row may be written."""
+    out = ParsedFile()
+    text, error = _decode(data)
+    if text is None:
+        assert error is not None
+        out.errors.append(error)
+        return out
+    if not text.strip():
+        out.errors.append(RowError(1, "empty file: the first row must be the header"))
+        return out
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0]), strict=True
+    )
+    first_line_of: dict[str, int] = {}
+    header: list[str] | None = None
+    start = 1
+    try:
+        for cells in reader:
+            line, start = start, reader.line_num + 1
+            if header is None:
+                header, problems = _header(cells)
+                out.errors.extend(RowError(line, p) for p in problems)
+                if problems:
+                    return out
+                continue
+            if not any(c.strip() for c in cells):
+                continue  # blank lines (a spreadsheet's trailing rows) are not orders
+            if len(out.rows) % 5000 == 0:
+                time.sleep(0)  # on the API's thread: let the event loop in now and then
+            row = _row(header, cells, line, out, first_line_of)
+            if row is not None:
+                out.rows.append(row)
+    except csv.Error as e:
+        out.errors.append(RowError(reader.line_num, f"not readable as CSV ({e})"))
+    if header is None:
+        out.errors.append(RowError(1, "no header row"))
+    return out
+
+
+def _row(
+    header: list[str], cells: list[str], line: int, out: ParsedFile, first_line_of: dict[str, int]
+) -> ImportRow | None:
+    if len(cells) > len(header):
+        out.errors.append(RowError(line, f"{len(cells)} cells but the header has {len(header)} columns"))
+        return None
+    values = dict(zip(header, (c.strip() for c in cells), strict=False))
+    reasons: list[str] = []
+    number = ""
+    try:
+        number = e164(values.get("number", ""))
+    except BadNumber as e:
+        reasons.append(f"number: {e}")
+    if number:
+        if number in first_line_of:
+            reasons.append(f"number {number} is already on line {first_line_of[number]}")
+        else:
+            first_line_of[number] = line
+    priority = 0
+    raw_priority = values.get("priority", "")
+    if raw_priority:
+        try:
+            priority = int(raw_priority)
+            if abs(priority) > MAX_PRIORITY:
+                raise ValueError
+        except ValueError:
+            reasons.append(f"priority {raw_priority[:20]!r} is not a whole number (±{MAX_PRIORITY})")
+    due = None
+    if values.get("due"):
+        try:
+            due = parse_due(values["due"])
+        except ValueError as e:
+            reasons.append(str(e))
+
+    def masked(key: str, limit: int) -> str:
+        value = values.get(key, "")
+        if len(value) > limit:
+            reasons.append(f"{key}: longer than {limit} characters")
+        value, hit = mask_nrn(value)
+        out.masked += int(hit)
+        return value
+
+    name = masked("name", MAX_NAME)
+    note = masked("note", MAX_NOTE)
+    fields = {key: masked(key, MAX_FIELD) for key in header if key not in OWN}
+    if reasons:
+        out.errors.append(RowError(line, "; ".join(reasons)))
+        return None
+    return ImportRow(line, number, name=name, note=note, priority=priority, due=due, fields=fields)
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "number",
+    "name",
+    "priority",
+    "note",
+    "due",
+    "state",
+    "outcome",
+    "attempts",
+    "next_try",
+    "index_order_id",
+)
+
+
+def export_csv(orders: Iterable[dict]) -> bytes:
+    """A list's orders as CSV (UTF-8 with BOM, for spreadsheets): the order's columns then its fields'; every
+    text cell masked again for national numbers and guarded against formula injection."""
+    rows = list(orders)
+    extra: dict[str, None] = {}
+    for order in rows:
+        extra.update(dict.fromkeys(order["fields"]))
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow([*EXPORT_COLUMNS, *(csv_cell(k) for k in extra)])
+    for n, order in enumerate(rows):
+        if n % 500 == 0:
+            time.sleep(0)
+        writer.writerow(
+            [csv_cell(order[c]) for c in EXPORT_COLUMNS] + [csv_cell(order["fields"].get(k)) for k in extra]
+        )
+    return out.getvalue().encode("utf-8")
