@@ -36,6 +36,7 @@ from .web import (
     outbox_setup,
     pages,
     preflight_api,
+    queues_api,
     wrapup_api,
 )
 from .web.auth import same_origin_middleware, session_middleware
@@ -178,6 +179,7 @@ def create_app(config: Config) -> web.Application:
     wrapup_api.setup(app)
     complaints_pages.setup(app)
     callbacks_api.setup(app)
+    queues_api.setup(app)
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(on_prepare_async)
 

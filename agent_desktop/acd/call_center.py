@@ -24,7 +24,7 @@ from ..sip.endpoint import SipEndpoint
 from ..store import calls as call_records
 from ..store.store import Store
 from . import inbound
-from .agent_state import AgentStates
+from .agent_state import STATES, AgentStates
 from .call_session import CallSession
 from .callbacks import CallbackDesk
 from .events import (
@@ -133,6 +133,41 @@ class CallCenter:
 
     def session(self, call_id: str) -> CallSession | None:
         return self._sessions.get(call_id)
+
+    # -- queues ----------------------------------------------------------------------------------------------
+
+    def set_override(self, name: str, mode: str) -> str:
+        """A supervisor opens or closes a queue now (`auto`: its hours again); returns the mode before."""
+        queue = self.directory.queues[name]
+        before, queue.override = queue.override, mode  # type: ignore[assignment]
+        log.info("queue %s: override %s (was %s)", name, mode, before)
+        self.bus.publish(QueueChanged(name))
+        return before
+
+    async def queue_overview(self) -> list[dict]:
+        """`GET /api/queues`: every queue now, in config order."""
+        now = self.clock()
+        pending = await self.callbacks.stats(now) if self.callbacks is not None else {}
+        states = [s for s in STATES if s != "offline"]
+        out = []
+        for queue in self.directory.queues.values():
+            agents = dict.fromkeys(states, 0)
+            for agent_id, presence in self._states.live_items():
+                if presence.state != "offline" and queue.served_by(self.router.skills.get(agent_id, frozenset())):
+                    agents[presence.state] += 1
+            found = pending.get(queue.name)
+            out.append(
+                {
+                    "name": queue.name,
+                    "open_now": queue.open_at(now),
+                    "override": queue.override,
+                    "waiting": len(queue.waiting),
+                    "longest_wait_s": queue.longest_wait_s(),
+                    "callbacks_pending": found.pending if found is not None else 0,
+                    "agents": agents,
+                }
+            )
+        return out
 
     # -- agents ----------------------------------------------------------------------------------------------
 
