@@ -14,6 +14,7 @@ from .acd.call_center import CallCenter
 from .acd.callbacks import CallbackDesk
 from .acd.events import EventBus
 from .acd.persistence import Recorder
+from .acd.queue_stats import QueueStats
 from .acd.queues import build_directory
 from .config import Config, ConfigError
 from .eid.challenge import ChallengeStore
@@ -164,6 +165,7 @@ def create_app(config: Config) -> web.Application:
         session_alive=lambda conn: session_alive(store, conn.session_id),
     )
     hub_ref.append(hub)
+    stats = QueueStats(bus, directory, callbacks, lambda a: calls.router.skills.get(a, frozenset()), hub.agent_ids)
     calls_ws.install(hub, media, calls)
     app[keys.STATES] = states
     app[keys.HUB] = hub
@@ -189,6 +191,7 @@ def create_app(config: Config) -> web.Application:
         await calls.start()
 
     async def stop(app: web.Application) -> None:
+        await stats.close()
         await calls.stop()
         await hub.close()
         states.close()

@@ -22,12 +22,14 @@ from ..media.room import MediaRoom
 from ..sip.call import Call as Leg
 from ..sip.endpoint import SipEndpoint
 from ..store import calls as call_records
+from ..store.callbacks import Callback
 from ..store.store import Store
 from . import inbound
 from .agent_state import STATES, AgentStates
 from .call_session import CallSession
-from .callbacks import CallbackDesk
+from .callbacks import CallbackDesk, offer_json
 from .events import (
+    AgentMessage,
     AgentStateChanged,
     CallAnswered,
     CallEnded,
@@ -49,6 +51,8 @@ DTMF_DIGITS = set("0123456789*#ABCD")
 LOGGED_OFF_REASONS = ("logout", "connection_lost", "server_stop")
 # Leg causes that mean the caller went away before an agent answered (CANCEL while ringing, BYE while queued).
 CALLER_LEFT = ("cancelled", "remote_bye")
+# An agent told there is no callback for them is asked again after this long at the latest (a retry's next_try).
+CALLBACK_QUIET_S = 15.0
 
 
 class CallError(Exception):
@@ -88,6 +92,11 @@ class CallCenter:
         self.offer_timeout_s = offer_timeout_s
         self.clock = clock
         self.callbacks = callbacks
+        self._callback_offers: dict[int, tuple[Callback, asyncio.TimerHandle]] = {}
+        self._asking: set[int] = set()  # agents whose next callback is being looked up
+        self._quiet: dict[int, float] = {}  # agent -> no callback to ask for before (monotonic)
+        if callbacks is not None:
+            callbacks.on_change(self._callbacks_changed)
         self._sessions: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task] = set()
         self.router = Router(
@@ -153,7 +162,9 @@ class CallCenter:
         for queue in self.directory.queues.values():
             agents = dict.fromkeys(states, 0)
             for agent_id, presence in self._states.live_items():
-                if presence.state != "offline" and queue.served_by(self.router.skills.get(agent_id, frozenset())):
+                if presence.state != "offline" and queue.served_by(
+                    self.router.skills.get(agent_id, frozenset())
+                ):
                     agents[presence.state] += 1
             found = pending.get(queue.name)
             out.append(
@@ -172,6 +183,16 @@ class CallCenter:
     # -- agents ----------------------------------------------------------------------------------------------
 
     def _agent_state_changed(self, e: AgentStateChanged) -> None:
+        self._quiet.pop(e.agent_id, None)
+        if e.state != "available" and e.agent_id in self._callback_offers:
+            callback, timer = self._callback_offers.pop(e.agent_id)
+            timer.cancel()
+            self.bus.publish(
+                AgentMessage(
+                    e.agent_id, {"type": "callback.withdrawn", "callback_id": callback.id, "cause": e.state}
+                )
+            )
+            self._spawn(self._release_callback(callback.id))
         if e.state == "offline" and e.reason in LOGGED_OFF_REASONS:
             # Logout, or a connection that did not come back within the grace: the agent's calls end.
             self._spawn(self._agent_gone(e.agent_id))
@@ -193,6 +214,7 @@ class CallCenter:
         busy: set[int] = set()
         for s in self._sessions.values():
             busy.update(a for a in (s.agent_id, s.offered_to) if a is not None)
+        busy.update(self._callback_offers)
         return busy
 
     # -- inbound ---------------------------------------------------------------------------------------------
@@ -276,8 +298,98 @@ class CallCenter:
                     inbound.start_waiting(session, self, queue)
         self.offer_callbacks(idle)
 
+    # -- callbacks to agents ---------------------------------------------------------------------------------
+
     def offer_callbacks(self, idle: list[FreeAgent]) -> None:
-        """Callbacks to agents nobody's caller needs now (built on in the callbacks step)."""
+        """A free agent no waiting caller needs gets the pending callback due first among its queues that have
+        nobody waiting ("at a calmer moment"; the desk leaves closed queues out). An agent told there was none
+        is asked again when a callback changes, when it becomes available again, or after CALLBACK_QUIET_S."""
+        if self.callbacks is None:
+            return
+        now = time.monotonic()
+        for agent in idle:
+            agent_id = agent.agent_id
+            if (
+                agent_id in self._callback_offers
+                or agent_id in self._asking
+                or self._quiet.get(agent_id, 0) > now
+            ):
+                continue
+            queues = {
+                q.name for q in self.directory.queues.values() if q.served_by(agent.skills) and not q.waiting
+            }
+            if queues:
+                self._asking.add(agent_id)
+                self._spawn(self._offer_callback(agent_id, queues))
+
+    async def _offer_callback(self, agent_id: int, queues: set[str]) -> None:
+        assert self.callbacks is not None
+        try:
+            callback = await self.callbacks.next_for(queues, self.clock(), agent_id=agent_id)
+        finally:
+            self._asking.discard(agent_id)
+        if callback is None:
+            self._quiet[agent_id] = time.monotonic() + CALLBACK_QUIET_S
+            return
+        if self._states.get(agent_id).state != "available" or agent_id in self._busy_agents():
+            await self.callbacks.rejected(callback.id)  # taken by a call meanwhile: back, no attempt counted
+            return
+        timer = asyncio.get_running_loop().call_later(
+            self.offer_timeout_s, self._callback_expired, agent_id, callback.id
+        )
+        self._callback_offers[agent_id] = (callback, timer)
+        self.bus.publish(AgentMessage(agent_id, {"type": "callback.offered", **offer_json(callback)}))
+
+    def _take_callback_offer(self, agent_id: int, callback_id: object) -> Callback:
+        offer = self._callback_offers.get(agent_id)
+        if offer is None or offer[0].id != callback_id:
+            raise CallError("not_found", "no such callback offer for this agent")
+        del self._callback_offers[agent_id]
+        offer[1].cancel()
+        return offer[0]
+
+    async def accept_callback(self, agent_id: int, callback_id: object) -> str:
+        """`callback.accept`: dial the number with the centre's caller ID; `call.state dialing` carries
+        `callback_id`."""
+        assert self.callbacks is not None
+        callback = self._take_callback_offer(agent_id, callback_id)
+        try:
+            return await self.dial(agent_id, callback.number, callback_id=callback.id, queue=callback.queue)
+        except CallError:
+            await self.callbacks.rejected(callback.id)  # the agent could not dial now: nobody was called
+            raise
+        except Exception:
+            await self.callbacks.dialled(callback.id, False, self.clock())
+            raise
+
+    async def reject_callback(self, agent_id: int, callback_id: object) -> None:
+        assert self.callbacks is not None
+        callback = self._take_callback_offer(agent_id, callback_id)
+        await self.callbacks.rejected(callback.id)
+        self.router.kick()
+
+    def _callback_expired(self, agent_id: int, callback_id: int) -> None:
+        offer = self._callback_offers.get(agent_id)
+        if offer is None or offer[0].id != callback_id:
+            return
+        del self._callback_offers[agent_id]
+        self.bus.publish(
+            AgentMessage(
+                agent_id, {"type": "callback.withdrawn", "callback_id": callback_id, "cause": "no_answer"}
+            )
+        )
+        self._spawn(self._release_callback(callback_id))
+        if self._states.get(agent_id).state == "available":
+            self._states.set(agent_id, "break", "no_answer")  # as for a call rung out
+
+    async def _release_callback(self, callback_id: int) -> None:
+        assert self.callbacks is not None
+        await self.callbacks.rejected(callback_id)
+        self.router.kick()
+
+    def _callbacks_changed(self, queue: str) -> None:
+        self._quiet.clear()
+        self.router.kick()
 
     def _offer(self, session: CallSession, agent_id: int) -> None:
         if session.closed or session.answered or session.offered_to is not None:
@@ -512,7 +624,9 @@ class CallCenter:
         self.router.kick()
 
     def call_ended(self, session: CallSession, cause: str) -> None:
-        """Hook for what follows a call's end (a callback's outcome)."""
+        """A callback's dial tells the desk whether it reached the citizen."""
+        if session.callback_id is not None and self.callbacks is not None:
+            self._spawn(self.callbacks.dialled(int(session.callback_id), session.answered, self.clock()))
 
     def _publish_state(self, session: CallSession) -> None:
         tell = tuple(a for a in {session.agent_id, session.offered_to} if a is not None)

@@ -106,6 +106,10 @@ class Hub:
         """Let another room (calls, media) handle a client message type."""
         self._handlers[message_type] = handler
 
+    def agent_ids(self) -> list[int]:
+        """The agents with a desk socket now."""
+        return list(self._conns)
+
     def connection(self, agent_id: int) -> Connection | None:
         return self._conns.get(agent_id)
 
