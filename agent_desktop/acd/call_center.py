@@ -230,7 +230,19 @@ class CallCenter:
             ),
             to_number=leg.local_number,
         )
-        session.spawn(inbound.run(session, self), "script")
+        session.spawn(self._script(session), "script")
+
+    async def _script(self, session: CallSession) -> None:
+        try:
+            await inbound.run(session, self)
+        except Exception:
+            # A fault of ours must not leave a caller in silence or ringing for ever: end the call, counted.
+            log.exception("call %s: the queue's script failed", session.id)
+            session.outcome = session.outcome or "failed"
+            if session.leg.state in ("offered", "ringing"):
+                await session.leg.reject(500)
+            else:
+                await session.leg.hangup()
 
     def _track(
         self, session: CallSession, *, to_number: str, call_order_id: int | None = None
