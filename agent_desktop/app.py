@@ -9,9 +9,13 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from .acd.agent_state import AgentStates, Presence
-from .acd.call_center import DEFAULT_QUEUE, CallCenter
+from .acd.agent_state import AgentStates
+from .acd.call_center import CallCenter
 from .acd.callbacks import CallbackDesk
+from .acd.events import EventBus
+from .acd.persistence import Recorder
+from .acd.queue_stats import QueueStats
+from .acd.queues import build_directory
 from .config import Config, ConfigError
 from .eid.challenge import ChallengeStore
 from .eid.nrn import key_from_env, load_or_create_key
@@ -34,6 +38,7 @@ from .web import (
     outbox_setup,
     pages,
     preflight_api,
+    queues_api,
     reports_api,
     rtc_ws,
     wrapup_api,
@@ -69,9 +74,6 @@ def verify_policy(config: Config) -> VerifyPolicy:
         ocsp_responders=tuple(config.eid.ocsp_responders),
         ocsp_timeout_s=config.eid.ocsp_timeout_s,
     )
-
-
-LOGGED_OFF_REASONS = ("logout", "connection_lost", "server_stop")
 
 
 def endpoint_config(config: Config) -> EndpointConfig:
@@ -122,39 +124,39 @@ def create_app(config: Config) -> web.Application:
     app[keys.LOGIN_LIMIT] = RateLimiter(rate=5.0, burst=100)
     app[pages.TEMPLATE_ENV] = pages.make_template_env()
 
-    if config.queues:
-        # Said at start-up so nobody believes the queue settings work before the queue does.
-        log.warning(
-            "[[queues]]: only the first queue's name is used yet; waiting, prompts, callback offers and overflow "
-            "are not built: a caller gets 480 with Retry-After when no agent is free"
-        )
     rtc = RtcSettings.from_config(config.webrtc)
     app[keys.RTC] = rtc
     media = MediaRoom(rtc.new_peer)
     app[keys.MEDIA] = media
+    bus = EventBus()
+    app[keys.BUS] = bus
+    Recorder(store, bus)  # first subscriber: a call's row is queued before anyone reacts to its events
+    desk_music = HoldMusic(load_pcm(config.path(config.sip.hold_music) if config.sip.hold_music else None))
+    directory = build_directory(config, desk_music)  # decodes every prompt: a broken one stops start-up here
+    states = AgentStates(bus, config.server.reconnect_grace_s)
     hub_ref: list[Hub] = []
-    calls_ref: list[CallCenter] = []
-
-    def state_changed(agent_id: int, presence: Presence) -> None:
-        hub_ref[0].state_changed(agent_id, presence)
-        if presence.state == "offline" and presence.reason in LOGGED_OFF_REASONS and calls_ref:
-            calls_ref[0].agent_logged_off(agent_id)
-
-    states = AgentStates(store, config.server.reconnect_grace_s, state_changed)
+    # The callbacks' rules and store; the call path offers them to callers and agents, with the queues' override.
+    callbacks = CallbackDesk(
+        store,
+        config.queues,
+        retry_after_min=config.acd.callback_retry_after_min,
+        is_open=directory.is_open,
+    )
     calls = CallCenter(
         store=store,
+        bus=bus,
         states=states,
         media=media,
-        notify=lambda agent_id, message: hub_ref[0].send_to(agent_id, message),
+        directory=directory,
         endpoint_factory=lambda on_incoming: SipEndpoint(endpoint_config(config), on_incoming),
-        hold_music=HoldMusic(load_pcm(config.path(config.sip.hold_music) if config.sip.hold_music else None)),
+        desk_music=desk_music,
         ring_timeout_s=config.sip.ring_timeout_s,
         offer_timeout_s=config.acd.offer_timeout_s,
         reachable=lambda agent_id: hub_ref[0].connection(agent_id) is not None,
-        queue_name=config.queues[0].name if config.queues else DEFAULT_QUEUE,
+        callbacks=callbacks,
     )
-    calls_ref.append(calls)
     hub = Hub(
+        bus,
         states,
         config.server.heartbeat_s,
         lambda agent: agent_json(agent, states.get(agent.id)),
@@ -166,15 +168,13 @@ def create_app(config: Config) -> web.Application:
         session_alive=lambda conn: session_alive(store, conn.session_id),
     )
     hub_ref.append(hub)
+    stats = QueueStats(bus, directory, callbacks, lambda a: calls.router.skills.get(a, frozenset()), hub.agent_ids)
     calls_ws.install(hub, media, calls)
     rtc_ws.install(hub, rtc)
     app[keys.STATES] = states
     app[keys.HUB] = hub
     app[keys.CALLS] = calls
-    # The call path offers and dials them (core wires it); here the store, the rules and the API.
-    app[keys.CALLBACKS] = CallbackDesk(
-        store, config.queues, retry_after_min=config.acd.callback_retry_after_min
-    )
+    app[keys.CALLBACKS] = callbacks
 
     app.router.add_routes(pages.routes)
     app.router.add_routes(login_api.routes)
@@ -187,15 +187,17 @@ def create_app(config: Config) -> web.Application:
     callbacks_api.setup(app)
     reports_api.setup(app)
     orders_api.setup(app)  # call lists, orders, do-not-call (DESIGN.md §11); offers over /ws come later
+    queues_api.setup(app)
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(on_prepare_async)
 
     async def start(app: web.Application) -> None:
         app[keys.HTTP] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        await callbacks.start()
         await calls.start()
-        await app[keys.CALLBACKS].start()
 
     async def stop(app: web.Application) -> None:
+        await stats.close()
         await calls.stop()
         await hub.close()
         states.close()

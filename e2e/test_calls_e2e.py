@@ -189,7 +189,7 @@ def test_caller_hanging_up_while_ringing_clears_the_page(page: Page, demo_desk, 
     loop.run(baresip.command("hangup"))
     expect(page.get_by_test_id("call-incoming")).to_be_hidden()
     expect(page.get_by_test_id("agent-state")).to_have_attribute("data-state", "available")
-    assert _call_rows(demo_desk)[-1]["end_cause"] == "cancelled"
+    assert _call_rows(demo_desk)[-1]["end_cause"] == "abandoned"  # §9: the caller left before an answer
 
 
 def test_agent_calls_out_and_the_citizen_hangs_up(page: Page, demo_desk, baresip, loop):

@@ -116,7 +116,14 @@ def test_offered_call_names_its_queue_and_the_wait(page: Page, demo_desk, citize
     page.screenshot(path=str(artifacts / "call-offered-queue-nl.png"))
     page.get_by_test_id("call-reject").click()
     expect(page.get_by_test_id("call-incoming")).to_be_hidden()
-    _wait_session_closed(citizen, before)  # no other agent here: the caller gets 480
+    # No other agent here: the caller waits in the queue (§9: never turned away while staffed) until it hangs up.
+    assert _sessions_closed(citizen) == before, "the desk turned the caller away"
+    ended = citizen.log().count("terminate call")
+    loop.run(citizen.command("hangup"))
+    deadline = time.monotonic() + 10
+    while citizen.log().count("terminate call") <= ended:
+        assert time.monotonic() < deadline, citizen.log()[-2000:]
+        time.sleep(0.05)
 
 
 def test_wrap_up_waits_for_the_hang_up_then_is_saved(page: Page, demo_desk, citizen, loop, artifacts):

@@ -1,7 +1,8 @@
 """Agent presence: the state each logged-in agent is in, who may change it to what, and the reconnect grace.
 
-The in-memory map is the live truth the router reads; every change is also queued at once to
-`agent_state_changes` (the store's writer lands it, in order, without holding up the event loop), so
+The in-memory map is the live truth the router reads; every change is published on the event bus
+(`AgentStateChanged`): the hub tells the agent's page, routing looks for calls to offer, and persistence queues
+it to `agent_state_changes` (the store's writer lands it, in order, without holding up the event loop), so
 supervisors' reports and a restarted server see the same history. One owner (this object) per process.
 """
 
@@ -9,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..store import agent_states
 from ..store.clock import iso
-from ..store.store import Store
+from .events import AgentStateChanged, EventBus
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +38,9 @@ class StateError(ValueError):
 class AgentStates:
     """Owns the live state of every agent in this process and the grace timers of dropped connections."""
 
-    def __init__(
-        self,
-        store: Store,
-        grace_s: float,
-        on_change: Callable[[int, Presence], None] | None = None,
-    ) -> None:
-        self._store = store
+    def __init__(self, bus: EventBus, grace_s: float) -> None:
+        self._bus = bus
         self._grace_s = grace_s
-        self._on_change = on_change
         self._live: dict[int, Presence] = {}
         self._grace: dict[int, asyncio.TimerHandle] = {}
 
@@ -72,12 +65,9 @@ class AgentStates:
         reason = (reason or "")[:100]
         if current and current.state == state and current.reason == reason:
             return current
-        at = iso()
-        self._store.post(agent_states.record, agent_id, state, reason, at=at)
-        presence = Presence(state, at, reason)
+        presence = Presence(state, iso(), reason)
         self._live[agent_id] = presence
-        if self._on_change:
-            self._on_change(agent_id, presence)
+        self._bus.publish(AgentStateChanged(agent_id, state, reason, presence.since))
         return presence
 
     def login(self, agent_id: int) -> Presence:

@@ -1,37 +1,58 @@
-"""Calls between the SIP side and the agents: routing an inbound call to the longest-idle available agent, the
-agents' call actions (answer, reject, hang up, hold, DTMF, transfer, dial), the switch of each call's audio onto
-the agent's WebRTC peer, and the `calls` records queued at every state change (written off the event loop).
+"""The desk's calls: one `CallSession` per leg, the offers routing asks for, the agents' call actions (answer,
+reject, hang up, hold, DTMF, transfer, dial) and the end of every call.
 
-One owner per process. The web room hands agents' WebSocket messages in and gets `notify(agent_id, message)` calls
-out; the SIP room gives us legs (`sip.Call`) and tells us when their state changes.
+What a caller hears before an agent answers is the queue's script (`inbound.py`); who gets which caller is the
+router's (`router.py`); writing it all down is persistence's (`persistence.py`). The call center publishes what
+happens on the event bus and subscribes to agents' state changes; it never calls the WebSocket hub or the store.
+One owner per process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
-import secrets
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from ..logs import call_line
-from ..media.caller_feed import CallerFeed
 from ..media.hold_music import HoldMusic
 from ..media.room import MediaRoom
 from ..sip.call import Call as Leg
 from ..sip.endpoint import SipEndpoint
 from ..store import calls as call_records
+from ..store.callbacks import Callback
 from ..store.store import Store
-from .agent_state import AgentStates
+from . import inbound
+from .agent_state import STATES, AgentStates
+from .call_session import CallSession
+from .callbacks import CallbackDesk, offer_json
+from .events import (
+    AgentMessage,
+    AgentStateChanged,
+    CallAnswered,
+    CallEnded,
+    CallOffered,
+    CallQueued,
+    CallRouted,
+    CallStarted,
+    CallStateChanged,
+    EventBus,
+    QueueChanged,
+)
+from .queues import Directory, Queue
+from .router import Router
+from .routing import FreeAgent
 
 log = logging.getLogger(__name__)
 
-Notify = Callable[[int, dict], Awaitable[bool]]
-# The queue's name when the config has no [[queues]]: the desk has one queue today, and the page names it.
-DEFAULT_QUEUE = "default"
 DTMF_DIGITS = set("0123456789*#ABCD")
+LOGGED_OFF_REASONS = ("logout", "connection_lost", "server_stop")
+# Leg causes that mean the caller went away before an agent answered (CANCEL while ringing, BYE while queued).
+CALLER_LEFT = ("cancelled", "remote_bye")
+# An agent told there is no callback for them is asked again after this long at the latest (a retry's next_try).
+CALLBACK_QUIET_S = 15.0
 
 
 class CallError(Exception):
@@ -43,70 +64,51 @@ class CallError(Exception):
         self.message = message
 
 
-@dataclass(eq=False)
-class DeskCall:
-    id: str
-    leg: Leg
-    direction: str
-    number: str
-    queue: str = ""
-    agent_id: int | None = None  # who has it (answered, dialled)
-    offered_to: int | None = None  # who it rings for now
-    declined_by: set[int] = field(default_factory=set)
-    arrived: float = field(default_factory=time.monotonic)
-    answered: bool = False
-    connected_at: float | None = None  # monotonic; the page's call timer survives a reconnect
-    held: bool = False
-    hold_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one hold/unhold at a time (double clicks)
-    feed: CallerFeed | None = None  # what the caller hears, once the call has an agent and media
-    offer_timer: asyncio.TimerHandle | None = None
-
-    def page_state(self) -> str:
-        state = self.leg.state
-        if self.held and state in ("connected", "held"):
-            return "held"
-        return {"offered": "ringing", "dialing": "dialing"}.get(state, state)
-
-    def to_json(self) -> dict:
-        return {
-            "call_id": self.id,
-            "state": self.page_state(),
-            "direction": self.direction,
-            "number": self.number,
-            "queue": self.queue,
-            # How long the caller has waited so far: a page reloaded while the call rings shows it too.
-            "waited_s": None if self.answered else round(time.monotonic() - self.arrived),
-            "connected_s": round(time.monotonic() - self.connected_at, 1) if self.connected_at else None,
-        }
-
-
 class CallCenter:
     def __init__(
         self,
         *,
         store: Store,
+        bus: EventBus,
         states: AgentStates,
         media: MediaRoom,
-        notify: Notify,
-        endpoint_factory: Callable[[Callable[[Leg], Awaitable[None]]], SipEndpoint],
-        hold_music: HoldMusic,
+        directory: Directory,
+        endpoint_factory: Callable[[Callable[[Leg], object]], SipEndpoint],
+        desk_music: HoldMusic,
         ring_timeout_s: float = 40,
         offer_timeout_s: float = 20,
-        queue_name: str = "",
         reachable: Callable[[int], bool] = lambda agent_id: True,
+        callbacks: CallbackDesk | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._store = store
+        self.bus = bus
         self._states = states
         self._media = media
-        self._notify = notify
+        self.directory = directory
         self._endpoint = endpoint_factory(self._on_incoming)
-        self._hold_music = hold_music
-        self._ring_timeout_s = ring_timeout_s
-        self._offer_timeout_s = offer_timeout_s
-        self._queue_name = queue_name
-        self._reachable = reachable
-        self._calls: dict[str, DeskCall] = {}
+        self._desk_music = desk_music
+        self.ring_timeout_s = ring_timeout_s
+        self.offer_timeout_s = offer_timeout_s
+        self.clock = clock
+        self.callbacks = callbacks
+        self._callback_offers: dict[int, tuple[Callback, asyncio.TimerHandle]] = {}
+        self._asking: set[int] = set()  # agents whose next callback is being looked up
+        self._quiet: dict[int, float] = {}  # agent -> no callback to ask for before (monotonic)
+        if callbacks is not None:
+            callbacks.on_change(self._callbacks_changed)
+        self._sessions: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task] = set()
+        self.router = Router(
+            bus,
+            states,
+            media.has_audio,
+            reachable,
+            lambda: list(directory.queues.values()),
+            self._busy_agents,
+            self._apply_plan,
+        )
+        bus.subscribe(AgentStateChanged, self._agent_state_changed)
 
     @property
     def endpoint(self) -> SipEndpoint:
@@ -117,293 +119,537 @@ class CallCenter:
         if closed:
             log.warning("%d call(s) left open by the previous process closed as server_restart", closed)
         await self._endpoint.start()
+        self.router.start()
 
     async def stop(self) -> None:
-        for call in list(self._calls.values()):
+        await self.router.stop()
+        for session in list(self._sessions.values()):
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(call.leg.hangup(), 2)
+                await asyncio.wait_for(session.leg.hangup(), 2)
         await self._endpoint.stop()
+        for session in list(self._sessions.values()):
+            await session.close()
         for task in list(self._tasks):
             task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def agent_logged_off(self, agent_id: int) -> None:
-        """Logout or a connection that did not come back within the grace: the agent's calls end."""
-        self._spawn(self._agent_gone(agent_id))
+    def calls_for(self, agent_id: int) -> list[dict]:
+        return [s.to_json() for s in self._sessions.values() if agent_id in (s.agent_id, s.offered_to)]
+
+    def live_call_count(self) -> int:
+        return len(self._sessions)
+
+    def session(self, call_id: str) -> CallSession | None:
+        return self._sessions.get(call_id)
+
+    # -- queues ----------------------------------------------------------------------------------------------
+
+    def set_override(self, name: str, mode: str) -> str:
+        """A supervisor opens or closes a queue now (`auto`: its hours again); returns the mode before."""
+        queue = self.directory.queues[name]
+        before, queue.override = queue.override, mode  # type: ignore[assignment]
+        log.info("queue %s: override %s (was %s)", name, mode, before)
+        self.bus.publish(QueueChanged(name))
+        return before
+
+    async def queue_overview(self) -> list[dict]:
+        """`GET /api/queues`: every queue now, in config order."""
+        now = self.clock()
+        pending = await self.callbacks.stats(now) if self.callbacks is not None else {}
+        states = [s for s in STATES if s != "offline"]
+        out = []
+        for queue in self.directory.queues.values():
+            agents = dict.fromkeys(states, 0)
+            for agent_id, presence in self._states.live_items():
+                if presence.state != "offline" and queue.served_by(
+                    self.router.skills.get(agent_id, frozenset())
+                ):
+                    agents[presence.state] += 1
+            found = pending.get(queue.name)
+            out.append(
+                {
+                    "name": queue.name,
+                    "open_now": queue.open_at(now),
+                    "override": queue.override,
+                    "waiting": len(queue.waiting),
+                    "longest_wait_s": queue.longest_wait_s(),
+                    "callbacks_pending": found.pending if found is not None else 0,
+                    "agents": agents,
+                }
+            )
+        return out
+
+    # -- agents ----------------------------------------------------------------------------------------------
+
+    def _agent_state_changed(self, e: AgentStateChanged) -> None:
+        self._quiet.pop(e.agent_id, None)
+        if e.state != "available" and e.agent_id in self._callback_offers:
+            callback, timer = self._callback_offers.pop(e.agent_id)
+            timer.cancel()
+            self.bus.publish(
+                AgentMessage(
+                    e.agent_id, {"type": "callback.withdrawn", "callback_id": callback.id, "cause": e.state}
+                )
+            )
+            self._spawn(self._release_callback(callback.id))
+        if e.state == "offline" and e.reason in LOGGED_OFF_REASONS:
+            # Logout, or a connection that did not come back within the grace: the agent's calls end.
+            self._spawn(self._agent_gone(e.agent_id))
 
     async def _agent_gone(self, agent_id: int) -> None:
         try:
-            for call in list(self._calls.values()):
+            for session in list(self._sessions.values()):
                 try:
-                    if call.agent_id == agent_id:
-                        await call.leg.hangup()
-                    elif call.offered_to == agent_id:
-                        if call.offer_timer:
-                            call.offer_timer.cancel()
-                        await self._withdraw_offer(call, agent_id, "cancelled")
+                    if session.agent_id == agent_id:
+                        await session.leg.hangup()
+                    elif session.offered_to == agent_id:
+                        self._withdraw(session, agent_id, "cancelled")
                 except Exception:
-                    log.exception("call %s: ending it for a logged-off agent failed", call.id)
+                    log.exception("call %s: ending it for a logged-off agent failed", session.id)
         finally:
             await self._media.drop(agent_id)
 
-    def calls_for(self, agent_id: int) -> list[dict]:
-        return [c.to_json() for c in self._calls.values() if agent_id in (c.agent_id, c.offered_to)]
-
-    def live_call_count(self) -> int:
-        return len(self._calls)
+    def _busy_agents(self) -> set[int]:
+        busy: set[int] = set()
+        for s in self._sessions.values():
+            busy.update(a for a in (s.agent_id, s.offered_to) if a is not None)
+        busy.update(self._callback_offers)
+        return busy
 
     # -- inbound ---------------------------------------------------------------------------------------------
 
-    async def _on_incoming(self, leg: Leg) -> None:
-        call = self._track(
-            DeskCall(_new_id(), leg, "inbound", leg.remote_number, self._queue_name),
-            from_number=leg.remote_number,
+    def _on_incoming(self, leg: Leg) -> None:
+        session = self._track(
+            CallSession(
+                leg=leg,
+                direction="inbound",
+                number=leg.remote_number,
+                media=self._media,
+                music=self._desk_music,
+            ),
             to_number=leg.local_number,
-            queue=self._queue_name,
         )
-        await self._offer_next(call)
+        session.spawn(self._script(session), "script")
 
-    def _track(self, call: DeskCall, **record) -> DeskCall:
-        """Own a new call: follow its leg's states and queue its record before anything else can happen (the store
-        lands writes in the order queued, so every later update finds the row)."""
-        self._calls[call.id] = call
-        call.leg.on_state = lambda _leg: self._leg_changed(call)
-        self._store.post(
-            call_records.create, call.id, direction=call.direction, sip_call_id=call.leg.call_id, **record
-        )
-        return call
+    async def _script(self, session: CallSession) -> None:
+        try:
+            await inbound.run(session, self)
+        except Exception:
+            # A fault of ours must not leave a caller in silence or ringing for ever: end the call, counted.
+            log.exception("call %s: the queue's script failed", session.id)
+            session.outcome = session.outcome or "failed"
+            if session.leg.state in ("offered", "ringing"):
+                await session.leg.reject(500)
+            else:
+                await session.leg.hangup()
 
-    def _pick_agent(self, exclude: set[int]) -> int | None:
-        """Longest idle first: the available agent whose `available` began earliest, with live audio, not
-        already ringing for another call."""
-        ringing = {c.offered_to for c in self._calls.values() if c.offered_to is not None}
-        busy = {c.agent_id for c in self._calls.values() if c.agent_id is not None}
-        candidates = [
-            (presence.since, agent_id)
-            for agent_id, presence in self._states.live_items()
-            if presence.state == "available"
-            and agent_id not in exclude | ringing | busy
-            and self._media.has_audio(agent_id)
-            and self._reachable(agent_id)  # not someone whose tab is gone, still within the reconnect grace
-        ]
-        return min(candidates)[1] if candidates else None
-
-    async def _offer_next(self, call: DeskCall) -> None:
-        agent_id = self._pick_agent(call.declined_by)
-        if agent_id is None:
-            log.info(
-                "%s", call_line(call.id, call.direction, call.number, queue=call.queue, cause="no_agent")
+    def _track(
+        self, session: CallSession, *, to_number: str, call_order_id: int | None = None
+    ) -> CallSession:
+        """Own a new call: follow its leg's states and publish its start before anything else can happen (its
+        row is created before any update of it)."""
+        self._sessions[session.id] = session
+        session.leg.on_state = lambda _leg: self._leg_changed(session)
+        inbound_call = session.direction == "inbound"
+        self.bus.publish(
+            CallStarted(
+                session.id,
+                session.direction,
+                from_number=session.number if inbound_call else self._endpoint.config.caller_id,
+                to_number=to_number,
+                sip_call_id=session.leg.call_id,
+                queue=session.queue,
+                agent_id=session.agent_id,
+                call_order_id=call_order_id,
             )
-            self._calls.pop(call.id, None)
-            self._store.post(call_records.mark_ended, call.id, "no_agent")
-            await call.leg.reject(480)
+        )
+        return session
+
+    def route_to(self, session: CallSession, queue: Queue) -> None:
+        """The call has reached `queue` (directly or through a menu)."""
+        session.queue = queue.name
+        session.use_music(queue.music)
+        self.bus.publish(CallRouted(session.id, queue.name))
+
+    def join(self, session: CallSession, queue: Queue) -> None:
+        """The caller joins the queue's waiting line (ringing an agent at once counts as waiting)."""
+        if session.waiting or session.closed:
             return
-        call.offered_to = agent_id
-        self._store.post(call_records.update, call.id, agent_id=agent_id, state="ringing")
-        loop = asyncio.get_running_loop()
-        call.offer_timer = loop.call_later(self._offer_timeout_s, self._offer_expired, call, agent_id)
-        if call.leg.state == "offered":
-            await call.leg.ring()
-        await self._notify(
-            agent_id,
-            {
-                "type": "call.offered",
-                "call_id": call.id,
-                "from": call.number,
-                "queue": call.queue,
-                "waited_s": round(time.monotonic() - call.arrived),
-            },
-        )
+        session.waiting = True
+        queue.waiting.append(session)
+        self.bus.publish(QueueChanged(queue.name))
 
-    def _offer_expired(self, call: DeskCall, agent_id: int) -> None:
-        if call.offered_to == agent_id and not call.answered:
-            self._spawn(self._withdraw_offer(call, agent_id, "no_answer"))
+    def leave(self, session: CallSession) -> None:
+        """The caller is no longer waiting: answered, gone, called back, handed to the overflow number."""
+        if not session.waiting:
+            return
+        session.waiting = False
+        queue = self.directory.queues.get(session.queue)
+        if queue is not None and session in queue.waiting:
+            queue.waiting.remove(session)
+        if session.offered_to is not None and not session.answered:
+            self._withdraw(session, session.offered_to, "cancelled", turned_down=False)
+        self.bus.publish(QueueChanged(session.queue))
 
-    async def _withdraw_offer(self, call: DeskCall, agent_id: int, cause: str) -> None:
-        if call.offered_to != agent_id or call.answered:
-            return  # answered (or moved on) between the timer and this task
-        call.declined_by.add(agent_id)
-        call.offered_to = None
-        await self._notify(
-            agent_id,
-            {
-                "type": "call.state",
-                "call_id": call.id,
-                "state": "ended",
-                "direction": call.direction,
-                "number": call.number,
-                "cause": cause,
-            },
+    def mark_queued(self, session: CallSession) -> None:
+        if not session.queued:
+            session.queued = True
+            self.bus.publish(CallQueued(session.id, session.queue))
+
+    # -- offers ----------------------------------------------------------------------------------------------
+
+    def _apply_plan(self, offers: list[tuple[CallSession, int]], idle: list[FreeAgent]) -> None:
+        for session, agent_id in offers:
+            self._offer(session, agent_id)
+        # A caller rung straight to an agent whose offer failed, and whom nobody else can take now, is answered
+        # and hears the queue's music: never endless ringing.
+        for queue in self.directory.queues.values():
+            for session in list(queue.waiting):
+                if session.phase == "ringing" and session.offered_to is None and not session.closed:
+                    inbound.start_waiting(session, self, queue)
+        self.offer_callbacks(idle)
+
+    # -- callbacks to agents ---------------------------------------------------------------------------------
+
+    def offer_callbacks(self, idle: list[FreeAgent]) -> None:
+        """A free agent no waiting caller needs gets the pending callback due first among its queues that have
+        nobody waiting ("at a calmer moment"; the desk leaves closed queues out). An agent told there was none
+        is asked again when a callback changes, when it becomes available again, or after CALLBACK_QUIET_S."""
+        if self.callbacks is None:
+            return
+        now = time.monotonic()
+        for agent in idle:
+            agent_id = agent.agent_id
+            if (
+                agent_id in self._callback_offers
+                or agent_id in self._asking
+                or self._quiet.get(agent_id, 0) > now
+            ):
+                continue
+            queues = {
+                q.name for q in self.directory.queues.values() if q.served_by(agent.skills) and not q.waiting
+            }
+            if queues:
+                self._asking.add(agent_id)
+                self._spawn(self._offer_callback(agent_id, queues))
+
+    async def _offer_callback(self, agent_id: int, queues: set[str]) -> None:
+        assert self.callbacks is not None
+        try:
+            callback = await self.callbacks.next_for(queues, self.clock(), agent_id=agent_id)
+        finally:
+            self._asking.discard(agent_id)
+        if callback is None:
+            self._quiet[agent_id] = time.monotonic() + CALLBACK_QUIET_S
+            return
+        if self._states.get(agent_id).state != "available" or agent_id in self._busy_agents():
+            await self.callbacks.rejected(callback.id)  # taken by a call meanwhile: back, no attempt counted
+            return
+        timer = asyncio.get_running_loop().call_later(
+            self.offer_timeout_s, self._callback_expired, agent_id, callback.id
         )
-        if call.leg.state not in ("ended",):
-            await self._offer_next(call)
+        self._callback_offers[agent_id] = (callback, timer)
+        self.bus.publish(AgentMessage(agent_id, {"type": "callback.offered", **offer_json(callback)}))
+
+    def _take_callback_offer(self, agent_id: int, callback_id: object) -> Callback:
+        offer = self._callback_offers.get(agent_id)
+        if offer is None or offer[0].id != callback_id:
+            raise CallError("not_found", "no such callback offer for this agent")
+        del self._callback_offers[agent_id]
+        offer[1].cancel()
+        return offer[0]
+
+    async def accept_callback(self, agent_id: int, callback_id: object) -> str:
+        """`callback.accept`: dial the number with the centre's caller ID; `call.state dialing` carries
+        `callback_id`."""
+        assert self.callbacks is not None
+        callback = self._take_callback_offer(agent_id, callback_id)
+        try:
+            return await self.dial(agent_id, callback.number, callback_id=callback.id, queue=callback.queue)
+        except CallError:
+            await self.callbacks.rejected(callback.id)  # the agent could not dial now: nobody was called
+            raise
+        except Exception:
+            await self.callbacks.dialled(callback.id, False, self.clock())
+            raise
+
+    async def reject_callback(self, agent_id: int, callback_id: object) -> None:
+        assert self.callbacks is not None
+        callback = self._take_callback_offer(agent_id, callback_id)
+        await self.callbacks.rejected(callback.id)
+        self.router.kick()
+
+    def _callback_expired(self, agent_id: int, callback_id: int) -> None:
+        offer = self._callback_offers.get(agent_id)
+        if offer is None or offer[0].id != callback_id:
+            return
+        del self._callback_offers[agent_id]
+        self.bus.publish(
+            AgentMessage(
+                agent_id, {"type": "callback.withdrawn", "callback_id": callback_id, "cause": "no_answer"}
+            )
+        )
+        self._spawn(self._release_callback(callback_id))
+        if self._states.get(agent_id).state == "available":
+            self._states.set(agent_id, "break", "no_answer")  # as for a call rung out
+
+    async def _release_callback(self, callback_id: int) -> None:
+        assert self.callbacks is not None
+        await self.callbacks.rejected(callback_id)
+        self.router.kick()
+
+    def _callbacks_changed(self, queue: str) -> None:
+        self._quiet.clear()
+        self.router.kick()
+
+    def _offer(self, session: CallSession, agent_id: int) -> None:
+        if session.closed or session.answered or session.offered_to is not None:
+            return
+        session.offered_to = agent_id
+        session.offer_timer = session.later(self.offer_timeout_s, self._offer_expired, session, agent_id)
+        if session.leg.state == "offered":
+            session.spawn(session.leg.ring(), "ring")
+        self.bus.publish(CallOffered(session.id, agent_id, session.number, session.queue, session.waited_s()))
+        self._publish_state(session)
+
+    def _offer_expired(self, session: CallSession, agent_id: int) -> None:
+        if session.offered_to == agent_id and not session.answered:
+            self._withdraw(session, agent_id, "no_answer")
+            # As Asterisk's autopause: an agent who lets a call ring out is away from the desk.
+            if self._states.get(agent_id).state == "available":
+                self._states.set(agent_id, "break", "no_answer")
+
+    def _withdraw(self, session: CallSession, agent_id: int, cause: str, *, turned_down: bool = True) -> None:
+        if session.offered_to != agent_id or session.answered:
+            return  # answered (or moved on) between the timer and now
+        if session.offer_timer is not None:
+            session.offer_timer.cancel()
+        session.offered_to = None
+        if turned_down:
+            self.router.turned_down(session.id, agent_id)
+        self.bus.publish(
+            CallStateChanged(
+                session.id,
+                "ended",
+                session.direction,
+                session.queue,
+                agent_id,
+                tell=(agent_id,),
+                page={
+                    "call_id": session.id,
+                    "state": "ended",
+                    "direction": session.direction,
+                    "number": session.number,
+                    "cause": cause,
+                },
+            )
+        )
+        self.router.kick()
 
     # -- agents' actions -------------------------------------------------------------------------------------
 
-    def _own(self, agent_id: int, call_id: str) -> DeskCall:
-        call = self._calls.get(call_id)
-        if call is None or agent_id not in (call.agent_id, call.offered_to):
+    def _own(self, agent_id: int, call_id: str) -> CallSession:
+        session = self._sessions.get(call_id)
+        if session is None or agent_id not in (session.agent_id, session.offered_to):
             raise CallError("not_found", "no such call for this agent")
-        return call
+        return session
 
     async def answer(self, agent_id: int, call_id: str) -> None:
-        call = self._own(agent_id, call_id)
-        if call.offered_to != agent_id or call.answered:
+        session = self._own(agent_id, call_id)
+        if session.offered_to != agent_id or session.answered:
             raise CallError("bad_request", "this call is not ringing for you")
-        if any(c.agent_id == agent_id for c in self._calls.values()):
+        if any(s.agent_id == agent_id for s in self._sessions.values()):
             raise CallError("bad_request", "finish the current call first")
         if not self._media.has_audio(agent_id):
             raise CallError("no_audio", "your audio is not connected yet")
-        if call.offer_timer:
-            call.offer_timer.cancel()
-        call.answered = True
-        call.agent_id = agent_id
-        call.offered_to = None
+        if session.offer_timer is not None:
+            session.offer_timer.cancel()
+        session.answered = True
+        session.agent_id = agent_id
+        session.offered_to = None
+        session.phase = "agent"
         # The agent is on the call before the 200 goes out: should the caller hang up meanwhile, the end of the
         # call finds them on_call and moves them to wrap-up, instead of leaving them on a call that is gone.
-        self._states.set(agent_id, "on_call", call.id)
-        call.connected_at = time.monotonic()
-        await call.leg.answer()  # its `connected` reaches the page through _leg_changed
-        if call.leg.state == "ended" or call.id not in self._calls:
+        self._states.set(agent_id, "on_call", session.id)
+        inbound.stop_waiting(session, self)
+        if session.leg.state in ("offered", "ringing"):
+            await session.leg.answer()
+        if session.leg.state == "ended" or session.closed:
             return
-        self._bridge(call)
-        self._store.post(call_records.mark_answered, call.id, agent_id)
+        session.connected_at = time.monotonic()
+        session.to_agent(agent_id)  # the music (or a prompt) stops in this same step
+        self.bus.publish(CallAnswered(session.id, agent_id))
+        self._publish_state(session)
 
     async def reject(self, agent_id: int, call_id: str) -> None:
-        call = self._own(agent_id, call_id)
-        if call.offered_to != agent_id:
+        session = self._own(agent_id, call_id)
+        if session.offered_to != agent_id:
             raise CallError("bad_request", "this call is not ringing for you")
-        if call.offer_timer:
-            call.offer_timer.cancel()
-        await self._withdraw_offer(call, agent_id, "rejected")
+        self._withdraw(session, agent_id, "rejected")
 
     async def hangup(self, agent_id: int, call_id: str) -> None:
-        call = self._own(agent_id, call_id)
-        await call.leg.hangup()
+        session = self._own(agent_id, call_id)
+        if session.offered_to == agent_id and not session.answered:
+            self._withdraw(session, agent_id, "rejected")  # hanging up a call that rings for you refuses it
+            return
+        await session.leg.hangup()
 
     async def hold(self, agent_id: int, call_id: str, on: bool) -> None:
-        call = self._own(agent_id, call_id)
+        session = self._own(agent_id, call_id)
         # A second click while the first re-INVITE is out waits for it, then finds the call already as asked.
-        async with call.hold_lock:
-            if call.agent_id != agent_id or call.leg.state not in ("connected", "held"):
+        async with session.hold_lock:
+            if session.agent_id != agent_id or session.leg.state not in ("connected", "held"):
                 raise CallError("bad_request", "only a connected call can be held")
-            if on == call.held:
+            if on == session.held:
                 return
             try:
-                await call.leg.hold(on)
+                await session.leg.hold(on)
             except Exception as e:  # 488/491/timeout from the far end: the call stays as it was, audio too
-                log.warning("call %s: hold(%s) refused: %s", call.id, on, e)
+                log.warning("call %s: hold(%s) refused: %s", session.id, on, e)
                 raise CallError("hold_failed", "the other side refused; the call is unchanged") from None
-            if call.id not in self._calls:
+            if session.closed:
                 return  # ended during the re-INVITE
-            call.held = on
-            feed = self._feed(call)
+            session.held = on
+            feed = session.feed
             if feed is not None:
+                feed.agent_id = agent_id
                 feed.switch("music" if on else "agent")
-        await self._send_state(call)
+        self._publish_state(session)
 
     async def dtmf(self, agent_id: int, call_id: str, digits: str) -> None:
-        call = self._own(agent_id, call_id)
+        session = self._own(agent_id, call_id)
         digits = digits.upper()
         if not digits or len(digits) > 32 or not set(digits) <= DTMF_DIGITS:
             raise CallError("bad_request", "digits are 0-9, *, #, A-D (at most 32)")
-        await call.leg.send_dtmf(digits)
+        await session.leg.send_dtmf(digits)
 
     async def transfer(self, agent_id: int, call_id: str, target: str) -> None:
-        number = _clean_number(target)
+        number = clean_number(target)
         if number is None:
             raise CallError("bad_request", "a transfer goes to a number: digits, + * # only")
         await self._own(agent_id, call_id).leg.transfer(number)
 
-    async def dial(self, agent_id: int, number: str, call_order_id: int | None = None) -> str:
-        cleaned = _clean_number(number)
+    async def dial(
+        self,
+        agent_id: int,
+        number: str,
+        call_order_id: int | None = None,
+        *,
+        callback_id: int | str | None = None,
+        queue: str = "",
+    ) -> str:
+        cleaned = clean_number(number)
         if cleaned is None:
             raise CallError("bad_request", "a number has digits, + * # only")
         number = cleaned
-        if any(agent_id in (c.agent_id, c.offered_to) for c in self._calls.values()):
+        if agent_id in self._busy_agents():
             raise CallError("bad_request", "finish the current call first")
         if not self._media.has_audio(agent_id):
             raise CallError("no_audio", "your audio is not connected yet")
-        leg = await self._endpoint.dial(number, ring_timeout_s=self._ring_timeout_s)
-        call = self._track(
-            DeskCall(_new_id(), leg, "outbound", number, agent_id=agent_id),
-            from_number=self._endpoint.config.caller_id,
-            to_number=number,
+        leg = await self._endpoint.dial(number, ring_timeout_s=self.ring_timeout_s)
+        session = CallSession(
+            leg=leg,
+            direction="outbound",
+            number=number,
+            media=self._media,
+            music=self._music_of(queue),
+            queue=queue,
             agent_id=agent_id,
-            state="dialing",
-            call_order_id=call_order_id,
+            callback_id=callback_id,
         )
-        self._states.set(agent_id, "outbound", call.id)
-        await self._send_state(call)
-        return call.id
+        session.phase = "agent"
+        self._track(session, to_number=number, call_order_id=call_order_id)
+        self._states.set(agent_id, "outbound", session.id)
+        self._publish_state(session)
+        return session.id
+
+    def _music_of(self, queue: str) -> HoldMusic:
+        q = self.directory.queues.get(queue)
+        return q.music if q is not None else self._desk_music
 
     # -- leg events ------------------------------------------------------------------------------------------
 
-    def _feed(self, call: DeskCall) -> CallerFeed | None:
-        if call.feed is None and call.agent_id is not None and call.leg.media is not None:
-            call.feed = CallerFeed(self._media, self._hold_music, call.agent_id, call.leg.media)
-        return call.feed
-
-    def _bridge(self, call: DeskCall) -> None:
-        feed = self._feed(call)
-        if feed is not None:
-            feed.switch("agent")
-
-    def _leg_changed(self, call: DeskCall) -> None:
-        state = call.leg.state
-        if state == "connected" and call.direction == "outbound" and not call.answered:
-            call.answered = True
-            call.connected_at = time.monotonic()
-            self._store.post(call_records.mark_answered, call.id, call.agent_id)
-            self._bridge(call)
-        elif state == "ringing" and call.direction == "outbound":
-            self._store.post(call_records.update, call.id, state="ringing")
-        elif state == "ended":
-            self._ended(call)
+    def _leg_changed(self, session: CallSession) -> None:
+        state = session.leg.state
+        if state == "ended":
+            self._ended(session)
             return
-        self._spawn(self._send_state(call))
+        if session.direction == "inbound" and not session.answered:
+            return  # the queue's 200 OK is no news to an agent: for them the call rings until they answer
+        if state == "connected" and session.direction == "outbound" and not session.answered:
+            session.answered = True
+            session.connected_at = time.monotonic()
+            self.bus.publish(CallAnswered(session.id, session.agent_id))
+            if session.agent_id is not None:
+                session.to_agent(session.agent_id)
+        self._publish_state(session)
 
-    def _ended(self, call: DeskCall) -> None:
-        if self._calls.pop(call.id, None) is None:
+    def end_cause(self, session: CallSession) -> str:
+        cause = session.leg.cause or "failed"
+        if session.outcome is not None:
+            return session.outcome
+        if session.direction == "inbound" and not session.answered and cause in CALLER_LEFT:
+            return "abandoned"  # CANCEL while ringing, BYE while queued: before an agent answered
+        return cause
+
+    def _ended(self, session: CallSession) -> None:
+        if self._sessions.pop(session.id, None) is None:
             return
-        cause = call.leg.cause or "failed"
-        if call.offer_timer:
-            call.offer_timer.cancel()
-        if call.feed is not None:
-            call.feed.switch("none")
-        self._store.post(call_records.mark_ended, call.id, cause)
-        talk_s = time.monotonic() - call.connected_at if call.connected_at else None
+        cause = self.end_cause(session)
+        offered = session.offered_to
+        if session.offer_timer is not None:
+            session.offer_timer.cancel()
+        session.offered_to = None  # the agent it rang hears why it stopped below, with the call's own cause
+        self.leave(session)
+        self.router.forget_call(session.id)
+        talk_s = time.monotonic() - session.connected_at if session.connected_at else None
         log.info(
             "%s",
             call_line(
-                call.id,
-                call.direction,
-                call.number,
-                queue=call.queue,
-                agent_id=call.agent_id if call.agent_id is not None else call.offered_to,
-                answered=call.answered,
+                session.id,
+                session.direction,
+                session.number,
+                queue=session.queue,
+                agent_id=session.agent_id if session.agent_id is not None else offered,
+                answered=session.answered,
                 talk_s=talk_s,
                 cause=cause,
             ),
         )
-        for agent_id in {call.agent_id, call.offered_to} - {None}:
-            if call.agent_id == agent_id:
-                self._media.detach(agent_id)
-                # Answered or not, an agent's own call ends in wrap-up: the contact needs its note.
-                if self._states.get(agent_id).state in ("on_call", "outbound"):
-                    self._states.set(agent_id, "wrap_up", call.id)
-            message = {
-                "type": "call.state",
-                "call_id": call.id,
-                "state": "ended",
-                "direction": call.direction,
-                "number": call.number,
-                "cause": cause,
-            }
-            self._spawn(self._notify(agent_id, message))
+        tell = tuple(a for a in {session.agent_id, offered} if a is not None)
+        if session.agent_id is not None:
+            self._media.detach(session.agent_id)
+            # Answered or not, an agent's own call ends in wrap-up: the contact needs its note.
+            if self._states.get(session.agent_id).state in ("on_call", "outbound"):
+                self._states.set(session.agent_id, "wrap_up", session.id)
+        page = {**session.to_json(), "state": "ended", "cause": cause}
+        page.pop("connected_s", None)
+        self.bus.publish(
+            CallStateChanged(
+                session.id, "ended", session.direction, session.queue, session.agent_id, tell=tell, page=page
+            )
+        )
+        self.bus.publish(CallEnded(session.id, cause, session.queue, session.agent_id))
+        self.call_ended(session, cause)
+        self._spawn(session.close())
+        self.router.kick()
 
-    async def _send_state(self, call: DeskCall) -> None:
-        for agent_id in {call.agent_id, call.offered_to} - {None}:
-            await self._notify(agent_id, {"type": "call.state", **call.to_json()})
+    def call_ended(self, session: CallSession, cause: str) -> None:
+        """A callback's dial tells the desk whether it reached the citizen."""
+        if session.callback_id is not None and self.callbacks is not None:
+            self._spawn(self.callbacks.dialled(int(session.callback_id), session.answered, self.clock()))
+
+    def _publish_state(self, session: CallSession) -> None:
+        tell = tuple(a for a in {session.agent_id, session.offered_to} if a is not None)
+        if not tell:
+            return
+        page = session.to_json()
+        self.bus.publish(
+            CallStateChanged(
+                session.id, page["state"], session.direction, session.queue, session.agent_id, tell, page
+            )
+        )
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -416,7 +662,7 @@ class CallCenter:
             log.error("call task failed", exc_info=task.exception())
 
 
-def _clean_number(text: str) -> str | None:
+def clean_number(text: str) -> str | None:
     """A dialled or transfer number as the trunk gets it, or None. Never a SIP URI from the page: a URI could
     send the call (and its cost) anywhere, and its characters end up in SIP headers."""
     number = "".join(ch for ch in str(text) if ch not in " ./-()")
@@ -427,5 +673,4 @@ def _clean_number(text: str) -> str | None:
     return number
 
 
-def _new_id() -> str:
-    return secrets.token_hex(8)
+_clean_number = clean_number  # the name the tests and the first version used

@@ -1,15 +1,17 @@
-"""What a caller hears on hold: a WAV file as 20 ms G.711 frames, or a soft chime when none is configured
-(silence would make callers think they were cut off)."""
+"""What a caller hears from the desk itself: hold music (a file as 20 ms G.711 frames, looped, or a soft chime when
+none is configured: silence would make callers think they were cut off) and prompts (the same, played once).
+
+Frames are encoded once, when the desk starts; playing one is a `write_frame` every 20 ms on the loop clock."""
 
 from __future__ import annotations
 
 import asyncio
 import math
 import struct
-import wave
 from pathlib import Path
 
 from ..sip.g711 import pcm16_to_alaw, pcm16_to_ulaw
+from .audio_file import decode_8k_mono
 
 FRAME = 160
 RATE = 8000
@@ -33,19 +35,14 @@ def _chime() -> bytes:
 
 
 def load_pcm(path: str | Path | None) -> bytes:
-    """8 kHz mono 16-bit PCM from a WAV file (that format only: convert with sox beforehand), else the chime."""
+    """8 kHz mono 16-bit PCM from an audio file in any format PyAV decodes, else the chime."""
     if not path:
         return _chime()
-    with wave.open(str(path), "rb") as wav:
-        if wav.getframerate() != RATE or wav.getnchannels() != 1 or wav.getsampwidth() != 2:
-            raise ValueError(
-                f"{path}: hold music must be 8 kHz mono 16-bit WAV (sox in.wav -r 8000 -c 1 -b 16 out.wav)"
-            )
-        return wav.readframes(wav.getnframes())
+    return decode_8k_mono(path)
 
 
 class HoldMusic:
-    """Pre-encoded frames of the hold music, played into a call leg until stopped."""
+    """Pre-encoded frames of a sound (hold music or a prompt), played into a call leg once or until stopped."""
 
     def __init__(self, pcm: bytes) -> None:
         usable = len(pcm) - len(pcm) % (FRAME * 2)
@@ -55,14 +52,19 @@ class HoldMusic:
             "PCMA": [pcm16_to_alaw(c) for c in chunks],
         }
 
-    async def play(self, sink) -> None:
-        """Write one frame per 20 ms into `sink` (an RtpStream) until cancelled; paced by the loop clock. Its one
-        owner is the call's CallerFeed, which starts it and cancels it in the same step as switching source."""
+    @property
+    def seconds(self) -> float:
+        return len(self._frames["PCMU"]) * 0.02
+
+    async def play(self, sink, *, once: bool = False) -> None:
+        """Write one frame per 20 ms into `sink` (an RtpStream) until cancelled, or to the sound's end with
+        `once`; paced by the loop clock. Its one owner is the call's CallerFeed, which starts it and cancels it
+        in the same step as switching source."""
         frames = self._frames[sink.codec]
         loop = asyncio.get_running_loop()
         due = loop.time()
         n = 0
-        while True:
+        while not once or n < len(frames):
             sink.write_frame(frames[n % len(frames)])
             n += 1
             due += 0.02

@@ -59,6 +59,7 @@ class Call:
         self.on_state: Callable[[Call], None] | None = None
         self.media: RtpStream | None = None
         self.transferred_to: str | None = None
+        self.privacy = ""  # an inbound INVITE's Privacy header (RFC 3323): "id" withholds the caller's number
         self.negotiated: Negotiated | None = None
         self._ep = endpoint
         self._dialog: Dialog | None = None
@@ -184,6 +185,7 @@ class Call:
         contact = req.contact
         call = cls(ep, "inbound", req.call_id, frm.uri.user or str(frm.uri), to.uri.user or "", "offered")
         local = to.with_tag(new_tag())
+        call.privacy = req.get("Privacy") or ""
         call._dialog = Dialog(
             call_id=req.call_id,
             local=local,

@@ -8,6 +8,7 @@ from aiohttp import web
 from ..acd.agent_state import AgentStates
 from ..acd.call_center import CallCenter
 from ..acd.callbacks import CallbackDesk
+from ..acd.events import EventBus
 from ..config import Config
 from ..eid.challenge import ChallengeStore
 from ..eid.verify import VerifyPolicy
@@ -29,4 +30,5 @@ LOGIN_LIMIT = web.AppKey("login_limit", RateLimiter)
 RTC = web.AppKey("rtc", RtcSettings)
 MEDIA = web.AppKey("media", MediaRoom)
 CALLS = web.AppKey("calls", CallCenter)
+BUS = web.AppKey("bus", EventBus)
 CALLBACKS = web.AppKey("callbacks", CallbackDesk)

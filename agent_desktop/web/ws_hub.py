@@ -1,6 +1,10 @@
 """The WebSocket hub (`/ws`): one live connection per agent, `hello` on connect, JSON messages both ways, an
 application heartbeat, and the hand-over when the same agent connects again (reconnect or a second tab).
 
+What the desk tells pages comes off the event bus (`AgentStateChanged`, `CallOffered`, `CallStateChanged`,
+`AgentMessage`): the hub never calls into the call center, and nobody calls the hub but the bus and /ws. After
+each `hello` the hub publishes `AgentConnected` (the queue figures follow it at once).
+
 The newest connection wins: after a network drop the old socket may linger half-open for minutes, and the agent
 must get their desk back at once. The older connection gets `error{code: session_replaced}` and is closed.
 """
@@ -17,7 +21,15 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
-from ..acd.agent_state import AgentStates, Presence, StateError
+from ..acd.agent_state import AgentStates, StateError
+from ..acd.events import (
+    AgentConnected,
+    AgentMessage,
+    AgentStateChanged,
+    CallOffered,
+    CallStateChanged,
+    EventBus,
+)
 from ..store.agents import Agent
 
 log = logging.getLogger(__name__)
@@ -60,12 +72,14 @@ class Hub:
 
     def __init__(
         self,
+        bus: EventBus,
         states: AgentStates,
         heartbeat_s: float,
         me_body: Callable[[Agent], dict],
         hello_extra: Callable[[Agent], dict] = lambda agent: {"calls": []},
         session_alive: Callable[[Connection], Awaitable[bool]] = lambda conn: _alive(),
     ) -> None:
+        self._bus = bus
         self._states = states
         self._heartbeat_s = heartbeat_s
         self._me_body = me_body
@@ -77,6 +91,10 @@ class Hub:
             "agent.state": self._on_agent_state,
             "pong": self._on_pong,
         }
+        bus.subscribe(AgentStateChanged, self._state_changed)
+        bus.subscribe(AgentMessage, lambda e: self.tell(e.agent_id, e.message))
+        bus.subscribe(CallOffered, self._call_offered)
+        bus.subscribe(CallStateChanged, self._call_state)
 
     def _spawn(self, coro) -> None:
         # The loop keeps only weak references to tasks: hold ours until they are done.
@@ -88,6 +106,10 @@ class Hub:
         """Let another room (calls, media) handle a client message type."""
         self._handlers[message_type] = handler
 
+    def agent_ids(self) -> list[int]:
+        """The agents with a desk socket now."""
+        return list(self._conns)
+
     def connection(self, agent_id: int) -> Connection | None:
         return self._conns.get(agent_id)
 
@@ -98,20 +120,31 @@ class Hub:
         await conn.send(message)
         return True
 
-    def state_changed(self, agent_id: int, presence: Presence) -> None:
-        """AgentStates' change hook: tell the agent's page (any source of change, not only the page itself)."""
+    def tell(self, agent_id: int, message: dict) -> None:
+        """Send `message` to the agent's page, if it has one, without waiting (in order with other sends)."""
         conn = self._conns.get(agent_id)
         if conn is not None:
-            self._spawn(
-                conn.send(
-                    {
-                        "type": "agent.state",
-                        "state": presence.state,
-                        "since": presence.since,
-                        "reason": presence.reason,
-                    }
-                )
-            )
+            self._spawn(conn.send(message))
+
+    def _state_changed(self, e: AgentStateChanged) -> None:
+        # Any source of change, not only the page itself: a call, an offer rung out, the reconnect grace.
+        self.tell(e.agent_id, {"type": "agent.state", "state": e.state, "since": e.since, "reason": e.reason})
+
+    def _call_offered(self, e: CallOffered) -> None:
+        self.tell(
+            e.agent_id,
+            {
+                "type": "call.offered",
+                "call_id": e.call_id,
+                "from": e.from_number,
+                "queue": e.queue,
+                "waited_s": e.waited_s,
+            },
+        )
+
+    def _call_state(self, e: CallStateChanged) -> None:
+        for agent_id in e.tell:
+            self.tell(agent_id, {"type": "call.state", **e.page})
 
     async def drop_agent(self, agent_id: int, reason: str) -> None:
         conn = self._conns.pop(agent_id, None)
@@ -158,6 +191,7 @@ class Hub:
                     **self._hello_extra(agent),
                 }
             )
+            self._bus.publish(AgentConnected(agent.id, frozenset(agent.skills)))
             await self._read_loop(conn)
         finally:
             if self._conns.get(agent.id) is conn:

@@ -87,3 +87,37 @@ def test_mistakes_stop_start_up_naming_the_key(change: tuple[str, str], names: s
     with pytest.raises(ConfigError) as stopped:
         parse_config(LINE_1700.replace(old, new, 1))
     assert names in str(stopped.value)
+
+
+def test_a_missing_or_undecodable_prompt_stops_start_up_naming_its_key(tmp_path) -> None:
+    from agent_desktop.acd.queues import build_directory
+    from agent_desktop.media.hold_music import HoldMusic, load_pcm
+
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "broken.wav").write_bytes(b"RIFF not really a wav")
+    base = '[[queues]]\nname = "a"\nnumber = "1701"\n'
+    music = HoldMusic(load_pcm(None))
+    missing = parse_config(base + 'welcome = "nope.wav"\n', base_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match=r"\[\[queues\]\]\[0\] welcome: .*nope.wav"):
+        build_directory(missing, music)
+    broken = parse_config(base + 'closed = "broken.wav"\n', base_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match=r"\[\[queues\]\]\[0\] closed: .*broken.wav"):
+        build_directory(broken, music)
+    menu = parse_config(
+        base + '[[menus]]\nnumber = "1700"\nprompt = "gone.ogg"\ndefault = "a"\n', base_dir=str(tmp_path)
+    )
+    with pytest.raises(ConfigError, match=r"\[\[menus\]\]\[0\] prompt: .*gone.ogg"):
+        build_directory(menu, music)
+
+
+def test_without_queues_one_default_queue_takes_every_number() -> None:
+    from agent_desktop.acd.queues import build_directory
+    from agent_desktop.media.hold_music import HoldMusic, load_pcm
+
+    directory = build_directory(parse_config(""), HoldMusic(load_pcm(None)))
+    queue = directory.route("1234")
+    assert queue is directory.route("1700") and queue.name == "default"
+    assert queue.prompts == {} and queue.skills == frozenset()
+    import datetime as dt
+
+    assert queue.open_at(dt.datetime(2026, 12, 25, 3, 0, tzinfo=dt.UTC))  # Christmas night: always open

@@ -63,10 +63,8 @@ def _players() -> list[asyncio.Task]:
 
 
 async def test_double_hold_then_unhold_leaves_only_the_agent_on_the_call(desk, caller):  # noqa: F811
-    calls = desk.server.app[keys.CALLS]
-    calls._hold_music = HoldMusic(
-        tone_pcm(MUSIC_TONE, 2.0)
-    )  # [sip] hold_music, a tone to tell it by frequency
+    # The default queue's music ([sip] hold_music), a tone to tell it by frequency.
+    desk.server.app[keys.CALLS].directory.queues["default"].music = HoldMusic(tone_pcm(MUSIC_TONE, 2.0))
     async with AsyncExitStack() as stack:
         agent = await AgentClient(desk, "agent", mic=ToneTrack(AGENT_TONE)).start(stack)
         await agent.available()

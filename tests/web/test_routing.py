@@ -4,6 +4,7 @@ aiortc peers, the caller is our SIP user agent dialling the desk over UDP on loo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from contextlib import AsyncExitStack
 
 import aiohttp
@@ -100,7 +101,9 @@ async def _row(desk, call_id: str) -> dict:
     return await desk.server.app[keys.STORE].read(call_records.get, call_id)
 
 
-async def test_no_agent_available_gets_480_and_a_record(desk, caller):
+async def test_nobody_logged_in_gets_480_closed_and_a_record(desk, caller):
+    """§9: without [[queues]] the one queue `default` closes when no agent is logged in; with neither `closed_to`
+    nor a `closed` prompt the caller gets 480 (the first version's answer), now counted as `closed`."""
     leg = await caller.dial(_desk_uri(desk), ring_timeout_s=5)
     await _state(leg, "ended")
     assert leg.cause == "rejected"
@@ -110,7 +113,8 @@ async def test_no_agent_available_gets_480_and_a_record(desk, caller):
         rows = list(db.query("SELECT * FROM calls"))
     finally:
         db.close()
-    assert rows[-1]["end_cause"] == "no_agent" and rows[-1]["from_number"] == "0470111222"
+    assert rows[-1]["end_cause"] == "closed" and rows[-1]["from_number"] == "0470111222"
+    assert rows[-1]["queue"] == "default" and rows[-1]["queued"] is None
 
 
 async def test_longest_idle_first_then_the_next_on_reject(desk, caller):
@@ -145,8 +149,10 @@ async def test_longest_idle_first_then_the_next_on_reject(desk, caller):
         assert row["agent_id"] == 2 and row["answered"] and row["end_cause"] == "remote_bye"
 
 
-async def test_unanswered_offer_moves_on_after_the_offer_timeout(desk, caller):
-    desk.server.app[keys.CALLS]._offer_timeout_s = 0.5  # [acd] offer_timeout_s, short for the test
+async def test_unanswered_offer_pauses_the_agent_and_the_caller_waits(desk, caller):
+    """An offer that rings out puts the agent on `break` (reason no_answer) and, with nobody else free, the caller
+    is answered and waits in the queue instead of hearing 480; hanging up then is `abandoned`."""
+    desk.server.app[keys.CALLS].offer_timeout_s = 0.5  # [acd] offer_timeout_s, short for the test
     async with AsyncExitStack() as stack:
         first = await AgentClient(desk, "agent").start(stack)
         await first.available()
@@ -154,8 +160,14 @@ async def test_unanswered_offer_moves_on_after_the_offer_timeout(desk, caller):
         offered = await first.next("call.offered")
         ended = await first.call_state("ended", within=3)
         assert ended["call_id"] == offered["call_id"] and ended["cause"] == "no_answer"
-        await _state(leg, "ended")  # nobody else: the caller hears 480, not endless ringing
-        assert (await _row(desk, offered["call_id"]))["end_cause"] == "no_agent"
+        paused = await first.next("agent.state")
+        assert (paused["state"], paused["reason"]) == ("break", "no_answer")
+        await _state(leg, "connected")  # nobody else: answered, queued, not turned away
+        await asyncio.sleep(0.3)
+        await leg.hangup()
+        await asyncio.sleep(0.2)
+        row = await _row(desk, offered["call_id"])
+        assert row["end_cause"] == "abandoned" and row["queued"] and row["answered"] is None
 
 
 async def test_agents_without_audio_are_not_offered_calls(desk, caller):
@@ -165,9 +177,17 @@ async def test_agents_without_audio_are_not_offered_calls(desk, caller):
         ws = await stack.enter_async_context(http.ws_connect(f"{desk.url}/ws"))
         await ws.receive_json()
         await ws.send_json({"type": "agent.state", "state": "available"})
+        await asyncio.sleep(0.2)
         leg = await caller.dial(_desk_uri(desk), ring_timeout_s=5)
-        await _state(leg, "ended")
-        assert leg.cause == "rejected"
+        # Logged in, so the queue is staffed: the caller waits (answered, music) and nobody's desk rings.
+        await _state(leg, "connected")
+        seen = []
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.5):
+                while True:
+                    seen.append((await ws.receive_json())["type"])
+        assert "call.offered" not in seen, seen
+        await leg.hangup()
 
 
 async def test_call_actions_are_checked(desk):

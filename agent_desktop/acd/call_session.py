@@ -1,0 +1,201 @@
+"""One call's owner: its SIP leg (and a second leg it dials, an overflow), its timers and tasks, and the one
+source that feeds the caller (`CallerFeed`).
+
+Everything a call starts — a prompt, the hold music, the wait-message clock, an overflow dial, an offer's ring-out
+timer — is started through its session (`spawn`, `later`), so when the call ends `close()` cancels all of it and
+waits for it: nothing of a call outlives it, and nothing of it plays on a leg that is gone. The session's state is
+plain attributes the call center and the queue's script read; they change on the event loop only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from ..media.caller_feed import CallerFeed
+from ..media.hold_music import HoldMusic
+from ..media.room import MediaRoom
+from ..sip.call import Call as Leg
+
+log = logging.getLogger(__name__)
+
+# The calls' life cycle as the session sees it (the leg has its own, SIP-level states).
+PHASES = ("new", "menu", "welcome", "waiting", "ringing", "agent", "overflow", "closing", "ended")
+
+
+class CallSession:
+    def __init__(
+        self,
+        *,
+        leg: Leg,
+        direction: str,
+        number: str,
+        media: MediaRoom,
+        music: HoldMusic,
+        queue: str = "",
+        agent_id: int | None = None,
+        callback_id: int | str | None = None,
+        call_id: str | None = None,
+    ) -> None:
+        self.id = call_id or secrets.token_hex(8)
+        self.leg = leg
+        self.direction = direction
+        self.number = number
+        self.queue = queue
+        self.agent_id = agent_id  # who has it: answered it, or dialled it
+        self.offered_to: int | None = None  # whose desk it rings on now
+        self.callback_id = callback_id
+        self.arrived = time.monotonic()  # the INVITE (or the dial): every queue timer counts from here
+        self.answered = False  # by an agent of this desk (or, outbound, by the called party)
+        self.connected_at: float | None = None  # monotonic; the page's call timer survives a reconnect
+        self.held = False
+        self.hold_lock = asyncio.Lock()  # one hold/unhold at a time (double clicks)
+        self.phase = "new"
+        self.waiting = False  # in its queue's waiting line (ringing an agent counts)
+        self.queued = False  # has heard the queue's music: joined the line for the reports
+        self.outcome: str | None = (
+            None  # an end cause the desk decided (closed, callback_requested, overflowed)
+        )
+        self.other: Leg | None = None  # a leg this call dialled: the overflow number
+        self.digits: asyncio.Queue[str] = asyncio.Queue()
+        self.offer_timer: asyncio.TimerHandle | None = None
+        self._media = media
+        self._music = music
+        self._feed: CallerFeed | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._waiting_tasks: set[asyncio.Task] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<CallSession {self.id} {self.direction} {self.phase} queue={self.queue!r}>"
+
+    # -- what the caller hears --------------------------------------------------------------------------------
+
+    @property
+    def feed(self) -> CallerFeed | None:
+        """The caller's one source, once the leg has media (after the 200 OK); digits heard on the leg from then
+        on land in `digits`."""
+        if self._feed is None and self.leg.media is not None and not self._closed:
+            self._feed = CallerFeed(self._media, self._music, self.agent_id, self.leg.media)
+            self.leg.media.on_dtmf = self.digits.put_nowait
+        return self._feed
+
+    def use_music(self, music: HoldMusic) -> None:
+        """The queue's music (for waiting and for an agent's hold)."""
+        self._music = music
+        if self._feed is not None:
+            self._feed.music = music
+
+    def to_agent(self, agent_id: int) -> None:
+        feed = self.feed
+        if feed is not None:
+            feed.agent_id = agent_id
+            feed.switch("agent")
+
+    # -- tasks and timers -------------------------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "", *, waiting: bool = False) -> asyncio.Task:
+        """Run `coro` as one of the call's tasks; `waiting` ones (music, announcements, the callback digit, an
+        overflow dial) also stop when the caller leaves the waiting line."""
+        if self._closed:
+            coro.close()
+            raise RuntimeError(f"call {self.id} has ended")
+        task = asyncio.get_running_loop().create_task(coro, name=f"call-{self.id}-{name}")
+        self._tasks.add(task)
+        if waiting:
+            self._waiting_tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def spawn_if_live(self, coro: Coroutine[Any, Any, Any], name: str = "") -> None:
+        if self._closed:
+            coro.close()
+        else:
+            self.spawn(coro, name)
+
+    def stop_waiting_tasks(self) -> None:
+        """Cancel the waiting tasks, except the one calling (it goes on: a callback's confirmation, a bridge)."""
+        me = asyncio.current_task()
+        for task in list(self._waiting_tasks):
+            if task is not me:
+                task.cancel()
+
+    def later(self, delay: float, fn: Callable[..., object], *args: object) -> asyncio.TimerHandle:
+        """Call `fn(*args)` after `delay` seconds, unless the call has ended by then."""
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            fn(*args)
+
+        handle = asyncio.get_running_loop().call_later(max(delay, 0), fire)
+        self._timers.add(handle)
+        return handle
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        self._waiting_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("call %s: task %s failed", self.id, task.get_name(), exc_info=task.exception())
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def close(self) -> None:
+        """The call has ended: stop its feed, cancel its timers and tasks and wait for them, end a leg it
+        dialled."""
+        if self._closed:
+            return
+        self._closed = True
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+        if self.offer_timer is not None:
+            self.offer_timer.cancel()
+        if self._feed is not None:
+            self._feed.switch("none")
+        if self.leg.media is not None:
+            self.leg.media.on_dtmf = None
+        me = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not me]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self.other is not None and self.other.state != "ended":
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.other.hangup(), 5)
+
+    # -- what the agents' pages show ----------------------------------------------------------------------------
+
+    def page_state(self) -> str:
+        state = self.leg.state
+        if self.direction == "inbound" and not self.answered and state != "ended":
+            return "ringing"  # for the agent it rings, whether the caller hears ringing or the queue's music
+        if self.held and state in ("connected", "held"):
+            return "held"
+        return {"offered": "ringing", "dialing": "dialing"}.get(state, state)
+
+    def to_json(self) -> dict:
+        body = {
+            "call_id": self.id,
+            "state": self.page_state(),
+            "direction": self.direction,
+            "number": self.number,
+            "queue": self.queue,
+            # How long the caller has waited so far: a page reloaded while the call rings shows it too.
+            "waited_s": None if self.answered else self.waited_s(),
+            "connected_s": round(time.monotonic() - self.connected_at, 1) if self.connected_at else None,
+        }
+        if self.callback_id is not None:
+            body["callback_id"] = self.callback_id
+        return body
+
+    def waited_s(self) -> int:
+        return round(time.monotonic() - self.arrived)

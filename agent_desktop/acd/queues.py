@@ -1,0 +1,147 @@
+"""The queues and menus at runtime (DESIGN.md §9): which number lands where, each queue's prompts decoded once,
+its opening hours with the supervisor's override, and its waiting line.
+
+Prompts are decoded when the desk starts (PyAV, any format, to 8 kHz mono) and encoded to G.711 once; a prompt
+file that is missing or cannot be decoded stops start-up with a message naming its key, because a caller must never
+meet a queue whose welcome turns out to be broken at the first call. A config without `[[queues]]` has one queue
+`default` that takes every number, is always open, plays no prompt and the desk's hold music (the first version's
+behaviour).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from ..config import Config, ConfigError, MenuConfig, QueueConfig
+from ..media.audio_file import AudioFileError, decode_8k_mono
+from ..media.hold_music import HoldMusic
+from .opening_hours import OpeningHours
+
+if TYPE_CHECKING:
+    from .call_session import CallSession
+
+DEFAULT_QUEUE = "default"
+Override = Literal["open", "closed", "auto"]
+OVERRIDES = ("open", "closed", "auto")
+
+
+@dataclass(eq=False)
+class Queue:
+    config: QueueConfig
+    hours: OpeningHours
+    music: HoldMusic
+    prompts: dict[str, HoldMusic] = field(default_factory=dict)
+    override: Override = "auto"
+    waiting: list[CallSession] = field(default_factory=list)  # in the order they joined
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def skills(self) -> frozenset[str]:
+        return frozenset(self.config.skills)
+
+    @property
+    def priority(self) -> int:
+        return self.config.priority
+
+    def prompt(self, key: str) -> HoldMusic | None:
+        return self.prompts.get(key)
+
+    def open_at(self, at: dt.datetime) -> bool:
+        if self.override != "auto":
+            return self.override == "open"
+        return self.hours.is_open(at)
+
+    def longest_wait_s(self) -> int:
+        if not self.waiting:
+            return 0
+        return round(time.monotonic() - min(s.arrived for s in self.waiting))
+
+    def served_by(self, skills: frozenset[str] | set[str] | tuple[str, ...]) -> bool:
+        """An agent with `skills` takes this queue's calls: it has every skill the queue asks for."""
+        return self.skills <= frozenset(skills)
+
+
+@dataclass(eq=False)
+class Menu:
+    config: MenuConfig
+    prompt: HoldMusic
+
+    @property
+    def options(self) -> dict[str, str]:
+        return self.config.options
+
+
+class Directory:
+    """Dialled number -> queue or menu."""
+
+    def __init__(self, queues: list[Queue], menus: list[Menu]) -> None:
+        self.queues: dict[str, Queue] = {q.name: q for q in queues}
+        self._by_number: dict[str, Queue | Menu] = {}
+        self._any: Queue | None = None
+        for queue in queues:
+            for number in queue.config.numbers:
+                if number == "*":
+                    self._any = queue
+                else:
+                    self._by_number[number] = queue
+        for menu in menus:
+            for number in menu.config.numbers:
+                self._by_number[number] = menu
+
+    def is_open(self, name: str, at: dt.datetime) -> bool:
+        """A queue is open at `at`, its supervisor's override included (unknown names: closed)."""
+        queue = self.queues.get(name)
+        return queue is not None and queue.open_at(at)
+
+    def route(self, number: str) -> Queue | Menu | None:
+        """Where a call to `number` (the Request-URI's user part) lands; None: nowhere (404)."""
+        return self._by_number.get(number) or self._any
+
+
+class _Prompts:
+    """Each file decoded and encoded once, however many keys name it."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._cache: dict[str, HoldMusic] = {}
+
+    def load(self, name: str, where: str) -> HoldMusic:
+        if name not in self._cache:
+            path = self._folder / name
+            try:
+                self._cache[name] = HoldMusic(decode_8k_mono(path))
+            except AudioFileError as e:
+                raise ConfigError(f"{where}: {e}") from None
+        return self._cache[name]
+
+
+def default_queue_config() -> QueueConfig:
+    return QueueConfig(
+        name=DEFAULT_QUEUE,
+        number="*",
+        holidays="none",
+        callback_offer_after_s=0,
+        overflow_after_s=0,
+    )
+
+
+def build_directory(config: Config, desk_music: HoldMusic) -> Directory:
+    """The runtime queues and menus of `config`; ConfigError naming the key of a prompt that cannot be played."""
+    prompts = _Prompts(config.path(config.prompts.dir))
+    queue_configs = config.queues or (default_queue_config(),)
+    queues = []
+    for i, qc in enumerate(queue_configs):
+        where = f"[[queues]][{i}]"
+        loaded = {key: prompts.load(name, f"{where} {key}") for key, name in qc.prompt_keys().items()}
+        music = loaded.pop("hold_music", None) or desk_music
+        hours = OpeningHours.from_config(qc.open, qc.timezone, qc.holidays, qc.closed_dates, where)
+        queues.append(Queue(qc, hours, music, loaded))
+    menus = [Menu(mc, prompts.load(mc.prompt, f"[[menus]][{i}] prompt")) for i, mc in enumerate(config.menus)]
+    return Directory(queues, menus)

@@ -1,0 +1,194 @@
+"""Helpers of the queue tests: a desk with `[[queues]]`, `[[menus]]` and tone prompts (a distinct frequency per
+prompt, whole cycles per 20 ms frame so each frame can be told by itself), a caller's ear that keeps every RTP
+frame with its arrival time, and a SIP peer standing in for the overflow / backup number.
+
+What the caller hears is checked on its own leg, frame by frame: `ear.spans()` is the list of (tone, first, last)
+runs of frames, times in seconds after the dial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp.test_utils import TestServer
+
+from agent_desktop.app import create_app
+from agent_desktop.cli import enrol_certificate
+from agent_desktop.config import load_config
+from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
+from agent_desktop.web import keys
+from tests.helpers.net import free_port
+from tests.sip.audio import decode, encode, goertzel_ratio, tone_pcm, write_wav
+from tests.web.conftest import Desk, write_config
+
+# Hz; each a multiple of 50, so every 20 ms frame holds whole cycles.
+MUSIC, MENU, WELCOME, WAIT, OFFER, CONFIRMED, CLOSED = 350, 500, 600, 900, 1200, 1500, 1700
+CALLER, AGENT, BACKUP = 800, 1000, 1300
+TONES = (MUSIC, MENU, WELCOME, WAIT, OFFER, CONFIRMED, CLOSED, CALLER, AGENT, BACKUP)
+PROMPTS = {
+    "music.wav": (MUSIC, 3.0),
+    "menu.wav": (MENU, 0.6),
+    "welcome.wav": (WELCOME, 0.6),
+    "wait.wav": (WAIT, 0.5),
+    "offer.wav": (OFFER, 0.5),
+    "confirmed.wav": (CONFIRMED, 0.4),
+    "closed.wav": (CLOSED, 0.5),
+}
+
+
+def write_prompts(folder: Path) -> None:
+    folder.mkdir(exist_ok=True)
+    for name, (freq, seconds) in PROMPTS.items():
+        write_wav(folder / name, tone_pcm(freq, seconds))
+
+
+@contextlib.asynccontextmanager
+async def queue_desk(tmp_path: Path, pki, cards, extra: str, sip: str = "") -> AsyncIterator[Desk]:
+    """A desk whose config has `extra` (queues, menus, …), `sip` lines in its [sip] table and the tone prompts
+    above in `prompts/`."""
+    write_prompts(tmp_path / "prompts")
+    port = free_port()
+    path = write_config(tmp_path, pki, port, extra)
+    # The tests sleep while callers wait, without reading the agents' sockets: no heartbeat may close them then.
+    path.write_text(path.read_text().replace("heartbeat_s = 2", "heartbeat_s = 30", 1))
+    if sip:
+        listen = 'listen = "127.0.0.1:0"\n'
+        path.write_text(path.read_text().replace(listen, listen + sip + "\n", 1))
+    config = load_config(path)
+    enrol_certificate(config, cards["agent"].cert, ["agent"], ["vaccination"])
+    enrol_certificate(config, cards["supervisor"].cert, ["agent", "supervisor"], [], "fr")
+    server = TestServer(create_app(config), host="127.0.0.1", port=port)
+    await server.start_server()
+    try:
+        yield Desk(config, server, f"http://127.0.0.1:{port}", cards)
+    finally:
+        await server.close()
+
+
+def desk_uri(desk: Desk, number: str) -> str:
+    return f"sip:{number}@127.0.0.1:{desk.server.app[keys.CALLS].endpoint.port}"
+
+
+def dominant(pcm: bytes) -> int | None:
+    """The test tone a 20 ms frame holds, if any."""
+    samples = memoryview(pcm).cast("h")
+    if not samples or math.sqrt(sum(x * x for x in samples) / len(samples)) < 300:
+        return None
+    best = max(TONES, key=lambda f: goertzel_ratio(pcm, f))
+    return best if goertzel_ratio(pcm, best) > 0.6 else None
+
+
+@dataclass
+class Ear:
+    """A leg's received audio, each packet with its arrival time (no jitter buffer: timing as it came), and a
+    tone the leg speaks back every 20 ms."""
+
+    leg: object
+    start: float
+    frames: list[tuple[float, bytes]] = field(default_factory=list)
+    speaking: asyncio.Task | None = None
+
+    @classmethod
+    def on(cls, leg, start: float, speak: int | None = None) -> Ear:
+        ear = cls(leg, start)
+        loop = asyncio.get_running_loop()
+        media = leg.media
+        media.pass_audio_to(
+            lambda seq, ts, ssrc, payload: ear.frames.append(
+                (loop.time() - start, decode(media.codec, payload))
+            )
+        )
+        if speak is not None:
+            ear.speaking = loop.create_task(ear._speak(speak))
+        return ear
+
+    async def _speak(self, freq: int) -> None:
+        pcm = tone_pcm(freq, 1.0)
+        frames = [encode(self.leg.media.codec, pcm[i : i + 320]) for i in range(0, len(pcm), 320)]
+        n = 0
+        while True:
+            self.leg.media.write_frame(frames[n % len(frames)])
+            n += 1
+            await asyncio.sleep(0.02)
+
+    def close(self) -> None:
+        if self.speaking is not None:
+            self.speaking.cancel()
+
+    def spans(self, since: float = 0.0) -> list[tuple[int | None, float, float]]:
+        """Runs of frames of one tone: (tone, first arrival, last arrival); runs of fewer than 3 frames (a tone's
+        edge, a frame cut between two sources) are left out and their neighbours joined."""
+        runs: list[list] = []
+        for at, pcm in self.frames:
+            if at < since:
+                continue
+            tone = dominant(pcm)
+            if runs and at - runs[-1][2] > 0.1:
+                runs.append([None, runs[-1][2], at, 3])  # nothing came: silence
+            if runs and runs[-1][0] == tone:
+                runs[-1][2] = at
+                runs[-1][3] += 1
+            else:
+                runs.append([tone, at, at, 1])
+        merged: list[list] = []
+        for run in runs:
+            if run[3] < 3:
+                continue
+            if merged and merged[-1][0] == run[0]:
+                merged[-1][2] = run[2]
+            else:
+                merged.append(run)
+        return [(r[0], round(r[1], 3), round(r[2], 3)) for r in merged]
+
+    def heard(self, tone: int, since: float = 0.0) -> list[tuple[float, float]]:
+        return [(a, b) for t, a, b in self.spans(since) if t == tone]
+
+    def order(self, since: float = 0.0) -> list[int]:
+        """The tones heard, in order, silence left out."""
+        return [t for t, _, _ in self.spans(since) if t is not None]
+
+
+async def wait_state(leg, state: str, within: float = 5) -> None:
+    async with asyncio.timeout(within):
+        while leg.state != state:  # noqa: ASYNC110 - the leg has one on_state hook, owned by the desk or test
+            await asyncio.sleep(0.02)
+
+
+async def wait_for(predicate, within: float = 5, step: float = 0.02) -> None:
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110 - polling what the desk's store or a leg shows
+            await asyncio.sleep(step)
+
+
+class Backup:
+    """The overflow / backup number: a SIP user agent that answers every call, speaks BACKUP and listens."""
+
+    def __init__(self) -> None:
+        self.calls: list = []
+        self.ears: list[Ear] = []
+        self.endpoint = SipEndpoint(
+            EndpointConfig("127.0.0.1", 0, rtp_ports=(47200, 47299), caller_id="backup"), self._incoming
+        )
+
+    async def _incoming(self, call) -> None:
+        self.calls.append(call)
+        await call.answer()
+        self.ears.append(Ear.on(call, asyncio.get_running_loop().time(), speak=BACKUP))
+
+    async def __aenter__(self) -> Backup:
+        await self.endpoint.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for ear in self.ears:
+            ear.close()
+        await self.endpoint.stop()
+
+    @property
+    def port(self) -> int:
+        return self.endpoint.port
