@@ -164,7 +164,8 @@ skills = ["info"]
 open = []            # always open
 holidays = "none"    # also on Belgian public holidays: it is a demo
 no_agents = "queue"  # callers wait even before the demo agent logs in
-welcome = "welcome.wav"
+# No welcome of its own: the menu on 1700 has welcomed its callers already, and a caller (or an e2e test) who
+# dials this queue straight away reaches a free agent at once.
 wait_message = "wait.wav"
 wait_message_every_s = 30
 callback_offer = "callback_offer.wav"

@@ -87,9 +87,11 @@ def test_the_menu_on_1700_reaches_both_queues_which_are_always_open(tmp_path: Pa
         assert all(_hours(queue).is_open(at) for at in _moments()), name
         assert queue.no_agents == "queue"  # callers wait even before the agent logs in
         assert set(queue.skills) <= set(DEMO_SKILLS), name  # the demo agent serves it
-        for key in ("welcome", "wait_message", "callback_offer", "callback_confirmed"):
+        for key in ("wait_message", "callback_offer", "callback_confirmed"):
             assert getattr(queue, key), (name, key)
         assert 0 < queue.callback_offer_after_s and 0 < queue.wait_message_every_s
+    # The menu welcomes; the queue it sends most callers to (and the e2e calls ring) rings an agent at once.
+    assert queues["vaccinatie"].welcome and not queues["algemeen"].welcome
     # `agent-desktop demo-call` without --to rings the first queue: an open one, not the menu or the closed line.
     assert config.queues[0].name in menu.options.values()
 
