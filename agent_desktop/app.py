@@ -34,6 +34,7 @@ from .web import (
     outbox_setup,
     pages,
     preflight_api,
+    recordings_api,
     reports_api,
     rtc_ws,
     wrapup_api,
@@ -186,6 +187,7 @@ def create_app(config: Config) -> web.Application:
     complaints_pages.setup(app)
     callbacks_api.setup(app)
     reports_api.setup(app)
+    recordings_api.setup(app)  # §10 recordings: API and retention; not hooked into calls yet
     orders_api.setup(app)  # call lists, orders, do-not-call (DESIGN.md §11); offers over /ws come later
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(on_prepare_async)
