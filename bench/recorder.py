@@ -183,7 +183,9 @@ async def run_realtime(seconds: float, calls: int, folder: Path, frames) -> dict
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--calls", default="1,10")
     parser.add_argument("--mode", choices=("fast", "realtime"), default="fast")
@@ -199,7 +201,9 @@ async def main() -> None:
             if not args.json:
                 print(" ".join(f"{k}={v}" for k, v in result.items()), flush=True)
     if args.json:
-        print(json.dumps({"mode": args.mode, "seconds": args.seconds, "nproc": os.cpu_count(), "runs": results}))
+        print(
+            json.dumps({"mode": args.mode, "seconds": args.seconds, "nproc": os.cpu_count(), "runs": results})
+        )
 
 
 if __name__ == "__main__":

@@ -12,12 +12,13 @@ import asyncio
 import fractions
 import logging
 import re
+import threading
 
 from aiortc import MediaStreamTrack, RTCSessionDescription
 from av import AudioFrame
 
 from agent_desktop.media.agent_peer import AgentPeer
-from agent_desktop.media.recorder import CallRecorder
+from agent_desktop.media.recorder import CallRecorder, _Encoder
 from agent_desktop.media.rtc_factory import make_peer_connection
 from agent_desktop.recordings import Recordings
 from agent_desktop.sip.g711 import ulaw_to_pcm16
@@ -204,8 +205,21 @@ async def test_a_lost_packet_is_silence_in_place_and_late_ones_land_by_their_tim
     assert _tones(pcm, 2.63, 2.97)[1] > 0.5
 
 
-async def test_the_two_tone_recording_of_the_fixtures(tmp_path):
+async def test_the_two_tone_recording_of_the_fixtures_is_encoded_off_the_event_loop(tmp_path, monkeypatch):
+    threads: set[str] = set()
+    write, close = _Encoder.write, _Encoder.close
+
+    def spy(fn):
+        def wrapped(self, *args):
+            threads.add(threading.current_thread().name)
+            return fn(self, *args)
+
+        return wrapped
+
+    monkeypatch.setattr(_Encoder, "write", spy(write))
+    monkeypatch.setattr(_Encoder, "close", spy(close))
     duration = await two_tone_file(tmp_path / "r.ogg", 3.0)
+    assert threads and threading.main_thread().name not in threads, threads
     assert duration == 3.0
     pcm = decode_pcm(tmp_path / "r.ogg")
     assert _tones(pcm, 0.2, 0.9)[0] > 0.5 and _tones(pcm, 0.2, 0.9)[1] < ABSENT
