@@ -39,6 +39,7 @@ from .web import (
     pages,
     preflight_api,
     queues_api,
+    recordings_api,
     reports_api,
     rtc_ws,
     wrapup_api,
@@ -186,6 +187,7 @@ def create_app(config: Config) -> web.Application:
     complaints_pages.setup(app)
     callbacks_api.setup(app)
     reports_api.setup(app)
+    recordings_api.setup(app)  # §10 recordings: API and retention; not hooked into calls yet
     orders_api.setup(app)  # call lists, orders, do-not-call (DESIGN.md §11); offers over /ws come later
     queues_api.setup(app)
     app.router.add_static("/static", STATIC, append_version=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import tomllib
 import types
 import typing
@@ -227,6 +228,15 @@ class KbConfig:
 
 
 @dataclass(frozen=True)
+class RecordingsConfig:
+    """DESIGN.md §10: where recorded calls are kept, for how long, and the criteria of the scoring form."""
+
+    dir: str = "var/recordings"  # relative to the config file
+    retention_days: int = 30
+    score_criteria: tuple[str, ...] = ("greeting", "information", "politeness", "closing")
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -240,6 +250,7 @@ class Config:
     prompts: PromptsConfig = field(default_factory=PromptsConfig)
     acd: AcdConfig = field(default_factory=AcdConfig)
     kb: KbConfig = field(default_factory=KbConfig)
+    recordings: RecordingsConfig = field(default_factory=RecordingsConfig)
     # Relative paths in the file are taken from here: the config file's folder.
     base_dir: str = "."
 
@@ -391,7 +402,28 @@ def _check(config: Config) -> None:
             raise ConfigError(f"[server] trusted_proxies: {net!r} is not an address or network") from None
     if config.kb.backend == "http" and not config.kb.url:
         raise ConfigError("[kb] url: required when backend = 'http'")
+    _check_recordings(config.recordings)
     _check_queues(config)
+
+
+_CRITERION = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def _check_recordings(rec: RecordingsConfig) -> None:
+    if not 1 <= rec.retention_days <= 3650:
+        raise ConfigError(f"[recordings] retention_days: {rec.retention_days} is not 1–3650 days")
+    if not rec.dir.strip():
+        raise ConfigError("[recordings] dir: must name a folder")
+    if not rec.score_criteria:
+        raise ConfigError("[recordings] score_criteria: name at least one criterion")
+    for name in rec.score_criteria:
+        if not _CRITERION.fullmatch(name):
+            raise ConfigError(
+                f"[recordings] score_criteria: {name!r} is not a name of lower-case letters, digits and _ "
+                "(at most 40, starting with a letter)"
+            )
+    if len(set(rec.score_criteria)) != len(rec.score_criteria):
+        raise ConfigError("[recordings] score_criteria: a criterion is named twice")
 
 
 def _check_queues(config: Config) -> None:

@@ -377,6 +377,38 @@ def _007_call_lists_orders(db: sqlite_utils.Database) -> None:
     )
 
 
+def _008_recordings(db: sqlite_utils.Database) -> None:
+    # DESIGN.md §10. `id` is random (16 hex digits): it names the file too, so neither holds a number. `path` is
+    # relative to `[recordings] dir`. `duration_s` is NULL while recording (or when the desk stopped mid-call).
+    # `deleted`: when retention marked it; the file is removed next and then the row (a crash between the two
+    # steps is finished by the next sweep).
+    db["recordings"].create(
+        {
+            "id": str,
+            "call_id": str,
+            "queue": str,
+            "agent_id": int,
+            "started": str,
+            "duration_s": float,
+            "path": str,
+            "deleted": str,
+        },
+        pk="id",
+        not_null={"started", "path"},
+    )
+    db["recordings"].create_index(["started"])
+    db["recordings"].create_index(["call_id"])
+    # A listening session's scores: `agent_id` is the scorer; `scores` a JSON object criterion -> 1..5.
+    db["recording_scores"].create(
+        {"id": int, "recording_id": str, "agent_id": int, "scores": str, "comment": str, "at": str},
+        pk="id",
+        foreign_keys=[("recording_id", "recordings", "id")],
+        not_null={"recording_id", "agent_id", "scores", "comment", "at"},
+        defaults={"comment": ""},
+    )
+    db["recording_scores"].create_index(["recording_id"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _001_agents_sessions_states_audit,
     _002_preflight_reports,
@@ -385,4 +417,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _005_calls_in_queues,
     _006_callbacks,
     _007_call_lists_orders,
+    _008_recordings,
 ]
