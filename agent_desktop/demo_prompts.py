@@ -18,7 +18,10 @@ DEMO_PROMPTS: dict[str, tuple[str, str]] = {
         "nl",
         "Welkom bij de infolijn. Voor vragen over vaccinatie, druk 1. Voor alle andere vragen, druk 2.",
     ),
-    "welcome.wav": ("nl", "Welkom bij de infolijn. Dit gesprek kan worden opgenomen voor opleidingsdoeleinden."),
+    "welcome.wav": (
+        "nl",
+        "Welkom bij de infolijn. Dit gesprek kan worden opgenomen voor opleidingsdoeleinden.",
+    ),
     "wait.wav": (
         "nl",
         "Al onze medewerkers zijn in gesprek. Blijf aan de lijn, u wordt zo snel mogelijk geholpen.",
@@ -44,7 +47,9 @@ class PromptError(RuntimeError):
     """The prompts could not be spoken; the message says what to install or fix."""
 
 
-def speak_prompts(folder: Path, texts: dict[str, tuple[str, str]] | None = None, timeout_s: float = 60) -> list[Path]:
+def speak_prompts(
+    folder: Path, texts: dict[str, tuple[str, str]] | None = None, timeout_s: float = 60
+) -> list[Path]:
     """Write every prompt of `texts` that `folder` does not hold yet; return the files written."""
     texts = DEMO_PROMPTS if texts is None else texts
     missing = {name: spoken for name, spoken in texts.items() if not (folder / name).exists()}

@@ -17,7 +17,12 @@ def test_subscribers_get_their_events_in_order_and_can_leave() -> None:
     bus.publish(CallEnded("c1", "abandoned", "algemeen", None))
     leave()
     bus.publish(AgentStateChanged(1, "break", "lunch", 1.0))
-    assert seen == [("routing", "available"), ("hub", "available"), ("store", "abandoned"), ("routing", "break")]
+    assert seen == [
+        ("routing", "available"),
+        ("hub", "available"),
+        ("store", "abandoned"),
+        ("routing", "break"),
+    ]
 
 
 def test_a_failing_subscriber_is_logged_and_the_others_still_hear(caplog) -> None:

@@ -261,7 +261,9 @@ async def test_nobody_listening_is_unavailable() -> None:
 
 
 @pytest.mark.timeout(30)
-async def test_feedback_sent_in_two_tcp_segments_is_read_whole(demo_kb: SqliteKnowledgeBase, central: str) -> None:
+async def test_feedback_sent_in_two_tcp_segments_is_read_whole(
+    demo_kb: SqliteKnowledgeBase, central: str
+) -> None:
     """A desk on a WAN link: the body arrives in two segments 300 ms apart and is still one whole JSON object."""
     host, port = central.removeprefix("http://").split(":")
     body = b'{"item_id": "privacy", "text": "' + b"Tekst in twee stukken. " * 20 + b'"}'

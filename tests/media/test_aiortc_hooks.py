@@ -15,7 +15,9 @@ def test_the_installed_aiortc_and_aioice_have_every_hook() -> None:
     aiortc_hooks.check()
     versions = aiortc_hooks.installed_versions()
     for name, tested in aiortc_hooks.TESTED.items():
-        assert versions[name].startswith(tested + "."), f"{name} {versions[name]} is outside pyproject's bound"
+        assert versions[name].startswith(tested + "."), (
+            f"{name} {versions[name]} is outside pyproject's bound"
+        )
 
 
 def test_a_changed_signature_stops_start_up_naming_the_hook(monkeypatch) -> None:
