@@ -21,6 +21,7 @@ from .eid.challenge import ChallengeStore
 from .eid.nrn import key_from_env, load_or_create_key
 from .eid.verify import VerifyPolicy, load_trust_anchors
 from .media.hold_music import HoldMusic, load_pcm
+from .media.listen import Listening
 from .media.room import MediaRoom
 from .media.rtc_factory import RtcSettings
 from .sip.endpoint import EndpointConfig, SipEndpoint
@@ -42,6 +43,7 @@ from .web import (
     recordings_api,
     reports_api,
     rtc_ws,
+    supervisor_ws,
     wrapup_api,
 )
 from .web.auth import same_origin_middleware, session_middleware
@@ -172,6 +174,9 @@ def create_app(config: Config) -> web.Application:
     stats = QueueStats(bus, directory, callbacks, lambda a: calls.router.skills.get(a, frozenset()), hub.agent_ids)
     calls_ws.install(hub, media, calls)
     rtc_ws.install(hub, rtc)
+    listening = Listening(media)
+    calls.also_busy = listening.supervisors  # a listening supervisor takes no calls (DESIGN.md §10)
+    supervisor_ws.install(hub, media, calls, listening, store, bus)
     app[keys.STATES] = states
     app[keys.HUB] = hub
     app[keys.CALLS] = calls
@@ -200,6 +205,7 @@ def create_app(config: Config) -> web.Application:
 
     async def stop(app: web.Application) -> None:
         await stats.close()
+        await listening.close()
         await calls.stop()
         await hub.close()
         states.close()

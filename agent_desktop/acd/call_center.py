@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ..logs import call_line
 from ..media.hold_music import HoldMusic
@@ -99,6 +99,8 @@ class CallCenter:
             callbacks.on_change(self._callbacks_changed)
         self._sessions: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task] = set()
+        # Agents busy without a call of their own: supervisors listening in (web/supervisor_ws.py).
+        self.also_busy: Callable[[], Iterable[int]] = tuple
         self.router = Router(
             bus,
             states,
@@ -215,6 +217,7 @@ class CallCenter:
         for s in self._sessions.values():
             busy.update(a for a in (s.agent_id, s.offered_to) if a is not None)
         busy.update(self._callback_offers)
+        busy.update(self.also_busy())
         return busy
 
     # -- inbound ---------------------------------------------------------------------------------------------

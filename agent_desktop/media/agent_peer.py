@@ -70,6 +70,15 @@ class FrameSink(Protocol):
     def write_frame(self, payload: bytes) -> None: ...
 
 
+class Monitor(Protocol):
+    """A supervisor listening in on this agent's call (media/listen.py): a copy of both directions, and the
+    caller's packets to the agent returned with the whisper mixed in (never the agent's to the caller)."""
+
+    def from_caller(self, payload: bytes, codec: str) -> bytes: ...
+
+    def from_agent(self, payload: bytes, codec: str) -> None: ...
+
+
 class CallToAgentTrack(MediaStreamTrack):
     """The server's outbound track: the attached leg's G.711 packets as they arrive, or nothing at all while idle.
 
@@ -157,6 +166,8 @@ class AgentPeer:
         self._sink: FrameSink | None = None
         self._drain: asyncio.Task | None = None
         self.frames_from_agent = 0
+        # A supervisor listening in (media/listen.py); it stays when the page renegotiates.
+        self.monitor: Monitor | None = None
 
     @property
     def connected(self) -> bool:
@@ -208,12 +219,20 @@ class AgentPeer:
 
     def _from_agent(self, payload_type: int, payload: bytes) -> None:
         self.frames_from_agent += 1
+        monitor = self.monitor
+        if monitor is not None and payload:
+            monitor.from_agent(payload, "PCMU" if payload_type == PCMU_PT else "PCMA")
         sink = self._sink
         if sink is None or not payload:
             return
         if (payload_type == PCMU_PT) != (sink.codec == "PCMU"):
             payload = payload.translate(ULAW_TO_ALAW if sink.codec == "PCMA" else ALAW_TO_ULAW)
         sink.write_frame(payload)
+
+    @property
+    def attached(self) -> CallAudio | None:
+        """The leg (or listen session) switched onto this peer now."""
+        return self._leg
 
     def attach(self, leg: CallAudio | None, sink: FrameSink | None) -> None:
         """Switch a call leg onto the agent's peer (or detach with None); it follows onto a renegotiated peer.
@@ -232,6 +251,9 @@ class AgentPeer:
         track, leg = self._outbound, self._leg
         if track is None or leg is None:
             return  # between peers (the page is renegotiating): nothing to send it on
+        monitor = self.monitor
+        if monitor is not None:  # before any translation: the monitor hears and mixes in the leg's own codec
+            payload = monitor.from_caller(payload, leg.codec)
         codec = self._codec
         if codec is not None and codec != leg.codec:
             payload = payload.translate(ULAW_TO_ALAW if codec == "PCMA" else ALAW_TO_ULAW)
