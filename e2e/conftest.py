@@ -24,10 +24,11 @@ folder: test-artifacts/e2e). e2e/test_failure_artifacts_e2e.py checks this with 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -40,7 +41,9 @@ from typing import Any
 import pytest
 
 from agent_desktop.demo import QUEUE_NUMBERS
+from tests.helpers.loop_thread import LoopThread
 from tests.helpers.net import free_port, free_udp_tcp_port
+from tests.helpers.procs import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 REMOTE_MARK = "e2e_remote"
@@ -214,13 +217,7 @@ def demo_desk(
             caller_uri=f"sip:{DEMO_QUEUE_NUMBER}@127.0.0.1:{sip_port}",
         )
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        stop_process(proc, 15)
 
 
 def login(page, desk: RunningDesk):
@@ -228,6 +225,113 @@ def login(page, desk: RunningDesk):
     from e2e.pages import LoginPage
 
     return LoginPage(page, desk.url).log_in(desk.pin)
+
+
+# -- the call journeys' parts: an event loop for SIP peers, the citizen (baresip), the agent's page ---------------
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[LoopThread]:
+    """An asyncio loop on a thread of its own, for the SIP peers of a sync (Playwright) test."""
+    thread = LoopThread()
+    yield thread
+    thread.close()
+
+
+@pytest.fixture(scope="module")
+def citizen(tmp_path_factory: pytest.TempPathFactory, loop: LoopThread) -> Iterator[Any]:
+    """baresip as the citizen (e2e/citizen.py), answering by itself; skips the module without baresip."""
+    from e2e.citizen import Citizen
+    from tests.sip.peers import BARESIP
+
+    if BARESIP is None:
+        pytest.skip("baresip is not installed (make test installs it)")
+    peer = Citizen(tmp_path_factory.mktemp("citizen"), loop).start()
+    try:
+        yield peer
+    finally:
+        peer.stop()
+
+
+@pytest.fixture(scope="module")
+def agent_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The agent's fake microphone: 20 s of the agent's tone, 48 kHz (what Chromium captures at)."""
+    from e2e.citizen import AGENT_TONE
+    from tests.sip.audio import tone_pcm, write_wav
+
+    return write_wav(
+        tmp_path_factory.mktemp("mic") / "agent.wav", tone_pcm(AGENT_TONE, 20, rate=48000), 48000
+    )
+
+
+def agent_page(chromium: Callable[..., Any], agent_wav: Path, locale: str = "nl-BE") -> Any:
+    """A fresh context's page at 1280×720, in Brussels, with the agent's microphone (the caller closes its
+    context)."""
+    context = chromium(audio_wav=str(agent_wav)).new_context(
+        viewport={"width": 1280, "height": 720}, locale=locale, timezone_id="Europe/Brussels"
+    )
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    return page
+
+
+@pytest.fixture
+def page(chromium: Callable[..., Any], demo_desk: RunningDesk, agent_wav: Path) -> Iterator[Any]:
+    """The agent's page (`agent_page`), after the desk is up; a module may override it."""
+    page = agent_page(chromium, agent_wav)
+    yield page
+    page.context.close()
+
+
+def enrol_agent(desk: RunningDesk, given_name: str, sequence: int, skills: list[str]) -> tuple[Any, Any]:
+    """A second card holder on the demo desk (role agent, these skills): the certificate and key to log in with
+    through `log_in_with_card`; the demo's own card stays in its SoftHSM token."""
+    from datetime import date
+
+    from agent_desktop.cli import enrol_certificate
+    from agent_desktop.config import load_config
+    from agent_desktop.eid.nrn import make_test_nrn
+    from agent_desktop.eid.pki import issue_auth_cert, load_pki
+
+    pki = load_pki(desk.directory / "pki")
+    cert, key = issue_auth_cert(
+        pki,
+        given_name=given_name,
+        surname="Test",
+        nrn=make_test_nrn(date(1985, 5, 5), sequence),
+        key_type="rsa",
+    )
+    enrol_certificate(load_config(desk.config), cert, ["agent"], skills)
+    return cert, key
+
+
+def log_in_with_card(page: Any, desk: RunningDesk, cert: Any, key: Any) -> Any:
+    """Log in as the holder of `cert` the way the page's Web eID does (challenge, signed token), then open the
+    desk; returns the DeskPage, its WebSocket connected."""
+    from e2e.pages import DeskPage
+    from tests.helpers.webeid import make_token
+
+    challenge = page.context.request.post(f"{desk.url}/api/login/challenge", data={})
+    token = make_token(cert, key, challenge.json()["nonce"], desk.url)
+    answer = page.context.request.post(f"{desk.url}/api/login", data=token)
+    assert answer.ok, answer.text()
+    page.goto(desk.url)
+    agent = DeskPage(page, desk.url)
+    agent.expect_connected()
+    return agent
+
+
+def call_rows(desk: RunningDesk, within_s: float = 3.0) -> list[dict]:
+    """The demo's calls table once the newest call's end has landed: the desk writes it off the event loop, a
+    moment after the page hears of it."""
+    deadline = time.monotonic() + within_s
+    while True:
+        with contextlib.closing(sqlite3.connect(desk.database)) as db:
+            db.row_factory = sqlite3.Row
+            rows = [dict(r) for r in db.execute("SELECT * FROM calls ORDER BY created")]
+        if (rows and rows[-1]["ended"]) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
 
 
 # -- a desk of one's own (E2E_URL) -------------------------------------------------------------------------------
@@ -295,13 +399,8 @@ def _desk_of_ones_own(url: str, base: Path) -> Iterator[RunningDesk]:
     try:
         yield RunningDesk(url, bridge_port, sip_port, pin, caller_uri=sip)
     finally:
-        if bridge is not None and bridge.poll() is None:
-            os.killpg(bridge.pid, signal.SIGTERM)
-            try:
-                bridge.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(bridge.pid, signal.SIGKILL)
-                bridge.wait(5)
+        if bridge is not None:
+            stop_process(bridge, 10)
 
 
 # -- traces and screenshots of failures ----------------------------------------------------------------------------

@@ -96,13 +96,6 @@ INNER_SCROLLERS = """(selector) => [...document.querySelectorAll(selector)]
   .map((el) => el.className || el.id)"""
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[LoopThread]:
-    thread = LoopThread()
-    yield thread
-    thread.close()
-
-
 @pytest.fixture
 def page(chromium, demo_desk: RunningDesk) -> Iterator[Page]:
     context = chromium().new_context(viewport=VIEWPORT, screen=VIEWPORT, locale="nl-BE")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from e2e.conftest import DEMO_QUEUE_NUMBER
 from tests.helpers.net import free_port, free_udp_tcp_port
+from tests.helpers.procs import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,12 +52,7 @@ def second_desk(tmp_path: Path) -> Iterator[dict]:
             "softhsm2_conf": info["softhsm2_conf"],
         }
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_process(proc, 15)
 
 
 def _make_e2e(desk: dict, artifacts: Path, pin: str, *pytest_args: str) -> subprocess.CompletedProcess:

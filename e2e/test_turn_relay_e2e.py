@@ -10,26 +10,16 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.conftest import DEMO_QUEUE_NUMBER, login
+from e2e.citizen import AGENT_TONE, CALLER_TONE, Citizen
+from e2e.conftest import login
 from tests.helpers.coturn import TURNSERVER, Coturn
-from tests.helpers.loop_thread import LoopThread
-from tests.helpers.net import free_port
-from tests.sip.audio import has_tone, read_wav, tone_pcm, write_wav
-from tests.sip.peers import BARESIP, Baresip
 
-pytestmark = [
-    pytest.mark.skipif(BARESIP is None, reason="baresip is not installed (make test installs it)"),
-    pytest.mark.timeout(240),
-]
+pytestmark = pytest.mark.timeout(240)
 
-CITIZEN = "0499123456"
-CALLER_TONE = 1000.0
-AGENT_TONE = 600.0
 SECRET_ENV = "AGENT_DESKTOP_TEST_TURN_SECRET"
 
 
@@ -59,98 +49,31 @@ def demo_env(coturn: Coturn) -> dict[str, str]:
     return {SECRET_ENV: coturn.secret}
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[LoopThread]:
-    thread = LoopThread()
-    yield thread
-    thread.close()
-
-
-@pytest.fixture(scope="module")
-def baresip(tmp_path_factory: pytest.TempPathFactory, loop: LoopThread) -> Iterator[Baresip]:
-    base = tmp_path_factory.mktemp("baresip")
-    peer = Baresip(
-        base / "home",
-        free_port(),
-        free_port(),
-        free_port() // 2 * 2,
-        wav=write_wav(base / "caller.wav", tone_pcm(CALLER_TONE, 20)),
-        account=f"<sip:{CITIZEN}@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA",
-    )
-    loop.run(peer.start())
-    yield peer
-    loop.run(peer.stop())
-
-
-@pytest.fixture
-def page(chromium, demo_desk, tmp_path: Path) -> Iterator[Page]:
-    wav = write_wav(tmp_path / "agent.wav", tone_pcm(AGENT_TONE, 20, rate=48000), 48000)
-    context = chromium(audio_wav=str(wav)).new_context(
-        viewport={"width": 1280, "height": 720}, locale="nl-BE"
-    )
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
-
-
-TONE_IN_PAGE = """async (freq) => {
-  const el = document.getElementById("remote-audio");
-  const ctx = new AudioContext();
-  const analyser = ctx.createAnalyser();
-  analyser.fftSize = 8192;
-  ctx.createMediaStreamSource(el.srcObject).connect(analyser);
-  await new Promise((r) => setTimeout(r, 1500));
-  const bins = new Float32Array(analyser.frequencyBinCount);
-  analyser.getFloatFrequencyData(bins);
-  const hz = ctx.sampleRate / analyser.fftSize;
-  const at = (f) => Math.max(...[-1, 0, 1].map((d) => bins[Math.round(f / hz) + d]));
-  const sorted = [...bins].sort((a, b) => a - b);
-  await ctx.close();
-  return { tone: at(freq), elsewhere: at(freq * 1.37), median: sorted[sorted.length >> 1] };
-}"""
-
-
-def _recorded_tone(peer: Baresip, freq: float) -> bool:
-    for path in peer.recordings():
-        pcm, rate, channels = read_wav(path)
-        if channels == 1 and len(pcm) > rate and has_tone(pcm[rate // 2 :], freq, rate):
-            return True
-    return False
-
-
 def _agent_id(desk) -> int:
     with sqlite3.connect(desk.database) as db:
         return db.execute("SELECT id FROM agents ORDER BY id LIMIT 1").fetchone()[0]
 
 
 def test_call_through_the_turn_relay_with_the_agents_own_credential(
-    page: Page, demo_desk, coturn: Coturn, baresip, loop, artifacts
+    page: Page, demo_desk, coturn: Coturn, citizen: Citizen, artifacts
 ):
-    login(page, demo_desk)
-    expect(page.get_by_test_id("rtc-status")).to_have_attribute("data-status", "connected")
+    desk = login(page, demo_desk)
+    desk.phone.expect_audio_connected()
     agent = _agent_id(demo_desk)
     # The page's only candidates are relays, allocated with "<expiry>:<agent id>".
     assert re.search(rf"user <\d+:{agent}>: incoming packet ALLOCATE processed, success", coturn.log()), (
         coturn.log()[-3000:]
     )
-    page.get_by_test_id("agent-state").select_option("available")
-    expect(page.get_by_test_id("agent-state")).to_have_attribute("data-state", "available")
+    desk.set_state("available")
 
-    loop.run(baresip.command("dial", f"sip:{DEMO_QUEUE_NUMBER}@127.0.0.1:{demo_desk.sip_port}"))
-    expect(page.get_by_test_id("call-incoming")).to_be_visible()
-    page.get_by_test_id("call-answer").click()
-    expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "connected")
-
-    heard = page.evaluate(TONE_IN_PAGE, CALLER_TONE)
-    assert heard["tone"] - heard["elsewhere"] > 20, heard
-    assert heard["tone"] - heard["median"] > 20, heard
+    citizen.call(demo_desk)
+    desk.phone.answer()
+    desk.phone.expect_hears(CALLER_TONE)
     page.wait_for_timeout(1500)  # let baresip record the agent's tone
     page.screenshot(path=str(artifacts / "call-turn-relay.png"))
-    page.get_by_test_id("call-hangup").click()
-    expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "ended")
-    loop.run(baresip.wait_log("terminated", 5))
-    assert _recorded_tone(baresip, AGENT_TONE)
+    desk.phone.hang_up()
+    citizen.wait_log("terminated")
+    assert citizen.heard(AGENT_TONE)
 
     # The page bound a TURN channel to the desk's peer: its media went through the relay.
     bound = re.compile(rf"user <\d+:{agent}>: incoming packet CHANNEL_BIND processed, success")

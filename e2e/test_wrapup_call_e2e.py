@@ -7,21 +7,13 @@ a wrap-up left open comes back at the next login, where saving it leaves the sta
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
 
-import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.conftest import DEMO_QUEUE_NUMBER, RunningDesk, login
-from tests.helpers.loop_thread import LoopThread
-from tests.helpers.net import free_port
-from tests.sip.audio import tone_pcm, write_wav
-from tests.sip.peers import BARESIP, Baresip
+from e2e.citizen import CITIZEN, Citizen
+from e2e.conftest import RunningDesk, login
+from e2e.pages import PhonePanel
 
-pytestmark = pytest.mark.skipif(BARESIP is None, reason="baresip is not installed (make test installs it)")
-
-CITIZEN = "0499765432"
 SUBMIT_IN_PAGE = """async (id) => {
   const response = await fetch(`/api/wrapups/${id}/submit`, {
     method: "POST", headers: {"Content-Type": "application/json"},
@@ -31,81 +23,33 @@ SUBMIT_IN_PAGE = """async (id) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[LoopThread]:
-    thread = LoopThread()
-    yield thread
-    thread.close()
-
-
-@pytest.fixture(scope="module")
-def citizen(tmp_path_factory: pytest.TempPathFactory, loop: LoopThread) -> Iterator[Baresip]:
-    base = tmp_path_factory.mktemp("citizen")
-    peer = Baresip(
-        base / "home",
-        free_port(),
-        free_port(),
-        free_port() // 2 * 2,
-        wav=write_wav(base / "caller.wav", tone_pcm(1000.0, 20)),
-        account=f"<sip:{CITIZEN}@127.0.0.1>;regint=0;audio_codecs=PCMU,PCMA",
-    )
-    loop.run(peer.start())
-    yield peer
-    loop.run(peer.stop())
-
-
-@pytest.fixture
-def page(chromium, demo_desk: RunningDesk) -> Iterator[Page]:
-    context = chromium().new_context(viewport={"width": 1280, "height": 720}, locale="nl-BE")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
 def _available(page: Page, desk: RunningDesk) -> None:
-    login(page, desk)
-    expect(page.get_by_test_id("rtc-status")).to_have_attribute("data-status", "connected")
+    desk_page = login(page, desk)
+    desk_page.phone.expect_audio_connected()
     expect(page.locator("body[data-wrapup-ready='1']")).to_be_attached()
-    page.get_by_test_id("agent-state").select_option("available")
-    expect(page.get_by_test_id("agent-state")).to_have_attribute("data-state", "available")
+    desk_page.set_state("available")
 
 
-def _sessions_closed(citizen: Baresip) -> int:
-    return citizen.log().count("session closed")
-
-
-def _wait_session_closed(citizen: Baresip, before: int, within_s: float = 25) -> None:
-    """baresip's log says one more call is over (its log is one file for the whole module)."""
-    deadline = time.monotonic() + within_s
-    while _sessions_closed(citizen) <= before:
-        assert time.monotonic() < deadline, citizen.log()[-2000:]
-        time.sleep(0.05)
-
-
-def _answer_a_call(page: Page, desk: RunningDesk, citizen: Baresip, loop: LoopThread) -> str:
+def _answer_a_call(page: Page, desk: RunningDesk, citizen: Citizen) -> str:
     """The citizen calls, the agent answers; the id of the call's contact in the wrap-up panel."""
-    loop.run(citizen.command("dial", f"sip:{DEMO_QUEUE_NUMBER}@127.0.0.1:{desk.sip_port}"))
-    expect(page.get_by_test_id("call-incoming")).to_be_visible()
-    page.get_by_test_id("call-answer").click()
-    expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "connected")
+    citizen.call(desk)
+    PhonePanel(page).answer()
     contact = page.get_by_test_id("wrapup-contact")
     expect(contact).to_contain_text(CITIZEN)
     return contact.get_attribute("data-contact-id")
 
 
-def _hang_up(page: Page, citizen: Baresip) -> None:
-    before = _sessions_closed(citizen)
-    page.get_by_test_id("call-hangup").click()
-    expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "ended")
+def _hang_up(page: Page, citizen: Citizen) -> None:
+    before = citizen.count("session closed")
+    PhonePanel(page).hang_up()
     expect(page.get_by_test_id("agent-state")).to_have_attribute("data-state", "wrap_up")
-    _wait_session_closed(citizen, before)
+    citizen.wait_count_above("session closed", before)
 
 
-def test_offered_call_names_its_queue_and_the_wait(page: Page, demo_desk, citizen, loop, artifacts):
+def test_offered_call_names_its_queue_and_the_wait(page: Page, demo_desk, citizen: Citizen, artifacts):
     _available(page, demo_desk)
-    before = _sessions_closed(citizen)
-    loop.run(citizen.command("dial", f"sip:{DEMO_QUEUE_NUMBER}@127.0.0.1:{demo_desk.sip_port}"))
+    before = citizen.count("session closed")
+    citizen.call(demo_desk)
     meta = page.locator("#incoming-meta")
     expect(meta).to_have_attribute("data-queue", "algemeen")
     expect(meta).to_contain_text("Wachtrij Algemeen")
@@ -117,18 +61,15 @@ def test_offered_call_names_its_queue_and_the_wait(page: Page, demo_desk, citize
     page.get_by_test_id("call-reject").click()
     expect(page.get_by_test_id("call-incoming")).to_be_hidden()
     # No other agent here: the caller waits in the queue (§9: never turned away while staffed) until it hangs up.
-    assert _sessions_closed(citizen) == before, "the desk turned the caller away"
-    ended = citizen.log().count("terminate call")
-    loop.run(citizen.command("hangup"))
-    deadline = time.monotonic() + 10
-    while citizen.log().count("terminate call") <= ended:
-        assert time.monotonic() < deadline, citizen.log()[-2000:]
-        time.sleep(0.05)
+    assert citizen.count("session closed") == before, "the desk turned the caller away"
+    ended = citizen.count("terminate call")
+    citizen.hang_up()
+    citizen.wait_count_above("terminate call", ended, within_s=10)
 
 
-def test_wrap_up_waits_for_the_hang_up_then_is_saved(page: Page, demo_desk, citizen, loop, artifacts):
+def test_wrap_up_waits_for_the_hang_up_then_is_saved(page: Page, demo_desk, citizen: Citizen, artifacts):
     _available(page, demo_desk)
-    contact_id = _answer_a_call(page, demo_desk, citizen, loop)
+    contact_id = _answer_a_call(page, demo_desk, citizen)
     save = page.get_by_test_id("wrapup-save")
     page.get_by_test_id("wrapup-notes").fill("Vraag over de vaccinatiebon")
     page.get_by_test_id("wrapup-outcome").select_option("answered")
@@ -165,9 +106,11 @@ def test_wrap_up_waits_for_the_hang_up_then_is_saved(page: Page, demo_desk, citi
     expect(page.get_by_test_id("wrapup-contact")).not_to_have_attribute("data-contact-id", contact_id)
 
 
-def test_open_wrap_up_survives_a_logout_and_saving_it_keeps_the_state(page: Page, demo_desk, citizen, loop):
+def test_open_wrap_up_survives_a_logout_and_saving_it_keeps_the_state(
+    page: Page, demo_desk, citizen: Citizen
+):
     _available(page, demo_desk)
-    contact_id = _answer_a_call(page, demo_desk, citizen, loop)
+    contact_id = _answer_a_call(page, demo_desk, citizen)
     _hang_up(page, citizen)
     page.get_by_test_id("wrapup-notes").fill("Wil teruggebeld worden")
     page.get_by_test_id("wrapup-outcome").select_option("answered")

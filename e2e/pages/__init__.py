@@ -7,7 +7,16 @@ from e2e.pages.desk import DeskPage
 from e2e.pages.login import LoginPage
 from e2e.pages.phone import PhonePanel
 from e2e.pages.preflight import PreflightPage
+from e2e.pages.queue import QueuePanel
 from e2e.pages.scripts import ScriptsPanel
 from e2e.pages.wrapup import WrapupPanel
 
-__all__ = ["DeskPage", "LoginPage", "PhonePanel", "PreflightPage", "ScriptsPanel", "WrapupPanel"]
+__all__ = [
+    "DeskPage",
+    "LoginPage",
+    "PhonePanel",
+    "PreflightPage",
+    "QueuePanel",
+    "ScriptsPanel",
+    "WrapupPanel",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import Locator, Page, expect
 
 from e2e.pages.phone import PhonePanel
+from e2e.pages.queue import QueuePanel
 from e2e.pages.scripts import ScriptsPanel
 from e2e.pages.wrapup import WrapupPanel
 
@@ -14,6 +15,7 @@ class DeskPage:
         self.page = page
         self.url = url.rstrip("/")
         self.phone = PhonePanel(page)
+        self.queue = QueuePanel(page)
         self.scripts = ScriptsPanel(page)
         self.wrapup = WrapupPanel(page)
 

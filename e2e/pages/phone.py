@@ -55,6 +55,12 @@ class PhonePanel:
         """Listen to the call's audio in the page (WebAudio FFT): levels in dB at `freq`, elsewhere and median."""
         return self.page.evaluate(TONE_IN_PAGE, freq)
 
+    def expect_hears(self, freq: float, margin_db: float = 20) -> None:
+        """The call's audio carries `freq`, `margin_db` above a frequency next to it and above the median."""
+        level = self.hears_tone(freq)
+        assert level["tone"] - level["elsewhere"] > margin_db, level
+        assert level["tone"] - level["median"] > margin_db, level
+
 
 TONE_IN_PAGE = """async (freq) => {
   const el = document.getElementById("remote-audio");

@@ -8,10 +8,8 @@ namespace, so every peer is on 127.0.0.1. `-n` keeps /etc/turnserver.conf out; n
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -19,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.helpers.net import free_port, free_udp_tcp_port
+from tests.helpers.procs import stop_process
 
 TURNSERVER = shutil.which("turnserver")
 REALM = "desk.test"
@@ -89,14 +88,8 @@ class Coturn:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        if proc is not None:
+            stop_process(proc, 5, group=False)
 
 
 def stun_binding_answers(port: int, timeout_s: float = 0.3) -> bool:
