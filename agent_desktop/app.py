@@ -165,6 +165,7 @@ def create_app(config: Config) -> web.Application:
         lambda agent: agent_json(agent, states.get(agent.id)),
         hello_extra=lambda agent: {
             "calls": calls.calls_for(agent.id),
+            "callback_offer": calls.callback_offer_for(agent.id),
             "rtc": media.has_audio(agent.id),
             **rtc.browser_rtc(agent.id),
         },

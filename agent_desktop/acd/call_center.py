@@ -139,6 +139,11 @@ class CallCenter:
     def calls_for(self, agent_id: int) -> list[dict]:
         return [s.to_json() for s in self._sessions.values() if agent_id in (s.agent_id, s.offered_to)]
 
+    def callback_offer_for(self, agent_id: int) -> dict | None:
+        """The callback offer still open for the agent (`hello.callback_offer`: a reloaded page keeps it)."""
+        offer = self._callback_offers.get(agent_id)
+        return offer_json(offer[0]) if offer is not None else None
+
     def live_call_count(self) -> int:
         return len(self._sessions)
 

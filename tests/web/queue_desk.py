@@ -48,9 +48,12 @@ def write_prompts(folder: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def queue_desk(tmp_path: Path, pki, cards, extra: str, sip: str = "") -> AsyncIterator[Desk]:
+async def queue_desk(
+    tmp_path: Path, pki, cards, extra: str, sip: str = "", skills: dict[str, list[str]] | None = None
+) -> AsyncIterator[Desk]:
     """A desk whose config has `extra` (queues, menus, …), `sip` lines in its [sip] table and the tone prompts
-    above in `prompts/`."""
+    above in `prompts/`; `skills` replaces the cards' skills (agent: vaccination, supervisor: none)."""
+    skills = {"agent": ["vaccination"], "supervisor": [], **(skills or {})}
     write_prompts(tmp_path / "prompts")
     port = free_port()
     path = write_config(tmp_path, pki, port, extra)
@@ -60,8 +63,8 @@ async def queue_desk(tmp_path: Path, pki, cards, extra: str, sip: str = "") -> A
         listen = 'listen = "127.0.0.1:0"\n'
         path.write_text(path.read_text().replace(listen, listen + sip + "\n", 1))
     config = load_config(path)
-    enrol_certificate(config, cards["agent"].cert, ["agent"], ["vaccination"])
-    enrol_certificate(config, cards["supervisor"].cert, ["agent", "supervisor"], [], "fr")
+    enrol_certificate(config, cards["agent"].cert, ["agent"], skills["agent"])
+    enrol_certificate(config, cards["supervisor"].cert, ["agent", "supervisor"], skills["supervisor"], "fr")
     server = TestServer(create_app(config), host="127.0.0.1", port=port)
     await server.start_server()
     try:

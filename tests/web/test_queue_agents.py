@@ -189,3 +189,27 @@ async def test_a_callback_offer_rung_out_goes_back_and_pauses_the_agent(tmp_path
         assert (paused["state"], paused["reason"]) == ("break", "no_answer")
         await asyncio.sleep(0.2)
         assert (await desk_callbacks.get(callback_id)).state == "pending"
+
+
+async def test_a_reloaded_page_gets_its_open_callback_offer_in_hello(tmp_path, web_pki, cards):
+    async with queue_desk(
+        tmp_path, web_pki, cards, CALLBACKS.replace("offer_timeout_s = 3", "offer_timeout_s = 20")
+    ) as desk:
+        async with AsyncExitStack() as stack:
+            desk_callbacks = desk.server.app[keys.CALLBACKS]
+            callback_id = await desk_callbacks.request("0470999888", "algemeen")
+            agent = await AgentClient(desk, "agent").start(stack)
+            await agent.available()
+            offer = await agent.next("callback.offered", within=4)
+            await agent.ws.close()  # the page reloads: a new socket within the reconnect grace
+            agent.ws = await stack.enter_async_context(agent.http.ws_connect(f"{desk.url}/ws"))
+            hello = await agent.next("hello")
+            assert hello["state"] == "available"
+            assert hello["callback_offer"] == {k: v for k, v in offer.items() if k != "type"}
+            # The offer is still the agent's to answer, from the new socket.
+            await agent.ws.send_json({"type": "callback.reject", "callback_id": callback_id})
+            await wait_for(lambda: desk.server.app[keys.CALLS]._callback_offers == {})
+            assert (await desk_callbacks.get(callback_id)).state == "pending"
+            await agent.ws.close()
+            agent.ws = await stack.enter_async_context(agent.http.ws_connect(f"{desk.url}/ws"))
+            assert (await agent.next("hello"))["callback_offer"] is None  # none open: null
