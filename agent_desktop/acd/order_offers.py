@@ -60,6 +60,7 @@ class OrderOffers:
         self._asking: set[int] = set()
         self._quiet: dict[int, float] = {}  # agent -> nothing to ask for before (monotonic)
         self._skills: dict[int, frozenset[str]] = {}
+        self._kinds: dict[str, str] = {}  # list -> kind
         self._caller_orders: dict[str, list[dict]] = {}  # call id -> `call.offered.orders`, looked up once
         self._tasks: set[asyncio.Task] = set()
         self._ticker: asyncio.Task | None = None
@@ -131,6 +132,9 @@ class OrderOffers:
         try:
             skills = self._skills.get(agent_id) or self.calls.router.skills.get(agent_id, frozenset())
             offer = await self.orders.next_for(agent_id, skills)
+            if offer is not None and offer.list not in self._kinds:
+                lst = await self.orders.list_of(offer.list)  # a list keeps its first import's kind: cached
+                self._kinds[offer.list] = lst.kind if lst is not None else ""
         finally:
             self._asking.discard(agent_id)
         if offer is None:
@@ -147,7 +151,11 @@ class OrderOffers:
             offer.attempt,
             agent_id,
         )
-        self._tell(agent_id, offer.to_json())
+        self._tell(agent_id, self._offer_json(offer))
+
+    def _offer_json(self, offer: Offer) -> dict:
+        """`order.offered`, with the list's `kind` (the page lets the agent add contacts on a tracing list)."""
+        return {**offer.to_json(), "kind": self._kinds.get(offer.list, "")}
 
     def _state_changed(self, e: AgentStateChanged) -> None:
         self._quiet.pop(e.agent_id, None)
@@ -163,7 +171,7 @@ class OrderOffers:
         self._skills[e.agent_id] = e.skills
         offer = self._offers.get(e.agent_id)
         if offer is not None:
-            self._tell(e.agent_id, offer.to_json())  # a reload: the page shows the offer it holds again
+            self._tell(e.agent_id, self._offer_json(offer))  # a reload: the page shows the offer it holds again
         else:
             self.ask(e.agent_id)
 

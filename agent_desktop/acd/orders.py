@@ -254,6 +254,9 @@ class OrderDesk:
             now=self._clock(),
         )
 
+    async def list_of(self, name: str) -> CallList | None:
+        return await self._store.read(call_orders.get_list, name)
+
     def orders_for_number_now(self, number: str) -> list[dict]:
         """`orders_for_number` at once, without waiting for queued writes (the offer of a ringing call may not
         wait: one indexed look-up on the loop's connection)."""

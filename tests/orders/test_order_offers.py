@@ -185,6 +185,7 @@ async def test_a_reserve_list_is_offered_in_file_order_called_skipped_and_wrappe
             "fields": {"slot": "09:40"},
             "attempt": 1,
         }
+        assert first["kind"] == "reserve"
         await agent.ws.send_json({"type": "order.call", "order_id": first["order_id"]})
         dialing = await agent.call_state("dialing")
         assert dialing["order_id"] == first["order_id"] and dialing["direction"] == "outbound"
@@ -313,6 +314,7 @@ async def test_a_tracing_contact_added_in_the_wrap_up_is_offered_next(tmp_path, 
         assert response.status == 201, await response.text()
         contact_id = (await response.json())["id"]
         await wrap_up(agent, dialing["call_id"])
+        assert index["kind"] == "tracing"  # the page offers the contacts form
         contact = await agent.next("order.offered")
         assert (contact["order_id"], contact["list"], contact["name"]) == (
             contact_id,
