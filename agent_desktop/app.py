@@ -13,6 +13,8 @@ from .acd.agent_state import AgentStates
 from .acd.call_center import CallCenter
 from .acd.callbacks import CallbackDesk
 from .acd.events import EventBus
+from .acd.order_offers import OrderOffers
+from .acd.orders import OrderDesk
 from .acd.persistence import Recorder
 from .acd.queue_stats import QueueStats
 from .acd.queues import build_directory
@@ -172,6 +174,12 @@ def create_app(config: Config) -> web.Application:
         session_alive=lambda conn: session_alive(store, conn.session_id),
     )
     hub_ref.append(hub)
+    order_desk = OrderDesk(store)
+    app[orders_api.ORDER_DESK] = order_desk
+    # Preview dialing (§11): offers to agents in `outbound` (or blended), `order.call/skip`, automatic outcomes.
+    calls.orders = OrderOffers(
+        orders=order_desk, calls=calls, states=states, bus=bus, blend=config.acd.blend
+    )
     stats = QueueStats(bus, directory, callbacks, lambda a: calls.router.skills.get(a, frozenset()), hub.agent_ids)
     calls_ws.install(hub, media, calls)
     rtc_ws.install(hub, rtc)
@@ -194,7 +202,7 @@ def create_app(config: Config) -> web.Application:
     callbacks_api.setup(app)
     reports_api.setup(app)
     recordings_api.setup(app)  # §10 recordings: API and retention; not hooked into calls yet
-    orders_api.setup(app)  # call lists, orders, do-not-call (DESIGN.md §11); offers over /ws come later
+    orders_api.setup(app)  # call lists, orders, do-not-call (DESIGN.md §11); offers over /ws: acd/order_offers.py
     queues_api.setup(app)
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(on_prepare_async)
@@ -203,10 +211,12 @@ def create_app(config: Config) -> web.Application:
         app[keys.HTTP] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         await callbacks.start()
         await calls.start()
+        calls.orders.start()
 
     async def stop(app: web.Application) -> None:
         await stats.close()
         await listening.close()
+        await calls.orders.stop()
         await calls.stop()
         await hub.close()
         states.close()

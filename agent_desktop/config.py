@@ -56,7 +56,7 @@ class SipConfig:
     trunk_uri: str = ""
     username: str = ""
     password_env: str = ""
-    ring_timeout_s: int = 40
+    ring_timeout_s: int = 32  # 8 Belgian rings (1 s on, 3 s off), DESIGN.md §11
     hold_music: str = ""
     # Addresses or CIDRs whose requests other than OPTIONS are served (others get 403); unset: the trunk's and
     # registrar's addresses, or loopback when neither is set (an empty list is the same). The trunk and registrar
@@ -216,6 +216,8 @@ class AcdConfig:
     offer_timeout_s: float = 20.0
     # A callback not reached is pending again after this long.
     callback_retry_after_min: int = 60
+    # Agents in `available` also get call orders while no caller waits for them (DESIGN.md §11).
+    blend: bool = False
 
 
 @dataclass(frozen=True)

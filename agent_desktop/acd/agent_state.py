@@ -18,8 +18,11 @@ from .events import AgentStateChanged, EventBus
 log = logging.getLogger(__name__)
 
 STATES = ("offline", "available", "on_call", "wrap_up", "break", "lunch", "training", "outbound")
-# What an agent may pick in the state selector; on_call, wrap_up and outbound are set by calls.
-SELECTABLE = ("available", "break", "lunch", "training", "offline")
+# What an agent may pick in the state selector (`outbound`: working call orders, no inbound offers, DESIGN.md §11);
+# on_call and wrap_up are set by calls, whichever way they go.
+SELECTABLE = ("available", "outbound", "break", "lunch", "training", "offline")
+# The states a submitted wrap-up returns an agent to: the one of these it was in before its call.
+WORKING = ("available", "outbound")
 # Right after login nobody gets a call before their phone is up: they choose `available` themselves.
 INITIAL = "offline"
 
@@ -43,6 +46,7 @@ class AgentStates:
         self._grace_s = grace_s
         self._live: dict[int, Presence] = {}
         self._grace: dict[int, asyncio.TimerHandle] = {}
+        self._resume: dict[int, str] = {}  # agent -> the working state it chose last (for after a wrap-up)
 
     def get(self, agent_id: int) -> Presence:
         return self._live.get(agent_id) or Presence(INITIAL, iso())
@@ -60,15 +64,24 @@ class AgentStates:
         if by_agent and state not in SELECTABLE:
             raise StateError(f"an agent cannot choose {state!r}")
         current = self._live.get(agent_id)
-        if by_agent and current and current.state in ("on_call", "outbound"):
+        if by_agent and current and current.state == "on_call":
             raise StateError("finish the call first")
         reason = (reason or "")[:100]
         if current and current.state == state and current.reason == reason:
             return current
         presence = Presence(state, iso(), reason)
         self._live[agent_id] = presence
+        if state in WORKING:
+            self._resume[agent_id] = state
+        elif state not in ("on_call", "wrap_up"):
+            self._resume.pop(agent_id, None)  # a break, or offline: a later manual call ends in `available`
         self._bus.publish(AgentStateChanged(agent_id, state, reason, presence.since))
         return presence
+
+    def after_wrap_up(self, agent_id: int) -> str:
+        """The state a submitted wrap-up returns the agent to: `available` or `outbound`, as chosen before the
+        call (a call made from a break returns to `available`)."""
+        return self._resume.get(agent_id, "available")
 
     def login(self, agent_id: int) -> Presence:
         """A login keeps a live state (a second login within the grace) or starts at INITIAL."""

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from ..logs import call_line
 from ..media.hold_music import HoldMusic
@@ -44,6 +45,9 @@ from .events import (
 from .queues import Directory, Queue
 from .router import Router
 from .routing import FreeAgent
+
+if TYPE_CHECKING:
+    from .order_offers import OrderOffers
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +79,7 @@ class CallCenter:
         directory: Directory,
         endpoint_factory: Callable[[Callable[[Leg], object]], SipEndpoint],
         desk_music: HoldMusic,
-        ring_timeout_s: float = 40,
+        ring_timeout_s: float = 32,
         offer_timeout_s: float = 20,
         reachable: Callable[[int], bool] = lambda agent_id: True,
         callbacks: CallbackDesk | None = None,
@@ -92,6 +96,8 @@ class CallCenter:
         self.offer_timeout_s = offer_timeout_s
         self.clock = clock
         self.callbacks = callbacks
+        self.reachable = reachable
+        self.orders: OrderOffers | None = None  # preview dialing of call orders (set by the app, §11)
         self._callback_offers: dict[int, tuple[Callback, asyncio.TimerHandle]] = {}
         self._asking: set[int] = set()  # agents whose next callback is being looked up
         self._quiet: dict[int, float] = {}  # agent -> no callback to ask for before (monotonic)
@@ -217,6 +223,13 @@ class CallCenter:
         finally:
             await self._media.drop(agent_id)
 
+    def on_a_call(self) -> set[int]:
+        """Agents who have a call (answered or dialled), ringing offers left out."""
+        return {s.agent_id for s in self._sessions.values() if s.agent_id is not None}
+
+    def busy_agents(self) -> set[int]:
+        return self._busy_agents()
+
     def _busy_agents(self) -> set[int]:
         busy: set[int] = set()
         for s in self._sessions.values():
@@ -317,6 +330,26 @@ class CallCenter:
                 if session.phase == "ringing" and session.offered_to is None and not session.closed:
                     inbound.start_waiting(session, self, queue)
         self.offer_callbacks(idle)
+        self._offer_orders(idle)
+
+    def _offer_orders(self, idle: list[FreeAgent]) -> None:
+        """`[acd] blend`: an available agent gets call orders while no caller waits for them and no callback is
+        there to offer them (callbacks first: they answer callers of the queues)."""
+        if self.orders is None or not self.orders.blend:
+            return
+        now = time.monotonic()
+        quiet = []
+        for agent in idle:
+            agent_id = agent.agent_id
+            if agent_id in self._callback_offers or agent_id in self._asking:
+                continue
+            served = [q for q in self.directory.queues.values() if q.served_by(agent.skills)]
+            if any(q.waiting for q in served):
+                continue
+            if served and self.callbacks is not None and self._quiet.get(agent_id, 0) <= now:
+                continue  # the callbacks' answer for this agent is not in yet
+            quiet.append((agent_id, agent.skills))
+        self.orders.blended(quiet)
 
     # -- callbacks to agents ---------------------------------------------------------------------------------
 
@@ -333,6 +366,7 @@ class CallCenter:
                 agent_id in self._callback_offers
                 or agent_id in self._asking
                 or self._quiet.get(agent_id, 0) > now
+                or (self.orders is not None and self.orders.holds(agent_id))
             ):
                 continue
             queues = {
@@ -418,7 +452,15 @@ class CallCenter:
         session.offer_timer = session.later(self.offer_timeout_s, self._offer_expired, session, agent_id)
         if session.leg.state == "offered":
             session.spawn(session.leg.ring(), "ring")
-        self.bus.publish(CallOffered(session.id, agent_id, session.number, session.queue, session.waited_s()))
+        orders: list[dict] = []
+        if self.orders is not None:
+            self.orders.withdraw(agent_id, "call_offered")  # a blended agent's desk rings: the caller first
+            orders = self.orders.caller_orders(session)  # a citizen ringing back sees why they were called
+        self.bus.publish(
+            CallOffered(
+                session.id, agent_id, session.number, session.queue, session.waited_s(), tuple(orders)
+            )
+        )
         self._publish_state(session)
 
     def _offer_expired(self, session: CallSession, agent_id: int) -> None:
@@ -545,6 +587,7 @@ class CallCenter:
         call_order_id: int | None = None,
         *,
         callback_id: int | str | None = None,
+        order_id: int | None = None,
         queue: str = "",
     ) -> str:
         cleaned = clean_number(number)
@@ -565,10 +608,12 @@ class CallCenter:
             queue=queue,
             agent_id=agent_id,
             callback_id=callback_id,
+            order_id=order_id,
         )
         session.phase = "agent"
         self._track(session, to_number=number, call_order_id=call_order_id)
-        self._states.set(agent_id, "outbound", session.id)
+        # On a call, whichever way it goes (DESIGN.md §11): `outbound` is the state of working orders.
+        self._states.set(agent_id, "on_call", session.id)
         self._publish_state(session)
         return session.id
 
@@ -629,7 +674,7 @@ class CallCenter:
         if session.agent_id is not None:
             self._media.detach(session.agent_id)
             # Answered or not, an agent's own call ends in wrap-up: the contact needs its note.
-            if self._states.get(session.agent_id).state in ("on_call", "outbound"):
+            if self._states.get(session.agent_id).state == "on_call":
                 self._states.set(session.agent_id, "wrap_up", session.id)
         page = {**session.to_json(), "state": "ended", "cause": cause}
         page.pop("connected_s", None)
@@ -644,9 +689,13 @@ class CallCenter:
         self.router.kick()
 
     def call_ended(self, session: CallSession, cause: str) -> None:
-        """A callback's dial tells the desk whether it reached the citizen."""
+        """A callback's dial tells the desk whether it reached the citizen; an order's call, its automatic
+        outcome."""
         if session.callback_id is not None and self.callbacks is not None:
             self._spawn(self.callbacks.dialled(int(session.callback_id), session.answered, self.clock()))
+        if self.orders is not None:
+            self.orders.forget_call(session.id)
+            self.orders.call_ended(session)
 
     def _publish_state(self, session: CallSession) -> None:
         tell = tuple(a for a in {session.agent_id, session.offered_to} if a is not None)

@@ -41,6 +41,7 @@ class CallSession:
         agent_id: int | None = None,
         callback_id: int | str | None = None,
         call_id: str | None = None,
+        order_id: int | None = None,
     ) -> None:
         self.id = call_id or secrets.token_hex(8)
         self.leg = leg
@@ -50,6 +51,7 @@ class CallSession:
         self.agent_id = agent_id  # who has it: answered it, or dialled it
         self.offered_to: int | None = None  # whose desk it rings on now
         self.callback_id = callback_id
+        self.order_id = order_id  # a call order's call (DESIGN.md §11)
         self.arrived = time.monotonic()  # the INVITE (or the dial): every queue timer counts from here
         self.answered = False  # by an agent of this desk (or, outbound, by the called party)
         self.connected_at: float | None = None  # monotonic; the page's call timer survives a reconnect
@@ -195,6 +197,8 @@ class CallSession:
         }
         if self.callback_id is not None:
             body["callback_id"] = self.callback_id
+        if self.order_id is not None:
+            body["order_id"] = self.order_id
         return body
 
     def waited_s(self) -> int:

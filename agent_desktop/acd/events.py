@@ -88,6 +88,8 @@ class CallOffered:
     from_number: str
     queue: str
     waited_s: int
+    # `call.offered.orders`: the caller's number's open or recent call orders (DESIGN.md §11)
+    orders: tuple[dict, ...] = field(default=(), hash=False)
 
 
 @dataclass(frozen=True)

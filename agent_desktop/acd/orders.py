@@ -254,6 +254,14 @@ class OrderDesk:
             now=self._clock(),
         )
 
+    async def list_of(self, name: str) -> CallList | None:
+        return await self._store.read(call_orders.get_list, name)
+
+    def orders_for_number_now(self, number: str) -> list[dict]:
+        """`orders_for_number` at once, without waiting for queued writes (the offer of a ringing call may not
+        wait: one indexed look-up on the loop's connection)."""
+        return self._store.peek(call_orders.for_number, number, self._clock())
+
     async def orders_for_number(self, number: str) -> list[dict]:
         """`call.offered`'s `orders`: that number's orders not done or tried in the last 7 days."""
         return await self._store.read(call_orders.for_number, number, self._clock())

@@ -56,6 +56,7 @@ class Call:
         self.local_number = local_number
         self.state: CallState = state
         self.cause: str | None = None
+        self.final_status: int | None = None  # an outbound INVITE's final failure response (404, 486, …)
         self.on_state: Callable[[Call], None] | None = None
         self.media: RtpStream | None = None
         self.transferred_to: str | None = None
@@ -352,6 +353,7 @@ class Call:
                         auth_header = header
                         auth_tries += 1
                         break  # re-send with credentials, new CSeq and branch
+                self.final_status = status
                 self._set_state("ended", self._cause_for(status, cancel_sent))
                 return
 

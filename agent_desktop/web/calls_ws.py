@@ -1,5 +1,6 @@
-"""The softphone's WebSocket messages: `rtc.offer` (the agent's one persistent peer), the `call.*` actions and
-`callback.accept` / `callback.reject`, handed to the media room and the call center. Errors come back as `error{code, message}` on the socket."""
+"""The softphone's WebSocket messages: `rtc.offer` (the agent's one persistent peer), the `call.*` actions,
+`callback.accept` / `callback.reject` and `order.call` / `order.skip` (preview dialing, DESIGN.md §11), handed to
+the media room, the call center and its order offers. Errors come back as `error{code, message}` on the socket."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 
 from ..acd.call_center import CallCenter, CallError
 from ..media.room import MediaRoom
+from ..store.call_orders import OrderRefused
 from .ws_hub import Connection, Hub
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
         async def run(conn: Connection, message: dict) -> None:
             try:
                 await action(conn.agent.id, message)
-            except CallError as e:
+            except (CallError, OrderRefused) as e:
                 await conn.send({"type": "error", "code": e.code, "message": e.message})
             except (KeyError, TypeError, ValueError) as e:
                 await conn.send(
@@ -74,3 +76,25 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
     hub.on("call.dial", call_action(dial))
     hub.on("callback.accept", call_action(lambda a, m: calls.accept_callback(a, m["callback_id"])))
     hub.on("callback.reject", call_action(lambda a, m: calls.reject_callback(a, m["callback_id"])))
+
+    def order_id(message: dict) -> int:
+        value = message["order_id"]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError("order_id must be a whole number")
+        return value
+
+    async def order_call(agent_id: int, m: dict) -> None:
+        if calls.orders is None:
+            raise CallError("not_found", "no call orders on this desk")
+        await calls.orders.call(agent_id, order_id(m))
+
+    async def order_skip(agent_id: int, m: dict) -> None:
+        if calls.orders is None:
+            raise CallError("not_found", "no call orders on this desk")
+        reason = m.get("reason") or ""
+        if not isinstance(reason, str):
+            raise TypeError("reason must be text")
+        await calls.orders.skip(agent_id, order_id(m), reason)
+
+    hub.on("order.call", call_action(order_call))
+    hub.on("order.skip", call_action(order_skip))

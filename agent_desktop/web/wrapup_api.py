@@ -1,6 +1,7 @@
 """The wrap-up API (DESIGN.md §6, role agent): contacts, wrap-up drafts saved as the agent types, and the submit
 that records the escalation (mailed through the outbox, with its working-day deadline) and the complaint (due in
-45 calendar days), then returns an agent in `wrap_up` to `available`.
+45 calendar days), then returns an agent in `wrap_up` to the state it chose before the call (`available` or
+`outbound`).
 
     POST /api/contacts {call_id?}                -> contact (idempotent per call)
     GET  /api/contacts                           -> {contacts: [contact]}   the agent's open contacts, newest first
@@ -201,7 +202,7 @@ async def submit(request: web.Request) -> web.Response:
     outbox.wake()
     states = app[keys.STATES]
     if states.get(agent.id).state == "wrap_up":
-        states.set(agent.id, "available", "wrapup_saved")
+        states.set(agent.id, states.after_wrap_up(agent.id), "wrapup_saved")
     answer.update(submitted=at, acw_s=acw_s, state=states.get(agent.id).state)
     return web.json_response(answer)
 

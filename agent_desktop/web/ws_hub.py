@@ -139,6 +139,7 @@ class Hub:
                 "from": e.from_number,
                 "queue": e.queue,
                 "waited_s": e.waited_s,
+                "orders": list(e.orders),
             },
         )
 

@@ -12,7 +12,7 @@ def test_defaults_are_production_safe():
     assert config.eid.ocsp == "required"
     assert config.eid.trust_anchors == ""
     assert all(r.startswith("http://ocsp.eid.belgium.be") for r in config.eid.ocsp_responders)
-    assert config.sip.ring_timeout_s == 40
+    assert config.sip.ring_timeout_s == 32
 
 
 def test_full_config_parses():

@@ -2,6 +2,7 @@
 import { api } from "./api.js";
 import { errorText, loadLang, setText, t } from "./i18n.js";
 import { initKbPanel } from "./kb_panel.js";
+import { initOrdersPanel } from "./orders_panel.js";
 import { initPhone } from "./phone.js";
 import { initQueuePanel } from "./queue_panel.js";
 import { DeskSocket } from "./socket.js";
@@ -108,6 +109,7 @@ const phone = initPhone(socket, toast);
 initQueuePanel(socket, toast, phone);
 initKbPanel(toast);
 const wrapup = initWrapupPanel(toast);
+initOrdersPanel(socket, toast, wrapup);
 socket.start();
 
 stateSelect.addEventListener("change", () => {

@@ -79,6 +79,8 @@ export function initWrapupPanel(toast) {
   let sinceAt = null;
   let liveCallId = null; // the agent's connected (or held) call, from the phone
   let submitting = false;
+  const beforeSubmit = []; // other panels' parts of the wrap-up (a call order's outcome), recorded first
+  const afterSubmit = [];
   let agentState = "offline";
 
   // -- the form as JSON and back ------------------------------------------------------------------------------
@@ -443,6 +445,7 @@ export function initWrapupPanel(toast) {
     ui.error.hidden = true;
     let answer;
     try {
+      for (const part of beforeSubmit) await part();
       answer = await api("POST", `/api/wrapups/${contact.id}/submit`, collect());
     } catch (e) {
       submitting = false;
@@ -460,6 +463,7 @@ export function initWrapupPanel(toast) {
     };
     clearForm();
     setContact(null);
+    for (const part of afterSubmit) part(answer);
     setLive(ui.status, summary);
     ui.status.dataset.submitted = String(answer.contact_id);
     try {
@@ -554,6 +558,8 @@ export function initWrapupPanel(toast) {
     .finally(() => (document.body.dataset.wrapupReady = "1"));
 
   return {
+    beforeSubmit: (fn) => beforeSubmit.push(fn),
+    afterSubmit: (fn) => afterSubmit.push(fn),
     // For the logout question: the unsaved draft goes to the desk first, then the desk says what is open.
     async openContacts() {
       await saveNow();

@@ -1,0 +1,178 @@
+"""Call orders end to end (DESIGN.md §11, preview dialing) in Chromium against the demo desk: a reserve list
+imported with `agent-desktop orders import`, an agent who chooses `outbound` works three orders — the first
+citizen answers (reached, recorded in the wrap-up), the second does not (the network's 480: recorded by the call
+itself, the agent goes on with one click), the third answers and asks never to be called again (do-not-call). The
+trunk is our SIP user agent on loopback answering per number. Screenshots of each step in the artifacts folder."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
+from e2e.conftest import login
+from tests.helpers.loop_thread import LoopThread
+
+pytestmark = pytest.mark.timeout(180)
+
+REACHED, NO_ANSWER, DO_NOT_CALL = "+32471000011", "+32471000012", "+32471000013"
+CSV = (
+    "number,name,note,slot\n"
+    "0471 00 00 11,An Peeters,Vaccin om 10u vrij,10:00\n"
+    "0471 00 00 12,Bart Janssens,,10:00\n"
+    "0471 00 00 13,Chris Maes,,10:00\n"
+)
+
+
+class Trunk:
+    """The trunk's far side: answers the reached and do-not-call numbers, 480 for the one who does not."""
+
+    def __init__(self) -> None:
+        self.endpoint = SipEndpoint(
+            EndpointConfig("127.0.0.1", 0, rtp_ports=(47800, 47899), caller_id="citizen"), self._incoming
+        )
+        self.called: list[str] = []
+
+    async def _incoming(self, call) -> None:
+        self.called.append(call.local_number)
+        if call.local_number == NO_ANSWER:
+            await call.reject(480)  # what a mobile network answers when nobody picks up
+            return
+        await call.ring()
+        await asyncio.sleep(0.3)
+        await call.answer()
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[LoopThread]:
+    thread = LoopThread()
+    yield thread
+    thread.close()
+
+
+@pytest.fixture(scope="module")
+def trunk(loop: LoopThread) -> Iterator[Trunk]:
+    peer = Trunk()
+    loop.run(peer.endpoint.start())
+    yield peer
+    loop.run(peer.endpoint.stop())
+
+
+@pytest.fixture(scope="module")
+def demo_trunk_uri(trunk: Trunk) -> str:
+    return f"sip:127.0.0.1:{trunk.endpoint.port}"
+
+
+@pytest.fixture
+def page(chromium, demo_desk) -> Iterator[Page]:
+    context = chromium().new_context(viewport={"width": 1280, "height": 720}, locale="nl-BE")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def _orders(desk) -> dict[str, dict]:
+    with contextlib.closing(sqlite3.connect(desk.database)) as db:
+        db.row_factory = sqlite3.Row
+        return {r["number"]: dict(r) for r in db.execute("SELECT * FROM call_orders WHERE list = 'reserve'")}
+
+
+def _wrap_up(page: Page, order_outcome: str) -> None:
+    page.get_by_test_id("wrapup-notes").fill("Belopdracht reservelijst")
+    page.get_by_test_id("wrapup-outcome").select_option("answered")
+    expect(page.get_by_test_id("wrapup-order")).to_be_visible()
+    page.get_by_test_id("wrapup-order-outcome").select_option(order_outcome)
+    page.get_by_test_id("wrapup-save").click()
+
+
+def test_agent_works_three_orders_reached_no_answer_do_not_call(
+    page: Page, demo_desk, trunk, artifacts, tmp_path
+):
+    csv = tmp_path / "reserve.csv"
+    csv.write_text(CSV)
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agent_desktop.cli",
+            "orders",
+            "import",
+            str(csv),
+            "--list",
+            "reserve",
+            "--kind",
+            "reserve",
+            "--config",
+            str(demo_desk.local_config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert imported.returncode == 0, imported.stderr
+    login(page, demo_desk)
+    expect(page.get_by_test_id("rtc-status")).to_have_attribute("data-status", "connected")
+    page.get_by_test_id("agent-state").select_option("outbound")
+    state = page.get_by_test_id("agent-state")
+    expect(state).to_have_attribute("data-state", "outbound")
+
+    # 1. Reached: preview, call, talk, wrap-up with the attempt's outcome.
+    offer = page.get_by_test_id("order-offer")
+    expect(offer).to_be_visible()
+    expect(page.get_by_test_id("order-name")).to_have_text("An Peeters")
+    expect(page.get_by_test_id("order-number")).to_have_text(REACHED)
+    expect(page.get_by_test_id("order-note")).to_have_text("Vaccin om 10u vrij")
+    expect(page.get_by_test_id("order-meta")).to_have_text("Lijst reserve · poging 1")
+    expect(page.get_by_test_id("order-fields")).to_contain_text("10:00")
+    page.screenshot(path=str(artifacts / "orders-1-offered.png"))
+    page.get_by_test_id("order-call").click()
+    expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "connected")
+    expect(state).to_have_attribute("data-state", "on_call")
+    expect(offer).to_be_hidden()
+    page.get_by_test_id("call-hangup").click()
+    expect(state).to_have_attribute("data-state", "wrap_up")
+    expect(page.get_by_test_id("wrapup-order-name")).to_contain_text("An Peeters")
+    page.get_by_test_id("wrapup-notes").fill("Komt om 10u")
+    page.screenshot(path=str(artifacts / "orders-1-wrapup.png"))
+    _wrap_up(page, "reached")
+    expect(state).to_have_attribute("data-state", "outbound")
+
+    # 2. No answer: the call records it; one click goes on.
+    expect(page.get_by_test_id("order-name")).to_have_text("Bart Janssens")
+    page.get_by_test_id("order-call").click()
+    status = page.get_by_test_id("order-status")
+    expect(status).to_have_text("Geregistreerd: Geen antwoord.")
+    expect(state).to_have_attribute("data-state", "wrap_up")
+    page.screenshot(path=str(artifacts / "orders-2-no-answer.png"))
+    page.get_by_test_id("order-next").click()
+    expect(state).to_have_attribute("data-state", "outbound")
+
+    # 3. Do not call: reached, and the citizen wants no more calls.
+    expect(page.get_by_test_id("order-name")).to_have_text("Chris Maes")
+    page.get_by_test_id("order-call").click()
+    expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "connected")
+    page.get_by_test_id("call-hangup").click()
+    expect(state).to_have_attribute("data-state", "wrap_up")
+    _wrap_up(page, "do_not_call")
+    expect(state).to_have_attribute("data-state", "outbound")
+    page.wait_for_timeout(1500)
+    expect(offer).to_be_hidden()  # nothing due: the no-answer order waits its hour
+    page.screenshot(path=str(artifacts / "orders-3-done.png"))
+
+    orders = _orders(demo_desk)
+    assert (orders[REACHED]["state"], orders[REACHED]["outcome"]) == ("done", "reached")
+    assert (orders[NO_ANSWER]["state"], orders[NO_ANSWER]["outcome"], orders[NO_ANSWER]["attempts"]) == (
+        "pending",
+        "no_answer",
+        1,
+    )
+    assert (orders[DO_NOT_CALL]["state"], orders[DO_NOT_CALL]["outcome"]) == ("done", "do_not_call")
+    assert trunk.called == [REACHED, NO_ANSWER, DO_NOT_CALL]
