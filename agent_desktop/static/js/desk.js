@@ -107,7 +107,7 @@ socket.addEventListener("message", (event) => {
 const phone = initPhone(socket, toast);
 initQueuePanel(socket, toast, phone);
 initKbPanel(toast);
-const wrapup = initWrapupPanel(toast);
+const wrapup = initWrapupPanel(toast, socket);
 socket.start();
 
 stateSelect.addEventListener("change", () => {
