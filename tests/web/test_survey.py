@@ -97,6 +97,21 @@ async def surveys_today(desk, stack: AsyncExitStack) -> list[dict]:
     return await response.json()
 
 
+def played_over(spans: list[tuple[float, float]]) -> float:
+    """From the first frame of a tone to its last (a question cut and played again lasts longer than itself)."""
+    return max(b for _, b in spans) - min(a for a, _ in spans)
+
+
+async def queue_report_today(desk, stack: AsyncExitStack) -> dict:
+    http = await stack.enter_async_context(desk.client())
+    assert (await desk.login(http, "supervisor")).status == 200
+    today = dt.datetime.now(ZoneInfo("Europe/Brussels")).date().isoformat()
+    response = await http.get(f"{desk.url}/api/reports/queues", params={"from": today, "to": today})
+    assert response.status == 200, await response.text()
+    (row,) = [r for r in (await response.json())["rows"] if r["queue"] == "algemeen"]
+    return row
+
+
 async def test_the_caller_answers_by_dtmf_and_the_answers_are_stored_with_call_queue_and_agent(
     tmp_path, web_pki, cards, caller
 ):
@@ -105,6 +120,7 @@ async def test_the_caller_answers_by_dtmf_and_the_answers_are_stored_with_call_q
         agent = await AgentClient(desk, "agent", mic=ToneTrack(AGENT)).start(stack)
         await agent.available()
         leg, ear, call_id = await connected_call(desk, agent, caller, stack)
+        talked_from = asyncio.get_running_loop().time()
         await wait_for(lambda: has_tone(b"".join(agent.heard[-25:]), CALLER))  # talking: the agent hears it
 
         # The wrap-up's contact exists during the call; its submit is refused while the agent is on it.
@@ -112,6 +128,8 @@ async def test_the_caller_answers_by_dtmf_and_the_answers_are_stored_with_call_q
         submit_url = f"{desk.url}/api/wrapups/{contact['id']}/submit"
         assert (await agent.http.post(submit_url, json=WRAPUP)).status == 409
 
+        loop = asyncio.get_running_loop()
+        talk_until = loop.time()
         await agent.ws.send_json({"type": "call.survey", "call_id": call_id})
         ended = await agent.call_state("ended")
         assert ended["cause"] == "survey" and ended["call_id"] == call_id
@@ -132,7 +150,7 @@ async def test_the_caller_answers_by_dtmf_and_the_answers_are_stored_with_call_q
         # A wrong key: the third question plays again (longer than one play of it from its first start), then 7.
         await wait_for(lambda: ear.heard(Q3))
         await leg.send_dtmf("*")
-        await wait_for(lambda: any(b - a > QUESTION_S + 0.1 for a, b in ear.heard(Q3)), within=5)
+        await wait_for(lambda: played_over(ear.heard(Q3)) > QUESTION_S + 0.1, within=5)
         await leg.send_dtmf("7")
         # Nothing for the fourth: null after timeout_s from its end, then the thanks and BYE.
         await wait_state(leg, "ended", within=10)
@@ -158,6 +176,12 @@ async def test_the_caller_answers_by_dtmf_and_the_answers_are_stored_with_call_q
         assert row["at"].endswith("Z")
         call = await desk.server.app[keys.STORE].read(call_records.get, call_id)
         assert call["end_cause"] == "survey" and call["agent_id"] == 1
+
+        # The report's talk time stops at the hand-over, not at the caller's BYE after the survey.
+        talked = talk_until - talked_from
+        assert loop.time() - talk_until > talked + 3  # the survey lasted longer than the talk
+        report = await queue_report_today(desk, stack)
+        assert report["answered"] == 1 and report["avg_talk_s"] < talked + 0.5, (report, talked)
 
 
 async def test_a_held_call_is_refused_and_a_hang_up_mid_survey_keeps_what_was_answered(
