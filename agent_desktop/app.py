@@ -18,6 +18,7 @@ from .acd.orders import OrderDesk
 from .acd.persistence import Recorder
 from .acd.queue_stats import QueueStats
 from .acd.queues import build_directory
+from .acd.survey import load_survey
 from .config import Config, ConfigError
 from .eid.challenge import ChallengeStore
 from .eid.nrn import key_from_env, load_or_create_key
@@ -46,6 +47,7 @@ from .web import (
     reports_api,
     rtc_ws,
     supervisor_ws,
+    surveys_api,
     wrapup_api,
 )
 from .web.auth import same_origin_middleware, session_middleware
@@ -138,6 +140,8 @@ def create_app(config: Config) -> web.Application:
     Recorder(store, bus)  # first subscriber: a call's row is queued before anyone reacts to its events
     desk_music = HoldMusic(load_pcm(config.path(config.sip.hold_music) if config.sip.hold_music else None))
     directory = build_directory(config, desk_music)  # decodes every prompt: a broken one stops start-up here
+    survey = load_survey(config)  # as the prompts above: a broken question stops start-up
+    recordings_api.setup(app)  # §10: the recordings room, API and retention; the call path records into it
     states = AgentStates(bus, config.server.reconnect_grace_s)
     hub_ref: list[Hub] = []
     # The callbacks' rules and store; the call path offers them to callers and agents, with the queues' override.
@@ -159,6 +163,8 @@ def create_app(config: Config) -> web.Application:
         offer_timeout_s=config.acd.offer_timeout_s,
         reachable=lambda agent_id: hub_ref[0].connection(agent_id) is not None,
         callbacks=callbacks,
+        survey=survey,
+        recordings=app[recordings_api.RECORDINGS],
     )
     hub = Hub(
         bus,
@@ -201,7 +207,7 @@ def create_app(config: Config) -> web.Application:
     complaints_pages.setup(app)
     callbacks_api.setup(app)
     reports_api.setup(app)
-    recordings_api.setup(app)  # §10 recordings: API and retention; not hooked into calls yet
+    surveys_api.setup(app)
     orders_api.setup(app)  # call lists, orders, do-not-call (DESIGN.md §11); offers over /ws: acd/order_offers.py
     queues_api.setup(app)
     app.router.add_static("/static", STATIC, append_version=True)

@@ -178,6 +178,9 @@ class QueueConfig:
     service_level_s: int = 20
     service_level_target: float = 0.8
     min_agents: int = 1
+    # §10: the bridged conversation is recorded; the caller hears `recording_notice` first (required then).
+    record: bool = False
+    recording_notice: str = ""
 
     @property
     def numbers(self) -> tuple[str, ...]:
@@ -185,7 +188,15 @@ class QueueConfig:
 
     def prompt_keys(self) -> dict[str, str]:
         """key -> file name of every prompt this queue names (empty ones left out)."""
-        keys = ("welcome", "hold_music", "wait_message", "callback_offer", "callback_confirmed", "closed")
+        keys = (
+            "welcome",
+            "hold_music",
+            "wait_message",
+            "callback_offer",
+            "callback_confirmed",
+            "closed",
+            "recording_notice",
+        )
         return {key: getattr(self, key) for key in keys if getattr(self, key)}
 
 
@@ -239,6 +250,16 @@ class RecordingsConfig:
 
 
 @dataclass(frozen=True)
+class SurveyConfig:
+    """DESIGN.md §10: the satisfaction survey a caller is handed to by `call.survey`. Prompt files in
+    `[prompts] dir`; each question is answered 1-10 by one digit (0 = 10)."""
+
+    questions: tuple[str, ...] = ()
+    thanks: str = ""
+    timeout_s: float = 8.0  # from a question's end; no digit by then: the answer is null
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -253,6 +274,7 @@ class Config:
     acd: AcdConfig = field(default_factory=AcdConfig)
     kb: KbConfig = field(default_factory=KbConfig)
     recordings: RecordingsConfig = field(default_factory=RecordingsConfig)
+    survey: SurveyConfig = field(default_factory=SurveyConfig)
     # Relative paths in the file are taken from here: the config file's folder.
     base_dir: str = "."
 
@@ -405,6 +427,7 @@ def _check(config: Config) -> None:
     if config.kb.backend == "http" and not config.kb.url:
         raise ConfigError("[kb] url: required when backend = 'http'")
     _check_recordings(config.recordings)
+    _check_survey(config.survey)
     _check_queues(config)
 
 
@@ -426,6 +449,16 @@ def _check_recordings(rec: RecordingsConfig) -> None:
             )
     if len(set(rec.score_criteria)) != len(rec.score_criteria):
         raise ConfigError("[recordings] score_criteria: a criterion is named twice")
+
+
+def _check_survey(survey: SurveyConfig) -> None:
+    if not 1 <= survey.timeout_s <= 60:
+        raise ConfigError(f"[survey] timeout_s: {survey.timeout_s:g} is not 1–60 seconds")
+    if len(survey.questions) > 20:
+        raise ConfigError("[survey] questions: at most 20 questions")
+    for i, name in enumerate(survey.questions):
+        if not name.strip():
+            raise ConfigError(f"[survey] questions[{i}]: must name a prompt file")
 
 
 def _check_queues(config: Config) -> None:
@@ -462,6 +495,10 @@ def _check_queues(config: Config) -> None:
                 raise ConfigError(f"{where} {key}: must not be negative")
         if not 0 <= queue.service_level_target <= 1:
             raise ConfigError(f"{where} service_level_target: a fraction between 0 and 1")
+        if queue.record and not queue.recording_notice:
+            raise ConfigError(
+                f"{where} recording_notice: required when record = true (the caller is told before the queue)"
+            )
     for i, menu in enumerate(config.menus):
         where = f"[[menus]][{i}]"
         for number in menu.numbers:

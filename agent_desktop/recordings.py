@@ -2,7 +2,7 @@
 recordings past `[recordings] retention_days`, at start-up and then daily.
 
 Arrows: the call path (acd) → here → media.recorder (the audio) and store.recordings (the rows); web reads the
-rows and files through here. Hooking a bridged call (not done yet, see docs/CONTRACT.md "Recordings"):
+rows and files through here. How the call path hooks a bridged call (`acd/call_center.py`, the caller's feed):
 
     rec = recordings.start(call_id=call.id, queue=call.queue, agent_id=agent_id, leg=leg.media)
     room.attach(agent_id, rec.tap, rec.tap)      # instead of (leg.media, leg.media)

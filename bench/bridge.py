@@ -20,6 +20,10 @@ Run it in a loopback-only namespace like the tests:
 
     unshare -n sh -c 'ip link set lo up && exec .venv/bin/python bench/bridge.py --calls 1,5,10,20 --seconds 20'
 
+`--record` makes every call recorded (one queue taking every number, `record = true`, a 0.2 s notice; the files
+are Ogg/Opus under the throw-away folder): compare its cpu/call with a run without it (issue 12: at most 1 % of a
+core more per call). The files made are counted after each round.
+
 `--profile N` samples the desk with py-spy during the window of that N (a separate, unmeasured run is better:
 py-spy pauses the process to sample, so the figures of a profiled run are a little worse).
 """
@@ -60,6 +64,38 @@ from _bench_common import (  # noqa: E402
 
 AGENTS_PER_BROWSER_PROCESS = 10
 LATE_MS = 40.0
+RECORDED_QUEUE = """
+[prompts]
+dir = "prompts"
+
+[recordings]
+dir = "recordings"
+
+[[queues]]
+name = "bench"
+number = "*"
+holidays = "none"
+no_agents = "queue"
+record = true
+recording_notice = "notice.wav"
+callback_offer_after_s = 0
+overflow_after_s = 0
+"""
+
+
+def make_recorded(folder: Path, config_path: Path) -> None:
+    """Every call of this desk recorded: the queue above and its notice (0.2 s of 440 Hz, 8 kHz WAV)."""
+    import array
+    import wave
+
+    (folder / "prompts").mkdir(exist_ok=True)
+    pcm = array.array("h", (int(8000 * math.sin(2 * math.pi * 440 * i / 8000)) for i in range(1600)))
+    with wave.open(str(folder / "prompts" / "notice.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(pcm.tobytes())
+    config_path.write_text(config_path.read_text() + RECORDED_QUEUE)
 
 
 # --- worker plumbing: JSON lines on stdout, commands on stdin ---------------------------------------------
@@ -315,11 +351,15 @@ async def probe_loop(url: str, session, samples: list, stop: asyncio.Event) -> N
         await asyncio.sleep(max(0.0, nxt - loop.time()))
 
 
-async def one_round(n: int, seconds: float, pki, cards, src: Path | None, profile: bool) -> dict:
+async def one_round(
+    n: int, seconds: float, pki, cards, src: Path | None, profile: bool, record: bool = False
+) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"bench-bridge-{n}-") as tmp:
         folder = Path(tmp)
         desk = Desk(folder, pki, cards[: n + 1], src=src)
         card_paths = write_cards(folder, cards[: n + 1])
+        if record:
+            make_recorded(folder, desk.config_path)
         probe_card, agent_cards = card_paths[0], card_paths[1:]
         desk.start()
         workers: list[Worker] = []
@@ -409,6 +449,8 @@ async def one_round(n: int, seconds: float, pki, cards, src: Path | None, profil
             for w in workers:
                 w.stop()
             desk.stop()
+        files = sorted((folder / "recordings").glob("*.ogg"))
+        recorded = {"files": len(files), "bytes": sum(f.stat().st_size for f in files)}
     browser_reports, sip_report = reports[:-1], reports[-1]
     b_sent = {int(k): v for r in browser_reports for k, v in r["sent"].items()}
     b_recv = [tuple(x) for r in browser_reports for x in r["received"]]
@@ -434,6 +476,7 @@ async def one_round(n: int, seconds: float, pki, cards, src: Path | None, profil
         "threads": threads,
         "rss_mb": rss,
         "gen_cpu_pct": {k: round(100 * (g1[k] - g0[k]) / wall, 1) for k in g0},
+        "recorded": recorded,
     }
 
 
@@ -459,6 +502,11 @@ def print_table(rows: list[dict], baseline: dict | None) -> None:
             f"{r['lag_p50']:>11.1f} {r['lag_p99']:>6.1f} {r['lag_max']:>6.1f} | {r['threads']:>4} {r['rss_mb']:>6.0f} | "
             + " ".join(f"{k} {v:.0f}%" for k, v in r["gen_cpu_pct"].items())
             + ("" if r["connected"] == r["n"] else f"  (only {r['connected']} connected)")
+            + (
+                f"  recorded: {r['recorded']['files']} files, {r['recorded']['bytes'] // 1024} KB"
+                if r["recorded"]["files"]
+                else ""
+            )
         )
 
 
@@ -480,7 +528,7 @@ async def orchestrate(args: argparse.Namespace) -> None:
     rows = []
     for n in ns:
         print(f"-- {n} call(s), {args.seconds:.0f} s ...", file=sys.stderr, flush=True)
-        row = await one_round(n, args.seconds, pki, cards, args.desk_src, n == args.profile)
+        row = await one_round(n, args.seconds, pki, cards, args.desk_src, n == args.profile, args.record)
         rows.append(row)
         if args.json:
             print(json.dumps(row), file=sys.stderr)
@@ -512,6 +560,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, help="py-spy the desk during this N's window")
     parser.add_argument("--desk-src", type=Path, help="run the desk from this source tree (A/B prototypes)")
     parser.add_argument("--json", action="store_true", help="also print each round as JSON (stderr)")
+    parser.add_argument("--record", action="store_true", help="record every call (a record = true queue)")
     parser.add_argument(
         "--role", default="orchestrator", choices=["orchestrator", "browser", "sip", "baseline"]
     )

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING
 from ..logs import call_line
 from ..media.hold_music import HoldMusic
 from ..media.room import MediaRoom
+from ..recordings import Recordings
 from ..sip.call import Call as Leg
 from ..sip.endpoint import SipEndpoint
 from ..store import calls as call_records
 from ..store.callbacks import Callback
+from ..store.clock import iso
 from ..store.store import Store
 from . import inbound
 from .agent_state import STATES, AgentStates
@@ -41,10 +43,13 @@ from .events import (
     CallStateChanged,
     EventBus,
     QueueChanged,
+    SurveyAnswered,
+    SurveyStarted,
 )
 from .queues import Directory, Queue
 from .router import Router
 from .routing import FreeAgent
+from .survey import Survey, run_survey
 
 if TYPE_CHECKING:
     from .order_offers import OrderOffers
@@ -84,6 +89,8 @@ class CallCenter:
         reachable: Callable[[int], bool] = lambda agent_id: True,
         callbacks: CallbackDesk | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        survey: Survey | None = None,
+        recordings: Recordings | None = None,
     ) -> None:
         self._store = store
         self.bus = bus
@@ -98,6 +105,8 @@ class CallCenter:
         self.callbacks = callbacks
         self.reachable = reachable
         self.orders: OrderOffers | None = None  # preview dialing of call orders (set by the app, §11)
+        self.survey_prompts = survey  # §10: the questions `call.survey` hands a caller to (None: not configured)
+        self.recordings = recordings  # §10: where a `record = true` queue's conversations go
         self._callback_offers: dict[int, tuple[Callback, asyncio.TimerHandle]] = {}
         self._asking: set[int] = set()  # agents whose next callback is being looked up
         self._quiet: dict[int, float] = {}  # agent -> no callback to ask for before (monotonic)
@@ -528,9 +537,70 @@ class CallCenter:
         if session.leg.state == "ended" or session.closed:
             return
         session.connected_at = time.monotonic()
+        self._start_recording(session, agent_id)
         session.to_agent(agent_id)  # the music (or a prompt) stops in this same step
         self.bus.publish(CallAnswered(session.id, agent_id))
         self._publish_state(session)
+
+    def _start_recording(self, session: CallSession, agent_id: int) -> None:
+        """§10: a call of a `record = true` queue is recorded from the agent's answer (the caller heard the
+        notice before the queue); the agent hears and speaks through the recording's tap."""
+        queue = self.directory.queues.get(session.queue)
+        if (
+            self.recordings is None
+            or queue is None
+            or not queue.config.record
+            or session.direction != "inbound"
+            or session.leg.media is None
+        ):
+            return
+        try:
+            recording = self.recordings.start(
+                call_id=session.id, queue=session.queue, agent_id=agent_id, leg=session.leg.media
+            )
+        except Exception:
+            log.exception("call %s: the recording could not start; the call goes on unrecorded", session.id)
+            return
+        session.record(recording)
+
+    async def survey(self, agent_id: int, call_id: str) -> None:
+        """`call.survey`: the agent leaves the call at once (wrap-up, `call.state ended` with cause `survey`, its
+        peer detached, the recording finished) and the caller answers `[survey] questions`, then BYE."""
+        session = self._own(agent_id, call_id)
+        if self.survey_prompts is None:
+            raise CallError("bad_request", "no survey is configured ([survey] questions)")
+        if session.held or session.hold_lock.locked():
+            raise CallError("bad_request", "take the call off hold first")
+        if session.agent_id != agent_id or not session.answered or session.leg.state != "connected":
+            raise CallError("bad_request", "only a connected call can go to the survey")
+        survey = self.survey_prompts
+        session.outcome = "survey"
+        session.phase = "survey"
+        session.surveyed_by = agent_id
+        session.agent_left = time.monotonic()
+        session.agent_id = None  # the call is no longer the agent's: free for the next one after wrap-up
+        feed = session.feed
+        if feed is not None:
+            feed.switch("none")  # the agent's peer is detached in this step: it hears nothing more
+        self._media.detach(agent_id)
+        if self._states.get(agent_id).state in ("on_call", "outbound"):
+            self._states.set(agent_id, "wrap_up", session.id)
+        at = self.clock()
+        self.bus.publish(SurveyStarted(session.id, session.queue, agent_id, len(survey.questions), iso(at)))
+        page = {**session.to_json(), "state": "ended", "cause": "survey"}
+        page.pop("connected_s", None)
+        self.bus.publish(
+            CallStateChanged(
+                session.id, "ended", session.direction, session.queue, agent_id, tell=(agent_id,), page=page
+            )
+        )
+
+        def save(answers: list[int | None], finished: bool) -> None:
+            self.bus.publish(SurveyAnswered(session.id, tuple(answers), finished))
+
+        session.spawn(run_survey(session, survey, save), "survey")
+        await session.stop_recording()
+        self.router.kick()
 
     async def reject(self, agent_id: int, call_id: str) -> None:
         session = self._own(agent_id, call_id)
@@ -656,7 +726,8 @@ class CallCenter:
         session.offered_to = None  # the agent it rang hears why it stopped below, with the call's own cause
         self.leave(session)
         self.router.forget_call(session.id)
-        talk_s = time.monotonic() - session.connected_at if session.connected_at else None
+        talk_end = session.agent_left or time.monotonic()
+        talk_s = talk_end - session.connected_at if session.connected_at else None
         log.info(
             "%s",
             call_line(
@@ -664,7 +735,7 @@ class CallCenter:
                 session.direction,
                 session.number,
                 queue=session.queue,
-                agent_id=session.agent_id if session.agent_id is not None else offered,
+                agent_id=session.agent_id or session.surveyed_by or offered,
                 answered=session.answered,
                 talk_s=talk_s,
                 cause=cause,
@@ -683,7 +754,7 @@ class CallCenter:
                 session.id, "ended", session.direction, session.queue, session.agent_id, tell=tell, page=page
             )
         )
-        self.bus.publish(CallEnded(session.id, cause, session.queue, session.agent_id))
+        self.bus.publish(CallEnded(session.id, cause, session.queue, session.agent_id or session.surveyed_by))
         self.call_ended(session, cause)
         self._spawn(session.close())
         self.router.kick()

@@ -20,6 +20,7 @@ from typing import Any
 from ..media.caller_feed import CallerFeed
 from ..media.hold_music import HoldMusic
 from ..media.room import MediaRoom
+from ..recordings import Recording
 from ..sip.call import Call as Leg
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,9 @@ class CallSession:
             None  # an end cause the desk decided (closed, callback_requested, overflowed)
         )
         self.other: Leg | None = None  # a leg this call dialled: the overflow number
+        self.recording: Recording | None = None  # the bridged conversation's, while it is recorded
+        self.surveyed_by: int | None = None  # the agent who handed the caller to the survey (and left)
+        self.agent_left: float | None = None  # monotonic: the agent's end of the call (the survey's start)
         self.digits: asyncio.Queue[str] = asyncio.Queue()
         self.offer_timer: asyncio.TimerHandle | None = None
         self._media = media
@@ -99,6 +103,22 @@ class CallSession:
         if feed is not None:
             feed.agent_id = agent_id
             feed.switch("agent")
+
+    def record(self, recording: Recording) -> None:
+        """From now on the agent is attached through `recording`'s tap (at the answer, before `to_agent`)."""
+        self.recording = recording
+        feed = self.feed
+        if feed is not None:
+            feed.agent_leg = recording.tap
+
+    async def stop_recording(self) -> None:
+        """The recorded conversation ends here (call.survey, the call's end): the agent is attached to the leg
+        itself again, should it ever be attached again."""
+        recording, self.recording = self.recording, None
+        if self._feed is not None:
+            self._feed.agent_leg = self.leg.media
+        if recording is not None:
+            await recording.stop()
 
     # -- tasks and timers -------------------------------------------------------------------------------------
 
@@ -164,6 +184,8 @@ class CallSession:
             self._feed.switch("none")
         if self.leg.media is not None:
             self.leg.media.on_dtmf = None
+        with contextlib.suppress(Exception):
+            await self.stop_recording()  # the recording also stops on the leg's close; this is not later
         me = asyncio.current_task()
         tasks = [t for t in self._tasks if t is not me]
         for task in tasks:

@@ -126,6 +126,26 @@ class CallEnded:
 
 
 @dataclass(frozen=True)
+class SurveyStarted:
+    """The agent handed the caller to the survey (`call.survey`) and left the call at `at` (UTC ISO-8601)."""
+
+    call_id: str
+    queue: str
+    agent_id: int | None
+    questions: int
+    at: str
+
+
+@dataclass(frozen=True)
+class SurveyAnswered:
+    """The survey's answers so far (one per question, 1-10 or None); `finished`: the thanks were played."""
+
+    call_id: str
+    answers: tuple[int | None, ...]
+    finished: bool = False
+
+
+@dataclass(frozen=True)
 class QueueChanged:
     """A queue's waiting line or callbacks changed (someone joined, left, was answered; a callback was stored)."""
 

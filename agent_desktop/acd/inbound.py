@@ -3,11 +3,12 @@ one call's session.
 
     menu number  -> 200, the menu prompt, one digit (or the default after `repeat` tries) -> the chosen queue
     closed       -> `closed_to` (bridged, as an overflow), else 200 + `closed` + BYE, else 480 + Retry-After
-    open         -> `welcome` (200 first), then the waiting line: rung straight to a free agent (180) when there
-                    is no welcome and one is free, else 200 + the queue's music, a wait message every
-                    `wait_message_every_s`, the callback offer from `callback_offer_after_s` (digit 1 ->
-                    confirmation, BYE, a stored callback), the overflow number dialled at `overflow_after_s`
-                    (at once when `max_waiting` is exceeded) and bridged when it answers.
+    open         -> `welcome` (200 first), a recorded queue's `recording_notice`, then the waiting line: rung
+                    straight to a free agent (180) when there is no welcome or notice and one is free, else
+                    200 + the queue's music, a wait message every `wait_message_every_s`, the callback offer
+                    from `callback_offer_after_s` (digit 1 -> confirmation, BYE, a stored callback), the overflow
+                    number dialled at `overflow_after_s` (at once when `max_waiting` is exceeded) and bridged
+                    when it answers.
 
 Every timer counts from the INVITE (`session.arrived`). All of it runs in the session's tasks and plays through
 its feed, so an agent's answer (`stop_waiting`) or the caller's hang-up (`session.close`) stops it in one step.
@@ -67,6 +68,13 @@ async def run(session: CallSession, center: CallCenter) -> None:
     if welcome is not None:
         session.phase = "welcome"
         if not await _answer(session) or not await play(session, welcome):
+            return
+    notice = queue.prompt("recording_notice") if config.record else None
+    if notice is not None:
+        # §10: a recorded queue tells the caller before anyone listens, even when an agent is free now (the
+        # caller then waits with the music while it rings).
+        session.phase = "welcome"
+        if not await _answer(session) or not await play(session, notice):
             return
     if session.leg.state == "offered" and not full and center.router.could_take_now(queue):
         # No welcome and a free agent: the call rings the agent as before (180, then 200 when they answer).

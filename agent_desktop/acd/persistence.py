@@ -12,8 +12,9 @@ waiting line (heard the music); `answered` + `agent_id` when an agent of this de
 
 from __future__ import annotations
 
-from ..store import agent_states
+from ..store import agent_states, surveys
 from ..store import calls as call_records
+from ..store.clock import parse_iso
 from ..store.store import Store
 from .events import (
     AgentStateChanged,
@@ -26,6 +27,8 @@ from .events import (
     CallStateChanged,
     EventBus,
     OverflowDialled,
+    SurveyAnswered,
+    SurveyStarted,
 )
 
 
@@ -41,6 +44,8 @@ class Recorder:
         bus.subscribe(CallStateChanged, self._state)
         bus.subscribe(OverflowDialled, self._overflow)
         bus.subscribe(CallEnded, self._ended)
+        bus.subscribe(SurveyStarted, self._survey_started)
+        bus.subscribe(SurveyAnswered, self._survey_answered)
 
     def _agent_state(self, e: AgentStateChanged) -> None:
         self._store.post(agent_states.record, e.agent_id, e.state, e.reason, at=e.since)
@@ -81,3 +86,9 @@ class Recorder:
 
     def _ended(self, e: CallEnded) -> None:
         self._store.post(call_records.mark_ended, e.call_id, e.cause)
+
+    def _survey_started(self, e: SurveyStarted) -> None:
+        self._store.post(surveys.start, e.call_id, e.queue, e.agent_id, e.questions, parse_iso(e.at))
+
+    def _survey_answered(self, e: SurveyAnswered) -> None:
+        self._store.post(surveys.save, e.call_id, list(e.answers), e.finished)

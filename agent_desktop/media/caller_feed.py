@@ -28,6 +28,9 @@ class CallerFeed:
         self.music = music  # what "music" plays: the queue's, else the desk's
         self.agent_id = agent_id  # whose peer "agent" attaches to
         self._media = leg_media  # the leg's RtpStream: the caller's audio comes from it and goes to it
+        # What "agent" attaches to the agent's peer: the leg, or a recording's tap of it (a recorded call). Music
+        # and prompts are written to the leg itself, so they are never recorded.
+        self.agent_leg = leg_media
         self._player: asyncio.Task | None = None
         self._relay: LegRelay | None = None
         self._attached: int | None = None
@@ -48,7 +51,7 @@ class CallerFeed:
             if self.agent_id is None:
                 raise ValueError("no agent to switch the caller to")
             self._attached = self.agent_id
-            self._room.attach(self.agent_id, self._media, self._media)
+            self._room.attach(self.agent_id, self.agent_leg, self.agent_leg)
         elif source == "music":
             self._media.pass_audio_to(None)
             self._start(self.music.play(self._media))

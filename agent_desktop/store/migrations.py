@@ -409,6 +409,19 @@ def _008_recordings(db: sqlite_utils.Database) -> None:
     db["recording_scores"].create_index(["recording_id"])
 
 
+def _009_surveys(db: sqlite_utils.Database) -> None:
+    # DESIGN.md §10. One row per call handed to the survey, written when the agent leaves it (`at`: the agent's
+    # end of the call, where talk time stops and after-call work starts) and updated after each answer, so a
+    # caller who hangs up mid-survey leaves what was answered. `answers`: JSON list, one per question, 1-10 or
+    # null (no digit, two wrong keys, hung up before it). `finished`: thanks played (NULL: the caller left).
+    db["surveys"].create(
+        {"call_id": str, "queue": str, "agent_id": int, "at": str, "answers": str, "finished": str},
+        pk="call_id",
+        not_null={"at", "answers"},
+    )
+    db["surveys"].create_index(["at"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _001_agents_sessions_states_audit,
     _002_preflight_reports,
@@ -418,4 +431,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _006_callbacks,
     _007_call_lists_orders,
     _008_recordings,
+    _009_surveys,
 ]

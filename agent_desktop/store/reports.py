@@ -14,7 +14,9 @@ twice, told apart by its offset). The row of one queue and interval, for the cal
   is in the average with its ringing time);
 - answered_within_sl: answered with a wait ≤ the queue's `service_level_s`; service_level = that / (offered −
   closed), null when every call was closed;
-- talk: answer → end of answered calls that ended; wrap-up: `wrapups.acw_s` of their submitted wrap-ups.
+- talk: answer → end of answered calls that ended (→ the agent's hand-over to the survey, `surveys.at`, for a
+  call that went on to the survey: the agent's part ends there); wrap-up: `wrapups.acw_s` of their submitted
+  wrap-ups.
 Seconds are rounded to 0.1 s, service_level to 4 decimals.
 
 Agent report: seconds in each state (each change lasts until the agent's next one, clipped to the period and to
@@ -95,12 +97,13 @@ c AS (
         calls.answered IS NOT NULL AND IFNULL(calls.end_cause, '') <> 'overflowed' AS ans,
         ROUND((julianday(calls.answered) - julianday(calls.offered)) * 86400000) AS answer_ms,
         ROUND((julianday(calls.ended) - julianday(calls.offered)) * 86400000) AS end_ms,
-        ROUND((julianday(calls.ended) - julianday(calls.answered)) * 86400000) AS talk_ms,
+        ROUND((julianday(COALESCE(sv.at, calls.ended)) - julianday(calls.answered)) * 86400000) AS talk_ms,
         w.acw_s,
         IFNULL(sl.ms, :default_sl_ms) AS sl_ms
     FROM names
     CROSS JOIN calls ON calls.queue = names.queue AND calls.offered >= :start AND calls.offered < :end
     LEFT JOIN sl ON sl.queue = calls.queue
+    LEFT JOIN surveys sv ON sv.call_id = calls.id
     LEFT JOIN contacts ct ON ct.call_id = calls.id
     LEFT JOIN wrapups w ON w.contact_id = ct.id AND w.submitted IS NOT NULL
     WHERE calls.direction = 'inbound'
@@ -182,7 +185,7 @@ def _bucket_start(quarter_utc: datetime, tz: ZoneInfo, interval: str) -> datetim
     return start.astimezone(UTC).astimezone(tz)  # one canonical offset (a midnight that falls in a DST gap)
 
 
-@reads("calls", "contacts", "wrapups")
+@reads("calls", "contacts", "wrapups", "surveys")
 def queue_report(
     db: sqlite_utils.Database,
     first: date,
@@ -253,11 +256,12 @@ GROUP BY agent_id, state
 _AGENT_CALLS_SQL = """
 SELECT calls.agent_id,
     COUNT(*) AS calls,
-    SUM(ROUND((julianday(calls.ended) - julianday(calls.answered)) * 86400000)) AS talk_sum,
-    COUNT(calls.ended) AS talk_n,
+    SUM(ROUND((julianday(COALESCE(sv.at, calls.ended)) - julianday(calls.answered)) * 86400000)) AS talk_sum,
+    COUNT(COALESCE(sv.at, calls.ended)) AS talk_n,
     SUM(w.acw_s) AS acw_sum, COUNT(w.acw_s) AS acw_n
 FROM agents a
 CROSS JOIN calls ON calls.agent_id = a.id AND calls.created >= :start AND calls.created < :end
+LEFT JOIN surveys sv ON sv.call_id = calls.id
 LEFT JOIN contacts ct ON ct.call_id = calls.id
 LEFT JOIN wrapups w ON w.contact_id = ct.id AND w.submitted IS NOT NULL
 WHERE calls.answered IS NOT NULL AND IFNULL(calls.end_cause, '') <> 'overflowed'
@@ -265,7 +269,7 @@ GROUP BY calls.agent_id
 """
 
 
-@reads("agents", "agent_state_changes", "calls", "contacts", "wrapups")
+@reads("agents", "agent_state_changes", "calls", "contacts", "wrapups", "surveys")
 def agent_report(
     db: sqlite_utils.Database, first: date, last: date, timezone: str, now: datetime
 ) -> list[dict[str, Any]]:

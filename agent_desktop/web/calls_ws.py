@@ -1,6 +1,7 @@
-"""The softphone's WebSocket messages: `rtc.offer` (the agent's one persistent peer), the `call.*` actions,
-`callback.accept` / `callback.reject` and `order.call` / `order.skip` (preview dialing, DESIGN.md §11), handed to
-the media room, the call center and its order offers. Errors come back as `error{code, message}` on the socket."""
+"""The softphone's WebSocket messages: `rtc.offer` (the agent's one persistent peer), the `call.*` actions and
+`call.survey`, `callback.accept` / `callback.reject` and `order.call` / `order.skip` (preview dialing, DESIGN.md
+§11), handed to the media room, the call center and its order offers. Errors come back as `error{code, message}`
+on the socket."""
 
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
     hub.on("call.dtmf", call_action(lambda a, m: calls.dtmf(a, call_id(m), str(m["digits"]))))
     hub.on("call.transfer", call_action(lambda a, m: calls.transfer(a, call_id(m), str(m["target"]))))
     hub.on("call.dial", call_action(dial))
+    hub.on("call.survey", call_action(lambda a, m: calls.survey(a, call_id(m))))
     hub.on("callback.accept", call_action(lambda a, m: calls.accept_callback(a, m["callback_id"])))
     hub.on("callback.reject", call_action(lambda a, m: calls.reject_callback(a, m["callback_id"])))
 

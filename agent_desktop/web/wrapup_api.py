@@ -8,7 +8,8 @@ that records the escalation (mailed through the outbox, with its working-day dea
     GET  /api/wrapups/{contact_id}               -> wrap-up (draft or submitted)
     PUT  /api/wrapups/{contact_id}  draft        -> {saved, masked}
     POST /api/wrapups/{contact_id}/submit [draft] -> {contact_id, submitted, state, escalation?, complaint?}
-                                                    (409 call_active while the contact's call is live)
+                                                    (409 call_active while the agent is on the call;
+                                                    a call handed to the survey is over for the agent)
 
 An agent sees and changes only their own contacts (another agent's is `not_found`, not `forbidden`: its existence
 is nobody else's business). Every text is stored with national register numbers masked (`masked: true` tells
@@ -26,7 +27,7 @@ from aiohttp import web
 from ..acd import working_days
 from ..mail.compose import EscalationText, escalation_mail
 from ..store import calls as call_records
-from ..store import complaints, contacts, escalations, wrapups
+from ..store import complaints, contacts, escalations, surveys, wrapups
 from ..store.agents import Agent
 from ..store.clock import iso, parse_iso, utcnow
 from ..store.store import Store
@@ -62,11 +63,13 @@ def setup(app: web.Application) -> None:
 
 
 async def _since(store: Store, contact: contacts.Contact) -> str | None:
-    """When after-call work started: the call's end, or the opening of a contact taken by hand; None while the
-    call is still going."""
+    """When after-call work started: the call's end (or the agent's, when it handed the caller to the survey),
+    or the opening of a contact taken by hand; None while the agent is still on the call."""
     if contact.call_id:
         call = await store.read(call_records.get, contact.call_id)
-        return call["ended"] if call else contact.opened
+        if call is None:
+            return contact.opened
+        return call["ended"] or await store.read(surveys.started_at, contact.call_id)
     return contact.opened
 
 

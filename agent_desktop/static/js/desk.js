@@ -108,7 +108,7 @@ socket.addEventListener("message", (event) => {
 const phone = initPhone(socket, toast);
 initQueuePanel(socket, toast, phone);
 initKbPanel(toast);
-const wrapup = initWrapupPanel(toast);
+const wrapup = initWrapupPanel(toast, socket);
 initOrdersPanel(socket, toast, wrapup);
 socket.start();
 

@@ -2,7 +2,8 @@
 // its draft saved as the agent types (debounced PUT, and a keepalive PUT when the page goes away), restored after a
 // reload, and submitted with an optional escalation (mailed by the desk) and an optional complaint. The timer shows
 // the after-call work since the call ended. A call's contact is submitted only after the call (the desk refuses
-// it before with `call_active`), and the panel follows the live call: its contact is the one shown.
+// it before with `call_active`), and the panel follows the live call: its contact is the one shown. Ticking the
+// survey box during the call sends `call.survey`: the caller goes to the survey and the agent to after-call work.
 import { api } from "./api.js";
 import { formatDate as localeDate, formatTime } from "./format.js";
 import { errorText, setLive, setText, t } from "./i18n.js";
@@ -67,7 +68,7 @@ function formatClock(iso) {
   return formatTime(iso, { seconds: true });
 }
 
-export function initWrapupPanel(toast) {
+export function initWrapupPanel(toast, socket) {
   let contact = null; // {id, call_id, number, since, ...}
   let scripts = [];
   let pendingScripts = []; // articles opened while no contact was open: they go to the next one opened by hand
@@ -517,6 +518,12 @@ export function initWrapupPanel(toast) {
     changed();
   });
   ui.point.addEventListener("change", () => pointChosen().then(changed));
+  // Ticking the survey box during the call hands the caller to the survey now (the desk ends the agent's part).
+  ui.survey.addEventListener("change", () => {
+    if (ui.survey.checked && liveCallId && socket && !socket.send({ type: "call.survey", call_id: liveCallId })) {
+      toast(t("error.network"));
+    }
+  });
   ui.form.addEventListener("submit", submit);
   ui.newButton.addEventListener("click", () => newContact().catch((e) => toast(errorText(e))));
   window.addEventListener("beforeunload", saveOnLeave);
