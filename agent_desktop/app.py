@@ -42,6 +42,7 @@ from .web import (
     recordings_api,
     reports_api,
     rtc_ws,
+    wall_ws,
     wrapup_api,
 )
 from .web.auth import same_origin_middleware, session_middleware
@@ -190,6 +191,7 @@ def create_app(config: Config) -> web.Application:
     recordings_api.setup(app)  # §10 recordings: API and retention; not hooked into calls yet
     orders_api.setup(app)  # call lists, orders, do-not-call (DESIGN.md §11); offers over /ws come later
     queues_api.setup(app)
+    wall_ws.setup(app)  # the supervisor's wall (a bus subscriber), its pages and /ws?view=wall
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(on_prepare_async)
 
