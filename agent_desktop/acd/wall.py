@@ -366,11 +366,13 @@ class Wall:
         if before is None or before.name != sent.name:
             out["name"] = sent.name
         if before is None or before.state != sent.state:
-            out["state"], out["reason"], out["state_s"] = (
-                agent.state,
-                agent.reason,
-                max(0, round(now - agent.since)),
-            )
+            # Left out when "" / 0, as most deltas would carry them: the page reads a missing one so.
+            out["state"] = agent.state
+            if agent.reason:
+                out["reason"] = agent.reason
+            state_s = max(0, round(now - agent.since))
+            if state_s:
+                out["state_s"] = state_s
         if before is None or before.queues != sent.queues:
             out["queues"] = list(sent.queues)
         if before is None or before.call != sent.call:

@@ -14,7 +14,11 @@ function mergeQueue(known, delta, now) {
 
 function mergeAgent(known, delta, now) {
   const agent = { ...(known || {}), ...delta };
-  if ("state_s" in delta) agent.stateAt = now - delta.state_s * 1000;
+  // With a new state, a missing reason is "" and a missing state_s 0 (the desk leaves them out to save bytes).
+  if ("state" in delta) {
+    agent.reason = delta.reason || "";
+    agent.stateAt = now - (delta.state_s || 0) * 1000;
+  }
   if ("call" in delta) agent.callAt = delta.call ? now - delta.call.s * 1000 : null;
   return agent;
 }
