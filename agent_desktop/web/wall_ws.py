@@ -24,8 +24,9 @@ from ..acd.wall import Wall
 from ..store import agents as agent_rows
 from ..store import reports, sessions
 from ..store.agents import Agent
+from ..store.clock import iso
 from ..store.tables import reads
-from . import keys
+from . import keys, report_chart
 from .errors import ApiError
 from .pages import page_lang, render, role_page, topbar_context
 
@@ -70,6 +71,7 @@ def setup(app: web.Application) -> None:
     app[WALL_SOCKETS] = set()
     app.router.add_get("/supervisor", wall_page)
     app.router.add_get("/supervisor/reports", reports_page)
+    report_chart.setup(app)
 
     async def stop(app: web.Application) -> None:
         for ws in list(app[WALL_SOCKETS]):
@@ -84,17 +86,36 @@ def _settings(config) -> dict[str, reports.QueueSettings]:
     return {q.name: reports.QueueSettings(q.timezone, q.service_level_s) for q in config.queues}
 
 
-@reads("calls", "contacts", "wrapups")
+_SL_SQL = """
+SELECT
+    SUM(answered IS NOT NULL AND IFNULL(end_cause, '') <> 'overflowed'
+        AND (julianday(answered) - julianday(offered)) * 86400 <= :sl_s) AS within,
+    SUM(IFNULL(end_cause, '') <> 'closed') AS handled
+FROM calls
+WHERE queue = :queue AND offered >= :start AND offered < :end AND direction = 'inbound'
+    AND (answered IS NOT NULL OR ended IS NOT NULL)
+"""
+
+
+@reads("calls")
 def today_service_levels(
     db: Any, zones: dict[str, str], settings: dict[str, reports.QueueSettings], now: dt.datetime
 ) -> dict[str, float | None]:
-    """Each queue's service level so far today (its own local day), as the day report computes it."""
+    """Each queue's service level so far today (its own local day) over the calls whose outcome is known: the
+    day report's figure, except that a caller still waiting is not counted yet (else the first caller of the day
+    would raise an alert the moment it joins the line)."""
     out: dict[str, float | None] = {}
-    for zone in set(zones.values()) or {reports.DEFAULT_SETTINGS.timezone}:
+    for queue, zone in zones.items():
         today = now.astimezone(ZoneInfo(zone)).date()
-        for row in reports.queue_report(db, today, today, "day", settings):
-            if zones.get(row["queue"], reports.DEFAULT_SETTINGS.timezone) == zone:
-                out[row["queue"]] = row["service_level"]
+        start, end = reports.local_window(today, today, zone)
+        params = {
+            "queue": queue,
+            "start": iso(start),
+            "end": iso(end),
+            "sl_s": settings[queue].service_level_s if queue in settings else 20,
+        }
+        row = next(iter(db.query(_SL_SQL, params)))
+        out[queue] = round(row["within"] / row["handled"], 4) if row["handled"] else None
     return out
 
 

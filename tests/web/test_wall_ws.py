@@ -136,6 +136,9 @@ async def test_a_waiting_caller_shows_within_a_second_and_a_reconnect_gets_the_p
         snapshot = await wall.receive_json(timeout=5)
         queue = _queue(snapshot, "algemeen")
         assert queue["waiting"] == 1 and queue["longest_wait_s"] >= 1
+        # A caller still waiting is no outcome yet: no service level, no alert for it.
+        assert queue["service_level"] is None and queue["target"] == 0.8
+        assert [a["kind"] for a in snapshot["alerts"]] == []
 
         await agent.available()
         offered = await agent.next("call.offered")
@@ -152,4 +155,13 @@ async def test_a_waiting_caller_shows_within_a_second_and_a_reconnect_gets_the_p
         await agent.call_state("ended")
         update = await _until(wall, lambda m: "call" in (_agent(m, 1) or {}), within=3)
         assert _agent(update, 1)["call"] is None
+        # Answered within service_level_s (20 s): today's service level is 100 % (perhaps told already, with the
+        # answer: a fresh wall's snapshot holds whatever was last sent).
         await wall.close()
+        async with asyncio.timeout(5):
+            while True:
+                async with await _wall(http, desk.url) as wall:
+                    queue = _queue(await wall.receive_json(timeout=5), "algemeen")
+                if queue["service_level"] == 1.0:
+                    break
+                await asyncio.sleep(0.5)
