@@ -181,9 +181,9 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"event loop stall: worst {lateness[-1] * 1000:.1f} ms, p99 {lateness[int(len(lateness) * 0.99)] * 1000:.1f} ms"
     )
-    print(
-        f"wall build per update: median {statistics.median(builds) * 1000:.1f} ms, worst {max(builds) * 1000:.1f} ms"
-    )
+    if builds:  # none without a wall: nobody to build for
+        median, worst = statistics.median(builds) * 1000, max(builds) * 1000
+        print(f"wall build per update: median {median:.1f} ms, worst {worst:.1f} ms")
     for i, got in enumerate(received):
         inside = [(t, n) for t, n in got if measured_from <= t < measured_to]
         per_second: dict[int, int] = {}

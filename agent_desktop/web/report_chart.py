@@ -45,13 +45,14 @@ def setup(app: web.Application) -> None:
 
 
 def _nice_max(value: float) -> float:
-    if value <= 0:
-        return 1
+    """The axis' top: four gridline steps of whole numbers (counts are whole)."""
+    if value <= 20:
+        return 4 * max(1, math.ceil(value / 4))
     power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (2, 4, 8, 10):
         if value <= step * power:
             return step * power
-    return 10 * power
+    return 20 * power
 
 
 def render(points: list[Point], interval: str, legend: list[tuple[str, str]], line_key: str) -> str:

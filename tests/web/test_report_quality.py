@@ -107,3 +107,17 @@ def test_agents_per_day_and_hour(db):
     assert len({r["start"] for r in hours}) == 24 - 8  # from 08:55 on, available until `now`
     table = agent_cells(hours)
     assert table[0][:3] == ["agent_id", "name", "start"] and table[0][-1] == "seconds_available"
+
+
+def test_chart_axes_have_whole_steps_and_one_bar_stack_per_interval():
+    from agent_desktop.web.report_chart import Point, _nice_max, render
+
+    assert [_nice_max(v) for v in (0, 1, 5, 20, 21, 75, 130, 999)] == [4, 4, 8, 20, 40, 80, 200, 1000]
+    svg = render(
+        [Point("2026-01-15T00:00:00+01:00", (("bar-answered", 3), ("bar-abandoned", 1)), 0.75)],
+        "day",
+        [("bar-answered", "report.answered")],
+        "report.service_level",
+    )
+    assert 'data-points="1"' in svg and svg.count("data-value=") == 2
+    assert 'data-num="4"' in svg and 'data-pct="0.75"' in svg and "<polyline" in svg
