@@ -256,7 +256,8 @@ class Wall:
     async def open(self, sink: WallSink) -> Callable[[], None]:
         """A wall opens: it gets the snapshot now and every delta after; the returned function closes it."""
         self.start()
-        if not self._built:
+        if not self._viewers:
+            # Nobody was told anything since the last message: bring the model up to date for this snapshot.
             self._build()
         viewer = _Viewer(sink)
         self._viewers.add(viewer)

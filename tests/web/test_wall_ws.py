@@ -101,6 +101,14 @@ async def test_the_wall_receives_only_and_leaves_the_desk_socket_alone(desk):
         again = await second.receive_json(timeout=5)
         assert again["type"] == "wall.snapshot" and _agent(again, 2)["state"] == "lunch"
         assert not wall.closed and not sup.ws.closed
+        # With no wall open, changes still count: the next wall's snapshot has them.
+        await wall.close()
+        await second.close()
+        await asyncio.sleep(1.5)  # the desk has let both go and sent its last update
+        await sup.ws.send_json({"type": "agent.state", "state": "break"})
+        assert (await sup.next("agent.state"))["state"] == "break"
+        async with await _wall(sup.http, desk.url) as third:
+            assert _agent(await third.receive_json(timeout=5), 2)["state"] == "break"
 
 
 async def test_a_waiting_caller_shows_within_a_second_and_a_reconnect_gets_the_picture(
