@@ -48,6 +48,7 @@ from .web import (
     rtc_ws,
     supervisor_ws,
     surveys_api,
+    wall_ws,
     wrapup_api,
 )
 from .web.auth import same_origin_middleware, session_middleware
@@ -210,6 +211,7 @@ def create_app(config: Config) -> web.Application:
     surveys_api.setup(app)
     orders_api.setup(app)  # call lists, orders, do-not-call (DESIGN.md §11); offers over /ws: acd/order_offers.py
     queues_api.setup(app)
+    wall_ws.setup(app)  # the supervisor's wall (a bus subscriber), its pages and /ws?view=wall
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(on_prepare_async)
 

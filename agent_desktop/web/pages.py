@@ -57,6 +57,8 @@ TOPBAR_PAGES = (
     ("preflight", "nav.preflight", "/preflight", "preflight-link", ""),
     ("helpdesk", "nav.helpdesk", "/helpdesk", "helpdesk-link", "helpdesk"),
     ("complaints", "nav.complaints", "/complaints", "complaints-link", "supervisor"),
+    ("supervisor", "nav.supervisor", "/supervisor", "supervisor-link", "supervisor"),
+    ("reports", "nav.reports", "/supervisor/reports", "reports-link", "supervisor"),
 )
 
 
@@ -127,6 +129,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     if origin and origin != request.app[keys.CONFIG].origin:
         raise ApiError("forbidden", "cross-origin WebSocket refused")
+    if request.query.get("view") == "wall":
+        from . import wall_ws  # imported here: wall_ws builds on this module's page helpers
+
+        return await wall_ws.handle(request, agent, request[SESSION].id)
     if "agent" not in agent.roles:
         raise ApiError("forbidden", "the desk (calls, states) is for agents")
     return await request.app[keys.HUB].handle(request, agent, request[SESSION].id)

@@ -1,0 +1,255 @@
+// The supervisor's reports: per queue or agent, per day or hour, a chart drawn by the desk (SVG whose numbers
+// and dates this page fills in the agent's locale), the table of the same rows and its CSV; then the recordings
+// of the period with a player and the scoring form of the listening sessions.
+import { api } from "./api.js";
+import { formatDate, formatDateTime, formatDuration, formatNumber, formatPercent, formatTime } from "./format.js";
+import { applyI18n, errorText, loadLang, setPlain, setText } from "./i18n.js";
+import { wireLogout } from "./topbar.js";
+
+const body = document.body;
+const langSwitch = document.getElementById("lang-switch");
+langSwitch.value = await loadLang(body.dataset.lang);
+langSwitch.addEventListener("change", async () => {
+  await loadLang(langSwitch.value);
+  api("PATCH", "/api/me", { lang: langSwitch.value }).catch(() => {});
+});
+wireLogout();
+
+const $ = (id) => document.getElementById(id);
+const form = $("report-filters");
+const kind = $("report-kind");
+const interval = $("report-interval");
+const from = $("report-from");
+const to = $("report-to");
+const nameSelect = $("report-name");
+const csv = $("report-csv");
+const errorLine = $("report-error");
+const chartBox = $("report-chart-box");
+const head = $("report-head");
+const rowsBody = $("report-rows");
+const recRows = $("recording-rows");
+const player = $("recording-player");
+const audio = $("recording-audio");
+const scoreForm = $("score-form");
+const scoreStatus = $("score-status");
+
+// Columns: [key, i18n key, how to show]. "—" for a figure there is no data for yet (a survey average).
+const num = (v) => (typeof v === "number" ? formatNumber(v, Number.isInteger(v) ? 0 : 1) : "—");
+const pct = (v) => (typeof v === "number" ? formatPercent(v * 100, 1) : "—");
+const secs = (v) => (typeof v === "number" ? formatDuration(v) : "—");
+const QUEUE_COLUMNS = [
+  ["queue", "wall.col_queue", (v) => v],
+  ["start", "report.start", null],
+  ["offered", "report.offered", num],
+  ["answered", "report.answered", num],
+  ["abandoned", "report.abandoned", num],
+  ["overflowed", "report.overflowed", num],
+  ["callbacks_requested", "report.callbacks", num],
+  ["service_level", "report.service_level", pct],
+  ["avg_wait_s", "report.avg_wait", secs],
+  ["max_wait_s", "report.max_wait", secs],
+  ["avg_talk_s", "report.avg_talk", secs],
+  ["avg_wrapup_s", "report.avg_wrapup", secs],
+  ["one_and_done", "report.one_and_done", pct],
+  ["complaints", "report.complaints", num],
+  ["survey_avg", "report.survey_avg", num],
+];
+const AGENT_COLUMNS = [
+  ["name", "wall.col_agent", (v) => v],
+  ["start", "report.start", null],
+  ["calls", "report.calls", num],
+  ["available", "state.available", secs],
+  ["on_call", "state.on_call", secs],
+  ["wrap_up", "state.wrap_up", secs],
+  ["avg_talk_s", "report.avg_talk", secs],
+  ["avg_wrapup_s", "report.avg_wrapup", secs],
+  ["one_and_done", "report.one_and_done", pct],
+  ["complaints", "report.complaints", num],
+  ["survey_avg", "report.survey_avg", num],
+];
+
+let rows = [];
+let agentNames = new Map();
+
+function iso(d) {
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+function params(extra = {}) {
+  return new URLSearchParams({ from: from.value, to: to.value, interval: interval.value, ...extra });
+}
+
+function startText(start) {
+  return interval.value === "hour" ? formatDateTime(start) : formatDate(start.slice(0, 10), "short");
+}
+
+// The chart's empty <text> labels, filled in this page's locale (again after a language switch).
+function fillChart() {
+  const svg = chartBox.querySelector("svg");
+  if (!svg) return;
+  for (const el of svg.querySelectorAll("[data-num]")) el.textContent = formatNumber(Number(el.dataset.num));
+  for (const el of svg.querySelectorAll("[data-pct]")) el.textContent = formatPercent(Number(el.dataset.pct) * 100, 0);
+  for (const el of svg.querySelectorAll("[data-date]")) {
+    const start = el.dataset.date;
+    el.textContent = el.dataset.fmt === "hour" ? formatTime(start) : formatDate(start.slice(0, 10), "short").slice(0, 5);
+  }
+  applyI18n(svg);
+}
+
+function renderTable() {
+  const columns = kind.value === "queues" ? QUEUE_COLUMNS : AGENT_COLUMNS;
+  head.replaceChildren(
+    ...columns.map(([key, label, show]) => {
+      const th = document.createElement("th");
+      if (show && key !== "queue" && key !== "name") th.className = "num";
+      setText(th, label);
+      return th;
+    }),
+  );
+  rowsBody.replaceChildren(
+    ...rows.map((row) => {
+      const tr = document.createElement("tr");
+      tr.dataset.testid = "report-row";
+      for (const [key, , show] of columns) {
+        const td = document.createElement("td");
+        const value = key in row ? row[key] : row.seconds?.[key];
+        if (key === "start") td.textContent = startText(row.start);
+        else if (key === "queue" || key === "name") {
+          td.textContent = value ?? "";
+          td.translate = false;
+        } else {
+          td.className = "num";
+          td.textContent = show(value ?? null);
+          td.dataset.col = key;
+        }
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+}
+
+async function loadNames() {
+  const keep = nameSelect.value;
+  let options = [];
+  if (kind.value === "queues") {
+    const queues = await api("GET", "/api/queues");
+    options = queues.map((q) => [q.name, q.name]);
+  } else {
+    options = [["", null], ...[...agentNames].map(([id, name]) => [String(id), name])];
+  }
+  nameSelect.replaceChildren(
+    ...options.map(([value, label]) => {
+      const option = document.createElement("option");
+      option.value = value;
+      if (label === null) setText(option, "report.all_agents");
+      else setPlain(option, label);
+      return option;
+    }),
+  );
+  if ([...nameSelect.options].some((o) => o.value === keep)) nameSelect.value = keep;
+}
+
+async function show() {
+  errorLine.hidden = true;
+  const base = kind.value === "queues" ? "/api/reports/queues" : "/api/reports/agents";
+  csv.href = `${base}?${params({ format: "csv" })}`;
+  try {
+    const data = await api("GET", `${base}?${params()}`);
+    rows = data.rows;
+    if (kind.value === "agents") for (const r of rows) agentNames.set(r.agent_id, r.name);
+    renderTable();
+    const chartParams = params({ kind: kind.value, name: nameSelect.value });
+    const response = await fetch(`/api/reports/chart.svg?${chartParams}`, { credentials: "same-origin" });
+    if (!response.ok) throw (await response.json()).error;
+    chartBox.innerHTML = await response.text(); // the desk's own SVG: labels come as data, never as markup
+    fillChart();
+    body.dataset.chart = "1";
+  } catch (e) {
+    errorLine.hidden = false;
+    setPlain(errorLine, errorText(e));
+  }
+  loadRecordings();
+}
+
+async function loadRecordings() {
+  let list = [];
+  try {
+    list = await api("GET", `/api/recordings?${new URLSearchParams({ from: from.value, to: to.value })}`);
+  } catch {
+    list = [];
+  }
+  recRows.replaceChildren(
+    ...list.map((rec) => {
+      const tr = document.createElement("tr");
+      tr.dataset.testid = "recording-row";
+      tr.dataset.id = rec.id;
+      const cells = [
+        formatDateTime(rec.started),
+        rec.queue,
+        agentNames.get(rec.agent_id) || `#${rec.agent_id ?? "—"}`,
+        typeof rec.duration_s === "number" ? formatDuration(rec.duration_s) : "—",
+      ];
+      for (const text of cells) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.append(td);
+      }
+      const td = document.createElement("td");
+      const play = document.createElement("button");
+      play.type = "button";
+      play.dataset.testid = "recording-play";
+      setText(play, "rec.listen");
+      play.addEventListener("click", () => open(rec));
+      td.append(play);
+      tr.append(td);
+      return tr;
+    }),
+  );
+}
+
+let current = null;
+function open(rec) {
+  current = rec;
+  player.hidden = false;
+  audio.src = `/api/recordings/${encodeURIComponent(rec.id)}/audio`;
+  scoreForm.reset();
+  setPlain(scoreStatus, "");
+}
+
+scoreForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!current) return;
+  const scores = {};
+  for (const select of scoreForm.querySelectorAll("select")) if (select.value) scores[select.name] = Number(select.value);
+  const comment = $("score-comment").value;
+  try {
+    await api("POST", `/api/recordings/${encodeURIComponent(current.id)}/scores`, { scores, comment });
+    setText(scoreStatus, "rec.saved");
+  } catch (e) {
+    setPlain(scoreStatus, errorText(e));
+  }
+});
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  show();
+});
+kind.addEventListener("change", async () => {
+  await loadNames();
+  show();
+});
+document.addEventListener("i18n:changed", () => {
+  renderTable();
+  fillChart();
+});
+
+const today = new Date();
+const weekAgo = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 6);
+const query = new URLSearchParams(location.search);
+from.value = query.get("from") || iso(weekAgo);
+to.value = query.get("to") || iso(today);
+if (query.get("interval")) interval.value = query.get("interval");
+await loadNames();
+await show();
+body.dataset.ready = "1";

@@ -1,0 +1,183 @@
+// The supervisor's live wall: its own receive-only socket (/ws?view=wall, never the desk's), the queues, the
+// agents and the alerts, with the durations counting up between messages.
+import { api } from "./api.js";
+import { formatDuration, formatNumber, formatPercent } from "./format.js";
+import { loadLang, setLive, setPlain, setText, t } from "./i18n.js";
+import { DeskSocket } from "./socket.js";
+import { wireLogout } from "./topbar.js";
+import { applyWall, emptyWall, longestWait, seconds } from "./wall_model.js";
+
+const body = document.body;
+const langSwitch = document.getElementById("lang-switch");
+langSwitch.value = await loadLang(body.dataset.lang);
+langSwitch.addEventListener("change", async () => {
+  await loadLang(langSwitch.value);
+  api("PATCH", "/api/me", { lang: langSwitch.value }).catch(() => {});
+});
+wireLogout();
+
+let wall = emptyWall();
+const queueRows = document.getElementById("wall-queue-rows");
+const agentRows = document.getElementById("wall-agent-rows");
+const alertList = document.getElementById("wall-alerts");
+const connection = document.getElementById("wall-connection");
+
+function cell(className = "") {
+  const td = document.createElement("td");
+  if (className) td.className = className;
+  return td;
+}
+
+function plain(text, className) {
+  const td = cell(className);
+  td.textContent = text;
+  return td;
+}
+
+function percent(fraction) {
+  return typeof fraction === "number" ? formatPercent(fraction * 100, 0) : "—";
+}
+
+function renderQueues() {
+  const names = [...wall.queues.keys()];
+  queueRows.replaceChildren(
+    ...names.map((name) => {
+      const q = wall.queues.get(name);
+      const tr = document.createElement("tr");
+      tr.dataset.testid = "wall-queue";
+      tr.dataset.queue = name;
+      tr.dataset.waiting = String(q.waiting ?? 0);
+      tr.dataset.open = q.open ? "1" : "0";
+      const open = cell();
+      setText(open, q.open ? "wall.open" : "wall.closed");
+      const longest = plain("", "num live-wait");
+      const sl = plain(percent(q.service_level), "num");
+      if (typeof q.service_level === "number" && q.service_level < q.target) sl.classList.add("bad");
+      const agents = cell("agent-counts");
+      for (const [state, n] of Object.entries(q.agents || {})) {
+        if (!n) continue;
+        const chip = document.createElement("span");
+        chip.className = `chip state-${state}`;
+        chip.dataset.state = state;
+        setLive(chip, () => `${t(`state.${state}`)} ${formatNumber(n)}`);
+        agents.append(chip);
+      }
+      const name_ = plain(name);
+      name_.translate = false;
+      tr.append(
+        name_,
+        open,
+        plain(formatNumber(q.waiting ?? 0), "num"),
+        longest,
+        sl,
+        agents,
+        plain(formatNumber(q.callbacks_pending ?? 0), "num"),
+        plain(formatNumber(q.callbacks_past_due ?? 0), q.callbacks_past_due ? "num bad" : "num"),
+      );
+      return tr;
+    }),
+  );
+  tick();
+}
+
+function renderAgents() {
+  const list = [...wall.agents.values()].sort((a, b) => (a.name || "").localeCompare(b.name || "") || a.id - b.id);
+  agentRows.replaceChildren(
+    ...list.map((a) => {
+      const tr = document.createElement("tr");
+      tr.dataset.testid = "wall-agent";
+      tr.dataset.agentId = String(a.id);
+      tr.dataset.state = a.state || "offline";
+      const name = plain(a.name || `#${a.id}`);
+      name.translate = false;
+      const state = cell();
+      const chip = document.createElement("span");
+      chip.className = `chip state-${a.state}`;
+      setText(chip, `state.${a.state}`);
+      state.append(chip);
+      if (a.reason && a.state === "break") {
+        const why = document.createElement("span");
+        why.className = "hint";
+        setPlain(why, ` ${a.reason}`);
+        state.append(why);
+      }
+      const call = cell();
+      if (a.call) setText(call, `phone.state.${a.call.state}`);
+      const queues = a.call ? a.call.queue : (a.queues || []).join(", ");
+      const queue = plain(queues || "—");
+      queue.translate = false;
+      tr.append(name, state, plain("", "num live-state"), call, plain("", "num live-call"), queue);
+      return tr;
+    }),
+  );
+  tick();
+}
+
+function renderAlerts() {
+  alertList.replaceChildren(
+    ...wall.alerts.map((alert) => {
+      const li = document.createElement("li");
+      li.dataset.testid = "wall-alert";
+      li.dataset.kind = alert.kind;
+      li.dataset.queue = alert.queue;
+      li.className = "alert";
+      const vars = {
+        queue: alert.queue,
+        value: () => (alert.kind === "service_level" ? percent(alert.value) : formatNumber(alert.value)),
+        target: () => (alert.kind === "service_level" ? percent(alert.target) : formatNumber(alert.target ?? 0)),
+      };
+      setText(li, `wall.alert_${alert.kind}`, vars);
+      return li;
+    }),
+  );
+  if (!wall.alerts.length) {
+    const li = document.createElement("li");
+    li.className = "hint";
+    setText(li, "wall.no_alerts");
+    alertList.append(li);
+  }
+}
+
+// The counters between two messages: the longest waits, time in state, call durations.
+function tick() {
+  const now = Date.now();
+  for (const tr of queueRows.children) {
+    const q = wall.queues.get(tr.dataset.queue);
+    if (q) tr.querySelector(".live-wait").textContent = q.waiting ? formatDuration(longestWait(q, now)) : "—";
+  }
+  for (const tr of agentRows.children) {
+    const a = wall.agents.get(Number(tr.dataset.agentId));
+    if (!a) continue;
+    tr.querySelector(".live-state").textContent = formatDuration(seconds(a.stateAt, now));
+    tr.querySelector(".live-call").textContent = a.call ? formatDuration(seconds(a.callAt, now)) : "";
+  }
+}
+
+function render(message) {
+  const next = applyWall(wall, message);
+  if (!next) return;
+  wall = next;
+  if (message.type === "wall.snapshot" || message.queues) renderQueues();
+  if (message.type === "wall.snapshot" || message.agents || message.gone) renderAgents();
+  if (message.type === "wall.snapshot" || message.alerts) renderAlerts();
+  body.dataset.updates = String(Number(body.dataset.updates || 0) + 1);
+}
+
+const scheme = location.protocol === "https:" ? "wss" : "ws";
+const socket = new DeskSocket(`${scheme}://${location.host}/ws?view=wall`);
+socket.addEventListener("message", (event) => render(event.detail));
+socket.addEventListener("status", (event) => {
+  const status = event.detail.status;
+  connection.dataset.status = status;
+  setText(connection, `wall.connection_${status}`);
+  if (event.detail.code === 4002) location.assign("/");
+});
+document.addEventListener("i18n:changed", () => {
+  renderQueues();
+  renderAgents();
+  renderAlerts();
+});
+setInterval(tick, 1000);
+socket.start();
+renderAlerts();
+body.dataset.ready = "1";

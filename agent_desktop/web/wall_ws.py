@@ -1,0 +1,184 @@
+"""The supervisor's pages and the wall's own socket (DESIGN.md §10).
+
+    GET /supervisor           the live wall (role supervisor; others the page's refusal, 403)
+    GET /supervisor/reports   charts and tables of the reports, recordings with their player and scoring form
+    GET /ws?view=wall         the wall's socket: receive-only (no peer, no state); `wall.snapshot`, `wall.update`
+
+The wall's socket is not the desk's: it is kept here, not in the hub, so it never replaces a supervisor's desk
+socket nor is replaced by it (a supervisor is an agent too, with a phone that must stay up). What it sends comes
+from `acd/wall.py`, a subscriber of the event bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import WSMsgType, web
+
+from ..acd.wall import Wall
+from ..store import agents as agent_rows
+from ..store import reports, sessions
+from ..store.agents import Agent
+from ..store.clock import iso
+from ..store.tables import reads
+from . import keys, report_chart
+from .errors import ApiError
+from .pages import page_lang, render, role_page, topbar_context
+
+log = logging.getLogger(__name__)
+
+WALL = web.AppKey("wall", Wall)
+WALL_SOCKETS = web.AppKey("wall_sockets", set)
+ROLE = "supervisor"
+CLOSE_LOGGED_OUT = 4002
+CLOSE_RESTART = 1012
+
+
+def setup(app: web.Application) -> None:
+    """Build the wall on the app's bus and owners; routes for its pages."""
+    store = app[keys.STORE]
+    calls = app[keys.CALLS]
+    callbacks = app.get(keys.CALLBACKS)
+    config = app[keys.CONFIG]
+
+    async def name(agent_id: int) -> str:
+        agent = await store.read(agent_rows.get, agent_id)
+        return agent.name if agent is not None else ""
+
+    async def service_levels() -> dict[str, float | None]:
+        await store.settled("calls")  # the calls just ended are in the figure
+        zones = {q.name: q.timezone for q in config.queues}
+        return await store.read_big(today_service_levels, zones, _settings(config), dt.datetime.now(dt.UTC))
+
+    wall = Wall(
+        app[keys.BUS],
+        lambda: calls.directory.queues.values(),
+        app[keys.STATES],
+        skills=lambda agent_id: calls.router.skills.get(agent_id, frozenset()),
+        names=name,
+        callbacks=callbacks.stats if callbacks is not None else None,
+        service_levels=service_levels,
+        clock=calls.clock,
+    )
+    if callbacks is not None:
+        callbacks.on_change(wall.callbacks_changed)
+    app[WALL] = wall
+    app[WALL_SOCKETS] = set()
+    app.router.add_get("/supervisor", wall_page)
+    app.router.add_get("/supervisor/reports", reports_page)
+    report_chart.setup(app)
+
+    async def stop(app: web.Application) -> None:
+        for ws in list(app[WALL_SOCKETS]):
+            with contextlib.suppress(Exception):
+                await ws.close(code=CLOSE_RESTART, message=b"server_stop")
+        await wall.close()
+
+    app.on_shutdown.append(stop)
+
+
+def _settings(config) -> dict[str, reports.QueueSettings]:
+    return {q.name: reports.QueueSettings(q.timezone, q.service_level_s) for q in config.queues}
+
+
+_SL_SQL = """
+SELECT
+    SUM(answered IS NOT NULL AND IFNULL(end_cause, '') <> 'overflowed'
+        AND (julianday(answered) - julianday(offered)) * 86400 <= :sl_s) AS within,
+    SUM(IFNULL(end_cause, '') <> 'closed') AS handled
+FROM calls
+WHERE queue = :queue AND offered >= :start AND offered < :end AND direction = 'inbound'
+    AND (answered IS NOT NULL OR ended IS NOT NULL)
+"""
+
+
+@reads("calls")
+def today_service_levels(
+    db: Any, zones: dict[str, str], settings: dict[str, reports.QueueSettings], now: dt.datetime
+) -> dict[str, float | None]:
+    """Each queue's service level so far today (its own local day) over the calls whose outcome is known: the
+    day report's figure, except that a caller still waiting is not counted yet (else the first caller of the day
+    would raise an alert the moment it joins the line)."""
+    out: dict[str, float | None] = {}
+    for queue, zone in zones.items():
+        today = now.astimezone(ZoneInfo(zone)).date()
+        start, end = reports.local_window(today, today, zone)
+        params = {
+            "queue": queue,
+            "start": iso(start),
+            "end": iso(end),
+            "sl_s": settings[queue].service_level_s if queue in settings else 20,
+        }
+        row = next(iter(db.query(_SL_SQL, params)))
+        out[queue] = round(row["within"] / row["handled"], 4) if row["handled"] else None
+    return out
+
+
+wall_role_page = role_page(ROLE, "supervisor.html")
+reports_role_page = role_page(ROLE, "reports.html")
+
+
+@wall_role_page
+async def wall_page(request: web.Request) -> web.Response:
+    return render(
+        request,
+        "supervisor.html",
+        lang=page_lang(request),
+        allowed=True,
+        topbar=topbar_context(request, "supervisor"),
+    )
+
+
+@reports_role_page
+async def reports_page(request: web.Request) -> web.Response:
+    config = request.app[keys.CONFIG]
+    return render(
+        request,
+        "reports.html",
+        lang=page_lang(request),
+        allowed=True,
+        topbar=topbar_context(request, "reports"),
+        criteria=config.recordings.score_criteria,
+    )
+
+
+async def handle(request: web.Request, agent: Agent, session_id: int) -> web.StreamResponse:
+    """`/ws?view=wall`: the caller is logged in and same-origin (checked by pages.websocket)."""
+    if ROLE not in agent.roles:
+        raise ApiError("forbidden", "the wall is for supervisors")
+    app = request.app
+    heartbeat_s = app[keys.CONFIG].server.heartbeat_s
+    store = app[keys.STORE]
+    # Protocol-level pings (the browser answers them itself): the page sends nothing on this socket.
+    ws = web.WebSocketResponse(max_msg_size=4096, heartbeat=heartbeat_s)
+    await ws.prepare(request)
+    app[WALL_SOCKETS].add(ws)
+    close = await app[WALL].open(ws)
+    try:
+        while not ws.closed:
+            try:
+                msg = await asyncio.wait_for(ws.receive(), timeout=heartbeat_s)
+            except TimeoutError:
+                # A session ended elsewhere (logout, agent disabled, idle timeout) closes the wall too.
+                if not store.peek(sessions.is_valid, session_id):
+                    await ws.send_json({"type": "error", "code": "unauthorized", "message": "logged_out"})
+                    await ws.close(code=CLOSE_LOGGED_OUT, message=b"logged_out")
+                continue
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                break
+            await ws.send_json(
+                {
+                    "type": "error",
+                    "code": "bad_request",
+                    "message": "the wall only receives; use the desk's socket",
+                }
+            )
+    finally:
+        close()
+        app[WALL_SOCKETS].discard(ws)
+    return ws
