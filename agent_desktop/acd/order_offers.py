@@ -92,7 +92,9 @@ class OrderOffers:
     def _eligible(self, agent_id: int) -> bool:
         state = self._states.get(agent_id).state
         if state == "outbound":
-            return self.calls.reachable(agent_id) and agent_id not in self.calls.on_a_call()
+            # Busy, not only on a call: a supervisor listening in takes no calls (§10), and an offer would hold
+            # the order for as long as it listens while `order.call` is refused.
+            return self.calls.reachable(agent_id) and agent_id not in self.calls.busy_agents()
         return False
 
     async def _tick(self) -> None:

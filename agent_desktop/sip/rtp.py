@@ -421,6 +421,8 @@ class RtpStream(asyncio.DatagramProtocol):
                     await asyncio.sleep(0.02)
             finally:
                 self._in_event = False
+            if self._closed:
+                return  # the far end hung up on this key (a menu had its digit): nothing more to send
             self.stats.dtmf_sent += 1
             self._ts = (ts + total + FRAME) & 0xFFFFFFFF
             self._last_write = self._loop.time()
@@ -428,7 +430,9 @@ class RtpStream(asyncio.DatagramProtocol):
             await asyncio.sleep(gap_ms / 1000)
 
     def _send_event(self, pt: int, ts: int, payload: bytes, marker: bool) -> None:
-        if self._transport is None or self._remote is None:
+        # Closed while an event plays (a BYE between its packets): asyncio's closed datagram transport has no
+        # socket left to write to.
+        if self._transport is None or self._remote is None or self._closed:
             return
         self._seq = seq = (self._seq + 1) & 0xFFFF
         packet = _HDR.pack(0x80, pt | (0x80 if marker else 0), seq, ts, self._ssrc) + payload
