@@ -6,8 +6,10 @@ day or hour.
   interval; the agent's by the escalation's or complaint's own `created` time in the interval).
 - one_and_done = 1 − escalations ÷ answered contacts (the row's `answered` calls for a queue, `calls` for an
   agent), 4 decimals, null when nothing was answered.
-- survey_avg: null until the survey is stored (another room builds it); the column is there so pages and CSV
-  files keep their shape.
+- survey_avg: the average of the answered scores (1–10; `null` answers left out) of the surveys of the row: a
+  queue's by its call's INVITE interval (with the row's calls, like escalations), an agent's by the survey's own
+  hand-over time (`surveys.at`) in the interval; 2 decimals, null when no score was given. The average per
+  question is `store/report_surveys.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sqlite_utils
 
 from . import reports
 from .clock import iso
+from .report_surveys import Scores
 from .tables import reads
 
 QUALITY_COLUMNS = ("escalations", "complaints", "one_and_done", "survey_avg")
@@ -44,6 +47,16 @@ JOIN contacts ct ON ct.call_id = calls.id
 WHERE calls.offered >= :start AND calls.offered < :end AND calls.queue > '' AND calls.direction = 'inbound'
 """
 
+_QUEUE_SURVEY_SQL = """
+SELECT calls.queue, calls.offered, sv.answers
+FROM surveys sv JOIN calls ON calls.id = sv.call_id
+WHERE calls.offered >= :start AND calls.offered < :end AND calls.queue > ''
+"""
+
+_AGENT_SURVEY_SQL = """
+SELECT agent_id, answers FROM surveys WHERE at >= :start AND at < :end AND agent_id IS NOT NULL
+"""
+
 _AGENT_QUALITY_SQL = """
 SELECT agent_id, 'escalations' AS kind, COUNT(*) AS n FROM escalations
     WHERE created >= :start AND created < :end GROUP BY agent_id
@@ -57,7 +70,7 @@ def one_and_done(escalations: int, answered: int) -> float | None:
     return round(max(0.0, 1 - escalations / answered), 4) if answered else None
 
 
-@reads("calls", "contacts", "escalations", "complaints")
+@reads("calls", "contacts", "escalations", "complaints", "surveys")
 def add_queue_quality(
     db: sqlite_utils.Database,
     rows: list[dict[str, Any]],
@@ -84,12 +97,20 @@ def add_queue_quality(
         found = counts.setdefault((row["queue"], start), [0, 0])
         found[0] += row["escalations"]
         found[1] += row["complaints"]
+    scores: dict[tuple[str, str], Scores] = {}
+    for row in db.query(_QUEUE_SURVEY_SQL, params):
+        offered = datetime.fromisoformat(row["offered"].replace("Z", "+00:00"))
+        tz = zones.get(row["queue"], default_zone)
+        if not first <= offered.astimezone(tz).date() <= last:
+            continue
+        start = reports._bucket_start(offered, tz, interval).isoformat()
+        scores.setdefault((row["queue"], start), Scores()).add(row["answers"])
     for row in rows:
         escalations, complaints = counts.get((row["queue"], row["start"]), (0, 0))
         row["escalations"] = escalations
         row["complaints"] = complaints
         row["one_and_done"] = one_and_done(escalations, row["answered"])
-        row["survey_avg"] = None
+        row["survey_avg"] = scores.get((row["queue"], row["start"]), Scores()).average()
     return rows
 
 
@@ -106,7 +127,9 @@ def _boundaries(first: date, last: date, tz: ZoneInfo, interval: str) -> list[da
     return [datetime.combine(first + timedelta(days=d), time(0), tz).astimezone(UTC) for d in range(days + 1)]
 
 
-@reads("agents", "agent_state_changes", "calls", "contacts", "wrapups", "escalations", "complaints")
+@reads(
+    "agents", "agent_state_changes", "calls", "contacts", "wrapups", "escalations", "complaints", "surveys"
+)
 def agent_intervals(
     db: sqlite_utils.Database, first: date, last: date, timezone: str, interval: str, now: datetime
 ) -> list[dict[str, Any]]:
@@ -131,8 +154,11 @@ def agent_intervals(
         quality: dict[int, dict[str, int]] = {}
         for row in db.query(_AGENT_QUALITY_SQL, params):
             quality.setdefault(row["agent_id"], {})[row["kind"]] = row["n"]
+        scores: dict[int, Scores] = {}
+        for row in db.query(_AGENT_SURVEY_SQL, params):
+            scores.setdefault(row["agent_id"], Scores()).add(row["answers"])
         start = begin.astimezone(tz).isoformat()
-        for agent_id in sorted(set(seconds) | set(calls) | set(quality)):
+        for agent_id in sorted(set(seconds) | set(calls) | set(quality) | set(scores)):
             call = calls.get(agent_id)
             n_calls = call["calls"] if call else 0
             q = quality.get(agent_id, {})
@@ -148,7 +174,7 @@ def agent_intervals(
                     "escalations": q.get("escalations", 0),
                     "complaints": q.get("complaints", 0),
                     "one_and_done": one_and_done(q.get("escalations", 0), n_calls),
-                    "survey_avg": None,
+                    "survey_avg": scores.get(agent_id, Scores()).average(),
                 }
             )
     return out

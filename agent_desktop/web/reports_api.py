@@ -2,6 +2,7 @@
 
     GET /api/reports/queues?from=YYYY-MM-DD&to=YYYY-MM-DD[&interval=day|hour][&format=csv]  -> {rows} | text/csv
     GET /api/reports/agents?from=YYYY-MM-DD&to=YYYY-MM-DD[&interval=day|hour][&format=csv]  -> {rows} | text/csv
+    GET /api/reports/surveys?from=YYYY-MM-DD&to=YYYY-MM-DD  -> {questions, total, queues, agents} (§10, per question)
 
 Role supervisor. `to` is inclusive; a period is at most `MAX_DAYS` days. A queue's dates are its own timezone's;
 the agents' report uses the timezone of the configured queues (when they all share one) or Europe/Brussels.
@@ -18,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from ..config import Config
-from ..store import report_quality, reports
+from ..store import report_quality, report_surveys, reports
 from ..store.clock import utcnow
 from ..store.tables import reads
 from . import keys
@@ -34,6 +35,7 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 def setup(app: web.Application) -> None:
     app.router.add_get("/api/reports/queues", queues_report)
     app.router.add_get("/api/reports/agents", agents_report)
+    app.router.add_get("/api/reports/surveys", surveys_report)
 
 
 def _date(request: web.Request, name: str) -> date:
@@ -101,14 +103,14 @@ def _csv(data: bytes, filename: str) -> web.Response:
     )
 
 
-@reads("calls", "contacts", "wrapups", "escalations", "complaints")
+@reads("calls", "contacts", "wrapups", "escalations", "complaints", "surveys")
 def queue_rows(db: Any, first: date, last: date, interval: str, settings: dict) -> list[dict]:
     """The queue report with its quality columns (escalations, complaints, one-and-done, survey average)."""
     rows = reports.queue_report(db, first, last, interval, settings)
     return report_quality.add_queue_quality(db, rows, first, last, interval, settings)
 
 
-@reads("calls", "contacts", "wrapups", "escalations", "complaints")
+@reads("calls", "contacts", "wrapups", "escalations", "complaints", "surveys")
 def queue_csv(db: Any, first: date, last: date, interval: str, settings: dict) -> bytes:
     """The report and its CSV, both made on the big-read thread."""
     columns = (*reports.QUEUE_COLUMNS, *report_quality.QUALITY_COLUMNS)
@@ -140,3 +142,15 @@ async def agents_report(request: web.Request) -> web.Response:
     if fmt == "json":
         return web.json_response({"rows": rows})
     return _csv(csv_bytes(report_quality.agent_cells(rows)), f"agents-{first}-{last}-{interval}.csv")
+
+
+@require(ROLE)
+async def surveys_report(request: web.Request) -> web.Response:
+    """The survey's averages per queue, agent and question (`store/report_surveys.py`), in the agents report's
+    timezone, by the surveys' hand-over dates."""
+    first, last = _period(request)
+    config = request.app[keys.CONFIG]
+    report = await request.app[keys.STORE].read_big(
+        report_surveys.survey_report, first, last, agents_timezone(config), list(config.survey.questions)
+    )
+    return web.json_response(report)

@@ -2,6 +2,7 @@
 import { api } from "./api.js";
 import { errorText, loadLang, setText, t } from "./i18n.js";
 import { initKbPanel } from "./kb_panel.js";
+import { initListenPanel } from "./listen_panel.js";
 import { initOrdersPanel } from "./orders_panel.js";
 import { initPhone } from "./phone.js";
 import { initQueuePanel } from "./queue_panel.js";
@@ -110,6 +111,7 @@ initQueuePanel(socket, toast, phone);
 initKbPanel(toast);
 const wrapup = initWrapupPanel(toast, socket);
 initOrdersPanel(socket, toast, wrapup);
+initListenPanel(socket, toast, phone.rtc, me);
 socket.start();
 
 stateSelect.addEventListener("change", () => {

@@ -28,6 +28,8 @@ const chartBox = $("report-chart-box");
 const head = $("report-head");
 const rowsBody = $("report-rows");
 const recRows = $("recording-rows");
+const surveyHead = $("survey-head");
+const surveyRows = $("survey-rows");
 const player = $("recording-player");
 const audio = $("recording-audio");
 const scoreForm = $("score-form");
@@ -70,6 +72,7 @@ const AGENT_COLUMNS = [
 
 let rows = [];
 let agentNames = new Map();
+let survey = null; // GET /api/reports/surveys of the period
 
 function iso(d) {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
@@ -129,6 +132,67 @@ function renderTable() {
   );
 }
 
+// The survey per question: one row for all, then per queue and per agent; a question's header is its number,
+// its prompt file in the tooltip.
+function renderSurvey() {
+  if (!survey) return;
+  const th = (key, vars, num = true) => {
+    const cell = document.createElement("th");
+    if (num) cell.className = "num";
+    setText(cell, key, vars);
+    return cell;
+  };
+  surveyHead.replaceChildren(
+    th(null, {}, false),
+    th("report.survey_count"),
+    th("report.survey_avg"),
+    ...survey.questions.map((file, i) => {
+      const cell = th("report.survey_question", { n: i + 1 });
+      cell.title = file;
+      return cell;
+    }),
+  );
+  const line = (kind, key, label, figures) => {
+    const tr = document.createElement("tr");
+    tr.dataset.testid = "survey-row";
+    tr.dataset.kind = kind;
+    tr.dataset.key = key;
+    const name = document.createElement("td");
+    if (kind === "total") setText(name, "report.survey_total");
+    else {
+      setPlain(name, label);
+      name.translate = false;
+    }
+    tr.append(name);
+    const cells = [["surveys", figures.surveys], ["avg", figures.avg]];
+    figures.questions.forEach((v, i) => cells.push([`q${i + 1}`, v]));
+    for (const [col, value] of cells) {
+      const td = document.createElement("td");
+      td.className = "num";
+      td.dataset.col = col;
+      td.textContent = num(value ?? null);
+      tr.append(td);
+    }
+    return tr;
+  };
+  surveyRows.replaceChildren(
+    line("total", "", "", survey.total),
+    ...survey.queues.map((q) => line("queue", q.queue, q.queue, q)),
+    ...survey.agents.map((a) => line("agent", String(a.agent_id), a.name || `#${a.agent_id}`, a)),
+  );
+}
+
+async function loadSurvey() {
+  try {
+    survey = await api("GET", `/api/reports/surveys?${new URLSearchParams({ from: from.value, to: to.value })}`);
+  } catch (e) {
+    survey = null;
+    errorLine.hidden = false;
+    setPlain(errorLine, errorText(e));
+  }
+  renderSurvey();
+}
+
 async function loadNames() {
   const keep = nameSelect.value;
   let options = [];
@@ -169,6 +233,7 @@ async function show() {
     errorLine.hidden = false;
     setPlain(errorLine, errorText(e));
   }
+  await loadSurvey();
   loadRecordings();
 }
 
@@ -241,6 +306,7 @@ kind.addEventListener("change", async () => {
 });
 document.addEventListener("i18n:changed", () => {
   renderTable();
+  renderSurvey();
   fillChart();
 });
 
