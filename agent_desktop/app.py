@@ -219,6 +219,7 @@ def create_app(config: Config) -> web.Application:
         app[keys.HTTP] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         await callbacks.start()
         await calls.start()
+        await order_desk.start()  # offers of a previous run are pending again before anyone asks
         calls.orders.start()
 
     async def stop(app: web.Application) -> None:
