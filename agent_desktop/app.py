@@ -39,6 +39,7 @@ from .web import (
     keys,
     login_api,
     orders_api,
+    orders_page,
     outbox_setup,
     pages,
     preflight_api,
@@ -210,6 +211,7 @@ def create_app(config: Config) -> web.Application:
     reports_api.setup(app)
     surveys_api.setup(app)
     orders_api.setup(app)  # call lists, orders, do-not-call (DESIGN.md §11); offers over /ws: acd/order_offers.py
+    orders_page.setup(app)  # the supervisor's call-lists page (progress, upload, export, do-not-call)
     queues_api.setup(app)
     wall_ws.setup(app)  # the supervisor's wall (a bus subscriber), its pages and /ws?view=wall
     app.router.add_static("/static", STATIC, append_version=True)
@@ -219,6 +221,7 @@ def create_app(config: Config) -> web.Application:
         app[keys.HTTP] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         await callbacks.start()
         await calls.start()
+        await order_desk.start()  # offers of a previous run are pending again before anyone asks
         calls.orders.start()
 
     async def stop(app: web.Application) -> None:

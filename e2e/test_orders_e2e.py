@@ -140,6 +140,8 @@ def test_agent_works_three_orders_reached_no_answer_do_not_call(
     page.get_by_test_id("call-hangup").click()
     expect(state).to_have_attribute("data-state", "wrap_up")
     expect(page.get_by_test_id("wrapup-order-name")).to_contain_text("An Peeters")
+    # The submit returns the agent to `outbound`, and the button says so (not "… en beschikbaar").
+    expect(page.get_by_test_id("wrapup-save")).to_have_text("Opslaan, verder met belopdrachten")
     page.get_by_test_id("wrapup-notes").fill("Komt om 10u")
     page.screenshot(path=str(artifacts / "orders-1-wrapup.png"))
     _wrap_up(page, "reached")

@@ -150,6 +150,13 @@ class OrderDesk:
 
     # -- offers ---------------------------------------------------------------------------------------------
 
+    async def start(self) -> None:
+        """At start-up, before any agent asks: offers left by a previous process (dialled or not) are pending again,
+        no attempt counted (as the callbacks' `start`)."""
+        released = await self._store.write(call_orders.release_all, self._clock())
+        if released:
+            log.info("orders: %d offer(s) left by the previous run are pending again", released)
+
     async def next_for(self, agent_id: int, skills: Iterable[str]) -> Offer | None:
         """The next order for an agent (offered to them until call, skip or release), or None when none is due."""
         future: asyncio.Future = asyncio.get_running_loop().create_future()

@@ -419,6 +419,18 @@ def release(db: sqlite_utils.Database, agent_id: int, now: datetime) -> int:
     ).rowcount
 
 
+@writes(ORDERS)
+def release_all(db: sqlite_utils.Database, now: datetime) -> int:
+    """On start-up: offers a previous process made cannot be called, skipped or wrapped up any more (their agent's
+    socket and any call of theirs died with it). They are pending again, as due as they were and without counting
+    an attempt, so the next agent gets them first instead of their staying `offered` for ever."""
+    return db.execute(
+        """UPDATE call_orders SET state = 'pending', offered_at = NULL, call_id = NULL, updated = ?
+           WHERE state = 'offered'""",
+        [iso(now)],
+    ).rowcount
+
+
 def _offered_to(db: sqlite_utils.Database, order_id: int, agent_id: int) -> dict:
     row = _one(db, "SELECT * FROM call_orders WHERE id = ?", [order_id])
     if row is None:

@@ -59,6 +59,7 @@ TOPBAR_PAGES = (
     ("complaints", "nav.complaints", "/complaints", "complaints-link", "supervisor"),
     ("supervisor", "nav.supervisor", "/supervisor", "supervisor-link", "supervisor"),
     ("reports", "nav.reports", "/supervisor/reports", "reports-link", "supervisor"),
+    ("orders", "nav.orders", "/supervisor/orders", "orders-link", "supervisor"),
 )
 
 

@@ -128,7 +128,12 @@ class Hub:
 
     def _state_changed(self, e: AgentStateChanged) -> None:
         # Any source of change, not only the page itself: a call, an offer rung out, the reconnect grace.
-        self.tell(e.agent_id, {"type": "agent.state", "state": e.state, "since": e.since, "reason": e.reason})
+        # `resume`: where a submitted wrap-up returns the agent (the wrap-up's button says it).
+        resume = self._states.after_wrap_up(e.agent_id)
+        self.tell(
+            e.agent_id,
+            {"type": "agent.state", "state": e.state, "since": e.since, "reason": e.reason, "resume": resume},
+        )
 
     def _call_offered(self, e: CallOffered) -> None:
         self.tell(
@@ -189,6 +194,7 @@ class Hub:
                     "agent": self._me_body(agent),
                     "state": presence.state,
                     "since": presence.since,
+                    "resume": self._states.after_wrap_up(agent.id),
                     **self._hello_extra(agent),
                 }
             )

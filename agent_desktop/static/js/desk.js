@@ -24,12 +24,12 @@ function toast(text) {
   toast.timer = setTimeout(() => (toastBox.hidden = true), 6000);
 }
 
-function showState(state, since) {
+function showState(state, since, resume) {
   stateSelect.value = state;
   stateSelect.dataset.state = state;
   stateSinceAt = since ? new Date(since) : new Date();
   tickSince();
-  document.dispatchEvent(new CustomEvent("desk:agent-state", { detail: { state } }));
+  document.dispatchEvent(new CustomEvent("desk:agent-state", { detail: { state, resume } }));
 }
 
 function tickSince() {
@@ -91,12 +91,12 @@ socket.addEventListener("message", (event) => {
   switch (message.type) {
     case "hello":
       agentName.textContent = message.agent.name;
-      showState(message.state, message.since);
+      showState(message.state, message.since, message.resume);
       document.body.dataset.ready = "1";
       document.dispatchEvent(new CustomEvent("desk:hello", { detail: message }));
       break;
     case "agent.state":
-      showState(message.state, message.since);
+      showState(message.state, message.since, message.resume);
       break;
     case "error":
       if (message.code !== "session_replaced") toast(errorText(message));

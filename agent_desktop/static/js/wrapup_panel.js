@@ -83,6 +83,7 @@ export function initWrapupPanel(toast, socket) {
   const beforeSubmit = []; // other panels' parts of the wrap-up (a call order's outcome), recorded first
   const afterSubmit = [];
   let agentState = "offline";
+  let resumeState = "available"; // where a submitted wrap-up returns the agent (`available` or `outbound`)
 
   // -- the form as JSON and back ------------------------------------------------------------------------------
   function collect() {
@@ -263,7 +264,9 @@ export function initWrapupPanel(toast, socket) {
   function updateSave() {
     const live = callLive();
     ui.save.disabled = !contact || live || submitting;
-    const label = agentState === "wrap_up" ? "wrapup.save" : "wrapup.save_only";
+    // In wrap_up the submit also returns the agent to the state chosen before the call (the desk's `resume`).
+    const label =
+      agentState !== "wrap_up" ? "wrapup.save_only" : resumeState === "outbound" ? "wrapup.save_outbound" : "wrapup.save";
     ui.save.dataset.i18n = label;
     ui.save.textContent = t(label);
     const hint = !contact
@@ -535,6 +538,7 @@ export function initWrapupPanel(toast, socket) {
   document.addEventListener("phone:call-ended", (event) => callEnded(event.detail.call_id, event.detail.connected));
   document.addEventListener("desk:agent-state", (event) => {
     agentState = event.detail.state;
+    if (event.detail.resume) resumeState = event.detail.resume;
     updateSave();
   });
   document.addEventListener("kb:article-opened", (event) => {

@@ -1,0 +1,314 @@
+// The supervisor's call lists (DESIGN.md §11): each list's progress, a CSV upload (a new list's settings on the
+// form; a file with bad rows imports nothing and shows every bad line), the export (no national numbers: the desk
+// masks them), a list's orders by state, and the do-not-call register, whose entries a supervisor removes after
+// a confirmation (audit-logged by the desk).
+import { api, ApiError } from "./api.js";
+import { formatDateTime, formatNumber, formatPercent } from "./format.js";
+import { errorText, loadLang, setLive, setPlain, setText, t } from "./i18n.js";
+import { wireLogout } from "./topbar.js";
+
+const body = document.body;
+const langSwitch = document.getElementById("lang-switch");
+langSwitch.value = await loadLang(body.dataset.lang);
+langSwitch.addEventListener("change", async () => {
+  await loadLang(langSwitch.value);
+  api("PATCH", "/api/me", { lang: langSwitch.value }).catch(() => {});
+});
+wireLogout();
+
+const $ = (id) => document.getElementById(id);
+const UPLOAD_TIMEOUT_MS = 180_000; // 100 000 rows are validated and written before the answer
+const FIGURES = ["orders", "done", "remaining", "reached", "failed", "do_not_call", "attempts"];
+
+let lists = [];
+let shownList = null;
+
+function cell(text, { num = false, plain = false } = {}) {
+  const td = document.createElement("td");
+  if (num) td.className = "num";
+  if (plain) td.translate = false;
+  td.textContent = text ?? "";
+  return td;
+}
+
+// A cell whose text is rendered again after a language switch (numbers, dates, translated words).
+function liveCell(render, { num = false } = {}) {
+  const td = cell("", { num });
+  setLive(td, render);
+  return td;
+}
+
+function progress(list) {
+  const wrap = document.createElement("div");
+  wrap.className = "progress";
+  wrap.setAttribute("role", "progressbar");
+  wrap.setAttribute("aria-valuemin", "0");
+  wrap.setAttribute("aria-valuemax", String(list.orders));
+  wrap.setAttribute("aria-valuenow", String(list.done + list.failed));
+  wrap.dataset.testid = "orders-progress";
+  const total = Math.max(list.orders, 1);
+  for (const [part, value] of [
+    ["reached", list.reached],
+    ["done", list.done - list.reached],
+    ["failed", list.failed],
+  ]) {
+    const bar = document.createElement("span");
+    bar.className = `bar-${part}`;
+    bar.style.width = `${(100 * Math.max(value, 0)) / total}%`;
+    wrap.append(bar);
+  }
+  const label = document.createElement("span");
+  label.className = "progress-label";
+  setLive(label, () =>
+    t("lists.progress", {
+      done: formatNumber(list.done + list.failed),
+      orders: formatNumber(list.orders),
+      pct: formatPercent((100 * (list.done + list.failed)) / total, 0),
+    }),
+  );
+  const box = document.createElement("div");
+  box.className = "progress-box";
+  box.append(wrap, label);
+  return box;
+}
+
+function listRow(list) {
+  const tr = document.createElement("tr");
+  tr.dataset.testid = "orders-list";
+  tr.dataset.list = list.name;
+  for (const key of FIGURES) tr.dataset[key] = String(list[key] ?? 0);
+  const name = document.createElement("button");
+  name.type = "button";
+  name.className = "link";
+  name.dataset.testid = "orders-list-open";
+  name.translate = false;
+  name.textContent = list.name;
+  name.addEventListener("click", () => showOrders(list.name));
+  const nameCell = document.createElement("td");
+  nameCell.append(name);
+  const progressCell = document.createElement("td");
+  progressCell.append(progress(list));
+  const exportCell = document.createElement("td");
+  const link = document.createElement("a");
+  link.className = "button";
+  link.dataset.testid = "orders-export";
+  link.href = `/api/call-lists/${encodeURIComponent(list.name)}/orders?format=csv`;
+  link.download = `${list.name}.csv`;
+  setText(link, "lists.export");
+  exportCell.append(link);
+  tr.append(
+    nameCell,
+    Object.assign(liveCell(() => t(`lists.kind_${list.kind}`)), { className: "wrap" }),
+    progressCell,
+    ...FIGURES.map((key) => liveCell(() => formatNumber(list[key] ?? 0), { num: true })),
+    exportCell,
+  );
+  return tr;
+}
+
+async function loadLists() {
+  lists = await api("GET", "/api/call-lists");
+  $("lists-rows").replaceChildren(...lists.map(listRow));
+  $("lists-empty").hidden = lists.length > 0;
+  $("upload-names").replaceChildren(
+    ...lists.map((l) => Object.assign(document.createElement("option"), { value: l.name })),
+  );
+  markExisting();
+}
+
+// -- a list's orders --------------------------------------------------------------------------------------------
+
+async function showOrders(name) {
+  shownList = name;
+  $("orders-panel").hidden = false;
+  setText($("orders-title"), "lists.orders_of", { list: name });
+  const state = $("orders-state").value;
+  const query = new URLSearchParams(state ? { state } : {});
+  const orders = await api("GET", `/api/call-lists/${encodeURIComponent(name)}/orders?${query}`);
+  $("orders-rows").replaceChildren(
+    ...orders.map((order) => {
+      const tr = document.createElement("tr");
+      tr.dataset.testid = "orders-order";
+      tr.dataset.state = order.state;
+      tr.append(
+        liveCell(() => formatNumber(order.id), { num: true }),
+        cell(order.number, { plain: true }),
+        cell(order.name, { plain: true }),
+        liveCell(() => t(`lists.state_${order.state}`)),
+        liveCell(() => (order.outcome ? t(`order.outcome_${order.outcome}`) : "")),
+        liveCell(() => formatNumber(order.attempts), { num: true }),
+        liveCell(() => (order.state === "pending" && order.next_try ? formatDateTime(order.next_try) : "")),
+      );
+      return tr;
+    }),
+  );
+}
+
+$("orders-state").addEventListener("change", () => shownList && showOrders(shownList));
+
+// -- upload ---------------------------------------------------------------------------------------------------
+
+const form = $("upload-form");
+const nameInput = $("upload-name");
+const errorBox = $("upload-error");
+const status = $("upload-status");
+
+// An existing list keeps the settings of its first import: the form says so and sends none.
+function markExisting() {
+  const existing = lists.some((l) => l.name === nameInput.value.trim());
+  $("upload-settings").disabled = existing;
+  $("upload-existing").hidden = !existing;
+}
+nameInput.addEventListener("input", markExisting);
+
+function uploadQuery() {
+  if ($("upload-settings").disabled) return new URLSearchParams();
+  const query = new URLSearchParams({
+    kind: $("upload-kind").value,
+    skills: $("upload-skills").value,
+    max_attempts: $("upload-attempts").value,
+    retry_after_min: $("upload-retry").value,
+  });
+  for (const range of $("upload-open").value.split("\n")) if (range.trim()) query.append("open", range.trim());
+  return query;
+}
+
+// The file goes as it is (the desk reads its encoding and separator): not through api(), which sends JSON.
+async function upload(name, file, query) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), UPLOAD_TIMEOUT_MS);
+  let response;
+  try {
+    response = await fetch(`/api/call-lists/${encodeURIComponent(name)}/import?${query}`, {
+      method: "POST",
+      headers: { "Content-Type": "text/csv" },
+      body: file,
+      credentials: "same-origin",
+      signal: controller.signal,
+    });
+  } catch (e) {
+    throw new ApiError("network", String(e));
+  } finally {
+    clearTimeout(timer);
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = data?.error || { code: "internal", message: `HTTP ${response.status}` };
+    throw new ApiError(error.code, error.message, error.details, response.status);
+  }
+  return data;
+}
+
+function showUploadError(error) {
+  errorBox.hidden = false;
+  const lines = error.details?.errors || [];
+  const bad = error.details?.bad_rows;
+  if (lines.length) {
+    setText($("upload-error-text"), "lists.bad_rows", { n: () => formatNumber(bad ?? lines.length) });
+  } else {
+    setLive($("upload-error-text"), () => (error.code === "bad_request" ? error.message : errorText(error)));
+  }
+  // The reasons are the desk's own words (they name the cell and what it expects); the line is the file's.
+  $("upload-error-lines").replaceChildren(
+    ...lines.map((e) => {
+      const li = document.createElement("li");
+      li.dataset.line = String(e.line);
+      setLive(li, () => t("lists.bad_line", { line: formatNumber(e.line), reason: e.reason }));
+      return li;
+    }),
+  );
+  if (bad > lines.length) {
+    const li = document.createElement("li");
+    setText(li, "lists.more_bad", { n: () => formatNumber(bad - lines.length) });
+    $("upload-error-lines").append(li);
+  }
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const file = $("upload-file").files[0];
+  const name = nameInput.value.trim();
+  if (!file || !name) return;
+  errorBox.hidden = true;
+  setText(status, "lists.uploading");
+  $("upload-submit").disabled = true;
+  try {
+    const answer = await upload(name, file, uploadQuery());
+    setText(status, "lists.uploaded", {
+      list: name,
+      imported: () => formatNumber(answer.imported),
+      updated: () => formatNumber(answer.updated),
+    });
+    form.reset();
+    await loadLists();
+    if (shownList === name) await showOrders(name);
+  } catch (e) {
+    setText(status, null);
+    showUploadError(e);
+  } finally {
+    $("upload-submit").disabled = false;
+  }
+});
+
+// -- do-not-call register ---------------------------------------------------------------------------------------
+
+const dialog = $("dnc-confirm");
+const dncError = $("dnc-error");
+
+function confirmRemoval(number) {
+  setText($("dnc-confirm-text"), "dnc.confirm", { number });
+  $("dnc-reason").value = "";
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "remove"), { once: true });
+  });
+}
+
+async function remove(number) {
+  if (!(await confirmRemoval(number))) return;
+  dncError.hidden = true;
+  try {
+    const reason = $("dnc-reason").value.trim();
+    const query = reason ? `?${new URLSearchParams({ reason })}` : "";
+    await api("DELETE", `/api/do-not-call/${encodeURIComponent(number)}${query}`);
+  } catch (e) {
+    dncError.hidden = false;
+    setLive(dncError, () => errorText(e));
+  }
+  await loadDoNotCall();
+}
+
+async function loadDoNotCall() {
+  const entries = await api("GET", "/api/do-not-call");
+  $("dnc-rows").replaceChildren(
+    ...entries.map((entry) => {
+      const tr = document.createElement("tr");
+      tr.dataset.testid = "dnc-entry";
+      tr.dataset.number = entry.number;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.testid = "dnc-remove";
+      setText(button, "dnc.remove");
+      button.addEventListener("click", () => remove(entry.number));
+      const action = document.createElement("td");
+      action.append(button);
+      tr.append(
+        cell(entry.number, { plain: true }),
+        liveCell(() => formatDateTime(entry.added)),
+        cell(entry.list || "", { plain: true }),
+        action,
+      );
+      return tr;
+    }),
+  );
+}
+
+if (body.dataset.allowed === "1") {
+  try {
+    await Promise.all([loadLists(), loadDoNotCall()]);
+  } catch (e) {
+    setPlain(status, errorText(e));
+  }
+}
+body.dataset.ready = "1";
