@@ -278,21 +278,28 @@ class Wall:
                 await asyncio.sleep(delay)
             if not self._viewers:
                 continue
-            self._last_send = time.monotonic()
+            now = time.monotonic()
             try:
                 update = self._build()
             except Exception:
                 log.exception("wall: building the update failed")
                 continue
             text = json.dumps(update, separators=(",", ":")) if update is not None else None
+            sent = False
             for viewer in list(self._viewers):
                 if viewer.busy:
                     viewer.stale = True  # it missed this delta: a snapshot brings it back in step
                 elif viewer.stale:
                     viewer.stale = False
                     self._spawn(self._deliver(viewer, self._snapshot_text()))
+                    sent = True
                 elif text is not None:
                     self._spawn(self._deliver(viewer, text))
+                    sent = True
+            if sent:
+                # Only a message sent starts the one-second spacing: an idle tick that found nothing to say must
+                # not hold back the next change (it did, by up to a second, past "within a second").
+                self._last_send = now
 
     async def _deliver(self, viewer: _Viewer, text: str) -> None:
         viewer.busy = True
