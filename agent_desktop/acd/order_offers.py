@@ -243,9 +243,11 @@ class OrderOffers:
 
     def call_ended(self, session: CallSession) -> None:
         """An order's call ended: its automatic outcome, if it has one, then the page is told."""
-        if session.order_id is None or session.agent_id is None:
+        # A call handed to the survey is no longer its agent's (`agent_id` None), but the order still is.
+        agent_id = session.agent_id or session.surveyed_by
+        if session.order_id is None or agent_id is None:
             return
-        self._spawn(self._call_ended(session.agent_id, int(session.order_id), session))
+        self._spawn(self._call_ended(agent_id, int(session.order_id), session))
 
     async def _call_ended(self, agent_id: int, order_id: int, session: CallSession) -> None:
         leg = session.leg
