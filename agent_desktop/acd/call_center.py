@@ -206,18 +206,28 @@ class CallCenter:
 
     def _agent_state_changed(self, e: AgentStateChanged) -> None:
         self._quiet.pop(e.agent_id, None)
-        if e.state != "available" and e.agent_id in self._callback_offers:
-            callback, timer = self._callback_offers.pop(e.agent_id)
-            timer.cancel()
-            self.bus.publish(
-                AgentMessage(
-                    e.agent_id, {"type": "callback.withdrawn", "callback_id": callback.id, "cause": e.state}
-                )
-            )
-            self._spawn(self._release_callback(callback.id))
+        if e.state != "available":
+            self._withdraw_callback_offer(e.agent_id, e.state)
         if e.state == "offline" and e.reason in LOGGED_OFF_REASONS:
             # Logout, or a connection that did not come back within the grace: the agent's calls end.
             self._spawn(self._agent_gone(e.agent_id))
+
+    def _withdraw_callback_offer(self, agent_id: int, cause: str) -> None:
+        if agent_id not in self._callback_offers:
+            return
+        callback, timer = self._callback_offers.pop(agent_id)
+        timer.cancel()
+        self.bus.publish(
+            AgentMessage(agent_id, {"type": "callback.withdrawn", "callback_id": callback.id, "cause": cause})
+        )
+        self._spawn(self._release_callback(callback.id))
+
+    def withdraw_offers(self, agent_id: int, cause: str) -> None:
+        """Take back the callback and the call order offered to an agent who cannot take them now (a supervisor
+        starting to listen in keeps its state): both are pending again for another agent."""
+        self._withdraw_callback_offer(agent_id, cause)
+        if self.orders is not None:
+            self.orders.withdraw(agent_id, cause)
 
     async def _agent_gone(self, agent_id: int) -> None:
         try:

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 # The calls' life cycle as the session sees it (the leg has its own, SIP-level states).
 PHASES = ("new", "menu", "welcome", "waiting", "ringing", "agent", "overflow", "closing", "ended")
+# Caller digits kept for a reader (a menu, the callback offer, the survey): the newest ones. While the caller talks
+# to an agent nobody reads them, so a caller pressing keys for an hour must not grow the queue without end.
+DIGITS_KEPT = 32
 
 
 class CallSession:
@@ -68,7 +71,7 @@ class CallSession:
         self.recording: Recording | None = None  # the bridged conversation's, while it is recorded
         self.surveyed_by: int | None = None  # the agent who handed the caller to the survey (and left)
         self.agent_left: float | None = None  # monotonic: the agent's end of the call (the survey's start)
-        self.digits: asyncio.Queue[str] = asyncio.Queue()
+        self.digits: asyncio.Queue[str] = asyncio.Queue(DIGITS_KEPT)  # the newest, see `_digit`
         self.offer_timer: asyncio.TimerHandle | None = None
         self._media = media
         self._music = music
@@ -89,8 +92,14 @@ class CallSession:
         on land in `digits`."""
         if self._feed is None and self.leg.media is not None and not self._closed:
             self._feed = CallerFeed(self._media, self._music, self.agent_id, self.leg.media)
-            self.leg.media.on_dtmf = self.digits.put_nowait
+            self.leg.media.on_dtmf = self._digit
         return self._feed
+
+    def _digit(self, digit: str) -> None:
+        """A digit from the caller's leg: kept, the oldest dropped when `DIGITS_KEPT` wait unread."""
+        if self.digits.full():
+            self.digits.get_nowait()
+        self.digits.put_nowait(digit)
 
     def use_music(self, music: HoldMusic) -> None:
         """The queue's music (for waiting and for an agent's hold)."""

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 # An agent told there is no order for them is asked again after this long (an order's retry coming due, an import).
 POLL_S = 15.0
 TICK_S = 1.0
+# Logged off for good while the desk runs (a server stop is left to the next start-up's `release_all`).
+LOGGED_OFF = ("logout", "connection_lost")
 
 
 class OrderOffers:
@@ -166,8 +168,17 @@ class OrderOffers:
             # Any change of state gives an undialled offer back, first in line (an order's own call takes it out
             # of `_offers` before the agent goes on_call).
             self.withdraw(e.agent_id, e.state)
+        if e.state == "offline" and e.reason in LOGGED_OFF:
+            # Logged off with a dialled order whose wrap-up never gave its outcome (its call is ended by the call
+            # center, answered or not): another agent calls it again later and records it.
+            self._spawn(self._release_unrecorded(e.agent_id))
         if e.state == "outbound":
             self.ask(e.agent_id)
+
+    async def _release_unrecorded(self, agent_id: int) -> None:
+        released = await self.orders.release_unrecorded(agent_id)
+        if released:
+            log.info("agent %s logged off: %d dialled order(s) back to pending", agent_id, released)
 
     def _connected(self, e: AgentConnected) -> None:
         self._skills[e.agent_id] = e.skills
@@ -232,9 +243,11 @@ class OrderOffers:
 
     def call_ended(self, session: CallSession) -> None:
         """An order's call ended: its automatic outcome, if it has one, then the page is told."""
-        if session.order_id is None or session.agent_id is None:
+        # A call handed to the survey is no longer its agent's (`agent_id` None), but the order still is.
+        agent_id = session.agent_id or session.surveyed_by
+        if session.order_id is None or agent_id is None:
             return
-        self._spawn(self._call_ended(session.agent_id, int(session.order_id), session))
+        self._spawn(self._call_ended(agent_id, int(session.order_id), session))
 
     async def _call_ended(self, agent_id: int, order_id: int, session: CallSession) -> None:
         leg = session.leg

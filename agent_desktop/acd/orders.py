@@ -195,6 +195,10 @@ class OrderDesk:
         """The agent left `outbound` or logged out: an undialled offer goes back to the list, first in line."""
         return await self._store.write(call_orders.release, agent_id, self._clock())
 
+    async def release_unrecorded(self, agent_id: int) -> int:
+        """The agent logged off: orders they dialled with no outcome recorded go back for another agent."""
+        return await self._store.write(call_orders.release_unrecorded, agent_id, self._clock())
+
     async def skip(self, agent_id: int, order_id: int, reason: str) -> dict:
         """`order.skip`: due again after the list's retry delay, no attempt counted."""
         reason = (reason or "").strip()[:MAX_REASON]

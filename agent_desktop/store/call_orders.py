@@ -419,6 +419,42 @@ def release(db: sqlite_utils.Database, agent_id: int, now: datetime) -> int:
     ).rowcount
 
 
+@writes(ORDERS, ATTEMPTS)
+def release_unrecorded(db: sqlite_utils.Database, agent_id: int, now: datetime) -> int:
+    """The agent logged out (or did not reconnect) with an order dialled and no outcome: its call reached the
+    citizen or the agent hung up first, and nobody recorded what came of it. The order is pending again, due after
+    its list's retry delay (the citizen is not rung again at once), for another agent to call and record; the
+    attempt is kept in the history as outcome `no_outcome`, not counted (a missing wrap-up never makes an order
+    `failed`). How many orders went back."""
+    stamp = iso(now)
+    rows = list(
+        db.query(
+            "SELECT * FROM call_orders WHERE offered_to = ? AND state = 'offered' AND call_id IS NOT NULL",
+            [agent_id],
+        )
+    )
+    for row in rows:
+        lst = get_list(db, row["list"])
+        retry_min = lst.retry_after_min if lst is not None else 0
+        db.execute(
+            """UPDATE call_orders SET state = 'pending', fresh = 0, offered_at = NULL, call_id = NULL,
+                      next_try = ?, updated = ? WHERE id = ?""",
+            [iso(now + timedelta(minutes=retry_min)), stamp, row["id"]],
+        )
+        db["call_order_attempts"].insert(
+            {
+                "order_id": row["id"],
+                "agent_id": agent_id,
+                "call_id": row["call_id"],
+                "outcome": "no_outcome",
+                "counted": 0,
+                "automatic": 1,
+                "at": stamp,
+            }
+        )
+    return len(rows)
+
+
 @writes(ORDERS)
 def release_all(db: sqlite_utils.Database, now: datetime) -> int:
     """On start-up: offers a previous process made cannot be called, skipped or wrapped up any more (their agent's

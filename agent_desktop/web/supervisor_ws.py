@@ -87,6 +87,8 @@ def install(
             listening.start(me, agent_id, call_id, codec)
         except LookupError:
             raise Refused("not_found", "this agent's audio is not connected") from None
+        # Busy from now on: an offer it holds would keep its callback or order from everyone while it listens.
+        calls.withdraw_offers(me, "listening")
         store.post(audit.log, "supervisor.listen", agent_id=me, target_agent_id=agent_id, call_id=call_id)
         await conn.send({"type": "supervisor.listening", "agent_id": agent_id, "call_id": call_id})
 

@@ -204,10 +204,20 @@ async def submit(request: web.Request) -> web.Response:
     await store.write(record)
     outbox.wake()
     states = app[keys.STATES]
-    if states.get(agent.id).state == "wrap_up":
+    presence = states.get(agent.id)
+    if presence.state == "wrap_up" and await _ends_wrap_up(store, contact, presence.reason):
         states.set(agent.id, states.after_wrap_up(agent.id), "wrapup_saved")
     answer.update(submitted=at, acw_s=acw_s, state=states.get(agent.id).state)
     return web.json_response(answer)
+
+
+async def _ends_wrap_up(store: Store, contact: contacts.Contact, wrap_up_call: str) -> bool:
+    """Whether submitting `contact` ends the agent's `wrap_up` (whose reason is the call it follows): the call's own
+    contact does, another (an old draft) only when that call has no open contact — its wrap-up would be skipped."""
+    if contact.call_id == wrap_up_call:
+        return True
+    current = await store.read(contacts.for_call, wrap_up_call) if wrap_up_call else None
+    return current is None or current.closed is not None
 
 
 # -- validation -------------------------------------------------------------------------------------------
