@@ -185,10 +185,10 @@ def create_app(config: Config) -> web.Application:
     order_desk = OrderDesk(store)
     app[orders_api.ORDER_DESK] = order_desk
     # Preview dialing (§11): offers to agents in `outbound` (or blended), `order.call/skip`, automatic outcomes.
-    calls.orders = OrderOffers(
-        orders=order_desk, calls=calls, states=states, bus=bus, blend=config.acd.blend
+    calls.orders = OrderOffers(orders=order_desk, calls=calls, states=states, bus=bus, blend=config.acd.blend)
+    stats = QueueStats(
+        bus, directory, callbacks, lambda a: calls.router.skills.get(a, frozenset()), hub.agent_ids
     )
-    stats = QueueStats(bus, directory, callbacks, lambda a: calls.router.skills.get(a, frozenset()), hub.agent_ids)
     calls_ws.install(hub, media, calls)
     rtc_ws.install(hub, rtc)
     listening = Listening(media)
@@ -210,7 +210,9 @@ def create_app(config: Config) -> web.Application:
     callbacks_api.setup(app)
     reports_api.setup(app)
     surveys_api.setup(app)
-    orders_api.setup(app)  # call lists, orders, do-not-call (DESIGN.md §11); offers over /ws: acd/order_offers.py
+    orders_api.setup(
+        app
+    )  # call lists, orders, do-not-call (DESIGN.md §11); offers over /ws: acd/order_offers.py
     orders_page.setup(app)  # the supervisor's call-lists page (progress, upload, export, do-not-call)
     queues_api.setup(app)
     wall_ws.setup(app)  # the supervisor's wall (a bus subscriber), its pages and /ws?view=wall

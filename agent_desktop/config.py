@@ -340,7 +340,9 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         key_type, value_type = get_args(tp)
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table")
-        return {_convert(k, key_type, where): _convert(v, value_type, f"{where} {k}") for k, v in value.items()}
+        return {
+            _convert(k, key_type, where): _convert(v, value_type, f"{where} {k}") for k, v in value.items()
+        }
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table")
@@ -471,7 +473,7 @@ def _check_queues(config: Config) -> None:
 
     def claim(number: str, where: str) -> None:
         if not number or not all(ch.isdigit() or ch in "+*#" for ch in number):
-            raise ConfigError(f"{where} number: {number!r} is not a dialled number (digits, + * #) or \"*\"")
+            raise ConfigError(f'{where} number: {number!r} is not a dialled number (digits, + * #) or "*"')
         if number in numbers:
             raise ConfigError(f"{where} number: {number!r} is already taken by {numbers[number]}")
         numbers[number] = where
@@ -489,8 +491,16 @@ def _check_queues(config: Config) -> None:
             OpeningHours.from_config(queue.open, queue.timezone, queue.holidays, queue.closed_dates, where)
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        for key in ("wait_message_every_s", "callback_offer_after_s", "overflow_after_s", "max_waiting",
-                    "service_level_s", "min_agents", "callback_due_working_days", "callback_attempts"):
+        for key in (
+            "wait_message_every_s",
+            "callback_offer_after_s",
+            "overflow_after_s",
+            "max_waiting",
+            "service_level_s",
+            "min_agents",
+            "callback_due_working_days",
+            "callback_attempts",
+        ):
             if getattr(queue, key) < 0:
                 raise ConfigError(f"{where} {key}: must not be negative")
         if not 0 <= queue.service_level_target <= 1:

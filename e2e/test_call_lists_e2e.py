@@ -34,7 +34,9 @@ LIST = "reserve-e2e"
 
 @pytest.fixture
 def page(chromium, demo_desk) -> Iterator[Page]:
-    context = chromium().new_context(viewport={"width": 1280, "height": 720}, locale="nl-BE", accept_downloads=True)
+    context = chromium().new_context(
+        viewport={"width": 1280, "height": 720}, locale="nl-BE", accept_downloads=True
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page

@@ -105,7 +105,9 @@ class CallCenter:
         self.callbacks = callbacks
         self.reachable = reachable
         self.orders: OrderOffers | None = None  # preview dialing of call orders (set by the app, §11)
-        self.survey_prompts = survey  # §10: the questions `call.survey` hands a caller to (None: not configured)
+        self.survey_prompts = (
+            survey  # §10: the questions `call.survey` hands a caller to (None: not configured)
+        )
         self.recordings = recordings  # §10: where a `record = true` queue's conversations go
         self._callback_offers: dict[int, tuple[Callback, asyncio.TimerHandle]] = {}
         self._asking: set[int] = set()  # agents whose next callback is being looked up

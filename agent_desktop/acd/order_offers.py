@@ -184,7 +184,9 @@ class OrderOffers:
         self._skills[e.agent_id] = e.skills
         offer = self._offers.get(e.agent_id)
         if offer is not None:
-            self._tell(e.agent_id, self._offer_json(offer))  # a reload: the page shows the offer it holds again
+            self._tell(
+                e.agent_id, self._offer_json(offer)
+            )  # a reload: the page shows the offer it holds again
         else:
             self.ask(e.agent_id)
 

@@ -42,7 +42,11 @@ def test_the_1700_line_parses_with_the_designed_defaults() -> None:
     vaccination, general = config.queues
     assert vaccination.numbers == ("1701", "+3250000001") and general.numbers == ("*",)
     assert vaccination.open == ("mon-fri 09:00-16:00", "sat,sun 10:00-18:00")
-    assert (vaccination.wait_message_every_s, vaccination.callback_offer_after_s, vaccination.overflow_after_s) == (
+    assert (
+        vaccination.wait_message_every_s,
+        vaccination.callback_offer_after_s,
+        vaccination.overflow_after_s,
+    ) == (
         60,
         150,
         180,
@@ -66,7 +70,10 @@ def test_the_1700_line_parses_with_the_designed_defaults() -> None:
     ("change", "names"),
     [
         (('open = ["mon-fri 09:00-16:00", "sat,sun 10:00-18:00"]', 'open = "mon-fri 09:00-16:00"'), "open"),
-        (('open = ["mon-fri 09:00-16:00", "sat,sun', 'open = ["ma-vr 09:00-16:00", "sat,sun'), "open: 'ma-vr'"),
+        (
+            ('open = ["mon-fri 09:00-16:00", "sat,sun', 'open = ["ma-vr 09:00-16:00", "sat,sun'),
+            "open: 'ma-vr'",
+        ),
         (('name = "algemeen"', 'name = "vaccinatie"'), "[[queues]][1] name"),
         (('number = "*"', 'number = "1701"'), "already taken by [[queues]][0]"),
         (('number = "*"', 'number = "sip:evil@x"'), "[[queues]][1] number"),
@@ -74,11 +81,11 @@ def test_the_1700_line_parses_with_the_designed_defaults() -> None:
         (('closed = "closed.wav"', "overflow_after_s = -1"), "[[queues]][0] overflow_after_s"),
         (('closed_dates = ["2026-12-31"]', 'closed_dates = ["31-12-2026"]'), "closed_dates"),
         (('2 = "algemeen"}', '2 = "algemene"}'), "[[menus]][0] options 2: no queue named 'algemene'"),
-        (('options = {1 =', 'options = {12 ='), "[[menus]][0] options: '12'"),
+        (("options = {1 =", "options = {12 ="), "[[menus]][0] options: '12'"),
         (('default = "algemeen"', 'default = ""'), "[[menus]][0] default"),
         (('prompt = "menu.wav"', 'prompt = ""'), "[[menus]][0] prompt"),
         (('number = "1700"', 'number = "1701"'), "[[menus]][0] number: '1701' is already taken"),
-        (('priority = 1', 'colour = "red"'), "[[queues]][0] colour: unknown key"),
+        (("priority = 1", 'colour = "red"'), "[[queues]][0] colour: unknown key"),
     ],
 )
 def test_mistakes_stop_start_up_naming_the_key(change: tuple[str, str], names: str) -> None:

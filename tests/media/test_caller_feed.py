@@ -56,7 +56,10 @@ async def test_a_switch_cuts_the_prompt_off_and_only_one_sound_plays() -> None:
         assert both == [], f"{len(both)} frames mixed the prompt and the music"
         prompt = sum(1 for f in heard if goertzel_ratio(f, PROMPT) > 0.6)
         music = sum(1 for f in heard if goertzel_ratio(f, MUSIC) > 0.6)
-        assert prompt >= 10 and music >= 10, (prompt, music)  # about 25 each; fewer when the machine is loaded
+        assert prompt >= 10 and music >= 10, (
+            prompt,
+            music,
+        )  # about 25 each; fewer when the machine is loaded
 
         short = feed.play(HoldMusic(tone_pcm(PROMPT, 0.2)))
         assert await asyncio.wait_for(short, 1) is True and feed.source == "none"

@@ -15,7 +15,10 @@ async def test_supervisors_get_the_call_lists_page_and_agents_its_refusal(desk: 
         html = await page.text()
         for testid in ("orders-lists", "orders-upload", "orders-upload-error", "dnc-list"):
             assert f'data-testid="{testid}"' in html, testid
-        assert 'data-testid="orders-link" data-i18n="nav.orders" data-role="supervisor" aria-current="page"' in html
+        assert (
+            'data-testid="orders-link" data-i18n="nav.orders" data-role="supervisor" aria-current="page"'
+            in html
+        )
         assert 'data-testid="orders-link"' in await (await sup.get(f"{desk.url}/supervisor")).text()
 
         refused = await agent.get(f"{desk.url}/supervisor/orders")
