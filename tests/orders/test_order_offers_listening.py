@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from tests.orders.test_order_offers import ANSWERS, import_list, order_desk, outbound, quiet
-from tests.web.test_listen import AGENT_ID, _connected_call
+from tests.web.queue_desk import answered_call
+from tests.web.test_listen import AGENT_ID
 from tests.web.test_routing import AgentClient, caller  # noqa: F401 (caller is a fixture)
 
 pytestmark = pytest.mark.timeout(90)
@@ -22,7 +23,7 @@ async def test_a_listening_supervisor_in_outbound_is_offered_no_order_until_it_s
         agent = await AgentClient(desk, "agent").start(stack)
         boss = await AgentClient(desk, "supervisor").start(stack)
         await agent.available()
-        _, leg = await _connected_call(desk, stack, caller, agent)
+        _, leg = await answered_call(desk, caller, agent, "1700")
 
         await boss.ws.send_json({"type": "supervisor.listen", "agent_id": AGENT_ID})
         await boss.next("supervisor.listening")

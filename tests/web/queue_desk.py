@@ -1,6 +1,7 @@
 """Helpers of the queue tests: a desk with `[[queues]]`, `[[menus]]` and tone prompts (a distinct frequency per
 prompt, whole cycles per 20 ms frame so each frame can be told by itself), a caller's ear that keeps every RTP
-frame with its arrival time, and a SIP peer standing in for the overflow / backup number.
+frame with its arrival time, and a SIP peer standing in for the overflow / backup number; the steps the queue tests
+share (a one-queue config, more callers, an agent on break, a call answered, the newest call's row).
 
 What the caller hears is checked on its own leg, frame by frame: `ear.spans()` is the list of (tone, first, last)
 runs of frames, times in seconds after the dial.
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +41,17 @@ PROMPTS = {
     "confirmed.wav": (CONFIRMED, 0.4),
     "closed.wav": (CLOSED, 0.5),
 }
+
+
+def one_queue(*, tables: str = "", queue: str = "", after: str = "") -> str:
+    """A desk config: the prompts in `prompts/` and queue `algemeen` on 1702 with hold music, neither callback offer
+    nor overflow; `tables` stand before the queue (an [acd] table, …), `queue` adds keys to it, `after` follows it
+    (more queues)."""
+    return (
+        f'[prompts]\ndir = "prompts"\n\n{tables}\n'
+        f'[[queues]]\nname = "algemeen"\nnumber = "1702"\nhold_music = "music.wav"\n'
+        f"callback_offer_after_s = 0\noverflow_after_s = 0\n{queue}\n{after}"
+    )
 
 
 def write_prompts(folder: Path) -> None:
@@ -154,6 +167,63 @@ class Ear:
     def order(self, since: float = 0.0) -> list[int]:
         """The tones heard, in order, silence left out."""
         return [t for t, _, _ in self.spans(since) if t is not None]
+
+
+async def more_caller(stack: AsyncExitStack, number: str, ports: tuple[int, int]) -> SipEndpoint:
+    """Another SIP user agent calling from `number` with RTP on `ports`, stopped when `stack` closes."""
+    endpoint = SipEndpoint(EndpointConfig("127.0.0.1", 0, rtp_ports=ports, caller_id=number), lambda c: None)
+    await endpoint.start()
+    stack.push_async_callback(endpoint.stop)
+    return endpoint
+
+
+async def dial_in(
+    desk: Desk, caller: SipEndpoint, number: str, speak: int | None = None
+) -> tuple[object, Ear]:
+    """`caller` dials `number` and is answered (by a queue, a menu, a prompt); its leg and its ear, timed from the
+    dial, speaking `speak` if given."""
+    start = asyncio.get_running_loop().time()
+    leg = await caller.dial(desk_uri(desk, number), ring_timeout_s=10)
+    await wait_state(leg, "connected")
+    return leg, Ear.on(leg, start, speak=speak)
+
+
+async def on_break(agent) -> None:
+    """`agent` (an `AgentClient`) logged in but not free: callers wait."""
+    await agent.ws.send_json({"type": "agent.state", "state": "break"})
+    await agent.next("agent.state")
+
+
+async def answered_call(desk: Desk, caller: SipEndpoint, agent, number: str = "1702") -> tuple[str, object]:
+    """`caller` dials `number` and `agent` answers the offer; the call id and the caller's leg, both connected."""
+    leg = await caller.dial(desk_uri(desk, number), ring_timeout_s=10)
+    offered = await agent.next("call.offered")
+    await agent.ws.send_json({"type": "call.answer", "call_id": offered["call_id"]})
+    await agent.call_state("connected")
+    await wait_state(leg, "connected")
+    return offered["call_id"], leg
+
+
+async def take_and_hang_up(agent) -> dict:
+    """`agent` becomes available, answers the next call offered and hangs it up; the offer."""
+    await agent.available()
+    offered = await agent.next("call.offered")
+    await agent.ws.send_json({"type": "call.answer", "call_id": offered["call_id"]})
+    await agent.call_state("connected")
+    await agent.ws.send_json({"type": "call.hangup", "call_id": offered["call_id"]})
+    await agent.call_state("ended")
+    return offered
+
+
+async def newest_inbound(desk: Desk) -> dict:
+    """The newest inbound call's row, once every queued write has landed."""
+
+    def newest(db) -> dict:
+        return next(
+            iter(db.query("SELECT * FROM calls WHERE direction = 'inbound' ORDER BY rowid DESC LIMIT 1"))
+        )
+
+    return await desk.server.app[keys.STORE].read(newest)
 
 
 async def wait_state(leg, state: str, within: float = 5) -> None:

@@ -11,12 +11,11 @@ import contextlib
 import json
 from contextlib import AsyncExitStack
 
-from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
 from agent_desktop.store import audit
 from agent_desktop.web import keys
 from tests.helpers.tone_track import ToneTrack
 from tests.sip.audio import goertzel_ratio
-from tests.web.queue_desk import desk_uri, queue_desk, wait_for, wait_state
+from tests.web.queue_desk import answered_call, desk_uri, more_caller, on_break, queue_desk, wait_for
 from tests.web.test_hold import AGENT_TONE, CALLER_TONE, CallerAudio
 from tests.web.test_routing import AgentClient, caller  # noqa: F401 (caller is a fixture)
 
@@ -33,15 +32,6 @@ def _tones(pcm: bytes) -> dict:
     return {f: round(goertzel_ratio(pcm, f), 2) for f in (CALLER_TONE, AGENT_TONE, WHISPER_TONE)}
 
 
-async def _connected_call(desk, stack, caller, agent) -> tuple[str, object]:
-    leg = await caller.dial(desk_uri(desk, "1700"), ring_timeout_s=10)
-    offered = await agent.next("call.offered")
-    await agent.ws.send_json({"type": "call.answer", "call_id": offered["call_id"]})
-    await agent.call_state("connected")
-    await wait_state(leg, "connected")
-    return offered["call_id"], leg
-
-
 async def _quiet(client, kind: str, within: float) -> bool:
     """No `kind` message reaches `client` within `within` seconds."""
     with contextlib.suppress(TimeoutError):
@@ -55,7 +45,7 @@ async def test_the_supervisor_hears_both_and_whispers_to_the_agent_only(tmp_path
         agent = await AgentClient(desk, "agent", mic=ToneTrack(AGENT_TONE)).start(stack)
         boss = await AgentClient(desk, "supervisor", mic=ToneTrack(WHISPER_TONE)).start(stack)
         await agent.available()
-        call_id, leg = await _connected_call(desk, stack, caller, agent)
+        call_id, leg = await answered_call(desk, caller, agent, "1700")
         citizen = CallerAudio(leg)
         stack.callback(citizen.close)
 
@@ -122,17 +112,13 @@ async def test_the_call_end_ends_it_and_routing_skips_the_listener(tmp_path, web
         agent = await AgentClient(desk, "agent", mic=ToneTrack(AGENT_TONE)).start(stack)
         boss = await AgentClient(desk, "supervisor").start(stack)
         await agent.available()
-        call_id, leg = await _connected_call(desk, stack, caller, agent)
+        call_id, leg = await answered_call(desk, caller, agent, "1700")
         await boss.available()
         await boss.ws.send_json({"type": "supervisor.listen", "agent_id": AGENT_ID})
         assert (await boss.next("supervisor.listening"))["call_id"] == call_id
 
         # A second caller while the only free desk is a listening supervisor: it waits, nobody rings.
-        extra = SipEndpoint(
-            EndpointConfig("127.0.0.1", 0, rtp_ports=(47400, 47499), caller_id="0470333444"), lambda c: None
-        )
-        await extra.start()
-        stack.push_async_callback(extra.stop)
+        extra = await more_caller(stack, "0470333444", (47400, 47499))
         second = await extra.dial(desk_uri(desk, "1700"), ring_timeout_s=10)
         assert await _quiet(boss, "call.offered", 2.0), "a listening supervisor was offered a call"
         assert desk.server.app[keys.STATES].get(SUPERVISOR_ID).state == "available"
@@ -177,10 +163,9 @@ async def test_listen_in_is_refused_as_the_contract_says(tmp_path, web_pki, card
             assert (await boss.next("error"))["code"] == code, message
 
         # The supervisor on a call of its own may not listen in.
-        await agent.ws.send_json({"type": "agent.state", "state": "break"})
-        await agent.next("agent.state")
+        await on_break(agent)
         await boss.available()
-        call_id, leg = await _connected_call(desk, stack, caller, boss)
+        call_id, leg = await answered_call(desk, caller, boss, "1700")
         await boss.ws.send_json({"type": "supervisor.listen", "agent_id": AGENT_ID})
         assert (await boss.next("error"))["code"] == "bad_request"
         rows = await desk.server.app[keys.STORE].read(audit.recent)

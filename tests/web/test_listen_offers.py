@@ -13,26 +13,13 @@ import pytest
 
 from agent_desktop.web import keys
 from tests.orders.test_order_offers import ANSWERS, import_list, order_desk, order_of, outbound
-from tests.web.queue_desk import desk_uri, queue_desk, wait_for, wait_state
-from tests.web.test_listen import AGENT_ID, SUPERVISOR_ID, _connected_call
+from tests.web.queue_desk import answered_call, one_queue, queue_desk, wait_for
+from tests.web.test_listen import AGENT_ID, SUPERVISOR_ID
 from tests.web.test_routing import AgentClient, caller  # noqa: F401 (caller is a fixture)
 
 pytestmark = pytest.mark.timeout(90)
 
-CALLBACKS = """
-[prompts]
-dir = "prompts"
-
-[acd]
-offer_timeout_s = 30
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-hold_music = "music.wav"
-callback_offer_after_s = 0
-overflow_after_s = 0
-"""
+CALLBACKS = one_queue(tables="[acd]\noffer_timeout_s = 30\n")
 
 
 async def test_listening_takes_back_the_supervisors_order_offer(tmp_path, web_pki, cards, caller):
@@ -41,7 +28,7 @@ async def test_listening_takes_back_the_supervisors_order_offer(tmp_path, web_pk
         agent = await AgentClient(desk, "agent").start(stack)
         boss = await AgentClient(desk, "supervisor").start(stack)
         await agent.available()
-        _, leg = await _connected_call(desk, stack, caller, agent)
+        _, leg = await answered_call(desk, caller, agent, "1700")
         await outbound(boss)
         offer = await boss.next("order.offered")
 
@@ -60,11 +47,7 @@ async def test_listening_takes_back_the_supervisors_callback_offer(tmp_path, web
         agent = await AgentClient(desk, "agent").start(stack)
         boss = await AgentClient(desk, "supervisor").start(stack)
         await agent.available()
-        leg = await caller.dial(desk_uri(desk, "1702"), ring_timeout_s=10)
-        offered = await agent.next("call.offered")
-        await agent.ws.send_json({"type": "call.answer", "call_id": offered["call_id"]})
-        await agent.call_state("connected")
-        await wait_state(leg, "connected")
+        _, leg = await answered_call(desk, caller, agent)
         await boss.available()
         desk_callbacks = desk.server.app[keys.CALLBACKS]
         callback_id = await desk_callbacks.request("0470999888", "algemeen")

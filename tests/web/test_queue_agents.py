@@ -8,22 +8,22 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 
-from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
 from agent_desktop.web import keys
-from tests.web.queue_desk import Backup, desk_uri, queue_desk, wait_for, wait_state
+from tests.web.queue_desk import (
+    Backup,
+    desk_uri,
+    more_caller,
+    on_break,
+    one_queue,
+    queue_desk,
+    take_and_hang_up,
+    wait_for,
+    wait_state,
+)
 from tests.web.test_routing import AgentClient, caller  # noqa: F401 (caller is a fixture)
 
-TWO_QUEUES = """
-[prompts]
-dir = "prompts"
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-hold_music = "music.wav"
-callback_offer_after_s = 0
-overflow_after_s = 0
-
+TWO_QUEUES = one_queue(
+    after="""
 [[queues]]
 name = "crisis"
 number = "1703"
@@ -32,23 +32,15 @@ hold_music = "music.wav"
 callback_offer_after_s = 0
 overflow_after_s = 0
 """
+)
 
 
 async def test_priority_first_then_the_oldest_caller(tmp_path, web_pki, cards, caller):
     async with queue_desk(tmp_path, web_pki, cards, TWO_QUEUES) as desk, AsyncExitStack() as stack:
         agent = await AgentClient(desk, "supervisor").start(stack)
-        await agent.ws.send_json({"type": "agent.state", "state": "break"})
-        await agent.next("agent.state")
-        extra = SipEndpoint(
-            EndpointConfig("127.0.0.1", 0, rtp_ports=(47400, 47499), caller_id="0470333444"), lambda c: None
-        )
-        await extra.start()
-        stack.push_async_callback(extra.stop)
-        third = SipEndpoint(
-            EndpointConfig("127.0.0.1", 0, rtp_ports=(47500, 47599), caller_id="0470555666"), lambda c: None
-        )
-        await third.start()
-        stack.push_async_callback(third.stop)
+        await on_break(agent)
+        extra = await more_caller(stack, "0470333444", (47400, 47499))
+        third = await more_caller(stack, "0470555666", (47500, 47599))
         first = await caller.dial(desk_uri(desk, "1702"), ring_timeout_s=10)  # algemeen, oldest
         await wait_state(first, "connected")
         second = await extra.dial(desk_uri(desk, "1702"), ring_timeout_s=10)  # algemeen
@@ -59,13 +51,8 @@ async def test_priority_first_then_the_oldest_caller(tmp_path, web_pki, cards, c
         await wait_state(urgent, "connected")
         order = []
         for _ in range(3):
-            await agent.available()
-            offered = await agent.next("call.offered")
+            offered = await take_and_hang_up(agent)
             order.append((offered["queue"], offered["from"]))
-            await agent.ws.send_json({"type": "call.answer", "call_id": offered["call_id"]})
-            await agent.call_state("connected")
-            await agent.ws.send_json({"type": "call.hangup", "call_id": offered["call_id"]})
-            await agent.call_state("ended")
         assert order == [("crisis", "0470555666"), ("algemeen", "0470111222"), ("algemeen", "0470333444")]
 
 
@@ -105,20 +92,7 @@ async def test_queue_stats_after_hello_and_on_change(tmp_path, web_pki, cards, c
         assert called["crisis"]["callbacks_pending"] == 1
 
 
-CALLBACKS = """
-[prompts]
-dir = "prompts"
-
-[acd]
-offer_timeout_s = 3
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-hold_music = "music.wav"
-callback_offer_after_s = 0
-overflow_after_s = 0
-"""
+CALLBACKS = one_queue(tables="[acd]\noffer_timeout_s = 3\n")
 
 
 async def test_a_stored_callback_is_offered_when_nobody_waits_and_dialled_on_accept(
@@ -133,8 +107,7 @@ async def test_a_stored_callback_is_offered_when_nobody_waits_and_dialled_on_acc
             desk_callbacks = desk.server.app[keys.CALLBACKS]
             callback_id = await desk_callbacks.request("0470999888", "algemeen")
             agent = await AgentClient(desk, "agent").start(stack)
-            await agent.ws.send_json({"type": "agent.state", "state": "break"})
-            await agent.next("agent.state")
+            await on_break(agent)
             # A caller waits: the callback is not offered while the queue has someone waiting.
             leg = await caller.dial(desk_uri(desk, "1702"), ring_timeout_s=10)
             await wait_state(leg, "connected")

@@ -27,6 +27,10 @@ from tests.web.queue_desk import (
     Backup,
     Ear,
     desk_uri,
+    dial_in,
+    newest_inbound,
+    on_break,
+    one_queue,
     queue_desk,
     wait_for,
     wait_state,
@@ -44,31 +48,9 @@ async def _row(desk, call_id: str) -> dict:
     return await desk.server.app[keys.STORE].read(call_records.get, call_id)
 
 
-def _newest_inbound(db) -> dict:
-    return next(iter(db.query("SELECT * FROM calls WHERE direction = 'inbound' ORDER BY rowid DESC LIMIT 1")))
-
-
-async def _last_row(desk) -> dict:
-    """The newest inbound call's row, once every queued write has landed."""
-    return await desk.server.app[keys.STORE].read(_newest_inbound)
-
-
-WAITING = """
-[prompts]
-dir = "prompts"
-
-[acd]
-offer_timeout_s = 5
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-hold_music = "music.wav"
-wait_message = "wait.wav"
-wait_message_every_s = 2
-callback_offer_after_s = 0
-overflow_after_s = 0
-"""
+WAITING = one_queue(
+    tables="[acd]\noffer_timeout_s = 5\n", queue='wait_message = "wait.wav"\nwait_message_every_s = 2\n'
+)
 
 
 async def test_a_caller_nobody_can_take_hears_music_then_wait_messages_and_the_answer_stops_the_music(
@@ -79,13 +61,11 @@ async def test_a_caller_nobody_can_take_hears_music_then_wait_messages_and_the_a
 ):
     async with queue_desk(tmp_path, web_pki, cards, WAITING) as desk, AsyncExitStack() as stack:
         agent = await AgentClient(desk, "agent", mic=ToneTrack(AGENT)).start(stack)
-        await agent.ws.send_json({"type": "agent.state", "state": "break"})  # logged in, not free
-        await agent.next("agent.state")
+        await on_break(agent)  # logged in, not free
         loop = asyncio.get_running_loop()
-        start = loop.time()
-        leg = await caller.dial(desk_uri(desk, "1702"), ring_timeout_s=10)
-        await wait_state(leg, "connected")  # every agent busy: answered, not turned away
-        ear = Ear.on(leg, start, speak=CALLER)
+        leg, ear = await dial_in(
+            desk, caller, "1702", speak=CALLER
+        )  # every agent busy: answered, not turned away
         stack.callback(ear.close)
         await asyncio.sleep(4.6)
         spans = ear.spans()
@@ -98,7 +78,7 @@ async def test_a_caller_nobody_can_take_hears_music_then_wait_messages_and_the_a
         await agent.available()
         offered = await agent.next("call.offered")
         assert offered["queue"] == "algemeen" and offered["waited_s"] >= 4
-        sent = loop.time() - start
+        sent = loop.time() - ear.start
         await agent.ws.send_json({"type": "call.answer", "call_id": offered["call_id"]})
         await agent.call_state("connected")
         await asyncio.sleep(1.5)
@@ -124,7 +104,7 @@ async def test_a_caller_who_hangs_up_while_queued_is_abandoned(tmp_path, web_pki
         await asyncio.sleep(0.5)
         await leg.hangup()
         await asyncio.sleep(0.2)
-        row = await _last_row(desk)
+        row = await newest_inbound(desk)
         assert (row["end_cause"], row["queue"]) == ("abandoned", "algemeen")
         assert row["queued"] and row["answered"] is None
         assert desk.server.app[keys.CALLS].directory.queues["algemeen"].waiting == []
@@ -165,10 +145,7 @@ async def test_menu_digit_picks_the_queue_and_the_queue_its_agents(tmp_path, web
         await agent.available()
         loop = asyncio.get_running_loop()
 
-        start = loop.time()
-        leg = await caller.dial(desk_uri(desk, "1700"), ring_timeout_s=10)
-        await wait_state(leg, "connected")  # the menu answers
-        ear = Ear.on(leg, start)
+        leg, ear = await dial_in(desk, caller, "1700")  # the menu answers
         await wait_for(lambda: ear.heard(MENU))
         await leg.send_dtmf("1")
         offered = await agent.next("call.offered")
@@ -190,7 +167,7 @@ async def test_menu_digit_picks_the_queue_and_the_queue_its_agents(tmp_path, web
         offered = await supervisor.next("call.offered")  # longest idle of the two who serve algemeen
         assert offered["queue"] == "algemeen"
         await leg.hangup()
-        row = await _last_row(desk)
+        row = await newest_inbound(desk)
         assert (row["queue"], row["end_cause"]) == ("algemeen", "abandoned")
 
 
@@ -199,13 +176,10 @@ async def test_menu_without_a_digit_goes_to_its_default_after_the_repeats(tmp_pa
         agent = await AgentClient(desk, "agent").start(stack)
         await agent.available()
         loop = asyncio.get_running_loop()
-        start = loop.time()
-        leg = await caller.dial(desk_uri(desk, "1700"), ring_timeout_s=10)
-        await wait_state(leg, "connected")
-        ear = Ear.on(leg, start)
+        leg, ear = await dial_in(desk, caller, "1700")
         await leg.send_dtmf("7")  # not an option: as if nothing was pressed
         offered = await agent.next("call.offered", within=8)
-        waited = loop.time() - start
+        waited = loop.time() - ear.start
         assert offered["queue"] == "algemeen"
         # repeat = 2: (0.6 s prompt + 1 s for a digit) twice, then the default.
         assert 3.0 < waited < 4.5, waited
@@ -220,7 +194,7 @@ async def test_a_hang_up_in_the_menu_is_abandoned_in_its_default_queue(tmp_path,
         await asyncio.sleep(0.3)
         await leg.hangup()
         await asyncio.sleep(0.2)
-        row = await _last_row(desk)
+        row = await newest_inbound(desk)
         assert (row["queue"], row["end_cause"], row["to_number"]) == ("algemeen", "abandoned", "1700")
 
 
@@ -242,14 +216,11 @@ no_agents = "queue"
 
 async def test_a_closed_queue_plays_its_closing_message_and_hangs_up(tmp_path, web_pki, cards, caller):  # noqa: F811
     async with queue_desk(tmp_path, web_pki, cards, _closed_queue()) as desk:
-        start = asyncio.get_running_loop().time()
-        leg = await caller.dial(desk_uri(desk, "1709"), ring_timeout_s=10)
-        await wait_state(leg, "connected")
-        ear = Ear.on(leg, start)
+        leg, ear = await dial_in(desk, caller, "1709")
         await wait_state(leg, "ended", within=4)
         assert leg.cause == "remote_bye"  # the desk's BYE after the message
         assert ear.order() == [CLOSED], ear.spans()
-        row = await _last_row(desk)
+        row = await newest_inbound(desk)
         assert (row["queue"], row["end_cause"], row["queued"]) == ("crisis", "closed", None)
 
 
@@ -274,10 +245,7 @@ async def test_override_opens_a_closed_queue_at_once_and_is_audited(tmp_path, we
             await desk.login(http, "agent")
             denied = await http.post(f"{desk.url}/api/queues/crisis/override", json={"mode": "closed"})
             assert denied.status == 403
-        start = asyncio.get_running_loop().time()
-        leg = await caller.dial(desk_uri(desk, "1709"), ring_timeout_s=10)
-        await wait_state(leg, "connected")
-        ear = Ear.on(leg, start)
+        leg, ear = await dial_in(desk, caller, "1709")
         offered = await agent.next("call.offered")  # after the welcome
         assert offered["queue"] == "crisis"
         assert ear.order()[:1] == [WELCOME], ear.spans()
@@ -310,12 +278,8 @@ async def test_digit_1_after_the_callback_offer_stores_a_callback_and_hangs_up(
 ):  # noqa: F811
     async with queue_desk(tmp_path, web_pki, cards, OFFERING) as desk, AsyncExitStack() as stack:
         agent = await AgentClient(desk, "agent").start(stack)
-        await agent.ws.send_json({"type": "agent.state", "state": "break"})
-        await agent.next("agent.state")
-        start = asyncio.get_running_loop().time()
-        leg = await caller.dial(desk_uri(desk, "1702"), ring_timeout_s=10)
-        await wait_state(leg, "connected")
-        ear = Ear.on(leg, start)
+        await on_break(agent)
+        leg, ear = await dial_in(desk, caller, "1702")
         await leg.send_dtmf("1")  # before any offer: not an answer to one
         await wait_for(lambda: ear.heard(OFFER), within=3)
         offer_at = ear.heard(OFFER)[0][0]
@@ -325,7 +289,7 @@ async def test_digit_1_after_the_callback_offer_stores_a_callback_and_hangs_up(
         await wait_state(leg, "ended", within=4)
         assert leg.cause == "remote_bye"
         assert ear.order() == [MUSIC, OFFER, CONFIRMED], ear.spans()
-        row = await _last_row(desk)
+        row = await newest_inbound(desk)
         assert (row["queue"], row["end_cause"]) == ("algemeen", "callback_requested")
         callbacks = await desk.server.app[keys.CALLBACKS].listing()
         assert [(c.number, c.queue, c.state) for c in callbacks] == [("0470111222", "algemeen", "pending")]
@@ -334,12 +298,8 @@ async def test_digit_1_after_the_callback_offer_stores_a_callback_and_hangs_up(
 async def test_the_offer_is_repeated_after_each_wait_message(tmp_path, web_pki, cards, caller):  # noqa: F811
     async with queue_desk(tmp_path, web_pki, cards, OFFERING) as desk, AsyncExitStack() as stack:
         agent = await AgentClient(desk, "agent").start(stack)
-        await agent.ws.send_json({"type": "agent.state", "state": "break"})
-        await agent.next("agent.state")
-        start = asyncio.get_running_loop().time()
-        leg = await caller.dial(desk_uri(desk, "1702"), ring_timeout_s=10)
-        await wait_state(leg, "connected")
-        ear = Ear.on(leg, start)
+        await on_break(agent)
+        leg, ear = await dial_in(desk, caller, "1702")
         await asyncio.sleep(4.5)
         assert ear.order() == [MUSIC, OFFER, MUSIC, WAIT, OFFER, MUSIC], ear.spans()
         await leg.hangup()
@@ -367,12 +327,8 @@ async def test_overflow_bridges_a_long_waiter_to_the_backup_number(tmp_path, web
         async with queue_desk(tmp_path, web_pki, cards, _overflow_config(backup.port), sip=trunk) as desk:
             async with AsyncExitStack() as stack:
                 agent = await AgentClient(desk, "agent").start(stack)
-                await agent.ws.send_json({"type": "agent.state", "state": "break"})
-                await agent.next("agent.state")
-                start = asyncio.get_running_loop().time()
-                leg = await caller.dial(desk_uri(desk, "1702"), ring_timeout_s=10)
-                await wait_state(leg, "connected")
-                ear = Ear.on(leg, start, speak=CALLER)
+                await on_break(agent)
+                leg, ear = await dial_in(desk, caller, "1702", speak=CALLER)
                 stack.callback(ear.close)
                 await wait_for(lambda: backup.ears, within=4)
                 assert backup.calls[0].local_number == "0800111"
@@ -383,7 +339,7 @@ async def test_overflow_bridges_a_long_waiter_to_the_backup_number(tmp_path, web
                 await backup.calls[0].hangup()  # the backup hangs up: the caller gets BYE
                 await wait_state(leg, "ended")
                 assert leg.cause == "remote_bye"
-                row = await _last_row(desk)
+                row = await newest_inbound(desk)
                 assert (row["end_cause"], row["overflow_tries"], row["answered"]) == ("overflowed", 1, None)
 
 
@@ -393,10 +349,7 @@ async def test_closed_to_sends_a_closed_call_to_the_backup(tmp_path, web_pki, ca
         async with queue_desk(
             tmp_path, web_pki, cards, _closed_queue('closed_to = "0800999"'), sip=trunk
         ) as desk:
-            start = asyncio.get_running_loop().time()
-            leg = await caller.dial(desk_uri(desk, "1709"), ring_timeout_s=10)
-            await wait_state(leg, "connected")
-            ear = Ear.on(leg, start, speak=CALLER)
+            leg, ear = await dial_in(desk, caller, "1709", speak=CALLER)
             try:
                 await wait_for(lambda: backup.ears, within=4)
                 assert backup.calls[0].local_number == "0800999"
@@ -407,5 +360,5 @@ async def test_closed_to_sends_a_closed_call_to_the_backup(tmp_path, web_pki, ca
                 await wait_state(backup.calls[0], "ended")
             finally:
                 ear.close()
-            row = await _last_row(desk)
+            row = await newest_inbound(desk)
             assert (row["end_cause"], row["queued"]) == ("closed", None)

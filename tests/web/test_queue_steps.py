@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
 from agent_desktop.web import keys
 from tests.web.queue_desk import (
     CLOSED,
@@ -25,35 +24,19 @@ from tests.web.queue_desk import (
     WAIT,
     WELCOME,
     Backup,
-    Ear,
+    answered_call,
     desk_uri,
+    dial_in,
+    more_caller,
+    newest_inbound,
+    on_break,
+    one_queue,
     queue_desk,
+    take_and_hang_up,
     wait_for,
     wait_state,
 )
 from tests.web.test_routing import AgentClient, caller  # noqa: F401 (caller is a fixture)
-
-
-async def _newest_row(desk) -> dict:
-    def newest(db) -> dict:
-        return next(
-            iter(db.query("SELECT * FROM calls WHERE direction = 'inbound' ORDER BY rowid DESC LIMIT 1"))
-        )
-
-    return await desk.server.app[keys.STORE].read(newest)
-
-
-async def _on_break(agent: AgentClient) -> None:
-    await agent.ws.send_json({"type": "agent.state", "state": "break"})
-    await agent.next("agent.state")
-
-
-async def _caller(stack: AsyncExitStack, number: str, ports: tuple[int, int]) -> SipEndpoint:
-    endpoint = SipEndpoint(EndpointConfig("127.0.0.1", 0, rtp_ports=ports, caller_id=number), lambda c: None)
-    await endpoint.start()
-    stack.push_async_callback(endpoint.stop)
-    return endpoint
-
 
 STEPS = """
 [prompts]
@@ -77,11 +60,8 @@ async def test_welcome_music_wait_message_and_callback_offer_in_order_and_at_the
     tmp_path, web_pki, cards, caller
 ):
     async with queue_desk(tmp_path, web_pki, cards, STEPS) as desk, AsyncExitStack() as stack:
-        await _on_break(await AgentClient(desk, "agent").start(stack))  # logged in, busy: the caller waits
-        start = asyncio.get_running_loop().time()
-        leg = await caller.dial(desk_uri(desk, "1702"), ring_timeout_s=10)
-        await wait_state(leg, "connected")
-        ear = Ear.on(leg, start)
+        await on_break(await AgentClient(desk, "agent").start(stack))  # logged in, busy: the caller waits
+        leg, ear = await dial_in(desk, caller, "1702")
         await asyncio.sleep(5.6)
         spans = ear.spans()
         # welcome (0.6 s) | music | wait @2 | music | offer @3 | music | wait @4 | offer right after it | music
@@ -106,29 +86,19 @@ async def test_welcome_music_wait_message_and_callback_offer_in_order_and_at_the
         await wait_state(leg, "ended", within=4)
         assert leg.cause == "remote_bye"
         assert ear.order()[-1] == CONFIRMED, ear.spans()
-        row = await _newest_row(desk)
+        row = await newest_inbound(desk)
         assert (row["queue"], row["end_cause"], row["answered"]) == ("algemeen", "callback_requested", None)
 
 
-FIFO = """
-[prompts]
-dir = "prompts"
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-hold_music = "music.wav"
-callback_offer_after_s = 0
-overflow_after_s = 0
-"""
+FIFO = one_queue()
 
 
 async def test_three_waiting_callers_are_answered_first_come_first_served(tmp_path, web_pki, cards, caller):
     async with queue_desk(tmp_path, web_pki, cards, FIFO) as desk, AsyncExitStack() as stack:
         agent = await AgentClient(desk, "agent").start(stack)
-        await _on_break(agent)
-        second = await _caller(stack, "0470000002", (47600, 47649))
-        third = await _caller(stack, "0470000003", (47650, 47699))
+        await on_break(agent)
+        second = await more_caller(stack, "0470000002", (47600, 47649))
+        third = await more_caller(stack, "0470000003", (47650, 47699))
         legs = []
         for endpoint in (caller, second, third):  # caller's number: 0470111222
             legs.append(await endpoint.dial(desk_uri(desk, "1702"), ring_timeout_s=10))
@@ -141,13 +111,9 @@ async def test_three_waiting_callers_are_answered_first_come_first_served(tmp_pa
         ]
         order = []
         for _ in legs:
-            await agent.available()  # from break, then from each wrap-up
-            offered = await agent.next("call.offered")
-            order.append(offered["from"])
-            await agent.ws.send_json({"type": "call.answer", "call_id": offered["call_id"]})
-            await agent.call_state("connected")
-            await agent.ws.send_json({"type": "call.hangup", "call_id": offered["call_id"]})
-            await agent.call_state("ended")
+            order.append(
+                (await take_and_hang_up(agent))["from"]
+            )  # available from break, then from each wrap-up
         assert order == ["0470111222", "0470000002", "0470000003"]
         for leg in legs:
             await wait_state(leg, "ended")
@@ -179,7 +145,7 @@ async def test_a_d2_call_is_never_offered_to_a_d5_only_agent(tmp_path, web_pki, 
     skills = {"agent": ["D5"], "supervisor": ["D5", "health", "victims"]}
     async with queue_desk(tmp_path, web_pki, cards, SKILLS, skills=skills) as desk, AsyncExitStack() as stack:
         specialist = await AgentClient(desk, "supervisor").start(stack)
-        await _on_break(specialist)  # logged in (the line is staffed), not free
+        await on_break(specialist)  # logged in (the line is staffed), not free
         general = await AgentClient(desk, "agent").start(stack)
         await general.available()  # free the whole time, the only one
         d2 = await caller.dial(desk_uri(desk, "1712"), ring_timeout_s=10)
@@ -187,7 +153,7 @@ async def test_a_d2_call_is_never_offered_to_a_d5_only_agent(tmp_path, web_pki, 
         with pytest.raises(TimeoutError):
             await general.next("call.offered", within=2.5)  # two router ticks and more
         # The D5 agent is free and reachable: a D5 call goes to them at once.
-        d5_caller = await _caller(stack, "0470000005", (47600, 47649))
+        d5_caller = await more_caller(stack, "0470000005", (47600, 47649))
         d5 = await d5_caller.dial(desk_uri(desk, "1715"), ring_timeout_s=10)
         offered = await general.next("call.offered")
         assert offered["queue"] == "D5"
@@ -229,26 +195,20 @@ async def test_closed_on_a_belgian_holiday_open_on_an_ordinary_day(tmp_path, web
         calls = desk.server.app[keys.CALLS]
         # Easter Monday 2026 (6 April, a moving holiday), 11:00 in Brussels: a weekday within the hours.
         calls.clock = lambda: dt.datetime(2026, 4, 6, 11, 0, tzinfo=brussels)
-        start = asyncio.get_running_loop().time()
-        leg = await caller.dial(desk_uri(desk, "1709"), ring_timeout_s=10)
-        await wait_state(leg, "connected")
-        ear = Ear.on(leg, start)
+        leg, ear = await dial_in(desk, caller, "1709")
         await wait_state(leg, "ended", within=4)
         assert leg.cause == "remote_bye"
         assert ear.order() == [CLOSED], ear.spans()
-        row = await _newest_row(desk)
+        row = await newest_inbound(desk)
         assert (row["queue"], row["end_cause"], row["queued"]) == ("crisis", "closed", None)
         # The Monday after, same hour: open (the welcome, then the line's music).
         calls.clock = lambda: dt.datetime(2026, 4, 13, 11, 0, tzinfo=brussels)
-        start = asyncio.get_running_loop().time()
-        leg = await caller.dial(desk_uri(desk, "1709"), ring_timeout_s=10)
-        await wait_state(leg, "connected")
-        ear = Ear.on(leg, start)
+        leg, ear = await dial_in(desk, caller, "1709")
         await asyncio.sleep(1.2)
         assert ear.order()[:2] == [WELCOME, MUSIC], ear.spans()
         await leg.hangup()
         await asyncio.sleep(0.2)
-        assert (await _newest_row(desk))["end_cause"] == "abandoned"
+        assert (await newest_inbound(desk))["end_cause"] == "abandoned"
 
 
 REPORTED = """
@@ -284,15 +244,11 @@ async def test_the_queue_report_counts_exactly_the_calls_made(tmp_path, web_pki,
 
             # 1. answered by the agent
             await agent.available()
-            leg = await caller.dial(desk_uri(desk, "1702"), ring_timeout_s=10)
-            offered = await agent.next("call.offered")
-            await agent.ws.send_json({"type": "call.answer", "call_id": offered["call_id"]})
-            await agent.call_state("connected")
-            await wait_state(leg, "connected")
+            _, leg = await answered_call(desk, caller, agent)
             await asyncio.sleep(0.3)
             await leg.hangup()
             await agent.call_state("ended")
-            await _on_break(agent)  # from wrap-up: nobody takes the next ones
+            await on_break(agent)  # from wrap-up: nobody takes the next ones
 
             # 2. abandoned while queued
             leg = await caller.dial(desk_uri(desk, "1702"), ring_timeout_s=10)
@@ -301,10 +257,7 @@ async def test_the_queue_report_counts_exactly_the_calls_made(tmp_path, web_pki,
             await leg.hangup()
 
             # 3. a callback asked for with digit 1 after the offer
-            start = asyncio.get_running_loop().time()
-            leg = await caller.dial(desk_uri(desk, "1702"), ring_timeout_s=10)
-            await wait_state(leg, "connected")
-            ear = Ear.on(leg, start)
+            leg, ear = await dial_in(desk, caller, "1702")
             await wait_for(lambda: ear.heard(OFFER), within=3)
             await leg.send_dtmf("1")
             await wait_state(leg, "ended", within=4)

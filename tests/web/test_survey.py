@@ -24,7 +24,8 @@ from tests.web.queue_desk import (
     WAIT,
     WELCOME,
     Ear,
-    desk_uri,
+    answered_call,
+    one_queue,
     queue_desk,
     wait_for,
     wait_state,
@@ -35,34 +36,15 @@ Q1, Q2, Q3, Q4, THANKS = WAIT, OFFER, CONFIRMED, CLOSED, WELCOME
 QUESTION_S = 1.0
 TIMEOUT_S = 1.5
 
-SURVEY = f"""
-[prompts]
-dir = "prompts"
-
-[survey]
+SURVEY = one_queue(
+    tables=f"""[survey]
 questions = ["q1.wav", "q2.wav", "q3.wav", "q4.wav"]
 thanks = "thanks.wav"
 timeout_s = {TIMEOUT_S}
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-hold_music = "music.wav"
-callback_offer_after_s = 0
-overflow_after_s = 0
 """
+)
 
-NO_SURVEY = """
-[prompts]
-dir = "prompts"
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-hold_music = "music.wav"
-callback_offer_after_s = 0
-overflow_after_s = 0
-"""
+NO_SURVEY = one_queue()
 
 WRAPUP = {"notes": "Vraagt naar een thuisvaccinatie.", "outcome": "answered", "survey": True}
 
@@ -77,15 +59,10 @@ def write_questions(tmp_path) -> None:
 
 async def connected_call(desk, agent: AgentClient, caller, stack: AsyncExitStack) -> tuple[object, Ear, str]:
     """A caller (speaking CALLER) connected to `agent`; its leg, its ear and the call id."""
-    loop = asyncio.get_running_loop()
-    leg = await caller.dial(desk_uri(desk, "1702"), ring_timeout_s=10)
-    offered = await agent.next("call.offered")
-    await agent.ws.send_json({"type": "call.answer", "call_id": offered["call_id"]})
-    await agent.call_state("connected")
-    await wait_state(leg, "connected")
-    ear = Ear.on(leg, loop.time(), speak=CALLER)
+    call_id, leg = await answered_call(desk, caller, agent)
+    ear = Ear.on(leg, asyncio.get_running_loop().time(), speak=CALLER)
     stack.callback(ear.close)
-    return leg, ear, offered["call_id"]
+    return leg, ear, call_id
 
 
 async def surveys_today(desk, stack: AsyncExitStack) -> list[dict]:
