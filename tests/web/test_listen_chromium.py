@@ -8,28 +8,16 @@ whisper). The audio itself is checked by content in tests/web/test_listen.py."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from agent_desktop.store import audit
 from agent_desktop.web import keys
 from tests.web.queue_desk import desk_uri, wait_state
-from tests.web.test_wall_chromium import VIEWPORT, Scene, scene  # noqa: F401 (fixture)
+from tests.web.test_wall_chromium import Scene, page, scene  # noqa: F401 (fixtures)
 
 AGENT_ID, SUPERVISOR_ID = 1, 2  # as the desk fixtures enrol them
-
-
-@pytest.fixture
-def page(chromium, scene: Scene) -> Iterator[Page]:
-    context = chromium().new_context(viewport=VIEWPORT, locale="nl-BE", timezone_id="Europe/Brussels")
-    context.add_cookies([{"name": "ad_session", "value": scene.cookie("supervisor"), "url": scene.desk.url}])
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 def _answered_call(scene: Scene) -> str:

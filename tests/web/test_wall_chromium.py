@@ -13,25 +13,12 @@ from contextlib import AsyncExitStack
 import pytest
 from playwright.sync_api import Page, expect
 
-from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
 from agent_desktop.web.wall_ws import WALL_SOCKETS
 from tests.helpers.loop_thread import LoopThread
-from tests.web.queue_desk import desk_uri, queue_desk, wait_state
+from tests.web.queue_desk import desk_uri, more_caller, queue_desk, wait_state
 from tests.web.test_routing import AgentClient
+from tests.web.test_wall_ws import QUEUE
 
-QUEUE = """
-[prompts]
-dir = "prompts"
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-skills = ["vaccination"]
-hold_music = "music.wav"
-callback_offer_after_s = 0
-overflow_after_s = 0
-no_agents = "queue"
-"""
 VIEWPORT = {"width": 1280, "height": 720}
 
 
@@ -45,12 +32,7 @@ class Scene:
         async def start():
             desk = await self.stack.enter_async_context(queue_desk(tmp_path, web_pki, cards, QUEUE))
             agent = await AgentClient(desk, "agent").start(self.stack)
-            caller = SipEndpoint(
-                EndpointConfig("127.0.0.1", 0, rtp_ports=(47100, 47199), caller_id="0470111222"),
-                lambda c: None,
-            )
-            await caller.start()
-            self.stack.push_async_callback(caller.stop)
+            caller = await more_caller(self.stack, "0470111222", (47100, 47199))
             return desk, agent, caller
 
         self.desk, self.agent, self.caller = loop.run(start())

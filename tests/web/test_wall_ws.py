@@ -11,22 +11,10 @@ from contextlib import AsyncExitStack
 
 import aiohttp
 
-from tests.web.queue_desk import desk_uri, queue_desk, wait_state
+from tests.web.queue_desk import desk_uri, one_queue, queue_desk, wait_state
 from tests.web.test_routing import AgentClient, caller  # noqa: F401 (caller is a fixture)
 
-QUEUE = """
-[prompts]
-dir = "prompts"
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-skills = ["vaccination"]
-hold_music = "music.wav"
-callback_offer_after_s = 0
-overflow_after_s = 0
-no_agents = "queue"
-"""
+QUEUE = one_queue(queue='skills = ["vaccination"]\nno_agents = "queue"\n')  # no agent free: callers wait
 
 
 async def _wall(http: aiohttp.ClientSession, url: str) -> aiohttp.ClientWebSocketResponse:
