@@ -88,12 +88,6 @@ class WebRtcConfig:
     # peer; a network that allows only the TURN server). The desk's own peers keep "all".
     ice_transport_policy: Literal["all", "relay"] = "all"
 
-    def __post_init__(self) -> None:
-        if not 60 <= self.turn_credential_ttl_s <= 7 * 86400:
-            raise ConfigError(
-                f"[webrtc] turn_credential_ttl_s: {self.turn_credential_ttl_s} is not between 60 and 604800"
-            )
-
 
 @dataclass(frozen=True)
 class EidConfig:
@@ -124,13 +118,6 @@ class MailConfig:
     # data, and an attacker on the path can strip an optional upgrade), "starttls" when the server offers it,
     # "none" never (a local sink on the same host, as in the demo).
     tls: Literal["starttls", "none", "require"] = "require"
-
-    def __post_init__(self) -> None:
-        if self.tls == "none" and not _is_loopback_host(self.smtp_host):
-            raise ConfigError(
-                f'[mail] tls: "none" sends mail in the clear, allowed only for a relay on this host (a loopback '
-                f'smtp_host), not {self.smtp_host!r}: use "require" (or "starttls")'
-            )
 
 
 def _is_loopback_host(host: str) -> bool:
@@ -428,6 +415,15 @@ def _check(config: Config) -> None:
             raise ConfigError(f"[server] trusted_proxies: {net!r} is not an address or network") from None
     if config.kb.backend == "http" and not config.kb.url:
         raise ConfigError("[kb] url: required when backend = 'http'")
+    if not 60 <= config.webrtc.turn_credential_ttl_s <= 7 * 86400:
+        raise ConfigError(
+            f"[webrtc] turn_credential_ttl_s: {config.webrtc.turn_credential_ttl_s} is not between 60 and 604800"
+        )
+    if config.mail.tls == "none" and not _is_loopback_host(config.mail.smtp_host):
+        raise ConfigError(
+            f'[mail] tls: "none" sends mail in the clear, allowed only for a relay on this host (a loopback '
+            f'smtp_host), not {config.mail.smtp_host!r}: use "require" (or "starttls")'
+        )
     _check_recordings(config.recordings)
     _check_survey(config.survey)
     _check_queues(config)
