@@ -210,9 +210,8 @@ def create_app(config: Config) -> web.Application:
     callbacks_api.setup(app)
     reports_api.setup(app)
     surveys_api.setup(app)
-    orders_api.setup(
-        app
-    )  # call lists, orders, do-not-call (DESIGN.md §11); offers over /ws: acd/order_offers.py
+    # Call lists, orders, do-not-call (DESIGN.md §11); their offers over /ws are acd/order_offers.py.
+    orders_api.setup(app)
     orders_page.setup(app)  # the supervisor's call-lists page (progress, upload, export, do-not-call)
     queues_api.setup(app)
     wall_ws.setup(app)  # the supervisor's wall (a bus subscriber), its pages and /ws?view=wall
