@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiortc import RTCSessionDescription
 
 from agent_desktop.media.agent_peer import AgentPeer
 from agent_desktop.media.rtc_factory import make_peer_connection
 from agent_desktop.sip.g711 import pcm16_to_ulaw, ulaw_to_pcm16
+from tests.helpers.rtc_client import connect_browser
 from tests.helpers.tone_track import ToneTrack, pcm_chunks
 from tests.sip.audio import has_tone, tone_pcm
 
@@ -49,31 +49,7 @@ class ToneLeg:
 
 
 async def _connect(peer: AgentPeer, freq: float):
-    client = make_peer_connection((), LOOPBACK)
-    client.addTransceiver(ToneTrack(freq), direction="sendrecv")
-    heard: list[bytes] = []
-
-    @client.on("track")
-    def on_track(track):
-        async def read():
-            while True:
-                frame = await track.recv()
-                heard.append(bytes(frame.planes[0])[: frame.samples * 2])
-
-        asyncio.ensure_future(read())
-
-    connected = asyncio.Event()
-
-    @client.on("connectionstatechange")
-    def on_state():
-        if client.connectionState == "connected":
-            connected.set()
-
-    await client.setLocalDescription(await client.createOffer())
-    answer = await peer.accept_offer(client.localDescription.sdp)
-    await client.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-    await asyncio.wait_for(connected.wait(), 10)
-    return client, heard
+    return await connect_browser(peer, ToneTrack(freq))
 
 
 @pytest.fixture

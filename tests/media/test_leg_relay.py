@@ -12,12 +12,11 @@ from itertools import pairwise
 import pytest
 
 from agent_desktop.media.leg_relay import ULAW_TO_ALAW, LegRelay
-from agent_desktop.sip import SipEndpoint
 from agent_desktop.sip.dtmf import encode_event
 from agent_desktop.sip.rtp import PortAllocator, open_rtp_stream
-from tests.sip.audio import decode, encode, goertzel_ratio, has_tone, read_wav, tone_pcm, write_wav
-from tests.sip.conftest import free_port, make_config, rtp_range
-from tests.sip.peers import BARESIP, Baresip
+from tests.sip.audio import decode, encode, goertzel_ratio, has_tone, read_wav, tone_pcm
+from tests.sip.conftest import endpoint_pool, rtp_range
+from tests.sip.peers import BARESIP, Baresip, answering_baresip
 
 A_TONE = 700.0  # the caller's tone
 B_TONE = 1100.0  # the far leg's tone
@@ -25,17 +24,8 @@ B_TONE = 1100.0  # the far leg's tone
 
 @pytest.fixture
 async def endpoints():
-    started: list[SipEndpoint] = []
-
-    async def make(on_incoming=None, **kw) -> SipEndpoint:
-        ep = SipEndpoint(make_config(**kw), on_incoming or (lambda call: None))
-        await ep.start()
-        started.append(ep)
-        return ep
-
-    yield make
-    for ep in started:
-        await ep.stop()
+    async with endpoint_pool() as make:
+        yield make
 
 
 def _frames(codec: str, freq: float, seconds: float) -> list[bytes]:
@@ -264,20 +254,8 @@ async def baresip_b(tmp_path):
     """The far end: baresip answering at once with a 1100 Hz tone, PCMA only, recording what it hears."""
     if BARESIP is None:
         pytest.skip("baresip not installed")
-    wav = write_wav(tmp_path / "tone1100.wav", tone_pcm(B_TONE, 30.0))
-    peer = Baresip(
-        tmp_path / "baresip",
-        free_port(),
-        free_port(),
-        free_port() // 2 * 2,
-        wav=wav,
-        account="<sip:bob@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMA",
-    )
-    await peer.start()
-    try:
+    async with answering_baresip(tmp_path, B_TONE, 30.0, "PCMA") as peer:
         yield peer
-    finally:
-        await peer.stop()
 
 
 def _recorded_tone(peer: Baresip, freq: float) -> bool:

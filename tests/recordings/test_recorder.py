@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 
-from aiortc import MediaStreamTrack, RTCSessionDescription
+from aiortc import MediaStreamTrack
 from av import AudioFrame
 
 from agent_desktop.media.agent_peer import AgentPeer
@@ -25,6 +25,7 @@ from agent_desktop.sip.g711 import ulaw_to_pcm16
 from agent_desktop.sip.rtp import PortAllocator, open_rtp_stream
 from agent_desktop.store import recordings as rows
 from agent_desktop.store.store import Store
+from tests.helpers.rtc_client import connect_browser
 from tests.helpers.tone_track import pcm_chunks
 from tests.recordings.conftest import AGENT_HZ, CALLER_HZ, FakeClock, decode_pcm, rms, two_tone_file, window
 from tests.sip.audio import goertzel_ratio, has_tone, tone_pcm, ulaw_frames
@@ -59,34 +60,6 @@ class GatedTone(MediaStreamTrack):
         frame.time_base = fractions.Fraction(1, 8000)
         self._n += 1
         return frame
-
-
-async def _browser(peer: AgentPeer, mic: GatedTone):
-    client = make_peer_connection((), LOOPBACK)
-    client.addTransceiver(mic, direction="sendrecv")
-    heard: list[bytes] = []
-
-    @client.on("track")
-    def on_track(track):
-        async def read():
-            while True:
-                frame = await track.recv()
-                heard.append(bytes(frame.planes[0])[: frame.samples * 2])
-
-        asyncio.ensure_future(read())
-
-    connected = asyncio.Event()
-
-    @client.on("connectionstatechange")
-    def on_state():
-        if client.connectionState == "connected":
-            connected.set()
-
-    await client.setLocalDescription(await client.createOffer())
-    answer = await peer.accept_offer(client.localDescription.sdp)
-    await client.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-    await asyncio.wait_for(connected.wait(), 10)
-    return client, heard
 
 
 async def _pair(ports: PortAllocator):
@@ -124,7 +97,7 @@ async def test_a_bridged_call_through_the_tap_holds_both_tones_at_their_times(tm
     phone.pass_audio_to(lambda seq, ts, ssrc, payload: at_phone.append(payload))
     peer = AgentPeer(lambda: make_peer_connection((), LOOPBACK))
     mic = GatedTone(AGENT_HZ)
-    client, heard = await _browser(peer, mic)
+    client, heard = await connect_browser(peer, mic)
     loop = asyncio.get_running_loop()
     try:
         recorder = CallRecorder(tmp_path / "call.ogg", leg.codec)

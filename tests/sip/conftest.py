@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -43,8 +45,9 @@ def make_config(**kw) -> EndpointConfig:
     return EndpointConfig(**kw)
 
 
-@pytest.fixture
-async def endpoint_factory():
+@contextlib.asynccontextmanager
+async def endpoint_pool() -> AsyncIterator[Callable[..., Awaitable[SipEndpoint]]]:
+    """`make(on_incoming=None, **config)` starts an endpoint on free ports; all of them are stopped on exit."""
     started: list[SipEndpoint] = []
 
     async def make(on_incoming=None, **kw) -> SipEndpoint:
@@ -53,6 +56,14 @@ async def endpoint_factory():
         started.append(ep)
         return ep
 
-    yield make
-    for ep in started:
-        await ep.stop()
+    try:
+        yield make
+    finally:
+        for ep in started:
+            await ep.stop()
+
+
+@pytest.fixture
+async def endpoint_factory():
+    async with endpoint_pool() as make:
+        yield make

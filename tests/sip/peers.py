@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from tests.helpers.net import free_udp_tcp_port
+from tests.sip.audio import tone_pcm, write_wav
 
 BARESIP = shutil.which("baresip")
 SIPP = shutil.which("sipp")
@@ -313,3 +314,22 @@ class Kamailio:
                 self.proc.wait(2)
         with contextlib.suppress(Exception):
             self._log.close()
+
+
+@contextlib.asynccontextmanager
+async def answering_baresip(tmp_path: Path, freq: float, seconds: float, codecs: str):
+    """baresip as bob@127.0.0.1 on free ports, answering at once with a `freq` Hz tone, offering only `codecs`."""
+    wav = write_wav(tmp_path / f"tone{int(freq)}.wav", tone_pcm(freq, seconds))
+    peer = Baresip(
+        tmp_path / "baresip",
+        free_udp_tcp_port(),
+        free_udp_tcp_port(),
+        free_udp_tcp_port() // 2 * 2,
+        wav=wav,
+        account=f"<sip:bob@127.0.0.1>;regint=0;answermode=auto;audio_codecs={codecs}",
+    )
+    await peer.start()
+    try:
+        yield peer
+    finally:
+        await peer.stop()

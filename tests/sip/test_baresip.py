@@ -6,29 +6,16 @@ import asyncio
 
 import pytest
 
-from .audio import decode, encode, goertzel_ratio, has_tone, read_wav, tone_pcm, write_wav
-from .conftest import free_port
-from .peers import BARESIP, Baresip
+from .audio import decode, encode, goertzel_ratio, has_tone, read_wav, tone_pcm
+from .peers import BARESIP, Baresip, answering_baresip
 
 pytestmark = pytest.mark.skipif(BARESIP is None, reason="baresip not installed")
 
 
 @pytest.fixture
 async def baresip(tmp_path):
-    wav = write_wav(tmp_path / "tone1k.wav", tone_pcm(1000, 20.0))
-    peer = Baresip(
-        tmp_path / "baresip",
-        free_port(),
-        free_port(),
-        free_port() // 2 * 2,
-        wav=wav,
-        account="<sip:bob@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA",
-    )
-    await peer.start()
-    try:
+    async with answering_baresip(tmp_path, 1000, 20.0, "PCMU,PCMA") as peer:
         yield peer
-    finally:
-        await peer.stop()
 
 
 async def _read_pcm(stream, n: int) -> bytes:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from agent_desktop.sip import SipEndpoint
+
 from .conftest import free_port
 from .peers import SCENARIOS, SIPP, run_sipp
 
@@ -154,14 +156,21 @@ async def sipp_uas(tmp_path):
 # --- the desk as UAS ----------------------------------------------------------------------------------
 
 
-async def test_uas_retransmits_2xx_until_ack_then_byes_after_64_t1(endpoint_factory, tmp_path):
+async def _answering_desk(endpoint_factory, *, ring: bool = False) -> tuple[SipEndpoint, list]:
+    """An endpoint with the test timers that answers every call (after a 180 when `ring`); the calls, in order."""
     calls: list = []
 
     async def on_incoming(call):
         calls.append(call)
+        if ring:
+            await call.ring()
         await call.answer()
 
-    ep = await endpoint_factory(on_incoming, **TIMERS)
+    return await endpoint_factory(on_incoming, **TIMERS), calls
+
+
+async def test_uas_retransmits_2xx_until_ack_then_byes_after_64_t1(endpoint_factory, tmp_path):
+    ep, calls = await _answering_desk(endpoint_factory)
     rc, log = await run_sipp(tmp_path, "uac_no_ack_200.xml", ep.port, extra=["-m", "1"])
     assert rc == 0, log
     oks, bye = _received(tmp_path, "SIP/2.0 200"), _received(tmp_path, "BYE ")
@@ -189,14 +198,7 @@ async def test_uas_timer_g_retransmits_non_2xx_until_timer_h(endpoint_factory, t
 
 
 async def test_uas_cancel_crossing_our_200_changes_nothing(endpoint_factory, tmp_path):
-    calls: list = []
-
-    async def on_incoming(call):
-        calls.append(call)
-        await call.ring()
-        await call.answer()
-
-    ep = await endpoint_factory(on_incoming, **TIMERS)
+    ep, calls = await _answering_desk(endpoint_factory, ring=True)
     rc, log = await run_sipp(tmp_path, "uac_cancel_after_200.xml", ep.port, extra=["-m", "1"])
     assert rc == 0, log
     await calls[0].wait_ended(2)
@@ -205,13 +207,7 @@ async def test_uas_cancel_crossing_our_200_changes_nothing(endpoint_factory, tmp
 
 
 async def test_481_for_requests_outside_any_dialog_or_transaction(endpoint_factory, tmp_path):
-    calls: list = []
-
-    async def on_incoming(call):
-        calls.append(call)
-        await call.answer()
-
-    ep = await endpoint_factory(on_incoming, **TIMERS)
+    ep, calls = await _answering_desk(endpoint_factory)
     rc, log = await run_sipp(tmp_path, "uac_unknown_dialog.xml", ep.port, extra=["-m", "1"])
     assert rc == 0, log
     assert len(calls) == 1  # neither the unknown re-INVITE nor the intruder's made a call
