@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from ..acd.phone_numbers import BadNumber, e164
 from ..store.call_orders import ImportRow
 from ..store.clock import iso
-from .complaints_pages import _cell as csv_cell  # one formula-injection and NRN rule for every CSV export
+from .csv_cells import safe_cell as csv_cell  # one formula-injection and NRN rule for every CSV export
 from .redact import mask_nrn
 
 TIMEZONE = ZoneInfo("Europe/Brussels")

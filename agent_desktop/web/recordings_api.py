@@ -13,9 +13,7 @@ player fetches a file in several ranges, and any range is a piece of the convers
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -24,16 +22,14 @@ from ..store import audit
 from ..store import recordings as rows
 from . import keys
 from .auth import AGENT, require
+from .date_range import instants, period
 from .errors import ApiError
 from .json_body import read_json
 from .redact import mask_nrn
 
 ROLE = "supervisor"
-TIMEZONE = ZoneInfo("Europe/Brussels")
-MAX_DAYS = 366
 MAX_COMMENT = 4000
 SCORE_RANGE = range(1, 6)
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ID = re.compile(r"[0-9a-f]{16}")
 
 RECORDINGS = web.AppKey("recordings", Recordings)
@@ -62,20 +58,6 @@ def setup(app: web.Application) -> None:
     app.on_cleanup.append(stop)
 
 
-def _date(request: web.Request, name: str) -> date:
-    raw = request.query.get(name, "")
-    if not _DATE.fullmatch(raw):
-        raise ApiError("bad_request", f"{name} must be a date (YYYY-MM-DD)", {"field": name})
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ApiError("bad_request", f"{name} must be a date (YYYY-MM-DD)", {"field": name}) from None
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), TIMEZONE)
-
-
 def _audit(request: web.Request, action: str, **detail: Any) -> None:
     agent = request[AGENT]
     request.app[keys.STORE].post(
@@ -93,13 +75,7 @@ async def _recording(request: web.Request) -> dict[str, Any]:
 
 @require(ROLE)
 async def list_recordings(request: web.Request) -> web.Response:
-    first, last = _date(request, "from"), _date(request, "to")
-    if last < first:
-        raise ApiError("bad_request", "to must not be before from (to is inclusive)", {"field": "to"})
-    if (last - first).days + 1 > MAX_DAYS:
-        raise ApiError(
-            "bad_request", f"at most {MAX_DAYS} days at once", {"field": "to", "max_days": MAX_DAYS}
-        )
+    first, last = period(request)
     queue = request.query.get("queue") or None
     agent_id = None
     if request.query.get("agent"):
@@ -109,9 +85,7 @@ async def list_recordings(request: web.Request) -> web.Response:
             raise ApiError(
                 "bad_request", "agent must be an agent id (a number)", {"field": "agent"}
             ) from None
-    found = await request.app[keys.STORE].read_big(
-        rows.search, _midnight(first), _midnight(last + timedelta(days=1)), queue, agent_id
-    )
+    found = await request.app[keys.STORE].read_big(rows.search, *instants(first, last), queue, agent_id)
     return web.json_response(found)
 
 

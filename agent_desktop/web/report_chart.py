@@ -26,8 +26,9 @@ from ..store import report_quality, reports
 from ..store.clock import utcnow
 from . import keys
 from .auth import require
+from .date_range import period
 from .errors import ApiError
-from .reports_api import _choice, _period, agents_timezone, queue_rows, queue_settings
+from .reports_api import _choice, agents_timezone, queue_rows, queue_settings
 
 WIDTH, HEIGHT = 960, 320
 LEFT, RIGHT, TOP, BOTTOM = 56, 56, 16, 56
@@ -136,7 +137,7 @@ def agent_points(rows: list[dict[str, Any]], agent_id: int | None) -> list[Point
 
 @require("supervisor")
 async def chart(request: web.Request) -> web.Response:
-    first, last = _period(request)
+    first, last = period(request)
     kind = _choice(request, "kind", ("queues", "agents"), "queues")
     interval = _choice(request, "interval", reports.INTERVALS, "day")
     name = request.query.get("name", "")

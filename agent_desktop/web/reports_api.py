@@ -12,7 +12,6 @@ Both are computed on the store's big-read thread: a month of a busy line is 100 
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
@@ -25,43 +24,16 @@ from ..store.tables import reads
 from . import keys
 from .auth import require
 from .csv_cells import csv_bytes
+from .date_range import period
 from .errors import ApiError
 
 ROLE = "supervisor"
-MAX_DAYS = 366
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/api/reports/queues", queues_report)
     app.router.add_get("/api/reports/agents", agents_report)
     app.router.add_get("/api/reports/surveys", surveys_report)
-
-
-def _date(request: web.Request, name: str) -> date:
-    raw = request.query.get(name)
-    if not raw:
-        raise ApiError("bad_request", f"{name} is required (a date, YYYY-MM-DD)", {"field": name})
-    try:
-        if not _DATE.fullmatch(raw):
-            raise ValueError
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ApiError("bad_request", f"{name} must be a date (YYYY-MM-DD)", {"field": name}) from None
-
-
-def _period(request: web.Request) -> tuple[date, date]:
-    first, last = _date(request, "from"), _date(request, "to")
-    if last < first:
-        raise ApiError("bad_request", "to must not be before from (to is inclusive)", {"field": "to"})
-    days = (last - first).days + 1
-    if days > MAX_DAYS:
-        raise ApiError(
-            "bad_request",
-            f"a report covers at most {MAX_DAYS} days (from … to inclusive); this asks {days}: split it",
-            {"field": "to", "max_days": MAX_DAYS},
-        )
-    return first, last
 
 
 def _choice(request: web.Request, name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -82,7 +54,7 @@ def agents_timezone(config: Config) -> str:
 
 @require(ROLE)
 async def queues_report(request: web.Request) -> web.Response:
-    first, last = _period(request)
+    first, last = period(request)
     interval = _choice(request, "interval", reports.INTERVALS, "day")
     fmt = _choice(request, "format", ("json", "csv"), "json")
     settings = queue_settings(request.app[keys.CONFIG])
@@ -122,7 +94,7 @@ def queue_csv(db: Any, first: date, last: date, interval: str, settings: dict) -
 async def agents_report(request: web.Request) -> web.Response:
     """Without `interval`: one row per agent for the whole period (as first built). With `interval=day|hour`:
     per agent and local day or hour (`start`), with the quality columns; hourly for at most 31 days."""
-    first, last = _period(request)
+    first, last = period(request)
     timezone = agents_timezone(request.app[keys.CONFIG])
     store = request.app[keys.STORE]
     interval = request.query.get("interval")
@@ -148,7 +120,7 @@ async def agents_report(request: web.Request) -> web.Response:
 async def surveys_report(request: web.Request) -> web.Response:
     """The survey's averages per queue, agent and question (`store/report_surveys.py`), in the agents report's
     timezone, by the surveys' hand-over dates."""
-    first, last = _period(request)
+    first, last = period(request)
     config = request.app[keys.CONFIG]
     report = await request.app[keys.STORE].read_big(
         report_surveys.survey_report, first, last, agents_timezone(config), list(config.survey.questions)

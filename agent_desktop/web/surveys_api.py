@@ -8,15 +8,12 @@ agent handed the caller over). No citizen data in a row (no number), so the list
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from aiohttp import web
 
 from ..store import surveys
 from . import keys
 from .auth import require
-from .errors import ApiError
-from .recordings_api import MAX_DAYS, _date, _midnight
+from .date_range import instants, period
 
 ROLE = "supervisor"
 MAX_ROWS = 10000
@@ -28,14 +25,6 @@ def setup(app: web.Application) -> None:
 
 @require(ROLE)
 async def list_surveys(request: web.Request) -> web.Response:
-    first, last = _date(request, "from"), _date(request, "to")
-    if last < first:
-        raise ApiError("bad_request", "to must not be before from (to is inclusive)", {"field": "to"})
-    if (last - first).days + 1 > MAX_DAYS:
-        raise ApiError(
-            "bad_request", f"at most {MAX_DAYS} days at once", {"field": "to", "max_days": MAX_DAYS}
-        )
-    found = await request.app[keys.STORE].read_big(
-        surveys.search, _midnight(first), _midnight(last + timedelta(days=1)), MAX_ROWS
-    )
+    first, last = period(request)
+    found = await request.app[keys.STORE].read_big(surveys.search, *instants(first, last), MAX_ROWS)
     return web.json_response(found)

@@ -8,7 +8,7 @@ import io
 
 from agent_desktop.store import agents
 from agent_desktop.web import keys
-from agent_desktop.web.reports_api import MAX_DAYS
+from agent_desktop.web.date_range import MAX_DAYS
 from tests.helpers.call_seed import on_store, seed_call, seed_state
 
 QUEUES = "/api/reports/queues"

@@ -14,7 +14,7 @@ import pytest
 from agent_desktop.acd import working_days
 from agent_desktop.store import complaints
 from agent_desktop.web import keys
-from agent_desktop.web.complaints_pages import _cell
+from agent_desktop.web.csv_cells import safe_cell as _cell
 from tests.helpers.sqlite_lock import LoopLag
 from tests.web.conftest import Desk
 from tests.wrapup.desks import agent_id
