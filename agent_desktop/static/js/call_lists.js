@@ -4,16 +4,11 @@
 // a confirmation (audit-logged by the desk).
 import { api } from "./api.js";
 import { formatDateTime, formatNumber, formatPercent } from "./format.js";
-import { errorText, loadLang, setLive, setPlain, setText, t } from "./i18n.js";
-import { wireLogout } from "./topbar.js";
+import { errorText, setLive, setPlain, setText, t } from "./i18n.js";
+import { wireLangSwitch, wireLogout } from "./topbar.js";
 
 const body = document.body;
-const langSwitch = document.getElementById("lang-switch");
-langSwitch.value = await loadLang(body.dataset.lang);
-langSwitch.addEventListener("change", async () => {
-  await loadLang(langSwitch.value);
-  api("PATCH", "/api/me", { lang: langSwitch.value }).catch(() => {});
-});
+await wireLangSwitch(body.dataset.lang);
 wireLogout();
 
 const $ = (id) => document.getElementById(id);

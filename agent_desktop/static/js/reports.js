@@ -3,16 +3,11 @@
 // of the period with a player and the scoring form of the listening sessions.
 import { api } from "./api.js";
 import { formatDate, formatDateTime, formatDuration, formatNumber, formatPercent, formatTime } from "./format.js";
-import { applyI18n, errorText, loadLang, setPlain, setText } from "./i18n.js";
-import { wireLogout } from "./topbar.js";
+import { applyI18n, errorText, setPlain, setText } from "./i18n.js";
+import { wireLangSwitch, wireLogout } from "./topbar.js";
 
 const body = document.body;
-const langSwitch = document.getElementById("lang-switch");
-langSwitch.value = await loadLang(body.dataset.lang);
-langSwitch.addEventListener("change", async () => {
-  await loadLang(langSwitch.value);
-  api("PATCH", "/api/me", { lang: langSwitch.value }).catch(() => {});
-});
+await wireLangSwitch(body.dataset.lang);
 wireLogout();
 
 const $ = (id) => document.getElementById(id);
