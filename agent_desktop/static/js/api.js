@@ -1,4 +1,5 @@
-// JSON requests to the desk: errors come back as {error: {code, message, details}} and are thrown as ApiError.
+// Requests to the desk: errors come back as {error: {code, message, details}} and are thrown as ApiError.
+// The body goes as JSON, or as it is when `contentType` is given (a CSV file to import).
 export class ApiError extends Error {
   constructor(code, message, details, status) {
     super(message || code);
@@ -8,15 +9,15 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body, { timeoutMs = 15000, base = "" } = {}) {
+export async function api(method, path, body, { timeoutMs = 15000, base = "", contentType = null } = {}) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   let response;
   try {
     response = await fetch(base + path, {
       method,
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: body === undefined ? {} : { "Content-Type": contentType || "application/json" },
+      body: body === undefined || contentType ? body : JSON.stringify(body),
       credentials: base ? "omit" : "same-origin",
       signal: controller.signal,
     });

@@ -2,18 +2,13 @@
 // form; a file with bad rows imports nothing and shows every bad line), the export (no national numbers: the desk
 // masks them), a list's orders by state, and the do-not-call register, whose entries a supervisor removes after
 // a confirmation (audit-logged by the desk).
-import { api, ApiError } from "./api.js";
+import { api } from "./api.js";
 import { formatDateTime, formatNumber, formatPercent } from "./format.js";
-import { errorText, loadLang, setLive, setPlain, setText, t } from "./i18n.js";
-import { wireLogout } from "./topbar.js";
+import { errorText, setLive, setPlain, setText, t } from "./i18n.js";
+import { wireLangSwitch, wireLogout } from "./topbar.js";
 
 const body = document.body;
-const langSwitch = document.getElementById("lang-switch");
-langSwitch.value = await loadLang(body.dataset.lang);
-langSwitch.addEventListener("change", async () => {
-  await loadLang(langSwitch.value);
-  api("PATCH", "/api/me", { lang: langSwitch.value }).catch(() => {});
-});
+await wireLangSwitch(body.dataset.lang);
 wireLogout();
 
 const $ = (id) => document.getElementById(id);
@@ -173,32 +168,6 @@ function uploadQuery() {
   return query;
 }
 
-// The file goes as it is (the desk reads its encoding and separator): not through api(), which sends JSON.
-async function upload(name, file, query) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), UPLOAD_TIMEOUT_MS);
-  let response;
-  try {
-    response = await fetch(`/api/call-lists/${encodeURIComponent(name)}/import?${query}`, {
-      method: "POST",
-      headers: { "Content-Type": "text/csv" },
-      body: file,
-      credentials: "same-origin",
-      signal: controller.signal,
-    });
-  } catch (e) {
-    throw new ApiError("network", String(e));
-  } finally {
-    clearTimeout(timer);
-  }
-  const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    const error = data?.error || { code: "internal", message: `HTTP ${response.status}` };
-    throw new ApiError(error.code, error.message, error.details, response.status);
-  }
-  return data;
-}
-
 function showUploadError(error) {
   errorBox.hidden = false;
   const lines = error.details?.errors || [];
@@ -233,7 +202,11 @@ form.addEventListener("submit", async (event) => {
   setText(status, "lists.uploading");
   $("upload-submit").disabled = true;
   try {
-    const answer = await upload(name, file, uploadQuery());
+    // The file goes as it is: the desk reads its encoding and separator.
+    const answer = await api("POST", `/api/call-lists/${encodeURIComponent(name)}/import?${uploadQuery()}`, file, {
+      contentType: "text/csv",
+      timeoutMs: UPLOAD_TIMEOUT_MS,
+    });
     setText(status, "lists.uploaded", {
       list: name,
       imported: () => formatNumber(answer.imported),

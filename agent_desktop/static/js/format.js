@@ -56,6 +56,12 @@ export function formatDate(value, style = "long") {
   return formatter("date", options).format(d);
 }
 
+// The local calendar day as "2026-01-12": the value of an <input type=date> and of the desk's from/to dates.
+export function isoDate(d) {
+  const two = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`;
+}
+
 // "12/01/2026 15:20" (day first, 24-hour), in the local time zone.
 export function formatDateTime(value) {
   const d = toDate(value);

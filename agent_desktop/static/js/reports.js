@@ -2,17 +2,12 @@
 // and dates this page fills in the agent's locale), the table of the same rows and its CSV; then the recordings
 // of the period with a player and the scoring form of the listening sessions.
 import { api } from "./api.js";
-import { formatDate, formatDateTime, formatDuration, formatNumber, formatPercent, formatTime } from "./format.js";
-import { applyI18n, errorText, loadLang, setPlain, setText } from "./i18n.js";
-import { wireLogout } from "./topbar.js";
+import { formatDate, formatDateTime, formatDuration, formatNumber, formatPercent, formatTime, isoDate } from "./format.js";
+import { applyI18n, errorText, setPlain, setText } from "./i18n.js";
+import { wireLangSwitch, wireLogout } from "./topbar.js";
 
 const body = document.body;
-const langSwitch = document.getElementById("lang-switch");
-langSwitch.value = await loadLang(body.dataset.lang);
-langSwitch.addEventListener("change", async () => {
-  await loadLang(langSwitch.value);
-  api("PATCH", "/api/me", { lang: langSwitch.value }).catch(() => {});
-});
+await wireLangSwitch(body.dataset.lang);
 wireLogout();
 
 const $ = (id) => document.getElementById(id);
@@ -73,10 +68,6 @@ const AGENT_COLUMNS = [
 let rows = [];
 let agentNames = new Map();
 let survey = null; // GET /api/reports/surveys of the period
-
-function iso(d) {
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
-}
 
 function params(extra = {}) {
   return new URLSearchParams({ from: from.value, to: to.value, interval: interval.value, ...extra });
@@ -313,8 +304,8 @@ document.addEventListener("i18n:changed", () => {
 const today = new Date();
 const weekAgo = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 6);
 const query = new URLSearchParams(location.search);
-from.value = query.get("from") || iso(weekAgo);
-to.value = query.get("to") || iso(today);
+from.value = query.get("from") || isoDate(weekAgo);
+to.value = query.get("to") || isoDate(today);
 if (query.get("interval")) interval.value = query.get("interval");
 await loadNames();
 await show();

@@ -1,19 +1,13 @@
 // The supervisor's live wall: its own receive-only socket (/ws?view=wall, never the desk's), the queues, the
 // agents and the alerts, with the durations counting up between messages.
-import { api } from "./api.js";
 import { formatDuration, formatNumber, formatPercent } from "./format.js";
-import { loadLang, setLive, setPlain, setText, t } from "./i18n.js";
+import { setLive, setPlain, setText, t } from "./i18n.js";
 import { DeskSocket } from "./socket.js";
-import { wireLogout } from "./topbar.js";
+import { wireLangSwitch, wireLogout } from "./topbar.js";
 import { applyWall, emptyWall, longestWait, seconds } from "./wall_model.js";
 
 const body = document.body;
-const langSwitch = document.getElementById("lang-switch");
-langSwitch.value = await loadLang(body.dataset.lang);
-langSwitch.addEventListener("change", async () => {
-  await loadLang(langSwitch.value);
-  api("PATCH", "/api/me", { lang: langSwitch.value }).catch(() => {});
-});
+await wireLangSwitch(body.dataset.lang);
 wireLogout();
 
 let wall = emptyWall();
