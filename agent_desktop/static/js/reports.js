@@ -3,7 +3,7 @@
 // of the period with a player and the scoring form of the listening sessions.
 import { api } from "./api.js";
 import { formatDate, formatDateTime, formatDuration, formatNumber, formatPercent, formatTime, isoDate } from "./format.js";
-import { applyI18n, errorText, setPlain, setText } from "./i18n.js";
+import { applyI18n, errorText, setLive, setPlain, setText } from "./i18n.js";
 import { wireLangSwitch, wireLogout } from "./topbar.js";
 
 const body = document.body;
@@ -240,8 +240,11 @@ async function loadRecordings() {
       const tr = document.createElement("tr");
       tr.dataset.testid = "recording-row";
       tr.dataset.id = rec.id;
+      // The start time follows a language switch (a live renderer); the other cells are not words.
+      const started = document.createElement("td");
+      setLive(started, () => formatDateTime(rec.started));
+      tr.append(started);
       const cells = [
-        formatDateTime(rec.started),
         rec.queue,
         agentNames.get(rec.agent_id) || `#${rec.agent_id ?? "—"}`,
         typeof rec.duration_s === "number" ? formatDuration(rec.duration_s) : "—",
