@@ -33,8 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _bench_common import pct, stamp, unstamp  # noqa: E402
 
-from agent_desktop.media.leg_relay import ALAW_TO_ULAW, ULAW_TO_ALAW, LegRelay  # noqa: E402
+from agent_desktop.media.leg_relay import LegRelay  # noqa: E402
 from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint  # noqa: E402
+from agent_desktop.sip.g711 import ALAW_TO_ULAW, ULAW_TO_ALAW  # noqa: E402
 from agent_desktop.sip.rtp import PortAllocator, open_rtp_stream  # noqa: E402
 
 WARM_UP_S = 2.0

@@ -34,7 +34,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpreceiver import StreamStatistics
 from av.packet import Packet
 
-from ..sip.g711 import alaw_to_pcm16, pcm16_to_alaw, pcm16_to_ulaw, ulaw_to_pcm16
+from ..sip.g711 import ALAW_TO_ULAW, ULAW_TO_ALAW
 from . import aiortc_hooks
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,6 @@ CLOCK_RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms
 TIME_BASE = fractions.Fraction(1, CLOCK_RATE)
 PREFERRED = ("audio/PCMU", "audio/PCMA")
-# bytes.translate tables for a browser on the other G.711 law than the leg (rare: both offer both).
-ULAW_TO_ALAW = pcm16_to_alaw(ulaw_to_pcm16(bytes(range(256))))
-ALAW_TO_ULAW = pcm16_to_ulaw(alaw_to_pcm16(bytes(range(256))))
 
 
 AudioConsumer = Callable[

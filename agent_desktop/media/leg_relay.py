@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from ..sip.g711 import alaw_to_pcm16, pcm16_to_alaw, pcm16_to_ulaw, ulaw_to_pcm16
+from ..sip.g711 import ALAW_TO_ULAW, ULAW_TO_ALAW
 from ..sip.rtp import RtpStream
 
 __all__ = ["EndReason", "LegRelay", "RelayStats"]
@@ -35,9 +35,6 @@ __all__ = ["EndReason", "LegRelay", "RelayStats"]
 log = logging.getLogger(__name__)
 
 EndReason = Literal["stopped", "a_ended", "b_ended"]
-
-ULAW_TO_ALAW = pcm16_to_alaw(ulaw_to_pcm16(bytes(range(256))))
-ALAW_TO_ULAW = pcm16_to_ulaw(alaw_to_pcm16(bytes(range(256))))
 
 DIGITS_MAX = 32  # digits waiting to be sent on the other leg (at ~180 ms each: a pasted number, not a flood)
 MAX_LOST = 50  # a sequence step beyond 1 s of 20 ms packets is a new numbering, not a loss

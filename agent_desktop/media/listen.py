@@ -32,13 +32,15 @@ from collections import deque
 
 from ..sip.g711 import (
     ALAW_SILENCE,
+    ALAW_TO_ULAW,
     ULAW_SILENCE,
+    ULAW_TO_ALAW,
     alaw_to_pcm16,
     pcm16_to_alaw,
     pcm16_to_ulaw,
     ulaw_to_pcm16,
 )
-from .agent_peer import ALAW_TO_ULAW, FRAME_SAMPLES, ULAW_TO_ALAW, AudioConsumer
+from .agent_peer import FRAME_SAMPLES, AudioConsumer
 from .room import MediaRoom
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from typing import Protocol
 import av
 from av.filter import Graph
 
-from ..sip.g711 import ALAW_SILENCE, ULAW_SILENCE, alaw_to_pcm16, pcm16_to_alaw, pcm16_to_ulaw, ulaw_to_pcm16
+from ..sip.g711 import ALAW_SILENCE, ALAW_TO_ULAW, ULAW_SILENCE, ULAW_TO_ALAW, alaw_to_pcm16, ulaw_to_pcm16
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,6 @@ RESYNC_S = (
 )
 DRIFT_SLOTS = 3  # the agent's consecutive frames and the arrival clock disagree by more than 60 ms: re-anchor
 BITRATE = 16000
-ULAW_TO_ALAW = pcm16_to_alaw(ulaw_to_pcm16(bytes(range(256))))
-ALAW_TO_ULAW = pcm16_to_ulaw(alaw_to_pcm16(bytes(range(256))))
 
 
 class Leg(Protocol):

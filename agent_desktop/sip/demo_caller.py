@@ -294,63 +294,45 @@ async def _one_call(
     dtmf: str,
     dtmf_after_s: float,
 ) -> str:
-    ep = SipEndpoint(config, lambda call: None)
-    await ep.start()
-    try:
-        return await _talk(ep, to, pcm, label, max_seconds, ring_timeout_s, heard, dtmf, dtmf_after_s)
-    finally:
-        await ep.stop()
+    async with SipEndpoint(config, lambda call: None) as ep:
+        call = await ep.dial(to, ring_timeout_s=ring_timeout_s)
+        settled = asyncio.Event()
 
+        def on_state(c) -> None:
+            print(f"{label}call {c.state}" + (f" ({c.cause})" if c.cause else ""), flush=True)
+            if c.state not in ("dialing", "ringing"):
+                settled.set()
 
-async def _talk(
-    ep: SipEndpoint,
-    to: str,
-    pcm: bytes,
-    label: str,
-    max_seconds: float,
-    ring_timeout_s: float,
-    heard: list[bytes] | None,
-    dtmf: str,
-    dtmf_after_s: float,
-) -> str:
-    call = await ep.dial(to, ring_timeout_s=ring_timeout_s)
-    settled = asyncio.Event()
-
-    def on_state(c) -> None:
-        print(f"{label}call {c.state}" + (f" ({c.cause})" if c.cause else ""), flush=True)
-        if c.state not in ("dialing", "ringing"):
-            settled.set()
-
-    call.on_state = on_state
-    if call.state in ("dialing", "ringing"):
-        await settled.wait()
-    if call.state != "connected" or call.media is None:
-        return call.cause or "failed"
-    stream = call.media
-    stream.on_dtmf = lambda d: print(f"{label}DTMF {d}", flush=True)
-    encode = g711.pcm16_to_ulaw if stream.codec == "PCMU" else g711.pcm16_to_alaw
-    decode = g711.ulaw_to_pcm16 if stream.codec == "PCMU" else g711.alaw_to_pcm16
-    coded = encode(pcm)
-    frames = [coded[i : i + 160] for i in range(0, len(coded) - 159, 160)] or [stream.silence]
-    keys = asyncio.create_task(_press(call, dtmf, dtmf_after_s, label)) if dtmf else None
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + max_seconds
-    i = 0
-    try:
-        while call.state in ("connected", "held") and loop.time() < deadline:
-            frame = await stream.read_frame()  # paces us at 20 ms and drains what the desk sends
-            if heard is not None:
-                heard.append(decode(frame))
-            stream.write_frame(frames[i % len(frames)])  # dropped by the stream while a digit is sent
-            i += 1
-    finally:
-        if keys is not None:
-            keys.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keys
-    if call.state != "ended":
-        await call.hangup()
-    return call.cause or "local_bye"
+        call.on_state = on_state
+        if call.state in ("dialing", "ringing"):
+            await settled.wait()
+        if call.state != "connected" or call.media is None:
+            return call.cause or "failed"
+        stream = call.media
+        stream.on_dtmf = lambda d: print(f"{label}DTMF {d}", flush=True)
+        encode = g711.pcm16_to_ulaw if stream.codec == "PCMU" else g711.pcm16_to_alaw
+        decode = g711.ulaw_to_pcm16 if stream.codec == "PCMU" else g711.alaw_to_pcm16
+        coded = encode(pcm)
+        frames = [coded[i : i + 160] for i in range(0, len(coded) - 159, 160)] or [stream.silence]
+        keys = asyncio.create_task(_press(call, dtmf, dtmf_after_s, label)) if dtmf else None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_seconds
+        i = 0
+        try:
+            while call.state in ("connected", "held") and loop.time() < deadline:
+                frame = await stream.read_frame()  # paces us at 20 ms and drains what the desk sends
+                if heard is not None:
+                    heard.append(decode(frame))
+                stream.write_frame(frames[i % len(frames)])  # dropped by the stream while a digit is sent
+                i += 1
+        finally:
+            if keys is not None:
+                keys.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keys
+        if call.state != "ended":
+            await call.hangup()
+        return call.cause or "local_bye"
 
 
 async def _press(call, digits: str, after_s: float, label: str) -> None:

@@ -32,7 +32,7 @@ from .message import ParseError, SipMessage, parse
 from .rtp import PortAllocator
 from .sdp import NoCommonCodec, answer_for, parse_sdp
 from .transaction import ServerTransaction, TransactionLayer, make_response, new_branch
-from .transport import Addr, SipTransport, TcpLimits
+from .transport import Addr, SipTransport, TcpLimits, source_key
 
 __all__ = ["EndpointConfig", "EndpointStats", "SipEndpoint"]
 
@@ -106,7 +106,7 @@ class _Throttle:
         return len(self._buckets)
 
     def allow(self, host: str, now: float) -> bool:
-        key = _source_key(host)
+        key = source_key(host)
         buckets = self._buckets
         b = buckets.get(key)
         if b is None:
@@ -127,18 +127,6 @@ class _Throttle:
             return False
         b[0] = tokens - 1
         return True
-
-
-def _source_key(host: str) -> object:
-    if ":" not in host:
-        return host
-    try:
-        ip = ipaddress.IPv6Address(host)
-    except ValueError:
-        return host
-    if ip.ipv4_mapped is not None:  # an IPv4 client of a dual-stack socket is one IPv4 source
-        return str(ip.ipv4_mapped)
-    return int(ip) >> 64
 
 
 def _canonical(host: str) -> str:

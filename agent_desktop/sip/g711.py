@@ -10,7 +10,16 @@ from __future__ import annotations
 import array
 import sys
 
-__all__ = ["alaw_to_pcm16", "pcm16_to_alaw", "pcm16_to_ulaw", "ulaw_to_pcm16", "ULAW_SILENCE", "ALAW_SILENCE"]
+__all__ = [
+    "alaw_to_pcm16",
+    "pcm16_to_alaw",
+    "pcm16_to_ulaw",
+    "ulaw_to_pcm16",
+    "ULAW_SILENCE",
+    "ALAW_SILENCE",
+    "ULAW_TO_ALAW",
+    "ALAW_TO_ULAW",
+]
 
 ULAW_SILENCE = 0xFF
 ALAW_SILENCE = 0xD5
@@ -106,3 +115,8 @@ def pcm16_to_ulaw(pcm: bytes) -> bytes:
 
 def pcm16_to_alaw(pcm: bytes) -> bytes:
     return _encode(pcm, _ALAW_ENC)
+
+
+# bytes.translate tables between the two laws (G.711 to G.711, no PCM step): for legs on different laws.
+ULAW_TO_ALAW = pcm16_to_alaw(ulaw_to_pcm16(bytes(range(256))))
+ALAW_TO_ULAW = pcm16_to_ulaw(alaw_to_pcm16(bytes(range(256))))

@@ -11,8 +11,9 @@ from itertools import pairwise
 
 import pytest
 
-from agent_desktop.media.leg_relay import ULAW_TO_ALAW, LegRelay
+from agent_desktop.media.leg_relay import LegRelay
 from agent_desktop.sip.dtmf import encode_event
+from agent_desktop.sip.g711 import ULAW_TO_ALAW
 from agent_desktop.sip.rtp import PortAllocator, open_rtp_stream
 from tests.sip.audio import decode, encode, goertzel_ratio, has_tone, read_wav, tone_pcm
 from tests.sip.conftest import endpoint_pool, rtp_range

@@ -354,3 +354,31 @@ async def test_one_forged_packet_first_does_not_keep_the_natted_peer_out(leg, fo
         assert _drain(forger) == [] and _drain(peer.sdp) == []
     finally:
         forger.close()
+
+
+async def test_malformed_rtp_rtcp_and_out_of_range_events_from_the_peer_are_dropped(leg):
+    stream, peer = leg
+    port = stream.local_port
+    hdr = struct.pack("!HII", 1, 160, peer.ssrc)  # seq, ts, ssrc
+    hostile = [
+        b"\x80\x00" + hdr[:9],  # 11 bytes: shorter than a header
+        bytes([0x00, 0]) + hdr + b"\xff" * 160,  # version 0
+        bytes([0x8F, 0]) + hdr + b"\xff" * 4,  # 15 CSRCs announced, 4 bytes there
+        bytes([0x90, 0]) + hdr + b"\xbe\xde\xff\xff" + b"\xff" * 8,  # extension of 65535 words
+        bytes([0x90, 0]) + hdr + b"\xbe",  # extension header cut short
+        bytes([0xA0, 0]) + hdr + b"\xff" * 4 + b"\xff",  # padding count beyond the packet
+        bytes([0x80, 101]) + hdr + b"\x05",  # telephone-event shorter than 4 bytes
+        bytes([0x80, 101]) + hdr + bytes([200, 0x8A, 0x03, 0x20]),  # event 200 (end): no such key
+    ]
+    for p in hostile:
+        peer.sdp.sendto(p, ("127.0.0.1", port))
+    for r in (b"\x80\xc9\x00", bytes([0x40, 201, 0, 1, 0, 0, 0, 1])):  # RTCP: short; version 1
+        peer.sdp.sendto(r, ("127.0.0.1", port + 1))
+    await asyncio.sleep(0.1)
+    assert stream.stats.dtmf_received == 0 and stream.stats.rtcp_received == 0
+    # the two telephone-event packets pass the header checks and count; nothing else does
+    assert stream.stats.packets_received == 2
+    # the leg still hears its peer afterwards
+    peer.send(peer.sdp, port)
+    peer.sdp.sendto(_rtp(101, 5, 9000, peer.ssrc, bytes([5, 0x8A, 0x03, 0x20])), ("127.0.0.1", port))
+    await _wait(lambda: stream.stats.packets_received == 4 and stream.stats.dtmf_received == 1)

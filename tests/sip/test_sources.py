@@ -186,6 +186,13 @@ def test_throttle_keys_ipv6_by_its_64():
     )  # IPv4 via dual stack: per IP
 
 
+def test_throttle_keys_scoped_link_local_ipv6_by_its_64_too():
+    # a zone id ("%eth0", what a link-local source carries) must not turn each address into its own bucket
+    t = _Throttle(rate=1.0, burst=2, max_sources=16)
+    assert t.allow("fe80::1%eth0", 0.0) and t.allow("fe80::2%eth0", 0.0)
+    assert not t.allow("fe80::3%eth0", 0.0)
+
+
 async def test_spray_of_sources_then_a_real_one_over_udp(endpoint_factory):
     ep = await endpoint_factory(throttle_rate=1, throttle_burst=2, throttle_max_sources=16)
     for i in range(40):
