@@ -50,6 +50,7 @@ from .queues import Directory, Queue
 from .router import Router
 from .routing import FreeAgent
 from .survey import Survey, run_survey
+from .tasks import Tasks
 
 if TYPE_CHECKING:
     from .order_offers import OrderOffers
@@ -115,7 +116,7 @@ class CallCenter:
         if callbacks is not None:
             callbacks.on_change(self._callbacks_changed)
         self._sessions: dict[str, CallSession] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = Tasks("call task")
         # Agents busy without a call of their own: supervisors listening in (web/supervisor_ws.py).
         self.also_busy: Callable[[], Iterable[int]] = tuple
         self.router = Router(
@@ -148,10 +149,7 @@ class CallCenter:
         await self._endpoint.stop()
         for session in list(self._sessions.values()):
             await session.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
 
     def calls_for(self, agent_id: int) -> list[dict]:
         return [s.to_json() for s in self._sessions.values() if agent_id in (s.agent_id, s.offered_to)]
@@ -792,14 +790,7 @@ class CallCenter:
         )
 
     def _spawn(self, coro) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("call task failed", exc_info=task.exception())
+        self._tasks.spawn(coro)
 
 
 def clean_number(text: str) -> str | None:
