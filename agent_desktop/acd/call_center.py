@@ -125,7 +125,7 @@ class CallCenter:
             media.has_audio,
             reachable,
             lambda: list(directory.queues.values()),
-            self._busy_agents,
+            self.busy_agents,
             self._apply_plan,
         )
         bus.subscribe(AgentStateChanged, self._agent_state_changed)
@@ -247,9 +247,8 @@ class CallCenter:
         return {s.agent_id for s in self._sessions.values() if s.agent_id is not None}
 
     def busy_agents(self) -> set[int]:
-        return self._busy_agents()
-
-    def _busy_agents(self) -> set[int]:
+        """Agents who cannot be offered anything now: on a call, rung for one, holding a callback offer, or
+        busy without a call of their own (`also_busy`)."""
         busy: set[int] = set()
         for s in self._sessions.values():
             busy.update(a for a in (s.agent_id, s.offered_to) if a is not None)
@@ -404,7 +403,7 @@ class CallCenter:
         if callback is None:
             self._quiet[agent_id] = time.monotonic() + CALLBACK_QUIET_S
             return
-        if self._states.get(agent_id).state != "available" or agent_id in self._busy_agents():
+        if self._states.get(agent_id).state != "available" or agent_id in self.busy_agents():
             await self.callbacks.rejected(callback.id)  # taken by a call meanwhile: back, no attempt counted
             return
         timer = asyncio.get_running_loop().call_later(
@@ -674,7 +673,7 @@ class CallCenter:
         if cleaned is None:
             raise CallError("bad_request", "a number has digits, + * # only")
         number = cleaned
-        if agent_id in self._busy_agents():
+        if agent_id in self.busy_agents():
             raise CallError("bad_request", "finish the current call first")
         if not self._media.has_audio(agent_id):
             raise CallError("no_audio", "your audio is not connected yet")
