@@ -801,6 +801,3 @@ def clean_number(text: str) -> str | None:
     if "+" in number[1:]:
         return None
     return number
-
-
-_clean_number = clean_number  # the name the tests and the first version used
