@@ -50,6 +50,7 @@ from .queues import Directory, Queue
 from .router import Router
 from .routing import FreeAgent
 from .survey import Survey, run_survey
+from .tasks import Tasks
 
 if TYPE_CHECKING:
     from .order_offers import OrderOffers
@@ -115,7 +116,7 @@ class CallCenter:
         if callbacks is not None:
             callbacks.on_change(self._callbacks_changed)
         self._sessions: dict[str, CallSession] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = Tasks("call task")
         # Agents busy without a call of their own: supervisors listening in (web/supervisor_ws.py).
         self.also_busy: Callable[[], Iterable[int]] = tuple
         self.router = Router(
@@ -124,7 +125,7 @@ class CallCenter:
             media.has_audio,
             reachable,
             lambda: list(directory.queues.values()),
-            self._busy_agents,
+            self.busy_agents,
             self._apply_plan,
         )
         bus.subscribe(AgentStateChanged, self._agent_state_changed)
@@ -148,10 +149,7 @@ class CallCenter:
         await self._endpoint.stop()
         for session in list(self._sessions.values()):
             await session.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
 
     def calls_for(self, agent_id: int) -> list[dict]:
         return [s.to_json() for s in self._sessions.values() if agent_id in (s.agent_id, s.offered_to)]
@@ -249,9 +247,8 @@ class CallCenter:
         return {s.agent_id for s in self._sessions.values() if s.agent_id is not None}
 
     def busy_agents(self) -> set[int]:
-        return self._busy_agents()
-
-    def _busy_agents(self) -> set[int]:
+        """Agents who cannot be offered anything now: on a call, rung for one, holding a callback offer, or
+        busy without a call of their own (`also_busy`)."""
         busy: set[int] = set()
         for s in self._sessions.values():
             busy.update(a for a in (s.agent_id, s.offered_to) if a is not None)
@@ -406,7 +403,7 @@ class CallCenter:
         if callback is None:
             self._quiet[agent_id] = time.monotonic() + CALLBACK_QUIET_S
             return
-        if self._states.get(agent_id).state != "available" or agent_id in self._busy_agents():
+        if self._states.get(agent_id).state != "available" or agent_id in self.busy_agents():
             await self.callbacks.rejected(callback.id)  # taken by a call meanwhile: back, no attempt counted
             return
         timer = asyncio.get_running_loop().call_later(
@@ -676,7 +673,7 @@ class CallCenter:
         if cleaned is None:
             raise CallError("bad_request", "a number has digits, + * # only")
         number = cleaned
-        if agent_id in self._busy_agents():
+        if agent_id in self.busy_agents():
             raise CallError("bad_request", "finish the current call first")
         if not self._media.has_audio(agent_id):
             raise CallError("no_audio", "your audio is not connected yet")
@@ -792,14 +789,7 @@ class CallCenter:
         )
 
     def _spawn(self, coro) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("call task failed", exc_info=task.exception())
+        self._tasks.spawn(coro)
 
 
 def clean_number(text: str) -> str | None:
@@ -811,6 +801,3 @@ def clean_number(text: str) -> str | None:
     if "+" in number[1:]:
         return None
     return number
-
-
-_clean_number = clean_number  # the name the tests and the first version used

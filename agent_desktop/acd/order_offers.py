@@ -27,6 +27,7 @@ from .agent_state import AgentStates
 from .events import AgentConnected, AgentMessage, AgentStateChanged, EventBus
 from .orders import Offer, OrderDesk
 from .phone_numbers import BadNumber, e164
+from .tasks import Tasks
 
 if TYPE_CHECKING:
     from .call_center import CallCenter
@@ -64,7 +65,7 @@ class OrderOffers:
         self._skills: dict[int, frozenset[str]] = {}
         self._kinds: dict[str, str] = {}  # list -> kind
         self._caller_orders: dict[str, list[dict]] = {}  # call id -> `call.offered.orders`, looked up once
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = Tasks("order task")
         self._ticker: asyncio.Task | None = None
         bus.subscribe(AgentStateChanged, self._state_changed)
         bus.subscribe(AgentConnected, self._connected)
@@ -77,10 +78,7 @@ class OrderOffers:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
 
     def holds(self, agent_id: int) -> bool:
         """The agent holds an order offer, or one is being looked up for them."""
@@ -294,11 +292,4 @@ class OrderOffers:
         self._bus.publish(AgentMessage(agent_id, message))
 
     def _spawn(self, coro) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("order task failed", exc_info=task.exception())
+        self._tasks.spawn(coro)

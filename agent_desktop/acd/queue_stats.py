@@ -9,7 +9,6 @@ what it got last. The page counts the waits up by itself between two messages.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -17,6 +16,7 @@ from collections.abc import Callable, Iterable
 from .callbacks import CallbackDesk
 from .events import AgentConnected, AgentMessage, EventBus, QueueChanged
 from .queues import Directory
+from .tasks import Tasks
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL_S = 1.0
@@ -39,7 +39,7 @@ class QueueStats:
         self._sent: dict[int, list[dict]] = {}
         self._last = 0.0
         self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = Tasks("queue.stats")
         bus.subscribe(QueueChanged, lambda e: self.changed())
         bus.subscribe(AgentConnected, self._hello)
         if callbacks is not None:
@@ -55,10 +55,10 @@ class QueueStats:
     def _due(self) -> None:
         self._timer = None
         self._last = time.monotonic()
-        self._spawn(self._send(list(self._connected()), force=False))
+        self._tasks.spawn(self._send(list(self._connected()), force=False))
 
     def _hello(self, e: AgentConnected) -> None:
-        self._spawn(self._send([e.agent_id], force=True))
+        self._tasks.spawn(self._send([e.agent_id], force=True))
 
     async def _send(self, agent_ids: list[int], *, force: bool) -> None:
         pending = await self._callbacks.stats() if self._callbacks is not None else {}
@@ -78,20 +78,7 @@ class QueueStats:
                 self._sent[agent_id] = queues
                 self._bus.publish(AgentMessage(agent_id, {"type": "queue.stats", "queues": queues}))
 
-    def _spawn(self, coro) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("queue.stats failed", exc_info=task.exception())
-
     async def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()

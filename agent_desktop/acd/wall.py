@@ -37,6 +37,7 @@ from .events import (
     QueueChanged,
 )
 from .queues import Queue
+from .tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class Wall:
         self._sl_wanted = asyncio.Event()
         self._cb_wanted = asyncio.Event()
         self._last_send = 0.0
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = Tasks("wall task")
         self._loops: list[asyncio.Task] = []
         self.bytes_sent = 0  # for benches: payload handed to the sockets
         for agent_id, presence in states.live_items():
@@ -493,23 +494,14 @@ class Wall:
     # -- tasks ---------------------------------------------------------------------------------------------
 
     def _spawn(self, coro) -> None:
-        try:
-            task = asyncio.get_running_loop().create_task(coro)
-        except RuntimeError:
-            coro.close()
-            return
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("wall task failed", exc_info=task.exception())
+        with contextlib.suppress(RuntimeError):  # no loop (yet or any more): nothing to send to
+            self._tasks.spawn(coro)
 
     async def close(self) -> None:
-        for task in [*self._loops, *self._tasks]:
+        for task in self._loops:
             task.cancel()
-        await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        await self._tasks.cancel_all()
         self._loops = []
         self._viewers.clear()
 

@@ -240,8 +240,8 @@ async def test_transfer_targets_are_numbers_only(desk):
             assert (await agent.next("error"))[
                 "code"
             ] == "bad_request"  # refused before any call is looked up
-        from agent_desktop.acd.call_center import _clean_number
+        from agent_desktop.acd.call_center import clean_number
 
-        assert _clean_number("sip:premium@evil.example") is None
-        assert _clean_number("0470>;x=1\r\nX-Evil: 1") is None
-        assert _clean_number("+32 (2) 555.00.00") == "+3225550000"
+        assert clean_number("sip:premium@evil.example") is None
+        assert clean_number("0470>;x=1\r\nX-Evil: 1") is None
+        assert clean_number("+32 (2) 555.00.00") == "+3225550000"
