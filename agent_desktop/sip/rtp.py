@@ -225,7 +225,9 @@ class RtpStream(asyncio.DatagramProtocol):
                 return
             offset += 4 + 4 * int.from_bytes(data[offset + 2 : offset + 4], "big")
         end = len(data)
-        if b0 & 0x20:  # padding
+        if b0 & 0x20:  # padding: its count includes its own byte, so 0 is not a count (RFC 3550 §5.1)
+            if data[-1] == 0:
+                return
             end -= data[-1]
         if end <= offset:
             return

@@ -367,6 +367,7 @@ async def test_malformed_rtp_rtcp_and_out_of_range_events_from_the_peer_are_drop
         bytes([0x90, 0]) + hdr + b"\xbe\xde\xff\xff" + b"\xff" * 8,  # extension of 65535 words
         bytes([0x90, 0]) + hdr + b"\xbe",  # extension header cut short
         bytes([0xA0, 0]) + hdr + b"\xff" * 4 + b"\xff",  # padding count beyond the packet
+        bytes([0xA0, 0]) + hdr + b"\xff" * 160 + b"\x00",  # padding count 0: not a count
         bytes([0x80, 101]) + hdr + b"\x05",  # telephone-event shorter than 4 bytes
         bytes([0x80, 101]) + hdr + bytes([200, 0x8A, 0x03, 0x20]),  # event 200 (end): no such key
     ]
