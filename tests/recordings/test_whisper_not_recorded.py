@@ -10,8 +10,9 @@ from agent_desktop.media.room import MediaRoom
 from agent_desktop.media.rtc_factory import make_peer_connection
 from agent_desktop.sip.g711 import ulaw_to_pcm16
 from agent_desktop.sip.rtp import PortAllocator
+from tests.helpers.rtc_client import connect_browser
 from tests.recordings.conftest import AGENT_HZ, CALLER_HZ, decode_pcm, window
-from tests.recordings.test_recorder import ABSENT, LOOPBACK, PRESENT, GatedTone, _browser, _pair, _talk
+from tests.recordings.test_recorder import ABSENT, LOOPBACK, PRESENT, GatedTone, _pair, _talk
 from tests.sip.audio import goertzel_ratio
 from tests.sip.conftest import rtp_range
 
@@ -20,7 +21,7 @@ AGENT_ID, SUPERVISOR_ID = 1, 2
 
 
 class _Seat:
-    """One desk's peer in the room, as `_browser` negotiates it."""
+    """One desk's peer in the room, as `connect_browser` negotiates it."""
 
     def __init__(self, room: MediaRoom, agent_id: int) -> None:
         self._room, self._id = room, agent_id
@@ -42,8 +43,8 @@ async def test_the_whisper_is_in_neither_the_recording_nor_the_callers_ear(tmp_p
     listening = Listening(room)
     agent_mic, boss_mic = GatedTone(AGENT_HZ), GatedTone(WHISPER_HZ)
     agent_mic.on = boss_mic.on = True
-    agent, agent_heard = await _browser(_Seat(room, AGENT_ID), agent_mic)
-    boss, boss_heard = await _browser(_Seat(room, SUPERVISOR_ID), boss_mic)
+    agent, agent_heard = await connect_browser(_Seat(room, AGENT_ID), agent_mic)
+    boss, boss_heard = await connect_browser(_Seat(room, SUPERVISOR_ID), boss_mic)
     try:
         recorder = CallRecorder(tmp_path / "call.ogg", leg.codec)
         tap = recorder.tap(leg)
