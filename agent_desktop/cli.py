@@ -318,7 +318,7 @@ CAUSES = {
 }
 
 
-MAX_DEMO_CALLERS = 20  # enough to see a queue form; a load test is bench/queue.py
+MAX_DEMO_CALLERS = 20  # enough to see a queue form; a load test is bench/queue_soak.py
 
 
 def demo_target(config: Config, to: str | None) -> str:

@@ -7,8 +7,8 @@ late, and event-loop lag. Run inside a loopback-only namespace like the tests:
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
 import time
 
 from agent_desktop.sip.rtp import PortAllocator, open_rtp_stream
@@ -71,10 +71,14 @@ async def run(n_calls: int) -> None:
         s.close()
 
 
-async def main() -> None:
-    for n in [int(a) for a in sys.argv[1:]] or [10, 50]:
+async def main(legs: list[int]) -> None:
+    for n in legs:
         await run(n)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "legs", nargs="*", type=int, default=[10, 50], help="call legs per round (default 10 50)"
+    )
+    asyncio.run(main(parser.parse_args().legs))

@@ -21,19 +21,10 @@ same arrival times and patience with the same number of agents (once with the no
 the agents' measured cycle), the desk's CPU, its RSS before and after, the probe's figures, and a FAIL line when
 any call was lost or stuck.
 
-    unshare -n sh -c 'ip link set lo up && exec .venv/bin/python bench/queue.py --rate 10 --seconds 60'
+    unshare -n sh -c 'ip link set lo up && exec .venv/bin/python bench/queue_soak.py --rate 10 --seconds 60'
 """
-# ruff: noqa: E402  (the imports follow the sys.path fix below)
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# This file is named queue.py, as the issue asks: its folder must not be on sys.path, or it would stand in for the
-# standard library's `queue` (aiortc, concurrent.futures). `_bench_common` is loaded by its path instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import argparse
 import asyncio
@@ -45,24 +36,14 @@ import random
 import sqlite3
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-
-def _load_common():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("_bench_common", _HERE / "_bench_common.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_bench_common"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_load_common()
 from _bench_common import (
     MAGIC,
     ROOT,
