@@ -20,6 +20,18 @@ def test_links_point_into_the_repository():
     assert "(docs/ARCHITECTURE.md)" in README
 
 
+def test_no_document_points_outside_the_repository():
+    """A user's clone has no `../shared`: every document the repository ships stands on its own."""
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text()
+        assert "../shared" not in text and "shared/DESIGN.md" not in text, doc.name
+        for target in re.findall(r"\]\(([^)#]+)\)", text):
+            if not target.startswith(("http://", "https://", "mailto:")):
+                assert (doc.parent / target).exists(), (
+                    f"{doc.name} links to {target}, which is not in the repository"
+                )
+
+
 def test_paths_named_in_the_architecture_exist():
     named = set(re.findall(r"`((?:agent_desktop|hardware_check|kb_client)/[\w/.]*)`", ARCHITECTURE))
     assert len(named) > 10
