@@ -267,6 +267,7 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
     """Validate the whole file, print `file:line: reason` per bad row and import nothing if any, else write it
     in batches of 1 000 rows (DESIGN.md §11)."""
     from .acd.orders import import_rows_sync, list_settings
+    from .web.orders_api import MAX_IMPORT_BYTES
     from .web.orders_csv import parse_orders_csv
 
     config = _config(args)
@@ -282,6 +283,9 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     try:
+        # The desk's own cap: a wrong file picked by mistake (a database, a video) is not read into memory whole.
+        if Path(args.file).stat().st_size > MAX_IMPORT_BYTES:
+            raise UsageError(f"{args.file}: larger than {MAX_IMPORT_BYTES} bytes; split the list")
         data = Path(args.file).read_bytes()
     except OSError as e:
         raise UsageError(f"cannot read {args.file}: {e.strerror}") from None
@@ -300,7 +304,8 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
     if not created and any(f is not None for f in flags) and settings != lst:
         print(f"list {lst.name} exists: its own settings are kept ({lst.kind})", file=sys.stderr)
     masked = f", national numbers masked in {parsed.masked} cell(s)" if parsed.masked else ""
-    print(f"list {lst.name}: imported {imported}, updated {updated}{masked}")
+    read_as = f", read as {parsed.encoding}" if parsed.encoding not in ("", "utf-8") else ""
+    print(f"list {lst.name}: imported {imported}, updated {updated}{masked}{read_as}")
     return 0
 
 

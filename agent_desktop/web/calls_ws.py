@@ -57,32 +57,59 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
 
         return handler
 
+    # Fields are checked for their JSON type, not converted: `"on": "false"` must not put a call on hold, nor a
+    # number sent as a list be dialled as its text.
+    def text(message: dict, key: str, limit: int = 200) -> str:
+        if key not in message:
+            raise KeyError(f"{key} is required")
+        value = message[key]
+        if not isinstance(value, str) or len(value) > limit:
+            raise TypeError(f"{key} must be text of at most {limit} characters")
+        return value
+
     def call_id(message: dict) -> str:
-        value = message["call_id"]
-        if not isinstance(value, str):
-            raise TypeError("call_id must be a string")
+        return text(message, "call_id", 100)
+
+    def flag(message: dict, key: str, default: bool) -> bool:
+        value = message.get(key, default)
+        if not isinstance(value, bool):
+            raise TypeError(f"{key} must be true or false")
+        return value
+
+    def whole(message: dict, key: str) -> int | None:
+        value = message.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise TypeError(f"{key} must be a whole number")
         return value
 
     async def dial(agent_id: int, m: dict) -> None:
-        order = m.get("call_order_id")
-        await calls.dial(agent_id, str(m["number"]), int(order) if order is not None else None)
+        await calls.dial(agent_id, text(m, "number", 100), whole(m, "call_order_id"))
 
     hub.on("rtc.offer", rtc_offer)
     hub.on("call.answer", call_action(lambda a, m: calls.answer(a, call_id(m))))
     hub.on("call.reject", call_action(lambda a, m: calls.reject(a, call_id(m))))
     hub.on("call.hangup", call_action(lambda a, m: calls.hangup(a, call_id(m))))
-    hub.on("call.hold", call_action(lambda a, m: calls.hold(a, call_id(m), bool(m.get("on", True)))))
-    hub.on("call.dtmf", call_action(lambda a, m: calls.dtmf(a, call_id(m), str(m["digits"]))))
-    hub.on("call.transfer", call_action(lambda a, m: calls.transfer(a, call_id(m), str(m["target"]))))
+    hub.on("call.hold", call_action(lambda a, m: calls.hold(a, call_id(m), flag(m, "on", True))))
+    hub.on("call.dtmf", call_action(lambda a, m: calls.dtmf(a, call_id(m), text(m, "digits", 32))))
+    hub.on("call.transfer", call_action(lambda a, m: calls.transfer(a, call_id(m), text(m, "target", 200))))
     hub.on("call.dial", call_action(dial))
     hub.on("call.survey", call_action(lambda a, m: calls.survey(a, call_id(m))))
-    hub.on("callback.accept", call_action(lambda a, m: calls.accept_callback(a, m["callback_id"])))
-    hub.on("callback.reject", call_action(lambda a, m: calls.reject_callback(a, m["callback_id"])))
+
+    def callback_id(message: dict) -> int:
+        value = whole(message, "callback_id")
+        if value is None:
+            raise KeyError("callback_id is required")
+        if calls.callbacks is None:
+            raise CallError("not_found", "no callbacks on this desk")
+        return value
+
+    hub.on("callback.accept", call_action(lambda a, m: calls.accept_callback(a, callback_id(m))))
+    hub.on("callback.reject", call_action(lambda a, m: calls.reject_callback(a, callback_id(m))))
 
     def order_id(message: dict) -> int:
-        value = message["order_id"]
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError("order_id must be a whole number")
+        value = whole(message, "order_id")
+        if value is None:
+            raise KeyError("order_id is required")
         return value
 
     async def order_call(agent_id: int, m: dict) -> None:

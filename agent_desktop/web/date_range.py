@@ -12,6 +12,9 @@ from aiohttp import web
 from .errors import ApiError
 
 MAX_DAYS = 366
+# The calendar's ends overflow the time-zone arithmetic (9999-12-31 + 1 day, 0001-01-01 in UTC): a 500 before.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2999, 12, 31)
 BRUSSELS = ZoneInfo("Europe/Brussels")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -24,9 +27,12 @@ def query_date(request: web.Request, name: str) -> date:
     try:
         if not _DATE.fullmatch(raw):
             raise ValueError
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise ApiError("bad_request", f"{name} must be a date (YYYY-MM-DD)", {"field": name}) from None
+    if not EARLIEST <= day <= LATEST:
+        raise ApiError("bad_request", f"{name} must be a date from {EARLIEST} to {LATEST}", {"field": name})
+    return day
 
 
 def period(request: web.Request, max_days: int = MAX_DAYS) -> tuple[date, date]:

@@ -5,7 +5,8 @@ agents record their attempts' outcomes and a tracing case's contacts.
     GET    /api/call-lists/{name}/orders[?state=&limit=&offset=]   (supervisor) -> [order]
     GET    /api/call-lists/{name}/orders?format=csv          (supervisor) -> text/csv, no national numbers
     POST   /api/call-lists/{name}/import[?kind=&skills=&max_attempts=&retry_after_min=&open=…]  CSV body
-                                                             (supervisor) -> {imported, updated, created, masked}
+                                                             (supervisor) -> {imported, updated, created, masked,
+                                                                              encoding, list}
     GET    /api/do-not-call                                  (supervisor) -> [{number, added, …}]
     DELETE /api/do-not-call/{number}[?reason=]               (supervisor, audit-logged) -> {removed}
     GET    /api/orders/{id}                                  (supervisor, or the agent it was offered to)
@@ -34,7 +35,7 @@ from ..store.clock import utcnow
 from . import keys
 from .auth import AGENT, require
 from .errors import ApiError
-from .json_body import read_body, read_json
+from .json_body import Pace, read_body, read_json
 from .orders_csv import TIMEZONE, export_csv, parse_orders_csv
 from .redact import mask_nrn
 
@@ -42,6 +43,10 @@ SUPERVISOR = "supervisor"
 AGENT_ROLE = "agent"
 ORDER_DESK = web.AppKey("order_desk", OrderDesk)
 MAX_IMPORT_BYTES = 32 * 1024 * 1024  # 100 000 rows of a generous file
+# A 32 MB file over a 1 Mbit/s home uplink takes ~4.5 minutes: the whole upload may take 10. A sender that brings
+# less than 4 KiB in 15 s (a stalled connection, or a client holding the handler open) is cut off early.
+IMPORT_TIMEOUT_S = 600.0
+IMPORT_PACE = Pace(min_bytes=4096, window_s=15.0)
 MAX_ERRORS_SHOWN = 1000
 MAX_PAGE = 10_000
 MAX_NAME = 200
@@ -140,7 +145,7 @@ async def import_list(request: web.Request) -> web.Response:
         )
     except ValueError as e:
         raise ApiError("bad_request", str(e)) from None
-    data = await read_body(request, MAX_IMPORT_BYTES, timeout_s=120)
+    data = await read_body(request, MAX_IMPORT_BYTES, IMPORT_TIMEOUT_S, pace=IMPORT_PACE)
     parsed = await asyncio.to_thread(parse_orders_csv, data)
     if parsed.errors:
         errors = [{"line": e.line, "reason": e.reason} for e in parsed.errors[:MAX_ERRORS_SHOWN]]
@@ -160,6 +165,7 @@ async def import_list(request: web.Request) -> web.Response:
             "updated": updated,
             "created": not existed,
             "masked": parsed.masked,
+            "encoding": parsed.encoding,
             "list": lst.to_json(),
         }
     )

@@ -3,7 +3,8 @@ and a list's export without national numbers. Used by `agent-desktop orders impo
 
 In: the first row is the header; `number` is required; `name`, `priority`, `note`, `due` are the order's; other
 columns are kept as its `fields`. A comma, semicolon or tab separates cells (Belgian spreadsheets save `;`);
-UTF-8 (with or without BOM). Each bad row is reported `line: reason` (the line where its record starts); one bad
+UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1252 when that reading is plausible (`csv_text`). Each
+bad row is reported `line: reason` (the line where its record starts); one bad
 row means nothing of the file is imported. Numbers become E.164; a number twice in one file is a bad row. A
 valid national register number in any cell but `number` is stored masked (`[RRN/NN]`), as the wrap-up does.
 """
@@ -22,6 +23,7 @@ from ..acd.phone_numbers import BadNumber, e164
 from ..store.call_orders import ImportRow
 from ..store.clock import iso
 from .csv_cells import safe_cell as csv_cell  # one formula-injection and NRN rule for every CSV export
+from .csv_text import decode_csv
 from .redact import mask_nrn
 
 TIMEZONE = ZoneInfo("Europe/Brussels")
@@ -47,6 +49,7 @@ class ParsedFile:
     rows: list[ImportRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     masked: int = 0  # cells in which a national number was masked
+    encoding: str = ""  # what the file was read as: utf-8, utf-16, windows-1252
 
 
 def _delimiter(first_line: str) -> str:
@@ -71,14 +74,13 @@ def parse_due(text: str) -> str:
     return iso(when)
 
 
-def _decode(data: bytes | str) -> tuple[str | None, RowError | None]:
+def _decode(data: bytes | str) -> tuple[str | None, str, RowError | None]:
     if isinstance(data, str):
-        return data.removeprefix("\ufeff"), None
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        return None, RowError(line, "not UTF-8 text (save the file as 'CSV UTF-8')")
+        return data.removeprefix("\ufeff"), "", None
+    decoded = decode_csv(data)
+    if decoded.text is None:
+        return None, "", RowError(decoded.line, decoded.reason)
+    return decoded.text, decoded.encoding, None
 
 
 def _header(cells: list[str]) -> tuple[list[str], list[str]]:
@@ -86,7 +88,7 @@ def _header(cells: list[str]) -> tuple[list[str], list[str]]:
     problems: list[str] = []
     seen: set[str] = set()
     if len(cells) > MAX_COLUMNS:
-        problems.append(f"{len(cells)} columns; at most {MAX_COLUMNS}")
+        return names, [f"{len(cells)} columns; at most {MAX_COLUMNS}"]  # not a problem per column
     for i, cell in enumerate(cells, start=1):
         name = mask_nrn(cell.strip())[0]
         if name.lower() in OWN:
@@ -105,14 +107,21 @@ def _header(cells: list[str]) -> tuple[list[str], list[str]]:
 def parse_orders_csv(data: bytes | str) -> ParsedFile:
     """Every row of an import file validated; `errors` empty means every row may be written."""
     out = ParsedFile()
-    text, error = _decode(data)
+    text, out.encoding, error = _decode(data)
     if text is None:
         assert error is not None
         out.errors.append(error)
         return out
+    _parse(text, out)
+    if out.errors:
+        out.rows = []  # a bad file imports nothing: nobody may write half of it by mistake
+    return out
+
+
+def _parse(text: str, out: ParsedFile) -> None:
     if not text.strip():
         out.errors.append(RowError(1, "empty file: the first row must be the header"))
-        return out
+        return
     reader = csv.reader(
         io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0]), strict=True
     )
@@ -126,7 +135,7 @@ def parse_orders_csv(data: bytes | str) -> ParsedFile:
                 header, problems = _header(cells)
                 out.errors.extend(RowError(line, p) for p in problems)
                 if problems:
-                    return out
+                    return
                 continue
             if not any(c.strip() for c in cells):
                 continue  # blank lines (a spreadsheet's trailing rows) are not orders
@@ -136,10 +145,17 @@ def parse_orders_csv(data: bytes | str) -> ParsedFile:
             if row is not None:
                 out.rows.append(row)
     except csv.Error as e:
-        out.errors.append(RowError(reader.line_num, f"not readable as CSV ({e})"))
+        # The line where the record starts (an unclosed quote runs to the end of the file).
+        if "field larger than field limit" in str(e):
+            reason = f"a cell longer than {csv.field_size_limit()} characters"
+        else:
+            reason = f"not readable as CSV ({e})"
+        out.errors.append(RowError(start, reason))
+        return
     if header is None:
         out.errors.append(RowError(1, "no header row"))
-    return out
+    elif not out.rows and not out.errors:
+        out.errors.append(RowError(2, "no orders after the header"))
 
 
 def _row(

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import WSMsgType, web
 
-from ..acd.wall import Wall
+from ..acd.wall import SEND_TIMEOUT_S, Wall
 from ..store import agents as agent_rows
 from ..store import reports, sessions
 from ..store.agents import Agent
@@ -29,6 +29,7 @@ from ..store.tables import reads
 from . import keys, report_chart
 from .errors import ApiError
 from .pages import page_lang, render, role_page, topbar_context
+from .ws_hub import CLOSE_ABUSE, BadMessages
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,7 @@ async def handle(request: web.Request, agent: Agent, session_id: int) -> web.Str
     await ws.prepare(request)
     app[WALL_SOCKETS].add(ws)
     close = await app[WALL].open(ws)
+    bad = BadMessages()
     try:
         while not ws.closed:
             try:
@@ -171,13 +173,21 @@ async def handle(request: web.Request, agent: Agent, session_id: int) -> web.Str
                 continue
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
                 break
-            await ws.send_json(
-                {
-                    "type": "error",
-                    "code": "bad_request",
-                    "message": "the wall only receives; use the desk's socket",
-                }
-            )
+            # The page sends nothing here: one line per message, and a flood closes the socket.
+            log.info("wall of agent %s: error bad_request: a %s frame", agent.id, msg.type.name.lower())
+            if not bad.count():
+                log.warning("wall of agent %s: too many bad messages; closing the socket", agent.id)
+                await ws.close(code=CLOSE_ABUSE, message=b"too many bad messages")
+                break
+            refusal = {
+                "type": "error",
+                "code": "bad_request",
+                "message": "the wall only receives; use the desk's socket",
+            }
+            try:
+                await asyncio.wait_for(ws.send_json(refusal), SEND_TIMEOUT_S)
+            except (TimeoutError, ConnectionError):
+                break  # it sends but does not read: it is no wall
     finally:
         close()
         app[WALL_SOCKETS].discard(ws)

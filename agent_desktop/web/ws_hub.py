@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,21 +31,63 @@ from ..acd.events import (
     CallStateChanged,
     EventBus,
 )
+from ..logmask import mask_number
 from ..store.agents import Agent
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 64 * 1024
+# A page sends a bad message by a bug now and then; dozens in a row is a script. Over the burst (refilled at the
+# rate), the socket is closed with CLOSE_ABUSE (the page reconnects with back-off) instead of logging forever.
+BAD_BURST = 30
+BAD_REFILL_PER_S = 1.0
+CLOSE_ABUSE = 1008  # RFC 6455 "policy violation"
 CLOSE_REPLACED = 4001
 CLOSE_LOGGED_OUT = 4002
 CLOSE_TIMEOUT = 4003
 CLOSE_RESTART = 1012  # "service restart": the page reconnects with back-off
 
 MessageHandler = Callable[["Connection", dict], Awaitable[None]]
+_NUMBER = re.compile(r"\+?\d[\d ./-]{4,}\d")
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")  # Python's json reads NaN and Infinity; a page never sends them
+
+
+def parse_message(data: str) -> dict | None:
+    """A client's text frame as a message object with a string `type`, or None (any nesting, any size)."""
+    try:
+        message = json.loads(data, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested deeper than the parser's stack
+        return None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return None
+    return message
+
+
+def _log_text(text: str) -> str:
+    # Error texts may quote what the page sent (a dialled number): masked as every log line masks numbers.
+    return _NUMBER.sub(lambda m: mask_number(m.group()), text[:200])
 
 
 async def _alive() -> bool:
     return True
+
+
+@dataclass
+class BadMessages:
+    """A socket's allowance of bad messages: `BAD_BURST`, refilled at `BAD_REFILL_PER_S`."""
+
+    tokens: float = field(default_factory=lambda: BAD_BURST)
+    at: float = field(default_factory=time.monotonic)
+
+    def count(self) -> bool:
+        """One more bad message; False once the socket has sent too many (close it with `CLOSE_ABUSE`)."""
+        now = time.monotonic()
+        self.tokens = min(BAD_BURST, self.tokens + (now - self.at) * BAD_REFILL_PER_S) - 1
+        self.at = now
+        return self.tokens >= 0
 
 
 @dataclass(eq=False)
@@ -56,8 +99,20 @@ class Connection:
     awaiting_pong: bool = False
     checked_at: float = field(default_factory=time.monotonic)
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    bad: BadMessages = field(default_factory=BadMessages)
 
     async def send(self, message: dict) -> None:
+        if message.get("type") == "error":
+            # One line per refusal: what the page was told is what the log says.
+            log.info(
+                "ws agent %s: error %s: %s",
+                self.agent.id,
+                message.get("code"),
+                _log_text(str(message.get("message", ""))),
+            )
+            if message.get("code") == "bad_request" and not self.bad.count() and not self.ws.closed:
+                log.warning("ws agent %s: too many bad messages; closing the socket", self.agent.id)
+                await self.ws.close(code=CLOSE_ABUSE, message=b"too many bad messages")
         if self.ws.closed:
             return
         try:
@@ -234,16 +289,13 @@ class Hub:
             if msg.type != WSMsgType.TEXT:
                 await conn.send({"type": "error", "code": "bad_request", "message": "send JSON text frames"})
                 continue
-            try:
-                message = json.loads(msg.data)
-                kind = message["type"]
-                if not isinstance(message, dict) or not isinstance(kind, str):
-                    raise ValueError
-            except (ValueError, KeyError, TypeError):
+            message = parse_message(msg.data)
+            if message is None:
                 await conn.send(
                     {"type": "error", "code": "bad_request", "message": "expected {type, ...} JSON"}
                 )
                 continue
+            kind = message["type"]
             handler = self._handlers.get(kind)
             if handler is None:
                 await conn.send(

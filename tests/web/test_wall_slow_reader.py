@@ -1,0 +1,89 @@
+"""A wall that never reads (a raw TCP client after the WebSocket handshake, its receive buffer 4 KiB) while 3 000
+agents change state every 100 ms: the desk's send buffer for it stays bounded (one message at most is queued per
+wall: deltas are skipped while a send is pending) and the socket is dropped, while a reading wall keeps getting
+updates. Prints the figures measured."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+import time
+
+import aiohttp
+import pytest
+
+from agent_desktop.acd.events import AgentStateChanged
+from agent_desktop.acd.wall import Wall
+from agent_desktop.web import keys
+from agent_desktop.web.wall_ws import WALL, WALL_SOCKETS
+
+AGENTS = 300
+
+
+async def _never_reading_wall(desk, cookie: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    port = int(desk.url.rsplit(":", 1)[1])
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /ws?view=wall HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {desk.url}\r\n"
+            f"Cookie: ad_session={cookie}\r\n\r\n"
+        ).encode()
+    )
+    status = await reader.readline()
+    assert b"101" in status, status
+    return reader, writer  # from here on, nothing is read
+
+
+@pytest.mark.timeout(90)
+async def test_a_wall_that_never_reads_is_bounded_and_dropped(desk):
+    app = desk.server.app
+    bus = app[keys.BUS]
+    wall: Wall = app[WALL]
+    async with desk.client() as sup, desk.client() as watcher:
+        await desk.login(sup, "supervisor")
+        await desk.login(watcher, "supervisor")
+        cookie = next(c.value for c in sup.cookie_jar if c.key == "ad_session")
+        for agent_id in range(1000, 1000 + AGENTS):
+            bus.publish(AgentStateChanged(agent_id, "available", "", "2026-01-01T00:00:00.000Z"))
+        reader, writer = await _never_reading_wall(desk, cookie)
+        async with watcher.ws_connect(f"{desk.url}/ws?view=wall") as good:
+            got = 0
+            worst_buffer = 0
+            started = time.monotonic()
+            dropped_after = None
+            states = ("break", "available")
+            flip = 0
+            while time.monotonic() - started < 20:
+                flip += 1
+                for agent_id in range(1000, 1000 + AGENTS):
+                    bus.publish(AgentStateChanged(agent_id, states[flip % 2], "", "2026-01-01T00:00:00.000Z"))
+                for ws in list(app[WALL_SOCKETS]):
+                    transport = ws._req.transport if ws._req is not None else None
+                    if transport is not None:
+                        worst_buffer = max(worst_buffer, transport.get_write_buffer_size())
+                if dropped_after is None and len(app[WALL_SOCKETS]) < 2:
+                    dropped_after = time.monotonic() - started
+                try:
+                    async with asyncio.timeout(0.1):
+                        while True:
+                            msg = await good.receive()
+                            assert msg.type == aiohttp.WSMsgType.TEXT, (msg, good.close_code)
+                            got += 1
+                except TimeoutError:
+                    pass
+            print(
+                f"\nnever-reading wall: {wall.bytes_sent} bytes sent to walls, worst send buffer {worst_buffer} "
+                f"bytes, dropped after {dropped_after} s; the reading wall got {got} messages"
+            )
+            assert dropped_after is not None and dropped_after < 15
+            assert worst_buffer < 2 * 1024 * 1024
+            assert got >= 10
+        writer.close()
