@@ -167,14 +167,6 @@ class CallCenter:
 
     # -- queues ----------------------------------------------------------------------------------------------
 
-    def set_override(self, name: str, mode: str) -> str:
-        """A supervisor opens or closes a queue now (`auto`: its hours again); returns the mode before."""
-        queue = self.directory.queues[name]
-        before, queue.override = queue.override, mode  # type: ignore[assignment]
-        log.info("queue %s: override %s (was %s)", name, mode, before)
-        self.bus.publish(QueueChanged(name))
-        return before
-
     async def queue_overview(self) -> list[dict]:
         """`GET /api/queues`: every queue now, in config order."""
         now = self.clock()
@@ -193,7 +185,7 @@ class CallCenter:
                 {
                     "name": queue.name,
                     "open_now": queue.open_at(now),
-                    "override": queue.override,
+                    **queue.override_json(now),
                     "waiting": len(queue.waiting),
                     "longest_wait_s": queue.longest_wait_s(),
                     "callbacks_pending": found.pending if found is not None else 0,
