@@ -144,6 +144,7 @@ class CallCenter:
     async def stop(self) -> None:
         await self.router.stop()
         for session in list(self._sessions.values()):
+            session.cut_off = "server_stop"
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(session.leg.hangup(), 2)
         await self._endpoint.stop()
@@ -164,6 +165,10 @@ class CallCenter:
 
     def session(self, call_id: str) -> CallSession | None:
         return self._sessions.get(call_id)
+
+    def calls_of(self, agent_id: int) -> set[str]:
+        """The ids of the live calls the agent has (answered or dialled)."""
+        return {s.id for s in self._sessions.values() if s.agent_id == agent_id}
 
     # -- queues ----------------------------------------------------------------------------------------------
 
@@ -202,7 +207,7 @@ class CallCenter:
             self._withdraw_callback_offer(e.agent_id, e.state)
         if e.state == "offline" and e.reason in LOGGED_OFF_REASONS:
             # Logout, or a connection that did not come back within the grace: the agent's calls end.
-            self._spawn(self._agent_gone(e.agent_id))
+            self._spawn(self._agent_gone(e.agent_id, e.reason))
 
     def _withdraw_callback_offer(self, agent_id: int, cause: str) -> None:
         if agent_id not in self._callback_offers:
@@ -221,11 +226,12 @@ class CallCenter:
         if self.orders is not None:
             self.orders.withdraw(agent_id, cause)
 
-    async def _agent_gone(self, agent_id: int) -> None:
+    async def _agent_gone(self, agent_id: int, reason: str) -> None:
         try:
             for session in list(self._sessions.values()):
                 try:
                     if session.agent_id == agent_id:
+                        session.cut_off = reason
                         await session.leg.hangup()
                     elif session.offered_to == agent_id:
                         self._withdraw(session, agent_id, "cancelled")
