@@ -424,7 +424,11 @@ class CallCenter:
         assert self.callbacks is not None
         callback = self._take_callback_offer(agent_id, callback_id)
         try:
-            return await self.dial(agent_id, callback.number, callback_id=callback.id, queue=callback.queue)
+            call_id = await self.dial(
+                agent_id, callback.number, callback_id=callback.id, queue=callback.queue
+            )
+            self.callbacks.dialling(callback.id, call_id)
+            return call_id
         except CallError:
             await self.callbacks.rejected(callback.id)  # the agent could not dial now: nobody was called
             raise

@@ -434,6 +434,13 @@ def _010_queue_overrides(db: sqlite_utils.Database) -> None:
     )
 
 
+def _011_callbacks_call_id(db: sqlite_utils.Database) -> None:
+    # The call dialling an offered callback (NULL while only offered, and again once its dial is recorded): a desk
+    # that crashed mid-dial counts that attempt at start-up instead of offering the callback as if nobody had
+    # been rung (`release_offers`).
+    db["callbacks"].add_column("call_id", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _001_agents_sessions_states_audit,
     _002_preflight_reports,
@@ -445,4 +452,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _008_recordings,
     _009_surveys,
     _010_queue_overrides,
+    _011_callbacks_call_id,
 ]

@@ -11,6 +11,7 @@ import datetime as dt
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
+import sqlite_utils
 from aiohttp.test_utils import TestServer
 
 from agent_desktop.app import create_app
@@ -205,3 +206,47 @@ async def test_a_callback_still_ringing_when_the_desk_restarts_counts_an_attempt
         callback = await again.server.app[keys.CALLBACKS].get(callback_id)
         assert (callback.state, callback.attempts) == ("pending", 1)
         retried_after({"next_try": callback.next_try}, 45)
+
+
+async def test_a_callback_being_dialled_when_the_desk_crashes_counts_an_attempt(tmp_path, web_pki, cards):
+    async with callback_desk(tmp_path, web_pki, cards) as (desk, citizens, stack):
+        callbacks = desk.server.app[keys.CALLBACKS]
+        callback_id = await callbacks.request(RINGS, "algemeen")
+        answered_id = await callbacks.request(ANSWERS, "algemeen")
+        untouched_id = await callbacks.request("+32471000009", "algemeen")
+        agent = await AgentClient(desk, "agent").start(stack)
+        await agent.available()
+        call_id = await dial_callback(desk, citizens, agent, callback_id)
+        # A crash leaves what the database held at that moment: rebuild it after this desk's orderly stop (which
+        # records the dial itself) — the callback offered and dialling with its call open, a second one whose
+        # call was answered, and a third only offered (not dialled).
+        store = desk.server.app[keys.STORE]
+        crashed = await store.read(
+            lambda db: [dict(r) for r in db.query("SELECT * FROM callbacks ORDER BY id")]
+        )
+    db = sqlite_utils.Database(desk.config.path(desk.config.database.path))
+    with db.conn:
+        for row in crashed:
+            db["callbacks"].update(row["id"], {**row, "state": "offered", "agent_id": 1})
+        db["calls"].update(call_id, {"ended": None, "end_cause": None, "state": "ringing"})
+        db["calls"].insert(
+            {
+                "id": "answered-call",
+                "direction": "outbound",
+                "state": "connected",
+                "created": "x",
+                "answered": "y",
+            }
+        )
+        db["callbacks"].update(callback_id, {"call_id": call_id})
+        db["callbacks"].update(answered_id, {"call_id": "answered-call"})
+        db["callbacks"].update(untouched_id, {"call_id": None})
+    db.close()
+    async with restarted(desk) as again:
+        callbacks = again.server.app[keys.CALLBACKS]
+        dialled = await callbacks.get(callback_id)
+        assert (dialled.state, dialled.attempts) == ("pending", 1)  # rung and not answered: one attempt
+        retried_after({"next_try": dialled.next_try}, 45)
+        assert (await callbacks.get(answered_id)).state == "done"  # the citizen was reached
+        untouched = await callbacks.get(untouched_id)
+        assert (untouched.state, untouched.attempts) == ("pending", 0)  # nobody was called
