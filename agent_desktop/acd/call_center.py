@@ -326,7 +326,8 @@ class CallCenter:
         if queue is not None and session in queue.waiting:
             queue.waiting.remove(session)
         if session.offered_to is not None and not session.answered:
-            self._withdraw(session, session.offered_to, "cancelled", turned_down=False)
+            # The agent it rang hears why: called back, handed to the overflow number, or just taken back.
+            self._withdraw(session, session.offered_to, session.outcome or "cancelled", turned_down=False)
         self.bus.publish(QueueChanged(session.queue))
 
     def mark_queued(self, session: CallSession) -> None:
