@@ -29,7 +29,7 @@ from .media.listen import Listening
 from .media.room import MediaRoom
 from .media.rtc_factory import RtcSettings
 from .sip.endpoint import EndpointConfig, SipEndpoint
-from .store import sessions
+from .store import agent_states, sessions
 from .store.store import Store
 from .web import (
     callbacks_api,
@@ -224,6 +224,8 @@ def create_app(config: Config) -> web.Application:
 
     async def start(app: web.Application) -> None:
         app[keys.HTTP] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        # Agents a crashed process left logged in are offline from now (their sockets died with it).
+        await store.write(agent_states.close_orphans)
         await overrides.start()  # before the SIP endpoint takes a call: the first caller meets the override
         await callbacks.start()
         await calls.start()
