@@ -15,6 +15,7 @@ from .acd.callbacks import CallbackDesk
 from .acd.events import EventBus
 from .acd.order_offers import OrderOffers
 from .acd.orders import OrderDesk
+from .acd.overrides import QueueOverrides
 from .acd.persistence import Recorder
 from .acd.queue_stats import QueueStats
 from .acd.queues import build_directory
@@ -28,7 +29,7 @@ from .media.listen import Listening
 from .media.room import MediaRoom
 from .media.rtc_factory import RtcSettings
 from .sip.endpoint import EndpointConfig, SipEndpoint
-from .store import sessions
+from .store import agent_states, sessions
 from .store.store import Store
 from .web import (
     callbacks_api,
@@ -168,6 +169,9 @@ def create_app(config: Config) -> web.Application:
         survey=survey,
         recordings=app[recordings_api.RECORDINGS],
     )
+    # The supervisors' opening overrides, kept in the store; the clock is the call center's (tests set it).
+    overrides = QueueOverrides(store, directory, bus, lambda: calls.clock())
+    app[keys.OVERRIDES] = overrides
     hub = Hub(
         bus,
         states,
@@ -220,6 +224,9 @@ def create_app(config: Config) -> web.Application:
 
     async def start(app: web.Application) -> None:
         app[keys.HTTP] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        # Agents a crashed process left logged in are offline from now (their sockets died with it).
+        await store.write(agent_states.close_orphans)
+        await overrides.start()  # before the SIP endpoint takes a call: the first caller meets the override
         await callbacks.start()
         await calls.start()
         await order_desk.start()  # offers of a previous run are pending again before anyone asks
@@ -230,6 +237,7 @@ def create_app(config: Config) -> web.Application:
         await listening.close()
         await calls.orders.stop()
         await calls.stop()
+        overrides.stop()
         await hub.close()
         states.close()
         await media.close()

@@ -144,6 +144,7 @@ class CallCenter:
     async def stop(self) -> None:
         await self.router.stop()
         for session in list(self._sessions.values()):
+            session.cut_off = "server_stop"
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(session.leg.hangup(), 2)
         await self._endpoint.stop()
@@ -165,15 +166,11 @@ class CallCenter:
     def session(self, call_id: str) -> CallSession | None:
         return self._sessions.get(call_id)
 
-    # -- queues ----------------------------------------------------------------------------------------------
+    def calls_of(self, agent_id: int) -> set[str]:
+        """The ids of the live calls the agent has (answered or dialled)."""
+        return {s.id for s in self._sessions.values() if s.agent_id == agent_id}
 
-    def set_override(self, name: str, mode: str) -> str:
-        """A supervisor opens or closes a queue now (`auto`: its hours again); returns the mode before."""
-        queue = self.directory.queues[name]
-        before, queue.override = queue.override, mode  # type: ignore[assignment]
-        log.info("queue %s: override %s (was %s)", name, mode, before)
-        self.bus.publish(QueueChanged(name))
-        return before
+    # -- queues ----------------------------------------------------------------------------------------------
 
     async def queue_overview(self) -> list[dict]:
         """`GET /api/queues`: every queue now, in config order."""
@@ -193,7 +190,7 @@ class CallCenter:
                 {
                     "name": queue.name,
                     "open_now": queue.open_at(now),
-                    "override": queue.override,
+                    **queue.override_json(now),
                     "waiting": len(queue.waiting),
                     "longest_wait_s": queue.longest_wait_s(),
                     "callbacks_pending": found.pending if found is not None else 0,
@@ -210,7 +207,7 @@ class CallCenter:
             self._withdraw_callback_offer(e.agent_id, e.state)
         if e.state == "offline" and e.reason in LOGGED_OFF_REASONS:
             # Logout, or a connection that did not come back within the grace: the agent's calls end.
-            self._spawn(self._agent_gone(e.agent_id))
+            self._spawn(self._agent_gone(e.agent_id, e.reason))
 
     def _withdraw_callback_offer(self, agent_id: int, cause: str) -> None:
         if agent_id not in self._callback_offers:
@@ -229,11 +226,12 @@ class CallCenter:
         if self.orders is not None:
             self.orders.withdraw(agent_id, cause)
 
-    async def _agent_gone(self, agent_id: int) -> None:
+    async def _agent_gone(self, agent_id: int, reason: str) -> None:
         try:
             for session in list(self._sessions.values()):
                 try:
                     if session.agent_id == agent_id:
+                        session.cut_off = reason
                         await session.leg.hangup()
                     elif session.offered_to == agent_id:
                         self._withdraw(session, agent_id, "cancelled")
@@ -328,7 +326,8 @@ class CallCenter:
         if queue is not None and session in queue.waiting:
             queue.waiting.remove(session)
         if session.offered_to is not None and not session.answered:
-            self._withdraw(session, session.offered_to, "cancelled", turned_down=False)
+            # The agent it rang hears why: called back, handed to the overflow number, or just taken back.
+            self._withdraw(session, session.offered_to, session.outcome or "cancelled", turned_down=False)
         self.bus.publish(QueueChanged(session.queue))
 
     def mark_queued(self, session: CallSession) -> None:
@@ -426,7 +425,11 @@ class CallCenter:
         assert self.callbacks is not None
         callback = self._take_callback_offer(agent_id, callback_id)
         try:
-            return await self.dial(agent_id, callback.number, callback_id=callback.id, queue=callback.queue)
+            call_id = await self.dial(
+                agent_id, callback.number, callback_id=callback.id, queue=callback.queue
+            )
+            self.callbacks.dialling(callback.id, call_id)
+            return call_id
         except CallError:
             await self.callbacks.rejected(callback.id)  # the agent could not dial now: nobody was called
             raise

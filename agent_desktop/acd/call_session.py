@@ -70,6 +70,9 @@ class CallSession:
         self.other: Leg | None = None  # a leg this call dialled: the overflow number
         self.recording: Recording | None = None  # the bridged conversation's, while it is recorded
         self.surveyed_by: int | None = None  # the agent who handed the caller to the survey (and left)
+        # Why the desk ended this call for its agent (`logout`, `connection_lost`, `server_stop`): not the agent's
+        # own hang-up, so an order's call still ringing records its attempt (acd/order_offers.py).
+        self.cut_off: str | None = None
         self.agent_left: float | None = None  # monotonic: the agent's end of the call (the survey's start)
         self.digits: asyncio.Queue[str] = asyncio.Queue(DIGITS_KEPT)  # the newest, see `_digit`
         self.offer_timer: asyncio.TimerHandle | None = None

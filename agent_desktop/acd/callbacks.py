@@ -159,8 +159,15 @@ class CallbackDesk:
         self._listeners.append(listener)
 
     async def start(self) -> None:
-        """Offers made before a restart cannot be answered any more: they are pending again."""
-        released = await self._store.write(repo.release_offers)
+        """Offers made before a restart cannot be answered any more: they are pending again; one being dialled
+        then keeps its dial (reached: done; else an attempt counted, retried after `callback_retry_after_min`)."""
+        now = self._clock()
+        released = await self._store.write(
+            repo.release_offers,
+            now=now,
+            retry_at=now + self._retry_after,
+            max_attempts={name: q.callback_attempts for name, q in self._queues.items()},
+        )
         if released:
             log.info("callbacks: %d offer(s) left by the previous run are pending again", released)
 
@@ -269,6 +276,11 @@ class CallbackDesk:
         log.info("callback %d: offer to agent %s not taken; pending again", callback_id, callback.agent_id)
         self._changed(callback.queue)
         return callback
+
+    def dialling(self, callback_id: int, call_id: str) -> None:
+        """`callback.accept` started `call_id` to the callback: queued at once, ahead of anything its end writes,
+        so a desk that dies mid-dial still counts it at its next start."""
+        self._store.post(repo.mark_dialling, callback_id, call_id)
 
     async def dialled(self, callback_id: int, reached: bool, now: datetime | None = None) -> Callback | None:
         """The dial of an offered callback ended: reached → done; not reached → one attempt more, pending again

@@ -140,3 +140,26 @@ class OpeningHours:
 
     def is_open(self, at: dt.datetime) -> bool:
         return self.why_closed(at) is None
+
+    def next_turn(self, to_open: bool, after: dt.datetime, horizon_days: int = 35) -> dt.datetime | None:
+        """The first moment after `after` at which the hours *turn* open (`to_open`) or closed: the end of a
+        supervisor's override that needs no `until` (an "open now" lapses when the hours open by themselves, a
+        "closed now" when they close). None when that does not happen within `horizon_days` (always open hours
+        never turn closed)."""
+        zone = ZoneInfo(self.timezone)
+        local = after.astimezone(zone)
+        # Openness only changes at a range's start or end or at a local midnight (a holiday, a closed date):
+        # walking those instants in order finds the first turn without stepping minute by minute.
+        marks = sorted({0, *(r.start % 1440 for r in self.ranges), *(r.end % 1440 for r in self.ranges)})
+        was = self.is_open(after)
+        for day in range(horizon_days + 1):
+            date = local.date() + dt.timedelta(days=day)
+            for minute in marks:
+                at = dt.datetime.combine(date, dt.time(minute // 60, minute % 60), zone)
+                if at <= after:
+                    continue
+                now_open = self.is_open(at)
+                if now_open == to_open and was != to_open:
+                    return at.astimezone(dt.UTC)
+                was = now_open
+        return None

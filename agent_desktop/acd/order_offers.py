@@ -169,12 +169,13 @@ class OrderOffers:
         if e.state == "offline" and e.reason in LOGGED_OFF:
             # Logged off with a dialled order whose wrap-up never gave its outcome (its call is ended by the call
             # center, answered or not): another agent calls it again later and records it.
-            self._spawn(self._release_unrecorded(e.agent_id))
+            # A call still up is left to its own end, which records its attempt (`_call_ended`).
+            self._spawn(self._release_unrecorded(e.agent_id, self.calls.calls_of(e.agent_id)))
         if e.state == "outbound":
             self.ask(e.agent_id)
 
-    async def _release_unrecorded(self, agent_id: int) -> None:
-        released = await self.orders.release_unrecorded(agent_id)
+    async def _release_unrecorded(self, agent_id: int, live_calls: set[str]) -> None:
+        released = await self.orders.release_unrecorded(agent_id, keep_calls=live_calls)
         if released:
             log.info("agent %s logged off: %d dialled order(s) back to pending", agent_id, released)
 
@@ -257,14 +258,19 @@ class OrderOffers:
                 order_id,
                 session.id,
                 answered=session.answered,
-                # The agent's own CANCEL: the wrap-up says why (a wrong number spotted, a change of mind).
-                agent_hung_up=leg.cause == "local_bye" and not session.answered,
+                # The agent's own CANCEL: the wrap-up says why (a wrong number spotted, a change of mind). A
+                # CANCEL the desk sent because the agent went (or the desk stops) is no choice of theirs: the
+                # citizen's phone rang unanswered, which is `no_answer`.
+                agent_hung_up=leg.cause == "local_bye" and not session.answered and session.cut_off is None,
                 sip_status=leg.final_status,
                 cause=leg.cause or "failed",
             )
         except OrderRefused as e:
             log.info("order %s: its call's outcome not recorded (%s)", order_id, e.message)
             outcome = None
+        if outcome is None and session.cut_off is not None:
+            # Answered, and its agent went before the wrap-up: nobody will give the outcome.
+            await self.orders.release_unrecorded(agent_id, order_id=order_id)
         self._tell(
             agent_id, {"type": "order.ended", "order_id": order_id, "call_id": session.id, "outcome": outcome}
         )

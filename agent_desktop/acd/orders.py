@@ -195,9 +195,18 @@ class OrderDesk:
         """The agent left `outbound` or logged out: an undialled offer goes back to the list, first in line."""
         return await self._store.write(call_orders.release, agent_id, self._clock())
 
-    async def release_unrecorded(self, agent_id: int) -> int:
-        """The agent logged off: orders they dialled with no outcome recorded go back for another agent."""
-        return await self._store.write(call_orders.release_unrecorded, agent_id, self._clock())
+    async def release_unrecorded(
+        self, agent_id: int, *, keep_calls: Iterable[str] = (), order_id: int | None = None
+    ) -> int:
+        """The agent logged off: orders they dialled with no outcome recorded go back for another agent (those
+        whose call is in `keep_calls`, still up, are left to that call's end; `order_id`: only that one)."""
+        return await self._store.write(
+            call_orders.release_unrecorded,
+            agent_id,
+            self._clock(),
+            keep_calls=tuple(keep_calls),
+            order_id=order_id,
+        )
 
     async def skip(self, agent_id: int, order_id: int, reason: str) -> dict:
         """`order.skip`: due again after the list's retry delay, no attempt counted."""

@@ -19,14 +19,29 @@ from typing import TYPE_CHECKING, Literal
 from ..config import Config, ConfigError, MenuConfig, QueueConfig
 from ..media.audio_file import AudioFileError, decode_8k_mono
 from ..media.hold_music import HoldMusic
+from ..store.clock import iso
 from .opening_hours import OpeningHours
 
 if TYPE_CHECKING:
     from .call_session import CallSession
 
 DEFAULT_QUEUE = "default"
-Override = Literal["open", "closed", "auto"]
+Mode = Literal["open", "closed", "auto"]
 OVERRIDES = ("open", "closed", "auto")
+
+
+@dataclass(frozen=True)
+class Override:
+    """A supervisor's `open` or `closed` on a queue (DESIGN.md §9 "Opening now"): who set it, when, and when it
+    lapses by itself (`until`; None: only when set back to `auto`). Kept in the store (`acd/overrides.py`)."""
+
+    mode: Mode
+    set_by: int | None
+    set_at: dt.datetime
+    until: dt.datetime | None = None
+
+    def stands(self, at: dt.datetime) -> bool:
+        return self.until is None or at < self.until
 
 
 @dataclass(eq=False)
@@ -35,7 +50,7 @@ class Queue:
     hours: OpeningHours
     music: HoldMusic
     prompts: dict[str, HoldMusic] = field(default_factory=dict)
-    override: Override = "auto"
+    override: Override | None = None
     waiting: list[CallSession] = field(default_factory=list)  # in the order they joined
 
     @property
@@ -53,10 +68,26 @@ class Queue:
     def prompt(self, key: str) -> HoldMusic | None:
         return self.prompts.get(key)
 
+    def override_at(self, at: dt.datetime) -> Override | None:
+        """The supervisor's override standing at `at` (a lapsed one counts as none)."""
+        found = self.override
+        return found if found is not None and found.stands(at) else None
+
     def open_at(self, at: dt.datetime) -> bool:
-        if self.override != "auto":
-            return self.override == "open"
+        found = self.override_at(at)
+        if found is not None:
+            return found.mode == "open"
         return self.hours.is_open(at)
+
+    def override_json(self, at: dt.datetime) -> dict:
+        """`GET /api/queues`' override fields at `at`: `override` (open | closed | auto), who set it, when, until."""
+        found = self.override_at(at)
+        return {
+            "override": found.mode if found else "auto",
+            "override_by": found.set_by if found else None,
+            "override_set_at": iso(found.set_at) if found else None,
+            "override_until": iso(found.until) if found and found.until else None,
+        }
 
     def longest_wait_s(self) -> int:
         if not self.waiting:

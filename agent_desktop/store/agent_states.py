@@ -39,3 +39,21 @@ def history(db: sqlite_utils.Database, agent_id: int, limit: int = 100) -> list[
 def last(db: sqlite_utils.Database, agent_id: int) -> dict | None:
     rows = history(db, agent_id, 1)
     return rows[0] if rows else None
+
+
+@writes("agent_state_changes")
+def close_orphans(db: sqlite_utils.Database) -> int:
+    """On start-up: agents the previous process left in a state other than `offline` (it crashed: no logout was
+    written) are offline from now, reason `server_restart`, so per-state reports do not count the downtime as
+    time available, on a call or on break. How many."""
+    rows = db.execute(
+        """SELECT c.agent_id, c.state FROM agent_state_changes c
+           JOIN (SELECT agent_id, MAX(id) AS id FROM agent_state_changes GROUP BY agent_id) last ON last.id = c.id"""
+    ).fetchall()
+    stamp = iso()
+    orphans = [agent_id for agent_id, state in rows if state != "offline"]
+    for agent_id in orphans:
+        db["agent_state_changes"].insert(
+            {"agent_id": agent_id, "state": "offline", "reason": "server_restart", "at": stamp}
+        )
+    return len(orphans)

@@ -420,19 +420,35 @@ def release(db: sqlite_utils.Database, agent_id: int, now: datetime) -> int:
 
 
 @writes(ORDERS, ATTEMPTS)
-def release_unrecorded(db: sqlite_utils.Database, agent_id: int, now: datetime) -> int:
+def release_unrecorded(
+    db: sqlite_utils.Database,
+    agent_id: int,
+    now: datetime,
+    *,
+    keep_calls: Sequence[str] = (),
+    order_id: int | None = None,
+) -> int:
     """The agent logged out (or did not reconnect) with an order dialled and no outcome: its call reached the
     citizen or the agent hung up first, and nobody recorded what came of it. The order is pending again, due after
     its list's retry delay (the citizen is not rung again at once), for another agent to call and record; the
     attempt is kept in the history as outcome `no_outcome`, not counted (a missing wrap-up never makes an order
-    `failed`). How many orders went back."""
-    stamp = iso(now)
-    rows = list(
-        db.query(
+    `failed`). `keep_calls`: calls still up, left to their own end; `order_id`: only that order. How many orders
+    went back."""
+    rows = [
+        row
+        for row in db.query(
             "SELECT * FROM call_orders WHERE offered_to = ? AND state = 'offered' AND call_id IS NOT NULL",
             [agent_id],
         )
-    )
+        if row["call_id"] not in keep_calls and order_id in (None, row["id"])
+    ]
+    _back_unrecorded(db, rows, now)
+    return len(rows)
+
+
+def _back_unrecorded(db: sqlite_utils.Database, rows: Sequence[dict], now: datetime) -> None:
+    """Dialled orders whose outcome nobody gave: pending after their list's retry delay, `no_outcome` kept."""
+    stamp = iso(now)
     for row in rows:
         lst = get_list(db, row["list"])
         retry_min = lst.retry_after_min if lst is not None else 0
@@ -444,7 +460,7 @@ def release_unrecorded(db: sqlite_utils.Database, agent_id: int, now: datetime) 
         db["call_order_attempts"].insert(
             {
                 "order_id": row["id"],
-                "agent_id": agent_id,
+                "agent_id": row["offered_to"],
                 "call_id": row["call_id"],
                 "outcome": "no_outcome",
                 "counted": 0,
@@ -452,19 +468,36 @@ def release_unrecorded(db: sqlite_utils.Database, agent_id: int, now: datetime) 
                 "at": stamp,
             }
         )
-    return len(rows)
 
 
-@writes(ORDERS)
+@writes(ORDERS, ATTEMPTS, DNC, "calls")  # reads `calls` too: after `close_orphans` has landed
 def release_all(db: sqlite_utils.Database, now: datetime) -> int:
     """On start-up: offers a previous process made cannot be called, skipped or wrapped up any more (their agent's
-    socket and any call of theirs died with it). They are pending again, as due as they were and without counting
-    an attempt, so the next agent gets them first instead of their staying `offered` for ever."""
-    return db.execute(
-        """UPDATE call_orders SET state = 'pending', offered_at = NULL, call_id = NULL, updated = ?
+    socket and any call of theirs died with it). An undialled one is pending again, as due as it was and without
+    counting an attempt, so the next agent gets it first. A dialled one whose call the process took down with it
+    keeps that attempt: not answered (its `calls` row, closed by `close_orphans`, says so) → `no_answer`, counted,
+    retried as its list says; answered → pending after the retry delay with `no_outcome`, as after a logout.
+    Either way it never stays `offered` for ever."""
+    dialled = list(
+        db.query(
+            """SELECT o.*, c.answered AS call_answered FROM call_orders o LEFT JOIN calls c ON c.id = o.call_id
+               WHERE o.state = 'offered' AND o.call_id IS NOT NULL"""
+        )
+    )
+    for row in dialled:
+        if row["call_answered"] is None:
+            record_outcome(
+                db, row["id"], row["offered_to"], "no_answer", now, call_id=row["call_id"], automatic=True
+            )
+    _back_unrecorded(db, [row for row in dialled if row["call_answered"] is not None], now)
+    return (
+        len(dialled)
+        + db.execute(
+            """UPDATE call_orders SET state = 'pending', offered_at = NULL, call_id = NULL, updated = ?
            WHERE state = 'offered'""",
-        [iso(now)],
-    ).rowcount
+            [iso(now)],
+        ).rowcount
+    )
 
 
 def _offered_to(db: sqlite_utils.Database, order_id: int, agent_id: int) -> dict:

@@ -11,7 +11,7 @@ as time does.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -137,7 +137,8 @@ def back_to_pending(db: sqlite_utils.Database, callback_id: int) -> Callback | N
     """An offer refused, rung out or lost (the agent went away): pending again, no attempt counted. None when the
     callback is not offered (already dialled, or unknown)."""
     cur = db.execute(
-        "UPDATE callbacks SET state = 'pending' WHERE id = ? AND state = 'offered'", [callback_id]
+        "UPDATE callbacks SET state = 'pending', call_id = NULL WHERE id = ? AND state = 'offered'",
+        [callback_id],
     )
     return get(db, callback_id) if cur.rowcount else None
 
@@ -158,21 +159,51 @@ def record_dial(
     if current is None or current.state != "offered":
         return None
     if reached:
-        db.execute("UPDATE callbacks SET state = 'done', last_try = ? WHERE id = ?", [iso(now), callback_id])
+        db.execute(
+            "UPDATE callbacks SET state = 'done', last_try = ?, call_id = NULL WHERE id = ?",
+            [iso(now), callback_id],
+        )
     else:
         attempts = current.attempts + 1
         state = "failed" if attempts >= max_attempts else "pending"
         db.execute(
-            "UPDATE callbacks SET state = ?, attempts = ?, last_try = ?, next_try = ? WHERE id = ?",
+            "UPDATE callbacks SET state = ?, attempts = ?, last_try = ?, next_try = ?, call_id = NULL WHERE id = ?",
             [state, attempts, iso(now), iso(retry_at), callback_id],
         )
     return get(db, callback_id)
 
 
 @writes("callbacks")
-def release_offers(db: sqlite_utils.Database) -> int:
-    """On start-up: offers a previous process made cannot be answered any more; they are pending again."""
-    return db.execute("UPDATE callbacks SET state = 'pending' WHERE state = 'offered'").rowcount
+def mark_dialling(db: sqlite_utils.Database, callback_id: int, call_id: str) -> None:
+    """The agent accepted the offer and `call_id` dials it: kept until the dial is recorded (`record_dial`)."""
+    db.execute("UPDATE callbacks SET call_id = ? WHERE id = ? AND state = 'offered'", [call_id, callback_id])
+
+
+@writes("callbacks", "calls")  # reads `calls` too: after `close_orphans` has landed
+def release_offers(
+    db: sqlite_utils.Database, *, now: datetime, retry_at: datetime, max_attempts: Mapping[str, int]
+) -> int:
+    """On start-up: offers a previous process made cannot be answered any more; they are pending again. One that
+    was being dialled when the process died keeps that dial: its call answered → done (reached); not → one
+    attempt more as `record_dial` (`max_attempts`: per queue, 3 for a queue no longer configured)."""
+    dialled = list(
+        db.query(
+            """SELECT b.id, b.queue, c.answered FROM callbacks b LEFT JOIN calls c ON c.id = b.call_id
+               WHERE b.state = 'offered' AND b.call_id IS NOT NULL"""
+        )
+    )
+    for row in dialled:
+        record_dial(
+            db,
+            row["id"],
+            reached=row["answered"] is not None,
+            now=now,
+            retry_at=retry_at,
+            max_attempts=max_attempts.get(row["queue"], 3),
+        )
+    return (
+        len(dialled) + db.execute("UPDATE callbacks SET state = 'pending' WHERE state = 'offered'").rowcount
+    )
 
 
 @reads("callbacks")

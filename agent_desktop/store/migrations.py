@@ -422,6 +422,25 @@ def _009_surveys(db: sqlite_utils.Database) -> None:
     db["surveys"].create_index(["at"])
 
 
+def _010_queue_overrides(db: sqlite_utils.Database) -> None:
+    # DESIGN.md §9 "Opening now": a supervisor's override of a queue's hours, one row per queue while it stands
+    # (`auto` deletes it). `mode`: open | closed; `set_by`: the supervisor's agent id; `set_at`, `until`: UTC
+    # ISO-8601, `until` NULL when it stands until set back to `auto`. Restored at start-up: a restart (a deploy,
+    # a crash) neither closes a crisis line a supervisor opened nor opens a queue one closed.
+    db["queue_overrides"].create(
+        {"queue": str, "mode": str, "set_by": int, "set_at": str, "until": str},
+        pk="queue",
+        not_null={"mode", "set_at"},
+    )
+
+
+def _011_callbacks_call_id(db: sqlite_utils.Database) -> None:
+    # The call dialling an offered callback (NULL while only offered, and again once its dial is recorded): a desk
+    # that crashed mid-dial counts that attempt at start-up instead of offering the callback as if nobody had
+    # been rung (`release_offers`).
+    db["callbacks"].add_column("call_id", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _001_agents_sessions_states_audit,
     _002_preflight_reports,
@@ -432,4 +451,6 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _007_call_lists_orders,
     _008_recordings,
     _009_surveys,
+    _010_queue_overrides,
+    _011_callbacks_call_id,
 ]

@@ -9,6 +9,7 @@ from ..acd.agent_state import AgentStates
 from ..acd.call_center import CallCenter
 from ..acd.callbacks import CallbackDesk
 from ..acd.events import EventBus
+from ..acd.overrides import QueueOverrides
 from ..config import Config
 from ..eid.challenge import ChallengeStore
 from ..eid.verify import VerifyPolicy
@@ -32,3 +33,4 @@ MEDIA = web.AppKey("media", MediaRoom)
 CALLS = web.AppKey("calls", CallCenter)
 BUS = web.AppKey("bus", EventBus)
 CALLBACKS = web.AppKey("callbacks", CallbackDesk)
+OVERRIDES = web.AppKey("overrides", QueueOverrides)

@@ -1,19 +1,25 @@
 """The queues' live view and the supervisor's opening override (DESIGN.md §9, role supervisor).
 
-    GET  /api/queues                          -> [{name, open_now, override, waiting, longest_wait_s,
-                                                   callbacks_pending, agents: {<state>: count}}]
-    POST /api/queues/{name}/override {mode}   -> the queue as above; mode open | closed | auto
+    GET  /api/queues                               -> [{name, open_now, override, override_by, override_set_at,
+                                                        override_until, waiting, longest_wait_s,
+                                                        callbacks_pending, agents: {<state>: count}}]
+    POST /api/queues/{name}/override {mode, until?} -> the queue as above; mode open | closed | auto
 
-An override takes effect at once (the next call meets it; callers already waiting stay queued) and lasts until it
-is set back to `auto` or the desk restarts. Each change leaves an audit_log row (`queue.override`).
+An override takes effect at once (the next call meets it; callers already waiting stay queued), is kept in the
+store and restored after a restart, and lasts until `until` (ISO date-time, Europe/Brussels unless it has an
+offset, at most 31 days ahead), or without one until the queue's hours turn that way by themselves, or until set
+back to `auto` (`acd/overrides.py`). Each change leaves an audit_log row (`queue.override`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
 from aiohttp import web
 
-from ..acd.queues import OVERRIDES
-from ..store import audit
+from ..acd.overrides import UNSET, OverrideError
 from . import keys
 from .auth import AGENT, require
 from .errors import ApiError
@@ -30,26 +36,33 @@ async def list_queues(request: web.Request) -> web.Response:
     return web.json_response(await request.app[keys.CALLS].queue_overview())
 
 
+def _until(value: Any, timezone: str) -> dt.datetime:
+    """An ISO date-time; without an offset, on the queue's own clock."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise ApiError("bad_request", "until must be an ISO date-time", {"field": "until"})
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError("bad_request", "until must be an ISO date-time", {"field": "until"}) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(timezone))
+
+
 @require("supervisor")
 async def set_override(request: web.Request) -> web.Response:
     calls = request.app[keys.CALLS]
     name = request.match_info["name"]
-    if name not in calls.directory.queues:
+    queue = calls.directory.queues.get(name)
+    if queue is None:
         raise ApiError("not_found", f"no queue named {name!r}")
     body = await read_json(request, 1024)
-    mode = body.get("mode")
-    if mode not in OVERRIDES:
-        raise ApiError("bad_request", f"mode: one of {', '.join(OVERRIDES)}")
-    before = calls.set_override(name, mode)
-    agent = request[AGENT]
-    request.app[keys.STORE].post(
-        audit.log,
-        "queue.override",
-        agent_id=agent.id,
-        remote=request.remote or "",
-        queue=name,
-        mode=mode,
-        before=before,
-    )
+    until: object = UNSET
+    if body.get("until") is not None:
+        until = _until(body["until"], queue.config.timezone)
+    try:
+        await request.app[keys.OVERRIDES].set(
+            name, body.get("mode"), agent_id=request[AGENT].id, remote=request.remote or "", until=until
+        )
+    except OverrideError as e:
+        raise ApiError("bad_request", str(e)) from None
     overview = await calls.queue_overview()
     return web.json_response(next(q for q in overview if q["name"] == name))

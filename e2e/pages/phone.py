@@ -25,6 +25,15 @@ class PhonePanel:
         """`data-state`: ringing, connected, held, ended."""
         return self.page.get_by_test_id("call-status")
 
+    @property
+    def notice(self) -> Locator:
+        """Why an offer stopped ringing here (`data-key`: its i18n key), shown for a few seconds."""
+        return self.page.get_by_test_id("offer-notice")
+
+    def expect_notice(self, key: str) -> None:
+        expect(self.notice).to_be_visible()
+        expect(self.notice).to_have_attribute("data-key", key)
+
     def expect_call_state(self, state: str) -> None:
         expect(self.status).to_have_attribute("data-state", state)
 

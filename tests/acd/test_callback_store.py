@@ -107,5 +107,5 @@ def test_listing_counts_and_release_after_a_restart(tmp_path):
     assert callbacks.listing(db, queues=[]) == []
     assert len(callbacks.listing(db, limit=1)) == 1
     assert callbacks.open_counts(db, T0 + timedelta(days=2)) == {"algemeen": (2, 1), "crisis": (1, 1)}
-    assert callbacks.release_offers(db) == 1
+    assert callbacks.release_offers(db, now=T0, retry_at=T0, max_attempts={}) == 1
     assert callbacks.get(db, a.id).state == "pending"

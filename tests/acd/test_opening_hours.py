@@ -107,3 +107,20 @@ def test_callback_due_is_the_end_of_the_second_belgian_working_day() -> None:
     # Late evening UTC that is already the next day in Brussels counts from the Brussels date.
     late = dt.datetime(2026, 12, 3, 23, 30, tzinfo=dt.UTC)  # Friday 4th, 00:30 in Brussels
     assert callback_due(late, 1).astimezone(BXL).date() == dt.date(2026, 12, 7)
+
+
+def test_next_turn_is_when_the_hours_open_or_close_by_themselves() -> None:
+    # The end of a supervisor's override without `until` (acd/overrides.py).
+    hours = OpeningHours.from_config(["mon-fri 09:00-16:00"], closed_dates=["2026-12-28"])
+    thursday_evening = at("2026-12-24 20:00")  # Christmas Eve (Thursday); Friday 25 is Christmas
+    # Opened now: it lapses when the hours open by themselves, after Christmas, the weekend and the closed date.
+    assert hours.next_turn(True, thursday_evening).astimezone(BXL) == at("2026-12-29 09:00")
+    # Closed now, during opening hours: it lapses at that day's closing, so the next morning opens as usual.
+    assert hours.next_turn(False, at("2026-12-29 10:00")).astimezone(BXL) == at("2026-12-29 16:00")
+    # Opened now while open (to stay open tonight): the next opening, not this one.
+    assert hours.next_turn(True, at("2026-12-29 10:00")).astimezone(BXL) == at("2026-12-30 09:00")
+    # A night range past midnight turns open at its start and closed at its end, the next day.
+    night = OpeningHours.from_config(["fri 22:00-06:00"], holidays="none")
+    assert night.next_turn(False, at("2026-12-04 23:00")).astimezone(BXL) == at("2026-12-05 06:00")
+    # Always-open hours never turn closed: a "closed now" stands until set back to auto.
+    assert OpeningHours.from_config([], holidays="none").next_turn(False, thursday_evening) is None

@@ -1,7 +1,8 @@
 """A desk restarted on the same database (DESIGN.md §11): offers the previous process made cannot be called or
 skipped any more (their agent's socket, and any call, died with it). At start-up they are pending again — the
-undialled one as due as before, the dialled one whose call is gone too — without counting an attempt, so another
-agent gets them instead of the orders staying `offered` for ever."""
+undialled one as due as before, without counting an attempt; the dialled one whose call is gone too keeps its
+attempt (`no_answer`, retried after the list's delay: tests/orders/test_order_cut_off.py) — so another agent gets
+them instead of the orders staying `offered` for ever."""
 
 from __future__ import annotations
 
@@ -43,9 +44,16 @@ async def test_offers_left_by_a_stopped_desk_are_pending_again_and_go_to_another
     await server.start_server()
     try:
         again = Desk(config, server, desk.url, desk.cards)
-        for order_id in (held["order_id"], undialled["id"], dialled["id"]):
+        for order_id in (held["order_id"], undialled["id"]):
             order = await order_of(again, order_id)
             assert (order["state"], order["attempts"], order["call_id"]) == ("pending", 0, None), order
+        order = await order_of(again, dialled["id"])
+        assert (order["state"], order["outcome"], order["attempts"], order["call_id"]) == (
+            "pending",
+            "no_answer",
+            1,
+            None,
+        )
         async with AsyncExitStack() as stack2:
             other = await AgentClient(again, "supervisor").start(stack2)
             await outbound(other)

@@ -9,6 +9,7 @@ import { Ringer } from "./ringer.js";
 
 const $ = (id) => document.getElementById(id);
 const LOCALES = { nl: "nl-BE", fr: "fr-BE", en: "en-GB" };
+const NOTICE_MS = 8000; // long enough to read twice, short enough not to linger into the next call
 
 // "7 seconden", "1 min, 5 s": the wait as the agent's locale says it (Intl.DurationFormat where the browser has
 // it, else m:ss, which every locale here reads the same).
@@ -53,6 +54,23 @@ export function initPhone(socket, toast) {
   let offered = null; // the call ringing for us: {call_id, from, queue, waited_s, receivedAt}
   let current = null; // our call: {call_id, state, direction, number, connectedAt}
   let endedTimer = null;
+  let noticeTimer = null;
+
+  // Why an offer left this desk (caller hung up, rung out to a colleague, called back…), shown for a few seconds
+  // in the agent's language; it blocks nothing and a newer notice replaces it.
+  function showNotice(key) {
+    const notice = $("offer-notice");
+    clearTimeout(noticeTimer);
+    notice.dataset.key = key;
+    setText(notice, key);
+    notice.hidden = false;
+    noticeTimer = setTimeout(() => {
+      notice.hidden = true;
+      setText(notice, null);
+      delete notice.dataset.key;
+    }, NOTICE_MS);
+  }
+  const WITHDRAWN = ["abandoned", "callback_requested", "cancelled", "closed", "no_answer", "overflowed"];
 
   function showStatus(state, cause) {
     ui.status.dataset.state = state;
@@ -100,6 +118,10 @@ export function initPhone(socket, toast) {
       if (offered?.call_id === id) {
         offered = null;
         ringer.stop();
+        // `rejected` is the agent's own refusal: nothing to explain.
+        if (message.cause && message.cause !== "rejected") {
+          showNotice(`phone.withdrawn.${WITHDRAWN.includes(message.cause) ? message.cause : "other"}`);
+        }
       }
       if (current?.call_id === id) {
         const connected = Boolean(current.connectedAt);
@@ -173,6 +195,13 @@ export function initPhone(socket, toast) {
     render();
   });
   document.addEventListener("desk:call.state", (event) => onCallState(event.detail));
+  // Offers taken back for a reason that is not the agent's own doing (a state change, a skip are).
+  document.addEventListener("desk:callback.withdrawn", (event) => {
+    if (event.detail.cause === "no_answer") showNotice("phone.withdrawn.callback_no_answer");
+  });
+  document.addEventListener("desk:order.withdrawn", (event) => {
+    if (event.detail.cause === "call_offered") showNotice("phone.withdrawn.order_call_offered");
+  });
 
   rtc.addEventListener("state", (event) => {
     ui.rtcStatus.dataset.status = event.detail.state;
