@@ -5,101 +5,30 @@ carry the same codes as a Web eID token of the same card; the header must be bel
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import ssl
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from agent_desktop.app import create_app
 from agent_desktop.cli import enrol_certificate
-from agent_desktop.config import Config, load_config
+from agent_desktop.config import load_config
 from agent_desktop.eid.nrn import make_test_nrn
-from agent_desktop.eid.ocsp_responder import start_responder
 from agent_desktop.eid.pki import Pki, create_pki, issue_auth_cert
-from agent_desktop.store import audit
 from agent_desktop.store.db import open_db
 from agent_desktop.web.auth import PRELOGIN_COOKIE, SESSION_COOKIE
 from tests.helpers.net import free_port
-from tests.helpers.nginx import Nginx
 from tests.helpers.webeid import make_token
 from tests.web.conftest import write_config
+from tests.web.tls_desk import HEADER, Card, TlsDesk, tls_desk_running
 
-HEADER = "X-SSL-Client-Cert"
 pytestmark = pytest.mark.timeout(60)
-
-
-@dataclass
-class Card:
-    cert: x509.Certificate
-    key: Any
-    nrn: str
-    cert_file: Path
-    key_file: Path
-
-
-@dataclass
-class TlsDesk:
-    config: Config
-    proxy: Nginx
-    desk_url: str  # the desk itself, behind the proxy
-    cards: dict[str, Card]
-    revoked: set[int]
-
-    @property
-    def url(self) -> str:
-        return self.proxy.url  # = public_url
-
-    def browser(self, card: str | None = None, **headers: str) -> aiohttp.ClientSession:
-        """A browser talking to nginx over TLS, presenting `card`'s certificate (or none)."""
-        context = ssl.create_default_context(cafile=str(self.proxy.server_cert))
-        if card is not None:
-            context.load_cert_chain(self.cards[card].cert_file, self.cards[card].key_file)
-        return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=context),
-            cookie_jar=aiohttp.CookieJar(unsafe=True),
-            headers={"Origin": self.url, **headers},
-            timeout=aiohttp.ClientTimeout(total=15),
-        )
-
-    def direct(self, local_address: str, **headers: str) -> aiohttp.ClientSession:
-        """A client that skips the proxy and talks to the desk from `local_address`."""
-        return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(local_addr=(local_address, 0)),
-            cookie_jar=aiohttp.CookieJar(unsafe=True),
-            headers={"Origin": self.url, **headers},
-            timeout=aiohttp.ClientTimeout(total=15),
-        )
-
-    def audit_rows(self) -> list[dict]:
-        db = open_db(self.config.path(self.config.database.path))
-        try:
-            return audit.recent(db)
-        finally:
-            db.close()
-
-
-def _card(directory: Path, name: str, pki: Pki, nrn: str, given: str, surname: str, **kw: Any) -> Card:
-    cert, key = issue_auth_cert(pki, given_name=given, surname=surname, nrn=nrn, **kw)
-    cert_file, key_file = directory / f"{name}.crt", directory / f"{name}.key"
-    cert_file.write_bytes(cert.public_bytes(Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return Card(cert, key, nrn, cert_file, key_file)
 
 
 @pytest.fixture(scope="module")
@@ -115,61 +44,8 @@ def foreign_pki() -> Pki:
 
 @pytest.fixture
 async def tls_desk(tmp_path: Path, tls_pki: Pki, foreign_pki: Pki) -> AsyncIterator[TlsDesk]:
-    revoked: set[int] = set()
-    responder = await start_responder(tls_pki, "127.0.0.1", 0, revoked)
-    pki = dataclasses.replace(tls_pki, ocsp_url=responder.url + "ocsp")
-    cards_dir = tmp_path / "cards"
-    cards_dir.mkdir()
-    agent_nrn = make_test_nrn(date(1985, 3, 2), 17)
-    long_ago = datetime.now(UTC) - timedelta(days=3 * 365)
-    cards = {
-        "agent": _card(cards_dir, "agent", pki, agent_nrn, "Els", "Maes", key_type="rsa"),
-        "revoked": _card(
-            cards_dir, "revoked", pki, make_test_nrn(date(1990, 6, 1), 21), "Jan", "Wouters", key_type="ec"
-        ),
-        "expired": _card(
-            cards_dir,
-            "expired",
-            pki,
-            make_test_nrn(date(1970, 1, 9), 45),
-            "Mia",
-            "Peeters",
-            key_type="ec",
-            not_before=long_ago,
-            not_after=datetime.now(UTC) - timedelta(days=1),
-        ),
-        "stranger": _card(
-            cards_dir, "stranger", pki, make_test_nrn(date(2001, 5, 6), 33), "Noor", "Claes", key_type="ec"
-        ),
-        # The enrolled agent's own national number, from a CA the desk does not trust.
-        "foreign": _card(cards_dir, "foreign", foreign_pki, agent_nrn, "Els", "Maes", key_type="ec"),
-    }
-    desk_port, proxy_port = free_port(), free_port()
-    path = write_config(tmp_path, tls_pki, desk_port)
-    text = path.read_text()
-    text = text.replace(
-        f'public_url = "http://127.0.0.1:{desk_port}"',
-        f'public_url = "https://127.0.0.1:{proxy_port}"\ntrusted_proxies = ["127.0.0.1/32"]',
-    )
-    text = text.replace(
-        'ocsp = "off"',
-        f'ocsp = "required"\nocsp_responders = ["http://127.0.0.1:"]\nclient_cert_header = "{HEADER}"',
-    )
-    path.write_text(text)
-    config = load_config(path)
-    for name in ("agent", "revoked", "expired"):
-        enrol_certificate(config, cards[name].cert, ["agent"], [])
-    server = TestServer(create_app(config), host="127.0.0.1", port=desk_port)
-    await server.start_server()
-    ca_pems = b"".join(c.public_bytes(Encoding.PEM) for c in (tls_pki.root_cert, tls_pki.ca_cert))
-    proxy = Nginx(tmp_path / "nginx", desk_port, ca_pems, port=proxy_port)
-    try:
-        proxy.start()
-        yield TlsDesk(config, proxy, f"http://127.0.0.1:{desk_port}", cards, revoked)
-    finally:
-        proxy.stop()
-        await server.close()
-        await responder.close()
+    async with tls_desk_running(tmp_path, tls_pki, foreign_pki) as running:
+        yield running
 
 
 def _set_cookies(response: aiohttp.ClientResponse) -> dict[str, str]:
