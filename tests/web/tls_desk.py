@@ -97,22 +97,57 @@ def _card(directory: Path, name: str, pki: Pki, nrn: str, given: str, surname: s
     return Card(cert, key, nrn, cert_file, key_file)
 
 
+def _swap(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1, f"tests/web/conftest.py write_config no longer writes {old!r}"
+    return text.replace(old, new)
+
+
 @contextlib.asynccontextmanager
 async def tls_desk_running(tmp_path: Path, tls_pki: Pki, foreign_pki: Pki) -> AsyncIterator[TlsDesk]:
-    revoked: set[int] = set()
-    responder = await start_responder(tls_pki, "127.0.0.1", 0, revoked)
-    pki = dataclasses.replace(tls_pki, ocsp_url=responder.url + "ocsp")
-    cards_dir = tmp_path / "cards"
-    cards_dir.mkdir()
+    async with contextlib.AsyncExitStack() as stack:
+        revoked: set[int] = set()
+        responder = await start_responder(tls_pki, "127.0.0.1", 0, revoked)
+        stack.push_async_callback(responder.close)
+        pki = dataclasses.replace(tls_pki, ocsp_url=responder.url + "ocsp")
+        cards = _cards(tmp_path / "cards", pki, foreign_pki)
+        desk_port, proxy_port = free_port(), free_port()
+        path = write_config(tmp_path, tls_pki, desk_port)
+        text = _swap(
+            path.read_text(),
+            f'public_url = "http://127.0.0.1:{desk_port}"',
+            f'public_url = "https://127.0.0.1:{proxy_port}"\ntrusted_proxies = ["127.0.0.1/32"]',
+        )
+        text = _swap(
+            text,
+            'ocsp = "off"',
+            f'ocsp = "required"\nocsp_responders = ["http://127.0.0.1:"]\nclient_cert_header = "{HEADER}"',
+        )
+        path.write_text(text)
+        config = load_config(path)
+        for name in ("agent", "revoked", "expired"):
+            enrol_certificate(config, cards[name].cert, ["agent"], [])
+        server = TestServer(create_app(config), host="127.0.0.1", port=desk_port)
+        await server.start_server()
+        stack.push_async_callback(server.close)
+        # What the browser is told to offer: the test root and its citizen CA (as Belgium Root CA4/CA6 and theirs).
+        ca_pems = b"".join(c.public_bytes(Encoding.PEM) for c in (tls_pki.root_cert, tls_pki.ca_cert))
+        proxy = Nginx(tmp_path / "nginx", desk_port, ca_pems, port=proxy_port)
+        stack.callback(proxy.stop)
+        proxy.start()
+        yield TlsDesk(config, proxy, f"http://127.0.0.1:{desk_port}", cards, revoked)
+
+
+def _cards(directory: Path, pki: Pki, foreign_pki: Pki) -> dict[str, Card]:
+    directory.mkdir()
     agent_nrn = make_test_nrn(date(1985, 3, 2), 17)
     long_ago = datetime.now(UTC) - timedelta(days=3 * 365)
-    cards = {
-        "agent": _card(cards_dir, "agent", pki, agent_nrn, "Els", "Maes", key_type="rsa"),
+    return {
+        "agent": _card(directory, "agent", pki, agent_nrn, "Els", "Maes", key_type="rsa"),
         "revoked": _card(
-            cards_dir, "revoked", pki, make_test_nrn(date(1990, 6, 1), 21), "Jan", "Wouters", key_type="ec"
+            directory, "revoked", pki, make_test_nrn(date(1990, 6, 1), 21), "Jan", "Wouters", key_type="ec"
         ),
         "expired": _card(
-            cards_dir,
+            directory,
             "expired",
             pki,
             make_test_nrn(date(1970, 1, 9), 45),
@@ -123,34 +158,8 @@ async def tls_desk_running(tmp_path: Path, tls_pki: Pki, foreign_pki: Pki) -> As
             not_after=datetime.now(UTC) - timedelta(days=1),
         ),
         "stranger": _card(
-            cards_dir, "stranger", pki, make_test_nrn(date(2001, 5, 6), 33), "Noor", "Claes", key_type="ec"
+            directory, "stranger", pki, make_test_nrn(date(2001, 5, 6), 33), "Noor", "Claes", key_type="ec"
         ),
         # The enrolled agent's own national number, from a CA the desk does not trust.
-        "foreign": _card(cards_dir, "foreign", foreign_pki, agent_nrn, "Els", "Maes", key_type="ec"),
+        "foreign": _card(directory, "foreign", foreign_pki, agent_nrn, "Els", "Maes", key_type="ec"),
     }
-    desk_port, proxy_port = free_port(), free_port()
-    path = write_config(tmp_path, tls_pki, desk_port)
-    text = path.read_text()
-    text = text.replace(
-        f'public_url = "http://127.0.0.1:{desk_port}"',
-        f'public_url = "https://127.0.0.1:{proxy_port}"\ntrusted_proxies = ["127.0.0.1/32"]',
-    )
-    text = text.replace(
-        'ocsp = "off"',
-        f'ocsp = "required"\nocsp_responders = ["http://127.0.0.1:"]\nclient_cert_header = "{HEADER}"',
-    )
-    path.write_text(text)
-    config = load_config(path)
-    for name in ("agent", "revoked", "expired"):
-        enrol_certificate(config, cards[name].cert, ["agent"], [])
-    server = TestServer(create_app(config), host="127.0.0.1", port=desk_port)
-    await server.start_server()
-    ca_pems = b"".join(c.public_bytes(Encoding.PEM) for c in (tls_pki.root_cert, tls_pki.ca_cert))
-    proxy = Nginx(tmp_path / "nginx", desk_port, ca_pems, port=proxy_port)
-    try:
-        proxy.start()
-        yield TlsDesk(config, proxy, f"http://127.0.0.1:{desk_port}", cards, revoked)
-    finally:
-        proxy.stop()
-        await server.close()
-        await responder.close()
