@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 RUN_DEBS := softhsm2 opensc python3-venv espeak-ng
-TEST_DEBS := $(RUN_DEBS) chromium baresip sip-tester kamailio iproute2 util-linux sox coturn
+TEST_DEBS := $(RUN_DEBS) chromium baresip sip-tester kamailio iproute2 util-linux sox coturn nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test e2e lint debs-run debs-test venv clean-demo

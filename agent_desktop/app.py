@@ -50,6 +50,7 @@ from .web import (
     rtc_ws,
     supervisor_ws,
     surveys_api,
+    tls_login,
     wall_ws,
     wrapup_api,
 )
@@ -205,6 +206,7 @@ def create_app(config: Config) -> web.Application:
 
     app.router.add_routes(pages.routes)
     app.router.add_routes(login_api.routes)
+    app.router.add_routes(tls_login.routes)
     preflight_api.setup(app)
     app.router.add_routes(helpdesk_pages.routes)
     outbox_setup.setup(app)

@@ -101,6 +101,10 @@ class EidConfig:
     # Used by `agent-desktop eid-bridge` when no --module/--token-label is given.
     bridge_module: str = "libbeidpkcs11.so.0"
     bridge_token_label: str = "BELPIC"
+    # The second login path (DESIGN.md §1): the request header in which a TLS-terminating proxy of
+    # `[server] trusted_proxies` forwards the client certificate it received (nginx `$ssl_client_escaped_cert`).
+    # "" (default): off, and the header is never read.
+    client_cert_header: str = ""
 
 
 @dataclass(frozen=True)
@@ -413,6 +417,7 @@ def _check(config: Config) -> None:
             ipaddress.ip_network(net, strict=False)
         except ValueError:
             raise ConfigError(f"[server] trusted_proxies: {net!r} is not an address or network") from None
+    _check_client_cert_header(config)
     if config.kb.backend == "http" and not config.kb.url:
         raise ConfigError("[kb] url: required when backend = 'http'")
     if not 60 <= config.webrtc.turn_credential_ttl_s <= 7 * 86400:
@@ -427,6 +432,43 @@ def _check(config: Config) -> None:
     _check_recordings(config.recordings)
     _check_survey(config.survey)
     _check_queues(config)
+
+
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+# Headers a client or aiohttp itself fills in: a certificate header must be one the proxy alone sets.
+_RESERVED_HEADERS = {
+    "authorization",
+    "content-length",
+    "content-type",
+    "cookie",
+    "host",
+    "origin",
+    "referer",
+    "user-agent",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "forwarded",
+    "transfer-encoding",
+    "connection",
+}
+
+
+def _check_client_cert_header(config: Config) -> None:
+    name = config.eid.client_cert_header
+    if not name:
+        return
+    # A plain token: every proxy can set it, and nginx would drop a client's header with '_' in it by default.
+    if not _HEADER_NAME.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
+        raise ConfigError(
+            f"[eid] client_cert_header: {name!r} is not a header name of letters, digits and '-' that only the "
+            'proxy sets (e.g. "X-SSL-Client-Cert")'
+        )
+    if not config.server.trusted_proxies:
+        raise ConfigError(
+            "[eid] client_cert_header: needs [server] trusted_proxies, the proxies whose certificate header is "
+            "believed (from anyone else it is ignored)"
+        )
 
 
 _CRITERION = re.compile(r"[a-z][a-z0-9_]{0,39}")

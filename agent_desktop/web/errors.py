@@ -34,6 +34,7 @@ STATUS = {
     "nonce_expired": 401,
     "origin_mismatch": 401,
     "signature_invalid": 401,
+    "client_cert_missing": 401,
 }
 
 _HTTP_CODES = {

@@ -1,17 +1,20 @@
 """Login, logout and `/api/me`: the web side of the eID flow of DESIGN.md §3. The eID room does the checking;
-this module ties the single-use challenge to the pre-login cookie and turns a verified identity into a session."""
+this module ties the single-use challenge to the pre-login cookie and turns a verified identity into a session
+(`open_session`, also the end of the TLS client-certificate path in tls_login.py)."""
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from ..acd.agent_state import Presence
 from ..eid.errors import EidError
 from ..eid.nrn import nrn_hash
-from ..eid.verify import verify_token
+from ..eid.verify import VerifiedIdentity, verify_token
 from ..store import agents, audit, sessions
 from ..store.agents import LANGS, Agent
 from . import keys
@@ -60,11 +63,26 @@ async def login(request: web.Request) -> web.Response:
     if not prelogin:
         raise EidError("nonce_invalid", "no login challenge for this browser: start the login again")
     nonce = app[keys.CHALLENGES].consume(prelogin)
+    return await open_session(
+        request,
+        lambda: verify_token(token, nonce, app[keys.VERIFY_POLICY], app[keys.HTTP]),
+        method="webeid",
+    )
+
+
+async def open_session(
+    request: web.Request, verify: Callable[[], Awaitable[VerifiedIdentity]], **audit_detail: Any
+) -> web.Response:
+    """The end of every login path (Web eID token, TLS client certificate): run `verify`, map the holder to an
+    enrolled, enabled agent, and answer with a fresh session cookie (the pre-login cookie is deleted, never
+    promoted). Each refusal is audited with its code and `audit_detail`; the national number never is."""
+    app = request.app
     store = app[keys.STORE]
+    remote = request.remote or ""
     try:
-        identity = await verify_token(token, nonce, app[keys.VERIFY_POLICY], app[keys.HTTP])
+        identity = await verify()
     except EidError as e:
-        await store.write(audit.log, "login_refused", remote=request.remote or "", code=e.code)
+        await store.write(audit.log, "login_refused", remote=remote, code=e.code, **audit_detail)
         log.info("login refused from %s: %s", request.remote, e.code)
         raise
     agent = await store.read(agents.by_nrn_hash, nrn_hash(identity.nrn, app[keys.NRN_KEY]))
@@ -72,26 +90,34 @@ async def login(request: web.Request) -> web.Response:
         await store.write(
             audit.log,
             "login_refused",
-            remote=request.remote or "",
+            remote=remote,
             code="unknown_agent",
             cert=identity.cert_fingerprint,
+            **audit_detail,
         )
         log.info("login refused from %s: unknown_agent", request.remote)
         raise EidError("unknown_agent", "this eID card belongs to nobody enrolled at this desk")
     if not agent.enabled:
         await store.write(
-            audit.log, "login_refused", agent_id=agent.id, remote=request.remote or "", code="agent_disabled"
+            audit.log,
+            "login_refused",
+            agent_id=agent.id,
+            remote=remote,
+            code="agent_disabled",
+            **audit_detail,
         )
         log.info("login refused from %s: agent %s is disabled", request.remote, agent.id)
         raise EidError("agent_disabled", "this agent's access is disabled")
     cookie, session = await store.write(
         sessions.create,
         agent.id,
-        remote=request.remote or "",
+        remote=remote,
         user_agent=request.headers.get("User-Agent", ""),
     )
     app[keys.STATES].login(agent.id)
-    await store.write(audit.log, "login", agent_id=agent.id, remote=request.remote or "", session=session.id)
+    await store.write(
+        audit.log, "login", agent_id=agent.id, remote=remote, session=session.id, **audit_detail
+    )
     log.info("login: agent %s, session %s, from %s", agent.id, session.id, request.remote)
     response = web.json_response(me_body(request, agent))
     response.del_cookie(PRELOGIN_COOKIE, path="/")

@@ -110,7 +110,13 @@ def role_page(role: str, template: str) -> Callable[[Handler], Handler]:
 async def desk(request: web.Request) -> web.Response:
     config = request.app[keys.CONFIG]
     if request.get(AGENT) is None:
-        return render(request, "login.html", lang=page_lang(request), bridge_port=config.eid.bridge_port)
+        return render(
+            request,
+            "login.html",
+            lang=page_lang(request),
+            bridge_port=config.eid.bridge_port,
+            tls_login=bool(config.eid.client_cert_header),
+        )
     return render(
         request,
         "desk.html",

@@ -13,6 +13,7 @@ def test_defaults_are_production_safe():
     assert config.eid.trust_anchors == ""
     assert all(r.startswith("http://ocsp.eid.belgium.be") for r in config.eid.ocsp_responders)
     assert config.sip.ring_timeout_s == 32
+    assert config.eid.client_cert_header == ""  # the TLS client-certificate login is off unless asked for
 
 
 def test_full_config_parses():
@@ -61,6 +62,16 @@ backend = "sqlite"
         ("[server]\npublic_url = 'ftp://x'", "[server] public_url"),
         ("[server]\ntrusted_proxies = ['proxy.example']", "[server] trusted_proxies"),
         ("[server\n", "not valid TOML"),
+        # The TLS client-certificate login without a proxy to believe it from would be dead, or worse.
+        ("[eid]\nclient_cert_header = 'X-SSL-Client-Cert'", "[eid] client_cert_header"),
+        (
+            "[server]\ntrusted_proxies = ['127.0.0.1']\n[eid]\nclient_cert_header = 'X_SSL_Client_Cert'",
+            "[eid] client_cert_header",
+        ),
+        (
+            "[server]\ntrusted_proxies = ['127.0.0.1']\n[eid]\nclient_cert_header = 'Cookie'",
+            "[eid] client_cert_header",
+        ),
     ],
 )
 def test_bad_config_names_the_key(text, names):

@@ -1,4 +1,6 @@
-// The login page: challenge from the desk, signature from the local eID bridge, token back to the desk.
+// The login page: challenge from the desk, signature from the local eID bridge, token back to the desk. Where the
+// deployment offers it, the other way in: the browser already showed the eID to the desk's TLS proxy, so one
+// POST /api/login/tls asks the desk to check that certificate.
 import { api, ApiError } from "./api.js";
 import { errorText, loadLang, pickLang } from "./i18n.js";
 
@@ -9,6 +11,7 @@ const pinForm = document.getElementById("pin-form");
 const pinInput = document.getElementById("pin-input");
 const pinpadHint = document.getElementById("pinpad-hint");
 const submitButton = document.getElementById("login-submit");
+const tlsButton = document.getElementById("login-tls"); // absent unless [eid] client_cert_header is set
 const errorBox = document.getElementById("login-error");
 const langSwitch = document.getElementById("lang-switch");
 let pinpad = false;
@@ -73,7 +76,22 @@ async function login() {
   }
 }
 
+async function loginTls() {
+  clearError();
+  tlsButton.disabled = true;
+  try {
+    await api("POST", "/api/login/tls", {});
+    sessionStorage.setItem("audio-unlocked", "1");
+    location.assign("/");
+  } catch (e) {
+    showError(e);
+  } finally {
+    tlsButton.disabled = false;
+  }
+}
+
 startButton.addEventListener("click", start);
+if (tlsButton) tlsButton.addEventListener("click", loginTls);
 pinForm.addEventListener("submit", (event) => {
   event.preventDefault();
   login();

@@ -1,0 +1,80 @@
+"""The login page's "Log in with the eID in your browser" in Chromium, through the real nginx of
+tests/web/tls_desk.py: with a client certificate the button lands on the desk; without one the page says why, in
+the agent's language. Headless Chromium has no certificate picker, so the certificate is Playwright's
+`client_certificates` (Playwright's driver makes the TLS connection with it on the page's behalf): what is tested
+is the page, nginx and the desk, not Chromium's own certificate selection. Sync module: Playwright owns the main
+thread's loop; the desk, nginx and the OCSP responder run on a loop thread."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+
+import pytest
+from playwright.sync_api import expect
+
+from agent_desktop.eid.pki import Pki, create_pki
+from tests.helpers.loop_thread import LoopThread
+from tests.web.tls_desk import TlsDesk, tls_desk_running
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture(scope="module")
+def tls_pki() -> Pki:
+    return create_pki()
+
+
+@pytest.fixture
+def tls_desk(tmp_path, tls_pki) -> Iterator[TlsDesk]:
+    loop = LoopThread()
+    stack = AsyncExitStack()
+    try:
+        yield loop.run(stack.enter_async_context(tls_desk_running(tmp_path, tls_pki, create_pki())))
+    finally:
+        loop.run(stack.aclose())
+        loop.close()
+
+
+def _context(chromium, desk: TlsDesk, card: str | None, locale: str):
+    certificates = []
+    if card is not None:
+        c = desk.cards[card]
+        certificates = [{"origin": desk.url, "certPath": str(c.cert_file), "keyPath": str(c.key_file)}]
+    # The proxy's certificate is self-signed for 127.0.0.1; Chromium is not told to trust it.
+    return chromium().new_context(
+        client_certificates=certificates,
+        ignore_https_errors=True,
+        locale=locale,
+        timezone_id="Europe/Brussels",
+    )
+
+
+def test_the_browser_button_logs_the_card_holder_in(chromium, tls_desk):
+    context = _context(chromium, tls_desk, "agent", "nl-BE")
+    try:
+        page = context.new_page()
+        page.goto(f"{tls_desk.url}/")
+        expect(page.locator("body")).to_have_attribute("data-ready", "1")
+        button = page.get_by_test_id("login-tls")
+        expect(button).to_have_text("Aanmelden met de eID in uw browser")
+        button.click()
+        expect(page.get_by_test_id("agent-name")).to_have_text("Els Maes", timeout=10000)
+    finally:
+        context.close()
+
+
+def test_without_a_certificate_the_page_says_so_in_the_agents_language(chromium, tls_desk):
+    context = _context(chromium, tls_desk, None, "fr-BE")
+    try:
+        page = context.new_page()
+        page.goto(f"{tls_desk.url}/")
+        expect(page.locator("body")).to_have_attribute("data-ready", "1")
+        page.get_by_test_id("login-tls").click()
+        error = page.get_by_test_id("login-error")
+        expect(error).to_have_attribute("data-code", "client_cert_missing")
+        expect(error).to_contain_text("Votre navigateur n'a envoyé aucun certificat eID")
+        page.get_by_test_id("lang-switch").select_option("en")
+        expect(error).to_contain_text("Your browser sent no eID certificate")
+    finally:
+        context.close()
