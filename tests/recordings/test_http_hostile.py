@@ -17,6 +17,10 @@ PUBLIC = {
     ("GET", "/ws"),  # checks the session itself (tests/web/test_ws_hub.py)
     ("POST", "/api/login/challenge"),
     ("POST", "/api/login"),
+    (
+        "POST",
+        "/api/login/tls",
+    ),  # 404 unless [eid] client_cert_header; trusts only the proxy (tests/web/test_tls_login.py)
     ("GET", "/api/preflight/ws"),
     ("GET", "/api/preflight/download"),
     ("POST", "/api/preflight/upload"),
