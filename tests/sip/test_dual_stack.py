@@ -222,3 +222,22 @@ def test_dual_stack_config_keys():
         parse_config('[sip]\nadvertise = ["192.0.2.7", "192.0.2.8"]\n')
     with pytest.raises(ConfigError, match=r"\[sip\] allowed_sources"):
         parse_config('[sip]\nallowed_sources = ["::ffff:300.1.1.1"]\n')
+
+
+async def test_sip_over_tcp_from_ipv4_to_a_dual_stack_desk(endpoint_factory):
+    """asyncio's own TCP server on `::` is IPv6-only; the desk's must take IPv4 connections too."""
+    incoming: list = []
+
+    async def answer(call):
+        incoming.append(call)
+        await call.answer()
+
+    desk = await endpoint_factory(answer, listen_host="::")
+    peer = await endpoint_factory(listen_host="127.0.0.1")
+    call = await peer.dial(f"sip:1700@127.0.0.1:{desk.port};transport=tcp", ring_timeout_s=5)
+    await _connected(call)
+    assert desk.transport.tcp_stats.accepted == 1
+    heard_by_peer, heard_by_desk = await _talk(call, incoming[0])
+    assert has_tone(heard_by_desk, 1000) and has_tone(heard_by_peer, 600)
+    await call.hangup()
+    await incoming[0].wait_ended(3)
