@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from .sip.addresses import network
+
 ENV_CONFIG = "AGENT_DESKTOP_CONFIG"
 DEMO_CONFIG = Path("var/demo/desk.toml")
 
@@ -49,8 +51,10 @@ class DatabaseConfig:
 
 @dataclass(frozen=True)
 class SipConfig:
-    listen: str = "127.0.0.1:5060"
-    advertise: str = ""
+    listen: str = "127.0.0.1:5060"  # "HOST:PORT"; IPv6 as "[::]:5060" (dual stack) or "[::1]:5060"
+    # Address(es) written in Via/Contact/SDP: one, or a list of at most one IPv4 and one IPv6 (a dual-stack desk
+    # behind NAT); unset: the listen host, or when that is a wildcard the local address routed to each peer.
+    advertise: str | tuple[str, ...] = ""
     rtp_ports: tuple[int, int] = (40000, 40999)
     caller_id: str = ""
     trunk_uri: str = ""
@@ -567,9 +571,18 @@ def _check_queues(config: Config) -> None:
 
 
 def _check_sip_sources(sip: SipConfig) -> None:
+    advertise = (sip.advertise,) if isinstance(sip.advertise, str) else sip.advertise
+    families = []
+    for address in (a for a in advertise if a):
+        try:
+            families.append(ipaddress.ip_address(address.strip("[]")).version)
+        except ValueError:
+            families.append(4)  # a name (kept as before): it stands for the IPv4 side
+    if len(families) != len(set(families)):
+        raise ConfigError(f"[sip] advertise: {list(advertise)!r} gives more than one address of a family")
     for net in sip.allowed_sources:
         try:
-            ipaddress.ip_network(net, strict=False)
+            network(net)  # the endpoint's own reading, IPv4-mapped and bracketed forms included
         except ValueError:
             raise ConfigError(
                 f"[sip] allowed_sources: {net!r} is not an IP address or CIDR (names are not resolved here)"

@@ -256,6 +256,17 @@ class AgentPeer:
             payload = payload.translate(ULAW_TO_ALAW if codec == "PCMA" else ALAW_TO_ULAW)
         track.push(ts, ssrc, payload)
 
+    def from_monitor(self, ts: int, ssrc: int, payload: bytes, codec: str) -> None:
+        """A frame the monitor sends the agent on its own clock (whisper while the caller's leg is silent or
+        detached). Its own SSRC, so the track resyncs when the leg's packets come back."""
+        track = self._outbound
+        if track is None:
+            return
+        ours = self._codec
+        if ours is not None and ours != codec:
+            payload = payload.translate(ULAW_TO_ALAW if ours == "PCMA" else ALAW_TO_ULAW)
+        track.push(ts, ssrc, payload)
+
     async def _read_agent(self, track: MediaStreamTrack) -> None:
         # The G.711 payloads go to the leg before aiortc's jitter buffer (bypass_decoder), so this track stays
         # empty; reading it anyway keeps its unbounded queue empty should anything ever land there.

@@ -10,7 +10,11 @@ its desk page, and a `ListenSession` is switched onto it the way a call leg is (
   (sample by sample, both at their own level, clipped). The caller's packets clock the whisper, so the agent's
   stream keeps the caller's timing and the desk adds no delay to it. The recordings' tap sits upstream of this
   (on the leg), and the caller's leg only ever gets the agent's microphone: whisper is neither recorded nor heard
-  by the caller.
+  by the caller. A caller's leg may send nothing for a while (a phone muted with silence suppression, a trunk
+  quiet during silence, the caller's own hold, the agent's hold that detaches the leg): once nothing has come
+  from it for `CALLER_SILENT_S`, the session's own 20 ms clock sends the whisper to the agent (`agent_ear`, the
+  agent's peer), so the whisper reaches the agent whichever side is alive; the first caller packet takes the
+  clock back.
 - agent → caller: `from_agent` keeps a copy of what the agent's browser sent.
 - the supervisor hears a 20 ms clock of its own (the session's one task): one frame of each side per tick,
   decoded, summed, clipped, encoded. Its own whisper is in neither side, so the supervisor never hears it.
@@ -28,7 +32,9 @@ import contextlib
 import functools
 import logging
 import secrets
+import time
 from collections import deque
+from collections.abc import Callable
 
 from ..sip.g711 import (
     ALAW_SILENCE,
@@ -50,6 +56,9 @@ QUEUE_FRAMES = 6  # hard bound of each side's queue (the oldest is dropped)
 TRIM_ABOVE = 3  # more frames than this waiting at a tick: drop down to KEEP (a side's clock runs ahead)
 KEEP = 2
 RESYNC_S = 0.1  # the loop was late by more than this: restart the clock instead of sending a burst
+# No caller packet for this long: the caller's leg is silent (DTX, hold), our clock carries the whisper. Three
+# frames, so the ordinary jitter of a live leg never hands the clock over.
+CALLER_SILENT_S = 0.06
 _HIGH = tuple(i << 8 for i in range(256))
 
 
@@ -97,8 +106,12 @@ class ListenSession:
         self._whisper: deque[bytes] = deque(maxlen=QUEUE_FRAMES)
         self._consumer: AudioConsumer | None = None
         self._task: asyncio.Task | None = None
+        self._caller_at = 0.0  # monotonic time of the caller's last packet
+        # the agent's peer, for whisper frames on our clock while the caller is silent (AgentPeer.from_monitor)
+        self.agent_ear: AgentEar | None = None
         self.frames_out = 0
         self.whisper_mixed = 0
+        self.whisper_clocked = 0  # whisper frames sent to the agent on our clock
 
     # -- the agent's peer (monitor) --------------------------------------------------------------------------
 
@@ -106,6 +119,7 @@ class ListenSession:
         """A packet of the caller on its way to the agent: copied for the supervisor; returned with the whisper
         mixed in while whispering. Called on the leg's receive path, so kept lean."""
         self._caller.append(_to(self.codec, payload, codec))
+        self._caller_at = time.monotonic()
         whisper = self._whisper
         if not whisper:
             return payload
@@ -145,6 +159,7 @@ class ListenSession:
     async def stop(self) -> None:
         self.whisper(False)
         self._consumer = None
+        self.agent_ear = None
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -158,9 +173,18 @@ class ListenSession:
             return agent if agent is not None else silence(self.codec)
         return caller if agent is None else mix(caller, agent, self.codec)
 
+    def whisper_alone(self) -> bytes | None:
+        """While whispering to an agent whose caller sends nothing: the next whisper frame, for our clock to send
+        (the caller's packets carry it otherwise)."""
+        if not self.whispering or time.monotonic() - self._caller_at < CALLER_SILENT_S:
+            return None
+        return _take(self._whisper)
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         ssrc = secrets.randbits(32)
+        # the whisper alone goes to the agent as its own stream: the agent's peer resyncs when the caller's is back
+        agent_ssrc = secrets.randbits(32)
         ts = secrets.randbits(32)
         seq = 0
         due = loop.time()
@@ -178,9 +202,19 @@ class ListenSession:
             consumer = self._consumer
             if consumer is not None:
                 consumer(seq, ts, ssrc, frame)
+            ear = self.agent_ear
+            if ear is not None and self.whispering:
+                alone = self.whisper_alone()
+                if alone is not None:
+                    ear(ts, agent_ssrc, alone, self.codec)
+                    self.whisper_clocked += 1
             self.frames_out += 1
             seq = (seq + 1) & 0xFFFF
             ts = (ts + FRAME_SAMPLES) & 0xFFFFFFFF
+
+
+# (RTP timestamp, SSRC, G.711 payload, its codec): a frame for the agent's ear on the session's clock
+AgentEar = Callable[[int, int, bytes, str], None]
 
 
 def _take(queue: deque[bytes]) -> bytes | None:
@@ -226,6 +260,7 @@ class Listening:
         session = ListenSession(supervisor_id, agent_id, call_id, codec)
         self._by_supervisor[supervisor_id] = session
         agent_peer.monitor = session
+        session.agent_ear = agent_peer.from_monitor
         self._media.attach(supervisor_id, session, session)
         session.start()
         return session

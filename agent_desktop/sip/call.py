@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 from ..logmask import mask_in, mask_number
+from .addresses import plain, uri_host
 from .dialog import Dialog, new_call_id, new_tag
 from .headers import NameAddr, SipUri
 from .message import SipMessage
@@ -115,8 +116,18 @@ class Call:
     ) -> bytes:
         assert self.media is not None
         self._sdp_version += 1
+        # our media address in the family of the peer's: its SDP's (answer, re-offer), else its signalling's
+        peer = (
+            self.negotiated.remote_host
+            if self.negotiated
+            else self._offer.remote_host
+            if self._offer
+            else None
+        )
+        if peer is None or peer in ("0.0.0.0", "::") or not _is_ip(plain(peer)):
+            peer = self._addr.host if self._addr is not None else self._ep.advertise
         return build_sdp(
-            address=self._ep.advertise,
+            address=self._ep.local_host(peer),
             port=self.media.local_port,
             session_id=self._sdp_session,
             version=self._sdp_version,
@@ -144,7 +155,7 @@ class Call:
         assert self._dialog is not None
         resp = make_response(stx.request, status, to_tag=self._dialog.local_tag)
         if 100 < status < 300:
-            resp.add("Contact", self._ep.contact(stx.addr.transport))
+            resp.add("Contact", self._ep.contact(stx.addr))
         resp.add("User-Agent", self._ep.config.user_agent)
         if status < 300 and status > 100:
             resp.add("Allow", self._ep.ALLOW)
@@ -161,8 +172,8 @@ class Call:
         assert self._dialog is not None and self._addr is not None
         req = self._dialog.request(
             method,
-            via=self._ep.via(self._addr.transport),
-            contact=self._ep.contact(self._addr.transport),
+            via=self._ep.via(self._addr),
+            contact=self._ep.contact(self._addr),
             user_agent=self._ep.config.user_agent,
         )
         for k, v in headers.items():
@@ -266,7 +277,7 @@ class Call:
     # --- outbound ------------------------------------------------------------------------------------
     @classmethod
     def _outbound(cls, ep: SipEndpoint, number: str) -> Call:
-        call_id = new_call_id(ep.advertise)
+        call_id = new_call_id(uri_host(ep.advertise))
         call = cls(ep, "outbound", call_id, number, ep.config.caller_id, "dialing")
         return call
 
@@ -283,7 +294,7 @@ class Call:
         self._addr = addr
         user = ep.config.caller_id or ep.config.username or "anonymous"
         local = NameAddr(
-            SipUri("sip", user, dest.host if not _is_ip(dest.host) else ep.advertise),
+            SipUri("sip", user, dest.host if not _is_ip(dest.host) else ep.local_host(addr.host)),
             None,
             {"tag": new_tag()},
         )
@@ -299,15 +310,15 @@ class Call:
         while True:
             self._dialog.local_cseq += 1
             req = SipMessage(method="INVITE", uri=str(ruri))
-            req.add("Via", ep.via(addr.transport))
+            req.add("Via", ep.via(addr))
             req.add("Max-Forwards", "70")
             req.add("From", str(local))
             req.add("To", str(remote))
             req.add("Call-ID", self.call_id)
             req.add("CSeq", f"{self._dialog.local_cseq} INVITE")
-            req.add("Contact", ep.contact(addr.transport))
+            req.add("Contact", ep.contact(addr))
             if ep.config.caller_id:
-                req.add("P-Asserted-Identity", f"<sip:{ep.config.caller_id}@{local.uri.host}>")
+                req.add("P-Asserted-Identity", f"<sip:{ep.config.caller_id}@{uri_host(local.uri.host)}>")
             req.add("Allow", ep.ALLOW)
             req.add("Supported", "replaces")
             req.add("User-Agent", ep.config.user_agent)
@@ -397,8 +408,8 @@ class Call:
         self._addr = self._ep._hop_for(d, tx.addr)
         ack = d.request(
             "ACK",
-            via=self._ep.via(self._addr.transport),
-            contact=self._ep.contact(self._addr.transport),
+            via=self._ep.via(self._addr),
+            contact=self._ep.contact(self._addr),
             user_agent=self._ep.config.user_agent,
             cseq=tx.request.cseq[0],
         )
@@ -460,8 +471,8 @@ class Call:
                 assert self._dialog is not None and self._addr is not None
                 ack = self._dialog.request(
                     "ACK",
-                    via=self._ep.via(self._addr.transport),
-                    contact=self._ep.contact(self._addr.transport),
+                    via=self._ep.via(self._addr),
+                    contact=self._ep.contact(self._addr),
                     user_agent=self._ep.config.user_agent,
                     cseq=tx.request.cseq[0],
                 )
@@ -505,7 +516,7 @@ class Call:
             tx = self._send_in_dialog(
                 "REFER",
                 Refer_To=f"<{ruri}>",
-                Referred_By=f"<sip:{self._ep.config.caller_id or 'desk'}@{self._ep.advertise}>",
+                Referred_By=f"<sip:{self._ep.config.caller_id or 'desk'}@{uri_host(self._ep.local_host(self._addr.host))}>",
             )
             resp = await asyncio.wait_for(self._final(tx), 64 * self._ep.tl.t1 + 1)
             if (resp.status or 0) >= 300:

@@ -9,6 +9,11 @@ Who is served: the networks of `allowed_sources`, the trunk's and registrar's re
 those is configured, loopback. An in-dialog request from the very host a dialog talks to (a number we dialled by
 SIP URI) is served too: that host is whom we chose to call. Strangers may still OPTIONS us (monitoring, NAT
 keep-alives), within the throttle.
+
+Addresses (sip/addresses.py): peers are compared in plain form, so an IPv4 trunk reaching a desk bound to `::`
+(as `::ffff:a.b.c.d`) is the same trunk and matches an IPv4 `allowed_sources` entry. What we write for a peer to
+reach us (Via, Contact, the SDP's c= line) is `local_host(peer)`: the `advertise` address of the peer's family,
+else the listen address, else (bound to a wildcard) the local address the kernel routes to that peer from.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from .addresses import family_of, is_wildcard, network, plain, route_source, source_key, uri_host
 from .auth import DigestCredentials, authorization, pick_challenge
 from .call import Call
 from .dialog import Dialog, new_call_id, new_tag
@@ -32,7 +38,7 @@ from .message import ParseError, SipMessage, parse
 from .rtp import PortAllocator
 from .sdp import NoCommonCodec, answer_for, parse_sdp
 from .transaction import ServerTransaction, TransactionLayer, make_response, new_branch
-from .transport import Addr, SipTransport, TcpLimits, source_key
+from .transport import Addr, SipTransport, TcpLimits
 
 __all__ = ["EndpointConfig", "EndpointStats", "SipEndpoint"]
 
@@ -43,7 +49,8 @@ log = logging.getLogger(__name__)
 class EndpointConfig:
     listen_host: str
     listen_port: int  # UDP and TCP both; 0 = any free port (tests)
-    advertise: str | None = None  # address in Via/Contact/SDP (default listen_host)
+    # addresses in Via/Contact/SDP, at most one per family (default: listen_host, or the route's when a wildcard)
+    advertise: str | tuple[str, ...] | None = None
     rtp_ports: tuple[int, int] = (40000, 40999)
     caller_id: str = ""  # outbound From / P-Asserted-Identity user
     trunk_uri: str | None = None  # outbound calls (and REGISTER, unless registrar_uri) go here
@@ -129,13 +136,6 @@ class _Throttle:
         return True
 
 
-def _canonical(host: str) -> str:
-    try:
-        return ipaddress.ip_address(host).compressed
-    except ValueError:
-        return host
-
-
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
@@ -169,8 +169,11 @@ class SipEndpoint:
         self._throttle = _Throttle(config.throttle_rate, config.throttle_burst, config.throttle_max_sources)
         self._exempt: set[str] = set()  # the trunk's and registrar's addresses: not throttled, always served
         self._allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = tuple(
-            ipaddress.ip_network(n, strict=False) for n in config.allowed_sources or ()
+            network(n) for n in config.allowed_sources or ()
         )
+        advertise = config.advertise or ()
+        self._advertise = tuple(plain(a) for a in ((advertise,) if isinstance(advertise, str) else advertise))
+        self._routes: dict[str, str] = {}  # peer -> our address toward it, when bound to a wildcard
         if config.allowed_sources is None and not (config.trunk_uri or config.registrar_uri):
             self._allowed = _LOOPBACK
         self._calls: dict[tuple[str, str], Call] = {}  # (Call-ID, local tag) -> confirmed/early dialog
@@ -188,7 +191,25 @@ class SipEndpoint:
     # --- life cycle ----------------------------------------------------------------------------------
     @property
     def advertise(self) -> str:
-        return self.config.advertise or self.config.listen_host
+        """Our address when no peer is in view (Call-ID host part): the first `advertise`, else the listen host."""
+        return self._advertise[0] if self._advertise else plain(self.config.listen_host)
+
+    def local_host(self, peer: str) -> str:
+        """The address (plain) `peer` should reach us at: Via, Contact, SDP c= line and o= line."""
+        family = family_of(peer)
+        for a in self._advertise:
+            if family_of(a) == family:
+                return a
+        listen = plain(self.config.listen_host)
+        if not is_wildcard(listen):
+            return listen
+        found = self._routes.get(peer)
+        if found is None:
+            found = route_source(peer) or (self._advertise[0] if self._advertise else listen)
+            if len(self._routes) > 1024:
+                self._routes.clear()  # peers are trunks and callers' proxies: a handful; bounded anyway
+            self._routes[peer] = found
+        return found
 
     @property
     def port(self) -> int:
@@ -245,82 +266,73 @@ class SipEndpoint:
         return [c for c in self._all if c.state != "ended"]
 
     # --- addressing ----------------------------------------------------------------------------------
-    def via(self, transport: str) -> str:
-        return f"SIP/2.0/{transport.upper()} {self.advertise}:{self.port};branch={new_branch()};rport"
+    def via(self, peer: Addr) -> str:
+        """A Via for a request to `peer` (our address as `peer` reaches it, IPv6 bracketed)."""
+        host = uri_host(self.local_host(peer.host))
+        return f"SIP/2.0/{peer.transport.upper()} {host}:{self.port};branch={new_branch()};rport"
 
-    def contact(self, transport: str = "udp") -> str:
+    def contact(self, peer: Addr) -> str:
+        """Our Contact for a dialog or registration with `peer`."""
         user = self.config.username or self.config.caller_id or "desk"
-        tp = ";transport=tcp" if transport == "tcp" else ""
-        return f"<sip:{user}@{self.advertise}:{self.port}{tp}>"
+        tp = ";transport=tcp" if peer.transport == "tcp" else ""
+        return f"<sip:{user}@{uri_host(self.local_host(peer.host))}:{self.port}{tp}>"
 
     async def _resolve(self, uri: SipUri) -> Addr:
         """A/AAAA resolution only (no NAPTR/SRV): trunks are configured with host:port."""
         transport = uri.transport if uri.transport in ("udp", "tcp") else "udp"
         port = uri.port or 5060
-        try:
-            ipaddress.ip_address(uri.host)
-            return Addr(transport, uri.host, port)
-        except ValueError:
-            pass
-        infos = await asyncio.get_running_loop().getaddrinfo(uri.host, port, type=socket.SOCK_DGRAM)
+        if _is_ip(plain(uri.host)):
+            return Addr(transport, plain(uri.host), port)
+        # a name: an address our socket can reach (an IPv4-only desk skips the AAAA records, and the other way)
+        listen = plain(self.config.listen_host)
+        family = socket.AF_UNSPEC if listen in ("", "::") else family_of(listen)
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            uri.host, port, family=family, type=socket.SOCK_DGRAM
+        )
         if not infos:
             raise OSError(f"cannot resolve {uri.host}")
-        return Addr(transport, infos[0][4][0], port)
+        return Addr(transport, plain(infos[0][4][0]), port)
 
     async def _resolve_all(self, uri: SipUri) -> set[str]:
         """Every address a name resolves to (a trunk is often a pair of SBCs behind one name)."""
-        try:
-            return {ipaddress.ip_address(uri.host).compressed}
-        except ValueError:
-            pass
+        if plain(uri.host) != uri.host or _is_ip(uri.host):
+            return {plain(uri.host)}
         infos = await asyncio.get_running_loop().getaddrinfo(
             uri.host, uri.port or 5060, type=socket.SOCK_DGRAM
         )
-        return {_canonical(info[4][0]) for info in infos}
+        return {plain(info[4][0]) for info in infos}
 
     def _host_allowed(self, host: str) -> bool:
         """The trunk, the registrar, or a host of `allowed_sources` (the TCP total cap does not apply to them)."""
+        host = plain(host)  # a dual-stack socket's IPv4 client is its IPv4
         if host in self._exempt:
             return True
         try:
             ip = ipaddress.ip_address(host)
         except ValueError:
             return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped  # a dual-stack socket's IPv4 client
-            if ip.compressed in self._exempt:
-                return True
         return any(ip in net for net in self._allowed)
 
     def _source_allowed(self, req: SipMessage, host: str) -> bool:
         if self._host_allowed(host):
             return True
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
+        host = plain(host)
+        if not _is_ip(host):
             return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
         # an in-dialog request from the host the dialog talks to (e.g. the BYE of a SIP URI we dialled)
         with contextlib.suppress(ValueError):
             to_tag = req.to.tag
             if to_tag:
                 call = self._calls.get((req.call_id, to_tag))
-                return (
-                    call is not None
-                    and call._addr is not None
-                    and _canonical(call._addr.host) == ip.compressed
-                )
+                return call is not None and call._addr is not None and plain(call._addr.host) == host
         return False
 
     def _hop_for(self, dialog: Dialog, fallback: Addr) -> Addr:
         hop = dialog.next_hop()
-        try:
-            ipaddress.ip_address(hop.host)
-        except ValueError:
+        if not _is_ip(plain(hop.host)):
             return fallback  # a name in Contact: keep talking to where the dialog came from
         transport = hop.transport if hop.transport in ("udp", "tcp") else fallback.transport
-        return Addr(transport, hop.host, hop.port or 5060)
+        return Addr(transport, plain(hop.host), hop.port or 5060)
 
     def _route_for(self, number: str) -> tuple[SipUri, SipUri]:
         """Request-URI and destination for a dialled number or a full SIP URI."""
@@ -413,7 +425,7 @@ class SipEndpoint:
 
     def _send_400(self, req: SipMessage, addr: Addr, why: str) -> None:
         resp = make_response(req, 400, why[:60].replace("\r", " ").replace("\n", " "))
-        resp.add("Warning", f'399 {self.advertise} "{why}"')
+        resp.add("Warning", f'399 {uri_host(self.local_host(addr.host))} "{why}"')
         resp.add("User-Agent", self.config.user_agent)
         self.transport.send(resp.to_bytes(), addr)
         self.stats.answered_400 += 1
@@ -513,7 +525,7 @@ class SipEndpoint:
                 offer = answer_for(parse_sdp(req.body))
             except (ValueError, NoCommonCodec) as exc:
                 resp = make_response(req, 488, to_tag=new_tag())
-                resp.add("Warning", f'304 {self.advertise} "{exc}"')
+                resp.add("Warning", f'304 {uri_host(self.local_host(stx.addr.host))} "{exc}"')
                 stx.respond(resp)
                 return
         call = Call._inbound(self, req, stx)
@@ -552,20 +564,20 @@ class SipEndpoint:
         assert self.creds is not None
         reg = parse_uri(self.config.registrar_uri or self.config.trunk_uri or "")
         addr = await self._resolve(reg)
-        self._exempt.add(_canonical(addr.host))  # a registrar that did not resolve at start, or moved
+        self._exempt.add(plain(addr.host))  # a registrar that did not resolve at start, or moved
         ruri = SipUri("sip", None, reg.host, reg.port)
         aor = NameAddr(SipUri("sip", self.creds.username, reg.host))
         auth: tuple[str, str] | None = None
         for _attempt in range(2):
             self._reg_cseq += 1
             req = SipMessage(method="REGISTER", uri=str(ruri))
-            req.add("Via", self.via(addr.transport))
+            req.add("Via", self.via(addr))
             req.add("Max-Forwards", "70")
             req.add("From", str(aor.with_tag(self._reg_tag)))
             req.add("To", str(aor))
             req.add("Call-ID", self._reg_call_id)
             req.add("CSeq", f"{self._reg_cseq} REGISTER")
-            req.add("Contact", f"{self.contact(addr.transport)};expires={expires}")
+            req.add("Contact", f"{self.contact(addr)};expires={expires}")
             req.add("Expires", str(expires))
             req.add("User-Agent", self.config.user_agent)
             if auth:
@@ -583,7 +595,7 @@ class SipEndpoint:
                 continue
             if 200 <= status < 300:
                 granted = expires
-                mine = self.contact(addr.transport)[1:-1]
+                mine = self.contact(addr)[1:-1]
                 for c in resp.get_all("Contact"):
                     with contextlib.suppress(ValueError):
                         na = parse_name_addr(c)
@@ -608,3 +620,11 @@ async def _guard(awaitable: Awaitable[None], call: Call) -> None:
         if call.state in ("offered", "ringing"):
             call._respond(500)
             call._set_state("ended", "failed")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

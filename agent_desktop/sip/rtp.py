@@ -21,6 +21,11 @@ and the real peer, streaming, completes its run first. A full table makes room b
 along (fewest packets in sequence, then the longest silent). A packet from the SDP's address always takes the
 stream back. Everything else is dropped and counted (`dropped_source`, `dropped_payload_type`, `rtcp_dropped`). A
 re-INVITE that moves the SDP's address starts this over; one that keeps it (hold, unhold) keeps the latch.
+
+Addresses: the stream holds its peer's address in the form its own socket reports sources and takes
+destinations (sip/addresses.py `wire`): on a dual-stack socket (bound to `::`) an IPv4 peer is `::ffff:a.b.c.d`,
+so the per-packet check stays one string comparison and sendto gets an address the socket can take. `remote`
+and the logs give the plain form.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .addresses import bind_udp, plain, wire
 from .dtmf import DtmfReceiver, digit_to_event, encode_event
 from .g711 import ALAW_SILENCE, ULAW_SILENCE
 from .jitter import JitterBuffer, SeqCounter
@@ -110,8 +116,9 @@ class RtpStream(asyncio.DatagramProtocol):
 
     clock_rate: int = 8000
 
-    def __init__(self, local_port: int) -> None:
+    def __init__(self, local_port: int, family: int = socket.AF_INET) -> None:
         self.local_port = local_port
+        self.family = family  # of its sockets: the form its peer's address is held in (module docstring)
         self.codec = "PCMU"
         self.payload_type = 0
         self.dtmf_payload_type: int | None = None
@@ -167,11 +174,11 @@ class RtpStream(asyncio.DatagramProtocol):
         self.direction = direction
         self._silence = bytes([ULAW_SILENCE if codec == "PCMU" else ALAW_SILENCE]) * FRAME
         if remote[1] and remote[0] not in ("0.0.0.0", "::"):
-            host = _canonical(remote[0])
+            host = wire(plain(remote[0]), self.family)
             if self._sdp_remote != (host, remote[1]):
                 self._sdp_remote = self._remote = (host, remote[1])
                 self._rtcp_remote = (host, remote[1] + 1)
-                self._sdp_public = _is_public(host)
+                self._sdp_public = _is_public(plain(host))
                 self._locked = False
                 self._latch_deadline = None
                 self._candidates.clear()
@@ -185,7 +192,9 @@ class RtpStream(asyncio.DatagramProtocol):
 
     @property
     def remote(self) -> tuple[str, int] | None:
-        return self._remote
+        """Where media goes now (the SDP's address or the latched one), plain."""
+        remote = self._remote
+        return None if remote is None else (plain(remote[0]), remote[1])
 
     @property
     def silence(self) -> bytes:
@@ -317,7 +326,7 @@ class RtpStream(asyncio.DatagramProtocol):
         self._rtcp_remote = (addr[0], addr[1] + 1)  # until its RTCP shows where it really comes from
         self._locked = True
         self.stats.latched += 1
-        log.info("RTP on port %s latched to %s:%s (symmetric NAT)", self.local_port, addr[0], addr[1])
+        log.info("RTP on port %s latched to %s:%s (symmetric NAT)", self.local_port, plain(addr[0]), addr[1])
         return True
 
     def error_received(self, exc: Exception) -> None:
@@ -547,14 +556,14 @@ async def open_rtp_stream(host: str, ports: PortAllocator) -> RtpStream:
     for port in ports.candidates():
         rtp_sock = rtcp_sock = None
         try:
-            rtp_sock = _bind(host, port)
-            rtcp_sock = _bind(host, port + 1)
+            rtp_sock = bind_udp(host, port)
+            rtcp_sock = bind_udp(host, port + 1)
         except OSError:
             for s in (rtp_sock, rtcp_sock):
                 if s is not None:
                     s.close()
             continue
-        stream = RtpStream(port)
+        stream = RtpStream(port, rtp_sock.family)
         await loop.create_datagram_endpoint(lambda s=stream: s, sock=rtp_sock)
         rtcp_t, _ = await loop.create_datagram_endpoint(lambda s=stream: _Rtcp(s), sock=rtcp_sock)
         stream.start_rtcp(rtcp_t)
@@ -562,28 +571,8 @@ async def open_rtp_stream(host: str, ports: PortAllocator) -> RtpStream:
     raise OSError("no free RTP port in the configured range")
 
 
-def _canonical(host: str) -> str:
-    """An IP literal in the form the socket reports it (a name is kept: it can only ever be sent to)."""
-    try:
-        return ipaddress.ip_address(host).compressed
-    except ValueError:
-        return host
-
-
 def _is_public(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_global
     except ValueError:
         return False
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        s.bind((host, port))
-    except OSError:
-        s.close()
-        raise
-    s.setblocking(False)
-    return s

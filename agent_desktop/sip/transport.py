@@ -10,17 +10,21 @@ trunk and `allowed_sources`, neither count in nor are refused by the total, whic
 `idle_s` is closed (RFC 5626 CRLF keep-alives count as bytes); writes queue at most `write_buffer` bytes and must
 drain within `write_timeout_s`, else the peer is not reading and the connection is closed (its transactions then
 time out like any lost peer's). Outbound connections (we chose to open them) count in no cap but obey the rest.
+
+Bound to `::`, both sockets are dual-stack: an IPv4 peer arrives as `::ffff:a.b.c.d`. Every Addr handed up is in
+the plain form of sip/addresses.py (that peer is `a.b.c.d`), and `send` turns it back into the socket's form.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .addresses import bind_udp, plain, source_key, tcp_listener, wire
 from .message import MAX_MESSAGE
 
 __all__ = ["Addr", "SipTransport", "TcpLimits", "source_key"]
@@ -64,7 +68,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.owner = owner
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[override]
-        self.owner._on_message(data, Addr("udp", addr[0], addr[1]))
+        self.owner._on_message(data, Addr("udp", plain(addr[0]), addr[1]))
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable etc.: the transaction layer's timers deal with the silence.
@@ -216,23 +220,25 @@ class SipTransport:
         self._tasks: set[asyncio.Task] = set()
         self.host = ""
         self.port = 0
+        self.family: int = socket.AF_INET  # of the UDP socket: what form `send` gives an address
         self.unframeable = 0
 
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
         # Port 0 means "any": take a UDP port, then the same TCP port; retry if TCP's is taken.
         for _ in range(20):
-            udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=(host, port))
+            sock = bind_udp(host, port)
+            udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=sock)
             bound = udp.get_extra_info("sockname")[1]
             try:
-                self._server = await asyncio.start_server(self._accept, host, bound, reuse_address=True)
+                self._server = await asyncio.start_server(self._accept, sock=tcp_listener(host, bound))
             except OSError:
                 udp.close()
                 if port:
                     raise
                 continue
             self._udp = udp
-            self.host, self.port = host, bound
+            self.host, self.port, self.family = host, bound, sock.family
             return
         raise OSError("no port free for UDP and TCP together")
 
@@ -254,7 +260,7 @@ class SipTransport:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
-        addr = Addr("tcp", peer[0], peer[1])
+        addr = Addr("tcp", plain(peer[0]), peer[1])
         source = source_key(addr.host)
         per_ip = self._inbound_per_ip.get(source, 0)
         in_total = not self._trusted(addr.host)
@@ -292,7 +298,7 @@ class SipTransport:
         """Non-blocking send; TCP connects in the background when no connection exists yet."""
         if addr.transport == "udp":
             if self._udp is not None:
-                self._udp.sendto(data, (addr.host, addr.port))
+                self._udp.sendto(data, (wire(addr.host, self.family), addr.port))
             return
         key = (addr.host, addr.port)
         conn = self._tcp.get(key)
@@ -319,17 +325,3 @@ class SipTransport:
         self._tcp[key] = conn
         for data in self._pending.pop(key, []):
             conn.write(data)
-
-
-def source_key(host: str) -> object:
-    """Who a connection counts against: an IPv4 address, or an IPv6 /64 (a subscriber picks any address in its
-    prefix at will, so counting full addresses would give it 2^64 caps); an IPv4-mapped address is its IPv4."""
-    if ":" not in host:
-        return host
-    try:
-        ip = ipaddress.IPv6Address(host.split("%", 1)[0])
-    except ValueError:
-        return host
-    if ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return int(ip) >> 64

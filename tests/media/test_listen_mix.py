@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import array
 
-from agent_desktop.media.listen import KEEP, QUEUE_FRAMES, ListenSession, mix, silence
+from agent_desktop.media.listen import CALLER_SILENT_S, KEEP, QUEUE_FRAMES, ListenSession, mix, silence
 from agent_desktop.sip.g711 import alaw_to_pcm16, pcm16_to_alaw, pcm16_to_ulaw, ulaw_to_pcm16
 
 CODECS = {"PCMU": (ulaw_to_pcm16, pcm16_to_ulaw), "PCMA": (alaw_to_pcm16, pcm16_to_alaw)}
@@ -66,3 +66,18 @@ def test_queues_stay_bounded_and_short():
     # The agent's frames on the other law are brought to the call's.
     session.from_agent(pcm16_to_alaw(_pcm([8000] * 160)), "PCMA")
     assert all(abs(x - 8000) < 400 for x in _samples(ulaw_to_pcm16(session._agent[-1])))
+
+
+def test_the_whisper_leaves_on_the_session_clock_only_while_the_caller_is_silent():
+    session = ListenSession(2, 1, "call", "PCMU")
+    tone = pcm16_to_ulaw(_pcm([8000] * 160))
+    session.write_frame(tone)
+    assert session.whisper_alone() is None, "not whispering: nothing for the agent"
+    session.whisper(True)
+    session.write_frame(tone)
+    assert session.from_caller(silence("PCMU"), "PCMU") == tone, "a live caller's packets carry the whisper"
+    session.write_frame(tone)
+    assert session.whisper_alone() is None, "... and only they, while the caller is live"
+    session._caller_at -= CALLER_SILENT_S  # the caller's leg has gone quiet
+    assert session.whisper_alone() == tone
+    assert session.whisper_alone() is None, "nothing whispered: nothing sent"

@@ -141,8 +141,10 @@ async def run_sipp(
     extra: list[str] = (),
     limit_s: float = 20,
     local_ip: str = "127.0.0.1",
+    remote_host: str = "127.0.0.1",
 ) -> tuple[int, str]:
-    """Run one SIPp scenario from local_ip against 127.0.0.1:target_port; returns (exit code, error/message log)."""
+    """Run one SIPp scenario from local_ip against remote_host:target_port (IPv6 bracketed: "[::1]"); returns
+    (exit code, error/message log)."""
     assert SIPP is not None
     workdir.mkdir(parents=True, exist_ok=True)
     src = SCENARIOS / scenario
@@ -152,7 +154,7 @@ async def run_sipp(
 
     args = [
         SIPP,
-        f"127.0.0.1:{target_port}",
+        f"{remote_host}:{target_port}",
         "-sf",
         str(dst),
         "-i",

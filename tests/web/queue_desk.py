@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestServer
 from agent_desktop.app import create_app
 from agent_desktop.cli import enrol_certificate
 from agent_desktop.config import load_config
+from agent_desktop.sip.addresses import uri_host
 from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
 from agent_desktop.web import keys
 from tests.helpers.net import free_port
@@ -62,19 +63,25 @@ def write_prompts(folder: Path) -> None:
 
 @contextlib.asynccontextmanager
 async def queue_desk(
-    tmp_path: Path, pki, cards, extra: str, sip: str = "", skills: dict[str, list[str]] | None = None
+    tmp_path: Path,
+    pki,
+    cards,
+    extra: str,
+    sip: str = "",
+    skills: dict[str, list[str]] | None = None,
+    listen: str = "127.0.0.1:0",
 ) -> AsyncIterator[Desk]:
     """A desk whose config has `extra` (queues, menus, …), `sip` lines in its [sip] table and the tone prompts
-    above in `prompts/`; `skills` replaces the cards' skills (agent: vaccination, supervisor: none)."""
+    above in `prompts/`; `skills` replaces the cards' skills (agent: vaccination, supervisor: none); its SIP
+    listens on `listen` (`"[::]:0"`: dual stack)."""
     skills = {"agent": ["vaccination"], "supervisor": [], **(skills or {})}
     write_prompts(tmp_path / "prompts")
     port = free_port()
     path = write_config(tmp_path, pki, port, extra)
     # The tests sleep while callers wait, without reading the agents' sockets: no heartbeat may close them then.
     path.write_text(path.read_text().replace("heartbeat_s = 2", "heartbeat_s = 30", 1))
-    if sip:
-        listen = 'listen = "127.0.0.1:0"\n'
-        path.write_text(path.read_text().replace(listen, listen + sip + "\n", 1))
+    default = 'listen = "127.0.0.1:0"\n'
+    path.write_text(path.read_text().replace(default, f'listen = "{listen}"\n' + sip + "\n", 1))
     config = load_config(path)
     enrol_certificate(config, cards["agent"].cert, ["agent"], skills["agent"])
     enrol_certificate(config, cards["supervisor"].cert, ["agent", "supervisor"], skills["supervisor"], "fr")
@@ -86,8 +93,8 @@ async def queue_desk(
         await server.close()
 
 
-def desk_uri(desk: Desk, number: str) -> str:
-    return f"sip:{number}@127.0.0.1:{desk.server.app[keys.CALLS].endpoint.port}"
+def desk_uri(desk: Desk, number: str, host: str = "127.0.0.1") -> str:
+    return f"sip:{number}@{uri_host(host)}:{desk.server.app[keys.CALLS].endpoint.port}"
 
 
 def dominant(pcm: bytes) -> int | None:
@@ -194,9 +201,12 @@ async def on_break(agent) -> None:
     await agent.next("agent.state")
 
 
-async def answered_call(desk: Desk, caller: SipEndpoint, agent, number: str = "1702") -> tuple[str, object]:
-    """`caller` dials `number` and `agent` answers the offer; the call id and the caller's leg, both connected."""
-    leg = await caller.dial(desk_uri(desk, number), ring_timeout_s=10)
+async def answered_call(
+    desk: Desk, caller: SipEndpoint, agent, number: str = "1702", host: str = "127.0.0.1"
+) -> tuple[str, object]:
+    """`caller` dials `number` at the desk's `host` and `agent` answers the offer; the call id and the caller's
+    leg, both connected."""
+    leg = await caller.dial(desk_uri(desk, number, host), ring_timeout_s=10)
     offered = await agent.next("call.offered")
     await agent.ws.send_json({"type": "call.answer", "call_id": offered["call_id"]})
     await agent.call_state("connected")

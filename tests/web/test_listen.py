@@ -172,3 +172,58 @@ async def test_listen_in_is_refused_as_the_contract_says(tmp_path, web_pki, card
         assert not [r for r in rows if r["action"].startswith("supervisor.")], "a refused start was logged"
         await leg.hangup()
         await boss.call_state("ended")
+
+
+class _MutedCaller(CallerAudio):
+    """A caller whose leg sends no RTP at all (a phone muted with silence suppression, a trunk quiet during
+    silence, a caller on hold at its end): it only listens."""
+
+    async def _speak(self) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_listen_in_and_whisper_go_on_while_the_caller_sends_nothing(tmp_path, web_pki, cards, caller):
+    """The mix must not be clocked by the caller's packets: with a silent caller leg the supervisor still hears
+    the agent, and the whisper still reaches the agent (and never the caller)."""
+    async with queue_desk(tmp_path, web_pki, cards, "") as desk, AsyncExitStack() as stack:
+        agent = await AgentClient(desk, "agent", mic=ToneTrack(AGENT_TONE)).start(stack)
+        boss = await AgentClient(desk, "supervisor", mic=ToneTrack(WHISPER_TONE)).start(stack)
+        await agent.available()
+        call_id, leg = await answered_call(desk, caller, agent, "1700")
+        citizen = _MutedCaller(leg)
+        stack.callback(citizen.close)
+
+        await boss.ws.send_json({"type": "supervisor.listen", "agent_id": AGENT_ID})
+        assert (await boss.next("supervisor.listening"))["call_id"] == call_id
+        await asyncio.sleep(1.5)
+        heard = _last(boss.heard)
+        assert len(heard) >= 40 * 320, f"the supervisor gets {len(heard) // 320} frames of the last 50"
+        assert goertzel_ratio(heard, AGENT_TONE) > PRESENT, f"no agent for the supervisor: {_tones(heard)}"
+
+        await boss.ws.send_json({"type": "supervisor.whisper", "on": True})
+        assert (await boss.next("supervisor.whispering"))["on"] is True
+        await asyncio.sleep(1.5)
+        to_agent = _last(agent.heard)
+        assert len(to_agent) >= 40 * 320, f"the agent gets {len(to_agent) // 320} frames of the last 50"
+        assert goertzel_ratio(to_agent, WHISPER_TONE) > PRESENT, (
+            f"the agent misses the whisper: {_tones(to_agent)}"
+        )
+        to_caller = _last(citizen.heard)
+        assert goertzel_ratio(to_caller, WHISPER_TONE) < ABSENT, (
+            f"the caller hears the whisper: {_tones(to_caller)}"
+        )
+        assert goertzel_ratio(to_caller, AGENT_TONE) > 0.5, f"the caller lost the agent: {_tones(to_caller)}"
+        own = _last(boss.heard)
+        assert goertzel_ratio(own, WHISPER_TONE) < ABSENT, (
+            f"the supervisor hears its own whisper: {_tones(own)}"
+        )
+
+        await boss.ws.send_json({"type": "supervisor.whisper", "on": False})
+        assert (await boss.next("supervisor.whispering"))["on"] is False
+        await asyncio.sleep(1.0)
+        count = len(agent.heard)
+        await asyncio.sleep(0.6)
+        assert len(agent.heard) - count <= 3, (
+            "the agent still gets frames from the desk after the whisper ended"
+        )
+        await leg.hangup()
