@@ -266,4 +266,6 @@ def test_an_open_recording_keeps_one_ffmpeg_thread_pool_not_two(tmp_path):
     grown = _native_threads() - before
     for encoder in encoders:
         encoder.close()
-    assert grown <= len(encoders) * (os.cpu_count() or 1), f"{grown} threads for {len(encoders)} open recordings"
+    assert grown <= len(encoders) * (os.cpu_count() or 1), (
+        f"{grown} threads for {len(encoders)} open recordings"
+    )

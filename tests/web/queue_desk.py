@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestServer
 
 from agent_desktop.app import create_app
 from agent_desktop.cli import enrol_certificate
-from agent_desktop.config import load_config
+from agent_desktop.config import Config, load_config
 from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
 from agent_desktop.web import keys
 from tests.helpers.net import free_port
@@ -66,6 +66,19 @@ async def queue_desk(
 ) -> AsyncIterator[Desk]:
     """A desk whose config has `extra` (queues, menus, …), `sip` lines in its [sip] table and the tone prompts
     above in `prompts/`; `skills` replaces the cards' skills (agent: vaccination, supervisor: none)."""
+    config, port = queue_config(tmp_path, pki, cards, extra, sip, skills)
+    server = TestServer(create_app(config), host="127.0.0.1", port=port)
+    await server.start_server()
+    try:
+        yield Desk(config, server, f"http://127.0.0.1:{port}", cards)
+    finally:
+        await server.close()
+
+
+def queue_config(
+    tmp_path: Path, pki, cards, extra: str, sip: str = "", skills: dict[str, list[str]] | None = None
+) -> tuple[Config, int]:
+    """queue_desk's config (written, cards enrolled) and the free port it serves on."""
     skills = {"agent": ["vaccination"], "supervisor": [], **(skills or {})}
     write_prompts(tmp_path / "prompts")
     port = free_port()
@@ -78,12 +91,7 @@ async def queue_desk(
     config = load_config(path)
     enrol_certificate(config, cards["agent"].cert, ["agent"], skills["agent"])
     enrol_certificate(config, cards["supervisor"].cert, ["agent", "supervisor"], skills["supervisor"], "fr")
-    server = TestServer(create_app(config), host="127.0.0.1", port=port)
-    await server.start_server()
-    try:
-        yield Desk(config, server, f"http://127.0.0.1:{port}", cards)
-    finally:
-        await server.close()
+    return config, port
 
 
 def desk_uri(desk: Desk, number: str) -> str:
