@@ -8,36 +8,17 @@ router, as in tests/queue_panel; nothing of the desk runs."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Route
+from playwright.sync_api import Page
 
-ROOT = Path(__file__).resolve().parents[2] / "agent_desktop"
-ORIGIN = "http://desk.test"
-
-
-def _serve(route: Route) -> None:
-    path = route.request.url.removeprefix(ORIGIN).split("?")[0]
-    file = ROOT / path.lstrip("/")
-    if path == "/":
-        route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>hidden</title>")
-    elif path.startswith("/static/") and file.is_file():
-        route.fulfill(status=200, content_type="text/javascript", body=file.read_bytes())
-    else:
-        route.fulfill(status=404, body="not here")
+from tests.helpers.static_page import static_page
 
 
 @pytest.fixture
 def page(chromium) -> Iterator[Page]:
-    context = chromium().new_context(locale="nl-BE", timezone_id="Europe/Brussels")
-    context.route("**/*", _serve)
-    page = context.new_page()
-    try:
-        page.goto(f"{ORIGIN}/")
+    with static_page(chromium()) as page:
         yield page
-    finally:
-        context.close()
 
 
 HIDE_AND_STALL_TIMERS = """
