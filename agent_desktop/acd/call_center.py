@@ -27,6 +27,7 @@ from ..store import calls as call_records
 from ..store.callbacks import Callback
 from ..store.clock import iso
 from ..store.store import Store
+from ..tasks import Tasks
 from . import inbound
 from .agent_state import STATES, AgentStates
 from .call_session import CallSession
@@ -50,7 +51,6 @@ from .queues import Directory, Queue
 from .router import Router
 from .routing import FreeAgent
 from .survey import Survey, run_survey
-from .tasks import Tasks
 
 if TYPE_CHECKING:
     from .order_offers import OrderOffers

@@ -23,11 +23,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..store.call_orders import OrderRefused
+from ..tasks import Tasks
 from .agent_state import AgentStates
 from .events import AgentConnected, AgentMessage, AgentStateChanged, EventBus
 from .orders import Offer, OrderDesk
 from .phone_numbers import BadNumber, e164
-from .tasks import Tasks
 
 if TYPE_CHECKING:
     from .call_center import CallCenter

@@ -13,10 +13,10 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
+from ..tasks import Tasks
 from .callbacks import CallbackDesk
 from .events import AgentConnected, AgentMessage, EventBus, QueueChanged
 from .queues import Directory
-from .tasks import Tasks
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL_S = 1.0

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..tasks import Tasks
 from .agent_state import STATES, AgentStates
 from .events import (
     AgentConnected,
@@ -37,7 +38,6 @@ from .events import (
     QueueChanged,
 )
 from .queues import Queue
-from .tasks import Tasks
 
 log = logging.getLogger(__name__)
 

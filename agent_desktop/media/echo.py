@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from av.frame import Frame
 
+from ..tasks import Tasks
+
 log = logging.getLogger(__name__)
 
 
@@ -52,7 +54,7 @@ class EchoPeers:
         self._new_peer = new_peer
         self._limits = limits or EchoLimits()
         self._peers: dict[RTCPeerConnection, asyncio.TimerHandle | None] = {}
-        self._closing: set[asyncio.Task] = set()
+        self._closing = Tasks("echo peer close")
 
     @property
     def active(self) -> int:
@@ -100,9 +102,7 @@ class EchoPeers:
         return pc.localDescription.sdp
 
     def _close_soon(self, pc: RTCPeerConnection) -> None:
-        task = asyncio.get_running_loop().create_task(self._close(pc))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._closing.spawn(self._close(pc))
 
     async def _close(self, pc: RTCPeerConnection) -> None:
         timer = self._peers.pop(pc, None)
@@ -114,5 +114,4 @@ class EchoPeers:
     async def close_all(self) -> None:
         for pc in list(self._peers):
             await self._close(pc)
-        if self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+        await self._closing.finish_all()

@@ -280,7 +280,11 @@ class _Encoder:
             stream = out.add_stream("libopus", rate=RATE, layout="mono")
             stream.codec_context.bit_rate = self._bitrate
             stream.codec_context.options = {"application": "voip"}
+            # One thread each: every recording runs on the recorder's one worker thread anyway, and FFmpeg's
+            # default (a pool of one thread per core for each graph and codec) left ~4 idle threads per call.
+            stream.codec_context.thread_count = 1
             graph = Graph()
+            graph.threads = 1
             src = graph.add_abuffer(format="s16p", sample_rate=RATE, layout="stereo", time_base=f"1/{RATE}")
             pan = graph.add("pan", "mono|c0=c0+c1")  # both voices at their own level, summed (clipped)
             sink = graph.add("abuffersink")

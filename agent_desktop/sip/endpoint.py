@@ -29,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from ..tasks import Tasks
 from .addresses import family_of, is_wildcard, network, plain, route_source, source_key, uri_host
 from .auth import DigestCredentials, authorization, pick_challenge
 from .call import Call
@@ -181,7 +182,7 @@ class SipEndpoint:
             str, Call
         ] = {}  # server INVITE transaction key -> inbound call awaiting its final answer
         self._all: set[Call] = set()
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = Tasks("sip task")  # dials, incoming calls' handlers, the hang-ups of stop()
         self._register_task: asyncio.Task | None = None
         self._reg_call_id = ""
         self._reg_cseq = 0
@@ -235,7 +236,8 @@ class SipEndpoint:
         calls = [c for c in self._all if c.state != "ended"]
         if calls:
             await asyncio.wait(
-                [asyncio.create_task(c.hangup()) for c in calls], timeout=max(2.0, 4 * self.tl.t1)
+                [self._tasks.spawn(c.hangup(), f"sip-hangup-{c.call_id}") for c in calls],
+                timeout=max(2.0, 4 * self.tl.t1),
             )
         if self._register_task is not None:
             self._register_task.cancel()
@@ -248,8 +250,7 @@ class SipEndpoint:
         for c in list(self._all):
             if c.state != "ended":
                 c._set_state("ended", "local_bye")
-        for t in list(self._tasks):
-            t.cancel()
+        await self._tasks.cancel_all()
         self.tl.close()
         await self.transport.stop()
         self._started = False
@@ -369,15 +370,7 @@ class SipEndpoint:
         return call
 
     def _spawn(self, coro, name: str) -> asyncio.Task:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sip task %s failed", task.get_name(), exc_info=task.exception())
+        return self._tasks.spawn(coro, name)
 
     def _remember(self, call: Call) -> None:
         assert call._dialog is not None

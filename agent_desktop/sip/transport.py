@@ -24,6 +24,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..tasks import Tasks
 from .addresses import bind_udp, plain, source_key, tcp_listener, wire
 from .message import MAX_MESSAGE
 
@@ -97,7 +98,7 @@ class _TcpConnection:
         self._loop = asyncio.get_running_loop()
         self.last_activity = self._loop.time()
         self._drain_task: asyncio.Task | None = None
-        self.task = asyncio.create_task(self._run(), name=f"sip-tcp-{addr.host}:{addr.port}")
+        self.task = owner.tasks.spawn(self._run(), name=f"sip-tcp-{addr.host}:{addr.port}")
 
     def write(self, data: bytes) -> None:
         """Queue bytes; a peer that lets them pile up beyond the limits is cut off."""
@@ -111,7 +112,7 @@ class _TcpConnection:
         self.writer.write(data)
         self.last_activity = self._loop.time()
         if self._drain_task is None and transport.get_write_buffer_size() > 0:
-            self._drain_task = asyncio.create_task(self._drain())
+            self._drain_task = self.owner.tasks.spawn(self._drain(), name=f"sip-tcp-drain-{self.addr.port}")
 
     async def _drain(self) -> None:
         timeout = self.owner.limits.write_timeout_s
@@ -217,7 +218,7 @@ class SipTransport:
         self._server: asyncio.base_events.Server | None = None
         self._tcp: dict[tuple[str, int], _TcpConnection] = {}
         self._pending: dict[tuple[str, int], list[bytes]] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self.tasks = Tasks("sip transport task")  # connects, and each TCP connection's reader and drain
         self.host = ""
         self.port = 0
         self.family: int = socket.AF_INET  # of the UDP socket: what form `send` gives an address
@@ -249,8 +250,7 @@ class SipTransport:
             self._server.close()
         for conn in list(self._tcp.values()):
             conn.close()
-        for t in list(self._tasks):
-            t.cancel()
+        await self.tasks.cancel_all()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1)
@@ -309,9 +309,7 @@ class SipTransport:
             self._pending[key].append(data)
             return
         self._pending[key] = [data]
-        task = asyncio.create_task(self._connect(addr))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.tasks.spawn(self._connect(addr), name=f"sip-tcp-connect-{addr.host}:{addr.port}")
 
     async def _connect(self, addr: Addr) -> None:
         key = (addr.host, addr.port)

@@ -5,7 +5,6 @@ on the socket."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from ..acd.call_center import CallCenter, CallError
@@ -32,8 +31,6 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
             return
         await conn.send({"type": "rtc.answer", "sdp": answer})
 
-    running: set[asyncio.Task] = set()
-
     def call_action(action):
         async def run(conn: Connection, message: dict) -> None:
             try:
@@ -51,9 +48,7 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
         async def handler(conn: Connection, message: dict) -> None:
             # A hold or transfer waits for the far end (up to half a minute): the agent's socket keeps reading
             # meanwhile, so a hang-up or a pong is never stuck behind it.
-            task = asyncio.get_running_loop().create_task(run(conn, message))
-            running.add(task)
-            task.add_done_callback(running.discard)
+            hub.tasks.spawn(run(conn, message))
 
         return handler
 

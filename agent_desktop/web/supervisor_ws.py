@@ -8,7 +8,6 @@ counts it busy (`CallCenter.also_busy`), so routing offers it nothing and it can
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from ..acd.call_center import CallCenter
@@ -34,13 +33,6 @@ class Refused(Exception):
 def install(
     hub: Hub, media: MediaRoom, calls: CallCenter, listening: Listening, store: Store, bus: EventBus
 ) -> None:
-    tasks: set[asyncio.Task] = set()
-
-    def spawn(coro) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-
     def supervisor(conn: Connection) -> int:
         if "supervisor" not in conn.agent.roles:
             raise Refused("forbidden", "listen-in is for supervisors")
@@ -136,11 +128,11 @@ def install(
 
     def call_over(call_id: str) -> None:
         for session in listening.on_call(call_id):
-            spawn(stop(session.supervisor_id))
+            hub.tasks.spawn(stop(session.supervisor_id))
 
     def state_changed(e: AgentStateChanged) -> None:
         if e.state == "offline" and listening.of(e.agent_id) is not None:
-            spawn(stop(e.agent_id))  # the supervisor logged out or its page is gone for good
+            hub.tasks.spawn(stop(e.agent_id))  # the supervisor logged out or its page is gone for good
 
     hub.on("supervisor.listen", guarded(listen))
     hub.on("supervisor.whisper", guarded(whisper))

@@ -33,6 +33,7 @@ from ..acd.events import (
 )
 from ..logmask import mask_number
 from ..store.agents import Agent
+from ..tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,8 @@ class Hub:
         self._hello_extra = hello_extra
         self._session_alive = session_alive
         self._conns: dict[int, Connection] = {}
-        self._tasks: set[asyncio.Task] = set()
+        # The sends to pages and the message handlers that run beside the read loops (calls_ws, supervisor_ws).
+        self.tasks = Tasks("hub task")
         self._handlers: dict[str, MessageHandler] = {
             "agent.state": self._on_agent_state,
             "pong": self._on_pong,
@@ -150,12 +152,6 @@ class Hub:
         bus.subscribe(AgentMessage, lambda e: self.tell(e.agent_id, e.message))
         bus.subscribe(CallOffered, self._call_offered)
         bus.subscribe(CallStateChanged, self._call_state)
-
-    def _spawn(self, coro) -> None:
-        # The loop keeps only weak references to tasks: hold ours until they are done.
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def on(self, message_type: str, handler: MessageHandler) -> None:
         """Let another room (calls, media) handle a client message type."""
@@ -179,7 +175,7 @@ class Hub:
         """Send `message` to the agent's page, if it has one, without waiting (in order with other sends)."""
         conn = self._conns.get(agent_id)
         if conn is not None:
-            self._spawn(conn.send(message))
+            self.tasks.spawn(conn.send(message))
 
     def _state_changed(self, e: AgentStateChanged) -> None:
         # Any source of change, not only the page itself: a call, an offer rung out, the reconnect grace.
@@ -224,6 +220,7 @@ class Hub:
     async def close(self) -> None:
         for agent_id in list(self._conns):
             await self.drop_agent(agent_id, "server_stop")
+        await self.tasks.cancel_all()
 
     async def handle(self, request: web.Request, agent: Agent, session_id: int) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, autoping=True, heartbeat=None)

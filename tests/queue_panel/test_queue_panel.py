@@ -7,38 +7,17 @@ of the desk runs. The panel itself is driven against the real desk by e2e/test_q
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Route
+from playwright.sync_api import Page
 
-ROOT = Path(__file__).resolve().parents[2] / "agent_desktop"
-ORIGIN = "http://desk.test"
-TYPES = {".js": "text/javascript", ".json": "application/json"}
-
-
-def _serve(route: Route) -> None:
-    """A blank page, and the static files from disk."""
-    path = route.request.url.removeprefix(ORIGIN).split("?")[0]
-    file = ROOT / path.lstrip("/")
-    if path == "/":
-        route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>formats</title>")
-    elif path.startswith("/static/") and file.is_file():
-        route.fulfill(status=200, content_type=TYPES.get(file.suffix, "text/plain"), body=file.read_bytes())
-    else:
-        route.fulfill(status=404, body="not here")
+from tests.helpers.static_page import static_page
 
 
 @pytest.fixture
 def page(chromium) -> Iterator[Page]:
-    context = chromium().new_context(locale="nl-BE", timezone_id="Europe/Brussels")
-    context.route("**/*", _serve)
-    page = context.new_page()
-    try:
-        page.goto(f"{ORIGIN}/")
+    with static_page(chromium()) as page:
         yield page
-    finally:
-        context.close()
 
 
 def test_durations_counters_and_numbers(page: Page) -> None:

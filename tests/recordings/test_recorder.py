@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import logging
+import os
 import re
 import threading
 
@@ -246,3 +247,25 @@ async def test_a_hang_up_finishes_the_recording_and_its_row(tmp_path, caplog):
         await store.close()
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("agent_desktop")]
     assert any(rec.id in line for line in lines)
+
+
+def _native_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def test_an_open_recording_keeps_one_ffmpeg_thread_pool_not_two(tmp_path):
+    """FFmpeg gives every filter graph a pool of one thread per core by default: two pools a recorded call (the
+    mixing graph and PyAV's resampler in front of libopus), 80 idle threads on a 2-core desk with 20 recorded calls.
+    The encoders all run on the recorder's one worker thread, so our graph runs single-threaded; PyAV's resampler
+    graph keeps FFmpeg's default (PyAV gives no handle on it)."""
+    silence = [b"\xff" * 160] * 50
+    before = _native_threads()
+    encoders = [_Encoder(tmp_path / f"{i}.ogg", "PCMU", 16000) for i in range(4)]
+    for encoder in encoders:
+        encoder.write(0, silence, silence)
+    grown = _native_threads() - before
+    for encoder in encoders:
+        encoder.close()
+    assert grown <= len(encoders) * (os.cpu_count() or 1), (
+        f"{grown} threads for {len(encoders)} open recordings"
+    )

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestServer
 
 from agent_desktop.app import create_app
 from agent_desktop.cli import enrol_certificate
-from agent_desktop.config import load_config
+from agent_desktop.config import Config, load_config
 from agent_desktop.sip.addresses import uri_host
 from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
 from agent_desktop.web import keys
@@ -74,6 +74,25 @@ async def queue_desk(
     """A desk whose config has `extra` (queues, menus, …), `sip` lines in its [sip] table and the tone prompts
     above in `prompts/`; `skills` replaces the cards' skills (agent: vaccination, supervisor: none); its SIP
     listens on `listen` (`"[::]:0"`: dual stack)."""
+    config, port = queue_config(tmp_path, pki, cards, extra, sip, skills, listen)
+    server = TestServer(create_app(config), host="127.0.0.1", port=port)
+    await server.start_server()
+    try:
+        yield Desk(config, server, f"http://127.0.0.1:{port}", cards)
+    finally:
+        await server.close()
+
+
+def queue_config(
+    tmp_path: Path,
+    pki,
+    cards,
+    extra: str,
+    sip: str = "",
+    skills: dict[str, list[str]] | None = None,
+    listen: str = "127.0.0.1:0",
+) -> tuple[Config, int]:
+    """queue_desk's config (written, cards enrolled) and the free port it serves on."""
     skills = {"agent": ["vaccination"], "supervisor": [], **(skills or {})}
     write_prompts(tmp_path / "prompts")
     port = free_port()
@@ -85,12 +104,7 @@ async def queue_desk(
     config = load_config(path)
     enrol_certificate(config, cards["agent"].cert, ["agent"], skills["agent"])
     enrol_certificate(config, cards["supervisor"].cert, ["agent", "supervisor"], skills["supervisor"], "fr")
-    server = TestServer(create_app(config), host="127.0.0.1", port=port)
-    await server.start_server()
-    try:
-        yield Desk(config, server, f"http://127.0.0.1:{port}", cards)
-    finally:
-        await server.close()
+    return config, port
 
 
 def desk_uri(desk: Desk, number: str, host: str = "127.0.0.1") -> str:
@@ -201,12 +215,9 @@ async def on_break(agent) -> None:
     await agent.next("agent.state")
 
 
-async def answered_call(
-    desk: Desk, caller: SipEndpoint, agent, number: str = "1702", host: str = "127.0.0.1"
-) -> tuple[str, object]:
-    """`caller` dials `number` at the desk's `host` and `agent` answers the offer; the call id and the caller's
-    leg, both connected."""
-    leg = await caller.dial(desk_uri(desk, number, host), ring_timeout_s=10)
+async def answered_call(desk: Desk, caller: SipEndpoint, agent, number: str = "1702") -> tuple[str, object]:
+    """`caller` dials `number` and `agent` answers the offer; the call id and the caller's leg, both connected."""
+    leg = await caller.dial(desk_uri(desk, number), ring_timeout_s=10)
     offered = await agent.next("call.offered")
     await agent.ws.send_json({"type": "call.answer", "call_id": offered["call_id"]})
     await agent.call_state("connected")

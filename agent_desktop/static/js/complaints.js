@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { formatDate } from "./format.js";
 import { errorText, loadLang, t } from "./i18n.js";
+import { cell } from "./table.js";
 import { wireLogout } from "./topbar.js";
 
 const body = document.body;
@@ -25,13 +26,6 @@ const fields = {
 };
 const formError = document.getElementById("complaint-error");
 let openId = null;
-
-function cell(text, attrs = {}) {
-  const td = document.createElement("td");
-  td.textContent = text ?? "";
-  for (const [k, v] of Object.entries(attrs)) td.setAttribute(k, v);
-  return td;
-}
 
 function dateText(iso, style = "short") {
   return iso ? formatDate(iso, style) : "";
@@ -67,7 +61,7 @@ async function load() {
       tr.append(
         cell(`#${c.id}`),
         cell(dateText(c.received)),
-        cell(due, { class: c.overdue ? "overdue" : "" }),
+        cell(due, c.overdue ? "overdue" : ""),
         cell(t(`complaint.kind_${c.kind}`)),
         cell(c.citizen.name || ""),
         cell(t(`complaint.status_${c.status}`)),

@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { formatDateTime, formatNumber } from "./format.js";
 import { errorText, lang, loadLang, t } from "./i18n.js";
+import { cell } from "./table.js";
 import { wireLogout } from "./topbar.js";
 
 const body = document.body;
@@ -58,17 +59,10 @@ function when(iso) {
   return formatDateTime(iso);
 }
 
-function td(text, className) {
-  const cell = document.createElement("td");
-  cell.textContent = text;
-  if (className) cell.className = className;
-  return cell;
-}
-
 function statusCell(status) {
-  const cell = td(t(`preflight.status.${status}`), "status");
-  cell.dataset.status = status;
-  return cell;
+  const td = cell(t(`preflight.status.${status}`), "status");
+  td.dataset.status = status;
+  return td;
 }
 
 async function search() {
@@ -102,12 +96,12 @@ async function search() {
       tr.setAttribute("data-testid", "helpdesk-report-row");
       tr.tabIndex = 0;
       tr.append(
-        td(r.id, "id"),
-        td(r.agent ? r.agent.name : t("helpdesk.anonymous")),
-        td(when(r.finished)),
-        td(r.source),
+        cell(r.id, "id"),
+        cell(r.agent ? r.agent.name : t("helpdesk.anonymous")),
+        cell(when(r.finished)),
+        cell(r.source),
         statusCell(r.overall),
-        td(r.failing.map(title).join(", ")),
+        cell(r.failing.map(title).join(", ")),
       );
       tr.addEventListener("click", () => openReport(r.id));
       tr.addEventListener("keydown", (event) => {
@@ -180,7 +174,7 @@ async function openReport(id) {
         p.textContent = c.detail;
         advice.append(p);
       }
-      tr.append(th, statusCell(c.status), td(valueText(c), "value"), advice);
+      tr.append(th, statusCell(c.status), cell(valueText(c), "value"), advice);
       return tr;
     }),
   );

@@ -3,6 +3,7 @@
 import { formatDuration, formatNumber, formatPercent } from "./format.js";
 import { setLive, setPlain, setText, t } from "./i18n.js";
 import { DeskSocket } from "./socket.js";
+import { cell } from "./table.js";
 import { wireLangSwitch, wireLogout } from "./topbar.js";
 import { applyWall, emptyWall, longestWait, seconds } from "./wall_model.js";
 
@@ -15,18 +16,6 @@ const queueRows = document.getElementById("wall-queue-rows");
 const agentRows = document.getElementById("wall-agent-rows");
 const alertList = document.getElementById("wall-alerts");
 const connection = document.getElementById("wall-connection");
-
-function cell(className = "") {
-  const td = document.createElement("td");
-  if (className) td.className = className;
-  return td;
-}
-
-function plain(text, className) {
-  const td = cell(className);
-  td.textContent = text;
-  return td;
-}
 
 function percent(fraction) {
   return typeof fraction === "number" ? formatPercent(fraction * 100, 0) : "—";
@@ -44,10 +33,10 @@ function renderQueues() {
       tr.dataset.open = q.open ? "1" : "0";
       const open = cell();
       setText(open, q.open ? "wall.open" : "wall.closed");
-      const longest = plain("", "num live-wait");
-      const sl = plain(percent(q.service_level), "num");
+      const longest = cell("", "num live-wait");
+      const sl = cell(percent(q.service_level), "num");
       if (typeof q.service_level === "number" && q.service_level < q.target) sl.classList.add("bad");
-      const agents = cell("agent-counts");
+      const agents = cell("", "agent-counts");
       for (const [state, n] of Object.entries(q.agents || {})) {
         if (!n) continue;
         const chip = document.createElement("span");
@@ -56,17 +45,17 @@ function renderQueues() {
         setLive(chip, () => `${t(`state.${state}`)} ${formatNumber(n)}`);
         agents.append(chip);
       }
-      const name_ = plain(name);
+      const name_ = cell(name);
       name_.translate = false;
       tr.append(
         name_,
         open,
-        plain(formatNumber(q.waiting ?? 0), "num"),
+        cell(formatNumber(q.waiting ?? 0), "num"),
         longest,
         sl,
         agents,
-        plain(formatNumber(q.callbacks_pending ?? 0), "num"),
-        plain(formatNumber(q.callbacks_past_due ?? 0), q.callbacks_past_due ? "num bad" : "num"),
+        cell(formatNumber(q.callbacks_pending ?? 0), "num"),
+        cell(formatNumber(q.callbacks_past_due ?? 0), q.callbacks_past_due ? "num bad" : "num"),
       );
       return tr;
     }),
@@ -82,7 +71,7 @@ function renderAgents() {
       tr.dataset.testid = "wall-agent";
       tr.dataset.agentId = String(a.id);
       tr.dataset.state = a.state || "offline";
-      const name = plain(a.name || `#${a.id}`);
+      const name = cell(a.name || `#${a.id}`);
       name.translate = false;
       const state = cell();
       const chip = document.createElement("span");
@@ -98,9 +87,9 @@ function renderAgents() {
       const call = cell();
       if (a.call) setText(call, `phone.state.${a.call.state}`);
       const queues = a.call ? a.call.queue : (a.queues || []).join(", ");
-      const queue = plain(queues || "—");
+      const queue = cell(queues || "—");
       queue.translate = false;
-      tr.append(name, state, plain("", "num live-state"), call, plain("", "num live-call"), queue);
+      tr.append(name, state, cell("", "num live-state"), call, cell("", "num live-call"), queue);
       return tr;
     }),
   );
