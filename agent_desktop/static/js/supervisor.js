@@ -98,7 +98,7 @@ function renderAgents() {
       const call = cell();
       if (a.call) setText(call, `phone.state.${a.call.state}`);
       const queues = a.call ? a.call.queue : (a.queues || []).join(", ");
-      const queue = plain(queues || "—");
+      const queue = plain(queues || "—", "queues");
       queue.translate = false;
       tr.append(name, state, plain("", "num live-state"), call, plain("", "num live-call"), queue);
       return tr;
