@@ -45,6 +45,12 @@ CUT_OFF = """() => {
     if (el.scrollWidth > el.clientWidth + 1 && /(hidden|clip)/.test(cs.overflowX) && el.textContent.trim())
       cut.push(`ellipsis: ${el.tagName} ${el.textContent.trim().slice(0, 40)}`);
   }
+  // The reports chart's legend: no label runs into the next one.
+  const legend = [...document.querySelectorAll(".chart text[data-i18n]")].map((t) => [t.textContent, t.getBoundingClientRect()]);
+  for (let i = 1; i < legend.length; i++) {
+    const [name, r] = legend[i], [before, q] = legend[i - 1];
+    if (r.top < q.bottom && q.top < r.bottom && r.left < q.right) cut.push(`legend: ${before} runs into ${name}`);
+  }
   return cut;
 }"""
 
