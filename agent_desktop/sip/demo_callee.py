@@ -4,7 +4,7 @@ Without it the demo's outbound side could not be tried: a call order, a callback
 field has nowhere to go (the demo has no real trunk) and ends at once as "failed". `make run` starts it on
 127.0.0.1 and points the demo's `[sip] trunk_uri` at it: each call rings for `ring_s` (about one Belgian ring),
 is answered and hears a tone (the citizen "speaking") until the agent hangs up, or `talk_s` runs out. A dialled
-number ending in 0 is never answered, so the ring time-out and an order's retry can be seen too.
+number ending in 99 is never answered, so the ring time-out and an order's retry can be seen too.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class DemoCallee:
 
     async def _incoming(self, call: Call) -> None:
         await call.ring()
-        if call.local_number.endswith("0"):
+        if call.local_number.endswith("99"):
             return  # never answered: the desk's ring time-out ends it
         await asyncio.sleep(self.ring_s)
         if call.state != "ringing":

@@ -160,7 +160,7 @@ def test_the_demo_can_try_the_outbound_side_the_survey_and_a_recording(tmp_path:
 @pytest.mark.timeout(30)
 async def test_the_demo_citizen_answers_an_outbound_call_and_speaks(tmp_path: Path) -> None:
     """The demo's far side: a call the desk places rings, is answered and hears the citizen's 440 Hz tone; a
-    number ending in 0 rings and is never answered."""
+    number ending in 99 rings and is never answered (the demo callers count up from 0470000000)."""
     import asyncio
 
     from agent_desktop.sip import g711
@@ -186,6 +186,6 @@ async def test_the_demo_citizen_answers_an_outbound_call_and_speaks(tmp_path: Pa
         assert goertzel_ratio(bytes(heard), 440) > 0.3
         await call.hangup()
 
-        silent = await ep.dial("0471123450", ring_timeout_s=2)
+        silent = await ep.dial("0471123499", ring_timeout_s=2)
         await silent.wait_ended(5)
         assert silent.cause == "no_answer" and callee.answered == 1
