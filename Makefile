@@ -64,4 +64,4 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 clean-demo:
-	rm -rf var/demo var/desk.db var/desk.db-wal var/desk.db-shm var/kb.db
+	rm -rf var/demo var/desk.db var/desk.db-wal var/desk.db-shm var/kb.db var/recordings

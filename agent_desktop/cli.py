@@ -463,7 +463,10 @@ def build_parser() -> argparse.ArgumentParser:
         "fields. A list's settings come from its first import. Every bad row is printed as file:line: reason "
         "and then nothing is imported (exit 1). Importing the same file again updates, never duplicates.",
     )
-    p.add_argument("file", help="CSV file, first row the header (comma, semicolon or tab; UTF-8)")
+    p.add_argument(
+        "file",
+        help="CSV file, first row the header (comma, semicolon or tab; UTF-8, or Excel's Windows-1252)",
+    )
     p.add_argument("--list", required=True, help="the call list's name")
     p.add_argument(
         "--kind", choices=["reserve", "priority", "tracing"], help="of a new list (default priority)"

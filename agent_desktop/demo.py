@@ -6,6 +6,10 @@ The demo is configuration, not a code path: the desk and the bridge run as the r
 (chain to the configured anchor, OCSP required). The e2e tests run this same module with other ports and folders.
 
     python -m agent_desktop.demo [--dir var/demo] [--desk-port 8080] [--bridge-port 35963] [--ocsp-port 8088]
+                                 [--callee-port 5070 | --trunk-uri sip:…]
+
+Without `--trunk-uri` the desk's outbound calls (call orders, callbacks, a dialled number) go to the demo's own
+citizens (`sip/demo_callee.py`, served here like the OCSP responder), so the outbound side can be tried too.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from .eid.nrn import make_test_nrn
 from .eid.ocsp_responder import make_ocsp_app, revocations_from_file
 from .eid.pki import Pki, create_pki, issue_auth_cert, load_pki, save_pki
 from .eid.softhsm import SoftToken, provision_token
+from .sip.demo_callee import DemoCallee
 
 KB_DEMO = Path(__file__).resolve().parent.parent / "kb_client" / "demo"
 
@@ -44,6 +49,7 @@ class DemoPorts:
     bridge: int = 35963
     sip: int = 5060
     ocsp: int = 8088
+    callee: int = 5070  # the demo's citizens: where outbound calls go when no trunk is given
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class Demo:
     pin: str
     agent_cert: Path
     revocations: Path
+    callee: bool = False  # serve the demo's citizens on ports.callee (the config's trunk points there)
 
 
 def _write_secret(path: Path, text: str) -> None:
@@ -116,7 +123,7 @@ path = "../desk.db"
 listen = "127.0.0.1:{ports.sip}"
 caller_id = "+3225550000"
 allowed_sources = ["127.0.0.1"]
-{f'trunk_uri = "{trunk_uri}"' if trunk_uri else '# trunk_uri = "sip:trunk.example.be:5060"  (outbound calls)'}
+{f'trunk_uri = "{trunk_uri}"' if trunk_uri else f'trunk_uri = "sip:127.0.0.1:{ports.callee}"  # the demo citizens (demo_callee.py)'}
 
 [eid]
 trust_anchors = "pki/trust"
@@ -147,6 +154,15 @@ _ALGEMEEN, _VACCINATIE = QUEUE_NUMBERS["algemeen"], QUEUE_NUMBERS["vaccinatie"]
 DEMO_QUEUES = f"""
 [prompts]
 dir = "{PROMPTS_DIR}"
+
+# The satisfaction survey an agent hands a caller to (wrap-up's survey box): four questions, 1-9, 0 = 10.
+[survey]
+questions = ["survey_wait.wav", "survey_polite.wav", "survey_info.wav", "survey_recommend.wav"]
+thanks = "survey_thanks.wav"
+
+# Calls to the vaccinatie queue (menu choice 1, or 1701) are recorded, for the reports page's listening sessions.
+[recordings]
+dir = "../recordings"
 
 [[menus]]
 number = "{MENU_NUMBER}"
@@ -182,6 +198,8 @@ open = []
 holidays = "none"
 no_agents = "queue"
 welcome = "welcome.wav"
+record = true
+recording_notice = "recording_notice.wav"
 wait_message = "wait.wav"
 wait_message_every_s = 30
 callback_offer = "callback_offer.wav"
@@ -286,7 +304,7 @@ def prepare(
             check=False,
             timeout=120,
         )
-    return Demo(directory, config_path, ports, pki, token, pin, cert_path, revocations)
+    return Demo(directory, config_path, ports, pki, token, pin, cert_path, revocations, callee=not trunk_uri)
 
 
 async def _wait_http(url: str, timeout_s: float = 30.0) -> None:
@@ -310,6 +328,13 @@ async def run(demo: Demo) -> int:
     runner = web.AppRunner(make_ocsp_app(demo.pki, revocations_from_file(demo.revocations)), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", demo.ports.ocsp).start()
+    async with contextlib.AsyncExitStack() as stack:
+        if demo.callee:
+            await stack.enter_async_context(DemoCallee(demo.ports.callee))
+        return await _serve(demo, runner)
+
+
+async def _serve(demo: Demo, runner: web.AppRunner) -> int:
     env = {**os.environ, **demo.token.env()}
     cli = [sys.executable, "-m", "agent_desktop.cli"]
     desk = await asyncio.create_subprocess_exec(*cli, "serve", "--config", str(demo.config_path), env=env)
@@ -332,11 +357,17 @@ async def run(demo: Demo) -> int:
     try:
         await _wait_http(f"http://127.0.0.1:{demo.ports.desk}/api/me")
         await _wait_http(f"http://127.0.0.1:{demo.ports.bridge}/status")
+        citizens = (
+            f"  Outbound calls (call orders, callbacks) reach the demo citizens on 127.0.0.1:{demo.ports.callee}\n"
+            if demo.callee
+            else ""
+        )
         print(
             "\n"
             f"  Agent Desktop demo is up:  http://127.0.0.1:{demo.ports.desk}\n"
             f"  Demo eID card PIN:         {demo.pin}   (also in {demo.directory / 'pin'})\n"
             f"  Revoke a card: add its serial number to {demo.revocations}\n"
+            f"{citizens}"
             "READY",
             flush=True,
         )
@@ -364,7 +395,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bridge-port", type=int, default=DemoPorts.bridge)
     parser.add_argument("--sip-port", type=int, default=DemoPorts.sip)
     parser.add_argument("--ocsp-port", type=int, default=DemoPorts.ocsp)
-    parser.add_argument("--trunk-uri", default="", help="where outbound calls go (default: none)")
+    parser.add_argument(
+        "--trunk-uri",
+        default="",
+        help="where outbound calls go (default: the demo's citizens, --callee-port)",
+    )
+    parser.add_argument(
+        "--callee-port",
+        type=int,
+        default=DemoPorts.callee,
+        help="port of the demo's citizens (without --trunk-uri)",
+    )
     parser.add_argument("--smtp-port", type=int, default=0, help="SMTP port on 127.0.0.1 (default 25)")
     parser.add_argument(
         "--extra-config", default="", help="TOML tables appended to the demo config, e.g. [webrtc] (tests)"
@@ -372,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prepare-only", action="store_true", help="create the demo files and exit")
     parser.add_argument("--json", action="store_true", help="print the demo's paths and PIN as JSON (tests)")
     args = parser.parse_args(argv)
-    ports = DemoPorts(args.desk_port, args.bridge_port, args.sip_port, args.ocsp_port)
+    ports = DemoPorts(args.desk_port, args.bridge_port, args.sip_port, args.ocsp_port, args.callee_port)
     demo = prepare(
         Path(args.dir),
         ports,

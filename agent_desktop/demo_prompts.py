@@ -36,6 +36,15 @@ DEMO_PROMPTS: dict[str, tuple[str, str]] = {
         "De infolijn is nu gesloten. Wij zijn bereikbaar op werkdagen van negen tot zestien uur. "
         "Bedankt voor uw oproep.",
     ),
+    "recording_notice.wav": ("nl", "Dit gesprek wordt opgenomen om onze dienstverlening te verbeteren."),
+    "survey_wait.wav": (
+        "nl",
+        "Hoe tevreden bent u over de wachttijd? Geef een cijfer van 1 tot 10; druk 0 voor 10.",
+    ),
+    "survey_polite.wav": ("nl", "Hoe vriendelijk was de medewerker? Geef een cijfer van 1 tot 10."),
+    "survey_info.wav": ("nl", "Kreeg u de informatie die u zocht? Geef een cijfer van 1 tot 10."),
+    "survey_recommend.wav": ("nl", "Zou u de infolijn aanraden aan anderen? Geef een cijfer van 1 tot 10."),
+    "survey_thanks.wav": ("nl", "Bedankt voor uw antwoorden. Tot horens."),
     "closed_fr.wav": (
         "fr",
         "La ligne info est fermée. Nous sommes joignables les jours ouvrables de neuf à seize heures. Merci.",

@@ -156,7 +156,7 @@ def demo_desk(
 ) -> Iterator[RunningDesk]:
     base = tmp_path_factory.mktemp("demo")
     desk_port, bridge_port, ocsp_port = free_port(), free_port(), free_port()
-    sip_port = free_udp_tcp_port()
+    sip_port, callee_port = free_udp_tcp_port(), free_udp_tcp_port()
     if remote_url():
         yield from _desk_of_ones_own(remote_url(), base)
         return
@@ -180,6 +180,8 @@ def demo_desk(
                 str(sip_port),
                 "--trunk-uri",
                 demo_trunk_uri,
+                "--callee-port",
+                str(callee_port),
                 *(["--smtp-port", str(demo_smtp_port)] if demo_smtp_port else []),
                 *(["--extra-config", demo_extra_config] if demo_extra_config else []),
             ],

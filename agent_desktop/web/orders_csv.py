@@ -1,10 +1,11 @@
 """Call-order CSV files in and out (DESIGN.md §11): the whole import file validated before anything is written,
 and a list's export without national numbers. Used by `agent-desktop orders import` and the supervisor API.
 
-In: the first row is the header; `number` is required; `name`, `priority`, `note`, `due` are the order's; other
-columns are kept as its `fields`. A comma, semicolon or tab separates cells (Belgian spreadsheets save `;`);
-UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1252 when that reading is plausible (`csv_text`). Each
-bad row is reported `line: reason` (the line where its record starts); one bad
+In: the first row is the header; `number` is required; `name`, `priority`, `note`, `due` are the order's (also
+named in Dutch or French: `telefoon`, `naam`, `numéro`, `nom`, … see HEADER_NAMES); other columns are kept as its
+`fields`. A comma, semicolon or tab separates cells (Belgian spreadsheets save `;`); UTF-8 (with or without BOM),
+UTF-16 with BOM, or Windows-1252 when that reading is plausible (`csv_text`). Each bad row is reported
+`line: reason` (the line where its record starts); one bad
 row means nothing of the file is imported. Numbers become E.164; a number twice in one file is a bad row. A
 valid national register number in any cell but `number` is stored masked (`[RRN/NN]`), as the wrap-up does.
 """
@@ -83,6 +84,30 @@ def _decode(data: bytes | str) -> tuple[str | None, str, RowError | None]:
     return decoded.text, decoded.encoding, None
 
 
+# Header names read as the order's own columns, in the supervisor's language (compared lower-case).
+HEADER_NAMES = {
+    "number": (
+        "number",
+        "nummer",
+        "telefoon",
+        "telefoonnummer",
+        "gsm",
+        "numéro",
+        "numero",
+        "téléphone",
+        "telephone",
+        "numéro de téléphone",
+        "phone",
+        "phone number",
+    ),
+    "name": ("name", "naam", "nom"),
+    "priority": ("priority", "prioriteit", "priorité", "priorite"),
+    "note": ("note", "opmerking", "notitie", "nota", "remarque", "commentaire"),
+    "due": ("due",),
+}
+_OWN_NAME = {alias: own for own, aliases in HEADER_NAMES.items() for alias in aliases}
+
+
 def _header(cells: list[str]) -> tuple[list[str], list[str]]:
     names: list[str] = []
     problems: list[str] = []
@@ -91,12 +116,12 @@ def _header(cells: list[str]) -> tuple[list[str], list[str]]:
         return names, [f"{len(cells)} columns; at most {MAX_COLUMNS}"]  # not a problem per column
     for i, cell in enumerate(cells, start=1):
         name = mask_nrn(cell.strip())[0]
-        if name.lower() in OWN:
-            name = name.lower()
+        name = _OWN_NAME.get(" ".join(name.lower().split()), name)
         if not name:
             problems.append(f"column {i} has no name")
         elif name in seen:
-            problems.append(f"column {name!r} appears twice")
+            also = f" (read as {name!r})" if name != cell.strip() else ""
+            problems.append(f"column {cell.strip()!r}{also} appears twice")
         seen.add(name)
         names.append(name)
     if "number" not in seen:

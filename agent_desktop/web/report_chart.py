@@ -75,6 +75,7 @@ def render(points: list[Point], interval: str, legend: list[tuple[str, str]], li
     bar_w = max(1.0, slot * 0.7)
     every = max(1, math.ceil(n / 12))  # at most a dozen date labels
     line: list[str] = []
+    dots: list[str] = []
     for i, p in enumerate(points):
         x = LEFT + slot * i + (slot - bar_w) / 2
         base = TOP + plot_h
@@ -92,18 +93,26 @@ def render(points: list[Point], interval: str, legend: list[tuple[str, str]], li
                 f"data-date={quoteattr(p.start)} data-fmt={quoteattr(interval)}></text>"
             )
         if p.line is not None:
-            line.append(f"{x + bar_w / 2:.1f},{TOP + plot_h - plot_h * p.line:.1f}")
+            cx, cy = f"{x + bar_w / 2:.1f}", f"{TOP + plot_h - plot_h * p.line:.1f}"
+            line.append(f"{cx},{cy}")
+            dots.append(f'<circle class="dot-sl" cx="{cx}" cy="{cy}" r="3"/>')  # one day alone is a dot
     if line:
         out.append(f'<polyline class="line-sl" points="{" ".join(line)}"/>')
+    out.extend(dots)
+    # Each legend item is a group at a first guess of its place; the page moves them once their labels are in
+    # the agent's language (their widths are only known then).
     x = LEFT
     for css, key in [*legend, ("line-sl", line_key)]:
         y = HEIGHT - 12
         shape = (
-            f'<line class="{css}" x1="{x}" x2="{x + 12}" y1="{y - 4}" y2="{y - 4}"/>'
+            f'<line class="{css}" x1="0" x2="12" y1="{y - 4}" y2="{y - 4}"/>'
             if css == "line-sl"
-            else f'<rect class="{css}" x="{x}" y="{y - 10}" width="10" height="10"/>'
+            else f'<rect class="{css}" x="0" y="{y - 10}" width="10" height="10"/>'
         )
-        out.append(shape + f'<text x="{x + 16}" y="{y}" data-i18n={quoteattr(key)}>{escape(key)}</text>')
+        out.append(
+            f'<g class="legend-item" transform="translate({x} 0)">{shape}'
+            f'<text x="16" y="{y}" data-i18n={quoteattr(key)}>{escape(key)}</text></g>'
+        )
         x += 180
     out.append("</svg>")
     return "".join(out)

@@ -9,6 +9,7 @@ from e2e.pages.phone import PhonePanel
 from e2e.pages.preflight import PreflightPage
 from e2e.pages.queue import QueuePanel
 from e2e.pages.scripts import ScriptsPanel
+from e2e.pages.supervisor import SupervisorPages
 from e2e.pages.wrapup import WrapupPanel
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "PreflightPage",
     "QueuePanel",
     "ScriptsPanel",
+    "SupervisorPages",
     "WrapupPanel",
 ]

@@ -23,7 +23,7 @@ from agent_desktop.demo import (
     DemoPorts,
     demo_config,
 )
-from agent_desktop.demo_prompts import speak_prompts
+from agent_desktop.demo_prompts import DEMO_PROMPTS, speak_prompts
 from agent_desktop.media.audio_file import decode_8k_mono
 from agent_desktop.store import agents
 from tests.helpers.net import free_port
@@ -117,7 +117,7 @@ def test_make_run_speaks_the_prompts_once_and_gives_the_agent_the_queues_skills(
     ]  # fmt: skip
     first = subprocess.run(args, capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
     assert first.returncode == 0, first.stderr
-    assert f"spoke 7 demo prompts into {(tmp_path / 'prompts').resolve()}" in first.stdout
+    assert f"spoke {len(DEMO_PROMPTS)} demo prompts into {(tmp_path / 'prompts').resolve()}" in first.stdout
     info = json.loads(next(line for line in first.stdout.splitlines() if line.startswith('{"config"')))
     config = load_config(info["config"])
     for queue in config.queues:
@@ -136,3 +136,56 @@ def test_make_run_speaks_the_prompts_once_and_gives_the_agent_the_queues_skills(
     assert again.returncode == 0, again.stderr
     assert "spoke" not in again.stdout
     assert (tmp_path / "prompts" / "welcome.wav").read_bytes() == b"RIFF recorded by the centre"
+
+
+def test_the_demo_can_try_the_outbound_side_the_survey_and_a_recording(tmp_path: Path) -> None:
+    """A new user (and QA) can try every part of the desk on the demo: outbound calls go to the demo's citizens,
+    the survey has questions, a queue is recorded — each prompt spoken and decodable."""
+    config = _demo(tmp_path)
+    assert config.sip.trunk_uri == f"sip:127.0.0.1:{DemoPorts().callee}"
+    folder = config.path(config.prompts.dir)
+    speak_prompts(folder)
+    assert len(config.survey.questions) == 4 and config.survey.thanks
+    recorded = [q for q in config.queues if q.record]
+    assert [q.name for q in recorded] == ["vaccinatie"]
+    for file in (*config.survey.questions, config.survey.thanks, recorded[0].recording_notice):
+        assert len(decode_8k_mono(folder / file)) / 16000 > 1.0, file
+    with_trunk = tmp_path / "trunk.toml"
+    with_trunk.write_text(demo_config(DemoPorts(), trunk_uri="sip:127.0.0.1:15099"))
+    assert (
+        load_config(with_trunk).sip.trunk_uri == "sip:127.0.0.1:15099"
+    )  # a trunk given replaces the citizens
+
+
+@pytest.mark.timeout(30)
+async def test_the_demo_citizen_answers_an_outbound_call_and_speaks(tmp_path: Path) -> None:
+    """The demo's far side: a call the desk places rings, is answered and hears the citizen's 440 Hz tone; a
+    number ending in 99 rings and is never answered (the demo callers count up from 0470000000)."""
+    import asyncio
+
+    from agent_desktop.sip import g711
+    from agent_desktop.sip.demo_callee import DemoCallee
+    from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
+    from tests.helpers.net import free_udp_tcp_port
+    from tests.sip.audio import goertzel_ratio
+
+    port = free_udp_tcp_port()
+    desk_side = EndpointConfig("127.0.0.1", 0, rtp_ports=(43000, 43099), trunk_uri=f"sip:127.0.0.1:{port}")
+    async with DemoCallee(port, ring_s=0.5) as callee, SipEndpoint(desk_side, lambda call: None) as ep:
+        call = await ep.dial("0471123456", ring_timeout_s=5)
+        for _ in range(100):
+            if call.state not in ("dialing", "ringing"):
+                break
+            await asyncio.sleep(0.05)
+        assert call.state == "connected" and callee.answered == 1
+        heard = bytearray()
+        for _ in range(60):  # 1.2 s
+            frame = await call.media.read_frame()
+            call.media.write_frame(call.media.silence)
+            heard += g711.ulaw_to_pcm16(frame) if call.media.codec == "PCMU" else g711.alaw_to_pcm16(frame)
+        assert goertzel_ratio(bytes(heard), 440) > 0.3
+        await call.hangup()
+
+        silent = await ep.dial("0471123499", ring_timeout_s=2)
+        await silent.wait_ended(5)
+        assert silent.cause == "no_answer" and callee.answered == 1

@@ -220,3 +220,53 @@ def test_cli_bad_settings_are_one_line(tmp_path: Path, flags: tuple[str, ...], m
     args = ["orders", "import", str(good), "--list", "x", *flags, "--config", str(_config(tmp_path))]
     result = _run(*args)
     assert result.returncode == 2 and message in result.stderr
+
+
+# What Excel writes in a Belgian locale: ';' between cells, CRLF, Windows-1252 ("CSV (gescheiden door
+# lijstscheidingsteken)") or UTF-8 with a BOM ("CSV UTF-8"), the header in the supervisor's own language.
+EXCEL_ROWS = [
+    ["Telefoonnummer", "Naam", "Opmerking", "Prioriteit", "Gemeente"],
+    ["0470 12 34 56", "Jean Dupré", "Réserve — été", "2", "Liège"],
+    ["+32 471 22 33 44", "Anaïs Lefèvre", "2e dosis", "", "Leuven"],
+]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prefix"), [("cp1252", b""), ("utf-8", b"\xef\xbb\xbf"), ("utf-16-le", b"\xff\xfe")]
+)
+def test_a_belgian_excel_file_imports_as_saved(encoding: str, prefix: bytes) -> None:
+    data = prefix + "\r\n".join(";".join(r) for r in EXCEL_ROWS).encode(encoding) + "\r\n".encode(encoding)
+    parsed = parse_orders_csv(data)
+    assert parsed.errors == []
+    first, second = parsed.rows
+    assert (first.number, first.name, first.note, first.priority) == (
+        "+32470123456",
+        "Jean Dupré",
+        "Réserve — été",
+        2,
+    )
+    assert first.fields == {"Gemeente": "Liège"} and second.name == "Anaïs Lefèvre"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "nummer;naam;opmerking;prioriteit",
+        "Numéro de téléphone;Nom;Remarque;Priorité",
+        "Telefoon;Naam;Notitie",
+        "Phone;Name;Note",
+    ],
+)
+def test_the_header_may_be_in_dutch_french_or_english(header: str) -> None:
+    cells = ["0471 12 34 56", "X", "y", "3"][: header.count(";") + 1]
+    parsed = parse_orders_csv(f"{header}\n{';'.join(cells)}\n".encode())
+    assert parsed.errors == []
+    row = parsed.rows[0]
+    assert row.number == "+32471123456" and row.name == "X" and row.note == "y"
+    assert row.fields == {}
+
+
+def test_a_file_in_no_known_encoding_is_one_clear_error() -> None:
+    # 0x81 is undefined in Windows-1252 and not UTF-8.
+    errors = parse_orders_csv(b"number;name\n0471123456;\x81\n").errors
+    assert [e.line for e in errors] == [2] and "UTF-8" in errors[0].reason

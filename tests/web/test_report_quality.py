@@ -121,3 +121,20 @@ def test_chart_axes_have_whole_steps_and_one_bar_stack_per_interval():
     )
     assert 'data-points="1"' in svg and svg.count("data-value=") == 2
     assert 'data-num="4"' in svg and 'data-pct="0.75"' in svg and "<polyline" in svg
+
+
+def test_one_day_shows_its_service_level_and_legend_items_are_laid_out_by_the_page():
+    """A single day's service level is a dot (a one-point line draws nothing); each legend item is a group the
+    page places after translating it (fixed steps made "Doorgeschakeld, terugbellen, gesloten" run into the next)."""
+    import re
+
+    from agent_desktop.web.report_chart import Point, render
+
+    svg = render(
+        [Point("2026-01-15T00:00:00+01:00", (("bar-answered", 1),), 1 / 3)],
+        "day",
+        [("bar-answered", "report.answered"), ("bar-other", "report.chart_other")],
+        "report.service_level",
+    )
+    assert len(re.findall(r'<circle class="dot-sl"', svg)) == 1
+    assert svg.count('<g class="legend-item"') == 3

@@ -88,6 +88,12 @@ function fillChart() {
     el.textContent = el.dataset.fmt === "hour" ? formatTime(start) : formatDate(start.slice(0, 10), "short").slice(0, 5);
   }
   applyI18n(svg);
+  // The legend's items side by side by their translated widths (the desk only knows the keys).
+  let x = 56;
+  for (const item of svg.querySelectorAll(".legend-item")) {
+    item.setAttribute("transform", `translate(${x} 0)`);
+    x += item.getBBox().width + 24;
+  }
 }
 
 function renderTable() {

@@ -87,7 +87,7 @@ function renderAgents() {
       const call = cell();
       if (a.call) setText(call, `phone.state.${a.call.state}`);
       const queues = a.call ? a.call.queue : (a.queues || []).join(", ");
-      const queue = cell(queues || "—");
+      const queue = cell(queues || "—", "queues");
       queue.translate = false;
       tr.append(name, state, cell("", "num live-state"), call, cell("", "num live-call"), queue);
       return tr;
