@@ -239,9 +239,11 @@ async def wait_for(predicate, within: float = 5, step: float = 0.02) -> None:
 
 
 class Backup:
-    """The overflow / backup number: a SIP user agent that answers every call, speaks BACKUP and listens."""
+    """The overflow / backup number: a SIP user agent that answers every call, speaks BACKUP and listens; with
+    `answer=False` it only rings (180) and never answers, so the desk's CANCEL shows as cause `cancelled`."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: bool = True) -> None:
+        self.answers = answer
         self.calls: list = []
         self.ears: list[Ear] = []
         self.endpoint = SipEndpoint(
@@ -250,6 +252,9 @@ class Backup:
 
     async def _incoming(self, call) -> None:
         self.calls.append(call)
+        if not self.answers:
+            await call.ring()
+            return
         await call.answer()
         self.ears.append(Ear.on(call, asyncio.get_running_loop().time(), speak=BACKUP))
 
