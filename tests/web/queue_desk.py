@@ -31,9 +31,11 @@ from tests.web.conftest import Desk, write_config
 # Hz; each a multiple of 50, so every 20 ms frame holds whole cycles.
 MUSIC, MENU, WELCOME, WAIT, OFFER, CONFIRMED, CLOSED = 350, 500, 600, 900, 1200, 1500, 1700
 CALLER, AGENT, BACKUP = 800, 1000, 1300
-TONES = (MUSIC, MENU, WELCOME, WAIT, OFFER, CONFIRMED, CLOSED, CALLER, AGENT, BACKUP)
+LINE_MUSIC = 450  # a second queue's own hold music
+TONES = (MUSIC, MENU, WELCOME, WAIT, OFFER, CONFIRMED, CLOSED, CALLER, AGENT, BACKUP, LINE_MUSIC)
 PROMPTS = {
     "music.wav": (MUSIC, 3.0),
+    "line.wav": (LINE_MUSIC, 3.0),
     "menu.wav": (MENU, 0.6),
     "welcome.wav": (WELCOME, 0.6),
     "wait.wav": (WAIT, 0.5),
