@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sqlite3
 import subprocess
 import sys
@@ -17,7 +18,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
-from e2e.conftest import login
+from e2e.conftest import DEMO_QUEUE_NUMBER, login
+from e2e.pages.phone import PhonePanel
 from tests.helpers.loop_thread import LoopThread
 
 pytestmark = pytest.mark.timeout(180)
@@ -94,7 +96,7 @@ def _wrap_up(page: Page, order_outcome: str) -> None:
 
 
 def test_agent_works_three_orders_reached_no_answer_do_not_call(
-    page: Page, demo_desk, trunk, artifacts, tmp_path
+    page: Page, demo_desk, trunk, loop, artifacts, tmp_path
 ):
     csv = tmp_path / "reserve.csv"
     csv.write_text(CSV)
@@ -178,3 +180,63 @@ def test_agent_works_three_orders_reached_no_answer_do_not_call(
     )
     assert (orders[DO_NOT_CALL]["state"], orders[DO_NOT_CALL]["outcome"]) == ("done", "do_not_call")
     assert trunk.called == [REACHED, NO_ANSWER, DO_NOT_CALL]
+
+    # 4. Bart, who did not answer, rings back: the incoming call says why we called, and so does the answered call.
+    _rings_back_and_is_shown_why(page, demo_desk, loop, artifacts)
+
+
+def _rings_back_and_is_shown_why(page: Page, demo_desk, loop: LoopThread, artifacts) -> None:
+    phone = PhonePanel(page)
+    state = page.get_by_test_id("agent-state")
+    state.select_option("available")
+    expect(state).to_have_attribute("data-state", "available")
+    bart = SipEndpoint(
+        EndpointConfig("127.0.0.1", 0, rtp_ports=(47900, 47949), caller_id="0471000012"), lambda c: None
+    )
+    loop.run(bart.start())
+    try:
+        leg = loop.run(
+            bart.dial(f"sip:{DEMO_QUEUE_NUMBER}@127.0.0.1:{demo_desk.sip_port}", ring_timeout_s=30)
+        )
+        expect(phone.incoming).to_be_visible(timeout=20_000)
+        orders = phone.caller_orders
+        expect(orders).to_be_visible()
+        assert phone.incoming.get_by_test_id("call-orders").count() == 1  # in the incoming call itself
+        order = phone.caller_order("Bart Janssens")
+        expect(order).to_have_attribute("data-list", "reserve")
+        expect(order).to_have_attribute("data-state", "pending")
+        expect(order.get_by_test_id("call-order-why")).to_have_text("Reservelijst reserve")
+        last = order.get_by_test_id("call-order-last")
+        expect(last).to_have_text(
+            re.compile(r"^Wij belden op \d\d/\d\d/\d{4},? \d\d:\d\d: Geen antwoord · nog open$")
+        )
+        assert phone.cut_text_in("call-orders") == []
+        page.evaluate("window.scrollTo(0, 0)")  # clicks scroll the (supervisor's, wider) page sideways
+        page.screenshot(path=str(artifacts / "orders-4-rings-back.png"))
+
+        phone.answer()
+        expect(phone.incoming).to_be_hidden()
+        expect(orders).to_be_visible()  # kept on the answered call
+        expect(order.get_by_test_id("call-order-name")).to_have_text("Bart Janssens")
+        for lang, why, called in (
+            ("fr", "Liste de réserve reserve", r"^Nous avons appelé le .+ : Pas de réponse · encore ouvert$"),
+            ("en", "Reserve list reserve", r"^We called on .+: No answer · still open$"),
+        ):
+            page.get_by_test_id("lang-switch").select_option(lang)
+            expect(page.locator("html")).to_have_attribute("lang", lang)
+            expect(order.get_by_test_id("call-order-why")).to_have_text(why)
+            expect(last).to_have_text(re.compile(called))
+            assert phone.cut_text_in("call-orders") == [], lang
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(artifacts / "orders-4-answered-en.png"))
+        page.get_by_test_id("lang-switch").select_option("nl")
+        phone.hang_up()
+        expect(orders).to_be_hidden()  # the call is over: nothing left for the next one
+        expect(state).to_have_attribute("data-state", "wrap_up")
+        page.get_by_test_id("wrapup-notes").fill("Belde terug na een gemiste oproep")
+        page.get_by_test_id("wrapup-outcome").select_option("answered")
+        page.get_by_test_id("wrapup-save").click()
+        expect(state).to_have_attribute("data-state", "available")
+        assert leg.state == "ended"
+    finally:
+        loop.run(bart.stop())

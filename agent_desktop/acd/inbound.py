@@ -58,24 +58,19 @@ async def run(session: CallSession, center: CallCenter) -> None:
     ):
         await closed(session, center, queue)
         return
-    full = bool(config.max_waiting) and len(queue.waiting) >= config.max_waiting
+    # Callers still in their welcome count: the limit is decided here, at arrival, for everyone let in.
+    full = bool(config.max_waiting) and len(queue.waiting) + len(queue.arriving) >= config.max_waiting
     if full and not config.overflow_to:
         await closed(
             session, center, queue
         )  # §9: exceeding max_waiting with no overflow_to is handled as closed
         return
-    welcome = queue.prompt("welcome")
-    if welcome is not None:
-        session.phase = "welcome"
-        if not await _answer(session) or not await play(session, welcome):
+    queue.arriving.add(session)
+    try:
+        if not await _introduce(session, queue):
             return
-    notice = queue.prompt("recording_notice") if config.record else None
-    if notice is not None:
-        # §10: a recorded queue tells the caller before anyone listens, even when an agent is free now (the
-        # caller then waits with the music while it rings).
-        session.phase = "welcome"
-        if not await _answer(session) or not await play(session, notice):
-            return
+    finally:
+        queue.arriving.discard(session)
     if session.leg.state == "offered" and not full and center.router.could_take_now(queue):
         # No welcome and a free agent: the call rings the agent as before (180, then 200 when they answer).
         session.phase = "ringing"
@@ -87,6 +82,23 @@ async def run(session: CallSession, center: CallCenter) -> None:
         at = 0.0 if full else config.overflow_after_s
         if full or at:
             session.later(_until(session, at), _overflow_due, session, center, queue)
+
+
+async def _introduce(session: CallSession, queue: Queue) -> bool:
+    """The welcome, then a recorded queue's notice; False when the call ended meanwhile."""
+    welcome = queue.prompt("welcome")
+    if welcome is not None:
+        session.phase = "welcome"
+        if not await _answer(session) or not await play(session, welcome):
+            return False
+    notice = queue.prompt("recording_notice") if queue.config.record else None
+    if notice is not None:
+        # §10: a recorded queue tells the caller before anyone listens, even when an agent is free now (the
+        # caller then waits with the music while it rings).
+        session.phase = "welcome"
+        if not await _answer(session) or not await play(session, notice):
+            return False
+    return True
 
 
 def start_waiting(session: CallSession, center: CallCenter, queue: Queue) -> None:

@@ -52,6 +52,9 @@ class Queue:
     prompts: dict[str, HoldMusic] = field(default_factory=dict)
     override: Override | None = None
     waiting: list[CallSession] = field(default_factory=list)  # in the order they joined
+    # Callers let in who still hear the welcome or recording notice: not waiting yet, but they count towards
+    # `max_waiting` (a burst would pass the limit by as many callers as are in their welcome).
+    arriving: set[CallSession] = field(default_factory=set)
 
     @property
     def name(self) -> str:

@@ -721,15 +721,31 @@ def export_rows(db: sqlite_utils.Database, list_name: str) -> list[dict]:
     ]
 
 
-@reads(ORDERS)
+@reads(LISTS, ORDERS, ATTEMPTS)
 def for_number(db: sqlite_utils.Database, number: str, now: datetime) -> list[dict]:
-    """The orders of a number that rings in: not done, or tried in the last `RECENT_DAYS` (for `call.offered`)."""
+    """The orders of a number that rings in: not done, or tried in the last `RECENT_DAYS` (for `call.offered`),
+    with what tells the agent why the desk called: the list's kind, whether the order is a tracing contact, the
+    last outcome and when the desk last dialled it (null: never). Indexed look-ups only (number, list, order)."""
     since = iso(now - timedelta(days=RECENT_DAYS))
     return [
-        {"order_id": r["id"], "list": r["list"], "name": r["name"], "note": r["note"], "state": r["state"]}
+        {
+            "order_id": r["id"],
+            "list": r["list"],
+            "name": r["name"],
+            "note": r["note"],
+            "state": r["state"],
+            "kind": r["kind"],
+            "contact": r["index_order_id"] is not None,
+            "outcome": r["outcome"],
+            "last_called": r["last_called"],
+        }
         for r in db.query(
-            """SELECT * FROM call_orders WHERE number = ? AND (state IN ('pending', 'offered') OR updated >= ?)
-               ORDER BY updated DESC""",
+            """SELECT o.*, l.kind,
+                   (SELECT MAX(a.at) FROM call_order_attempts a WHERE a.order_id = o.id AND a.call_id IS NOT NULL)
+                       AS last_called
+               FROM call_orders o JOIN call_lists l ON l.name = o.list
+               WHERE o.number = ? AND (o.state IN ('pending', 'offered') OR o.updated >= ?)
+               ORDER BY o.updated DESC""",
             [number, since],
         )
     ]

@@ -4,7 +4,9 @@ day or hour.
 
 - escalations / complaints: those written on the contact of a call of the row (the queue's call by its INVITE's
   interval; the agent's by the escalation's or complaint's own `created` time in the interval).
-- one_and_done = 1 − escalations ÷ answered contacts (the row's `answered` calls for a queue, `calls` for an
+- escalated: the contacts with at least one escalation (a contact that reached two escalation points counts
+  once; `escalations` counts both).
+- one_and_done = 1 − escalated ÷ answered contacts (the row's `answered` calls for a queue, `calls` for an
   agent), 4 decimals, null when nothing was answered.
 - survey_avg: the average of the answered scores (1–10; `null` answers left out) of the surveys of the row: a
   queue's by its call's INVITE interval (with the row's calls, like escalations), an agent's by the survey's own
@@ -26,7 +28,7 @@ from .clock import iso
 from .report_surveys import Scores
 from .tables import reads
 
-QUALITY_COLUMNS = ("escalations", "complaints", "one_and_done", "survey_avg")
+QUALITY_COLUMNS = ("escalations", "escalated", "complaints", "one_and_done", "survey_avg")
 AGENT_COLUMNS = (
     "agent_id",
     "name",
@@ -61,13 +63,18 @@ _AGENT_QUALITY_SQL = """
 SELECT agent_id, 'escalations' AS kind, COUNT(*) AS n FROM escalations
     WHERE created >= :start AND created < :end GROUP BY agent_id
 UNION ALL
+SELECT agent_id, 'escalated', COUNT(DISTINCT contact_id) FROM escalations
+    WHERE created >= :start AND created < :end GROUP BY agent_id
+UNION ALL
 SELECT agent_id, 'complaints', COUNT(*) FROM complaints
     WHERE created >= :start AND created < :end GROUP BY agent_id
 """
 
 
-def one_and_done(escalations: int, answered: int) -> float | None:
-    return round(max(0.0, 1 - escalations / answered), 4) if answered else None
+def one_and_done(escalated: int, answered: int) -> float | None:
+    """1 − escalated contacts ÷ answered contacts (DESIGN.md §10). The clamp is for an escalation written on a
+    contact whose call falls in another interval (the agents' report counts by the escalation's own time)."""
+    return round(max(0.0, 1 - escalated / answered), 4) if answered else None
 
 
 @reads("calls", "contacts", "escalations", "complaints", "surveys")
@@ -94,9 +101,10 @@ def add_queue_quality(
         if not first <= offered.astimezone(tz).date() <= last:
             continue
         start = reports._bucket_start(offered, tz, interval).isoformat()
-        found = counts.setdefault((row["queue"], start), [0, 0])
+        found = counts.setdefault((row["queue"], start), [0, 0, 0])
         found[0] += row["escalations"]
-        found[1] += row["complaints"]
+        found[1] += row["escalations"] > 0  # one contact, however many escalation points it reached
+        found[2] += row["complaints"]
     scores: dict[tuple[str, str], Scores] = {}
     for row in db.query(_QUEUE_SURVEY_SQL, params):
         offered = datetime.fromisoformat(row["offered"].replace("Z", "+00:00"))
@@ -106,10 +114,11 @@ def add_queue_quality(
         start = reports._bucket_start(offered, tz, interval).isoformat()
         scores.setdefault((row["queue"], start), Scores()).add(row["answers"])
     for row in rows:
-        escalations, complaints = counts.get((row["queue"], row["start"]), (0, 0))
+        escalations, escalated, complaints = counts.get((row["queue"], row["start"]), (0, 0, 0))
         row["escalations"] = escalations
+        row["escalated"] = escalated
         row["complaints"] = complaints
-        row["one_and_done"] = one_and_done(escalations, row["answered"])
+        row["one_and_done"] = one_and_done(escalated, row["answered"])
         row["survey_avg"] = scores.get((row["queue"], row["start"]), Scores()).average()
     return rows
 
@@ -172,8 +181,9 @@ def agent_intervals(
                     "avg_talk_s": reports._avg(call["talk_sum"] / 1000, call["talk_n"]) if call else None,
                     "avg_wrapup_s": reports._avg(call["acw_sum"] or 0, call["acw_n"]) if call else None,
                     "escalations": q.get("escalations", 0),
+                    "escalated": q.get("escalated", 0),
                     "complaints": q.get("complaints", 0),
-                    "one_and_done": one_and_done(q.get("escalations", 0), n_calls),
+                    "one_and_done": one_and_done(q.get("escalated", 0), n_calls),
                     "survey_avg": scores.get(agent_id, Scores()).average(),
                 }
             )

@@ -1,6 +1,7 @@
 """The callbacks API (DESIGN.md §9): the list of callbacks, and a callback an agent agreed during a call.
 
-    GET  /api/callbacks?state=&queue=&limit=   -> [callback]   supervisor: every queue; agent: its queues
+    GET  /api/callbacks?state=&queue=&limit=   -> [callback]   supervisor: every queue; agent: its queues;
+                                                                audit-logged (filters and count)
     POST /api/callbacks {number, queue, note?} -> 201 {id, due, existing}
 
 An agent's queues are those whose skills it all has; asking for (or booking in) another queue is `forbidden`.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..acd.callbacks import CallbackDesk, CallbackError
+from ..store import audit
 from ..store.agents import Agent
 from ..store.callbacks import STATES
 from . import keys
@@ -64,6 +66,16 @@ async def list_callbacks(request: web.Request) -> web.Response:
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
         raise ApiError("bad_request", f"limit: a whole number from 1 to {MAX_LIMIT}")
     found = await desk.listing(state=state, queues=queues, limit=int(limit_text))
+    # Citizens' numbers and notes: every read leaves an audit row (counts and filters only, never a number).
+    request.app[keys.STORE].post(
+        audit.log,
+        "callbacks_list",
+        agent_id=agent.id,
+        remote=request.remote or "",
+        state=state or "any",
+        queue=request.query.get("queue") or "any",
+        rows=len(found),
+    )
     return web.json_response([callback.to_json() for callback in found])
 
 

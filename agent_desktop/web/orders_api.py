@@ -2,14 +2,14 @@
 agents record their attempts' outcomes and a tracing case's contacts.
 
     GET    /api/call-lists                                   (supervisor) -> [{name, kind, …, orders, done, …}]
-    GET    /api/call-lists/{name}/orders[?state=&limit=&offset=]   (supervisor) -> [order]
-    GET    /api/call-lists/{name}/orders?format=csv          (supervisor) -> text/csv, no national numbers
+    GET    /api/call-lists/{name}/orders[?state=&limit=&offset=]   (supervisor, audit-logged) -> [order]
+    GET    /api/call-lists/{name}/orders?format=csv          (supervisor, audit-logged) -> text/csv, no national numbers
     POST   /api/call-lists/{name}/import[?kind=&skills=&max_attempts=&retry_after_min=&open=…]  CSV body
                                                              (supervisor) -> {imported, updated, created, masked,
                                                                               encoding, list}
-    GET    /api/do-not-call                                  (supervisor) -> [{number, added, …}]
+    GET    /api/do-not-call                                  (supervisor, audit-logged) -> [{number, added, …}]
     DELETE /api/do-not-call/{number}[?reason=]               (supervisor, audit-logged) -> {removed}
-    GET    /api/orders/{id}                                  (supervisor, or the agent it was offered to)
+    GET    /api/orders/{id}                    (supervisor, or the agent it was offered to; audit-logged)
     POST   /api/orders/{id}/outcome {outcome, call_back_at?}  (agent it was offered to) -> order
     POST   /api/orders/{id}/contacts {name, number, last_contact?}  (agent, tracing, after reached) -> {id}
 
@@ -128,7 +128,10 @@ async def list_orders(request: web.Request) -> web.Response:
         )
     limit = _int_query(request, "limit", 1000, 1, MAX_PAGE)
     offset = _int_query(request, "offset", 0, 0, 10**9)
-    return web.json_response(await store.read_big(call_orders.orders_of, lst.name, state, limit, offset))
+    rows = await store.read_big(call_orders.orders_of, lst.name, state, limit, offset)
+    # A page of names, numbers, notes and health fields: a read of citizens' data like the CSV export.
+    _audit(request, "call_list_read", list=lst.name, state=state or "any", offset=offset, rows=len(rows))
+    return web.json_response(rows)
 
 
 @require(SUPERVISOR)
@@ -176,7 +179,9 @@ async def import_list(request: web.Request) -> web.Response:
 
 @require(SUPERVISOR)
 async def list_do_not_call(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[keys.STORE].read_big(call_orders.do_not_call_list))
+    rows = await request.app[keys.STORE].read_big(call_orders.do_not_call_list)
+    _audit(request, "do_not_call_list", rows=len(rows))
+    return web.json_response(rows)
 
 
 @require(SUPERVISOR)
@@ -210,6 +215,7 @@ async def get_order(request: web.Request) -> web.Response:
     assert agent is not None
     if view is None or (SUPERVISOR not in agent.roles and view["offered_to"] != agent.id):
         raise ApiError("not_found", "no such order")
+    _audit(request, "order_read", order_id=view["id"], list=view["list"], contacts=len(view["contacts"]))
     return web.json_response(view)
 
 

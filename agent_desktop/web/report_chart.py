@@ -137,10 +137,10 @@ def agent_points(rows: list[dict[str, Any]], agent_id: int | None) -> list[Point
             continue
         found = merged.setdefault(row["start"], [0, 0])
         found[0] += row["calls"]
-        found[1] += row["escalations"]
+        found[1] += row["escalated"]  # contacts, as the table's one-and-done
     return [
-        Point(start, (("bar-answered", calls),), report_quality.one_and_done(esc, calls))
-        for start, (calls, esc) in sorted(merged.items())
+        Point(start, (("bar-answered", calls),), report_quality.one_and_done(escalated, calls))
+        for start, (calls, escalated) in sorted(merged.items())
     ]
 
 

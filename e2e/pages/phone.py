@@ -34,6 +34,21 @@ class PhonePanel:
         expect(self.notice).to_be_visible()
         expect(self.notice).to_have_attribute("data-key", key)
 
+    @property
+    def caller_orders(self) -> Locator:
+        """Why we called a citizen who rings back: the orders of `call.offered`, in the incoming call, then on the
+        answered call (`call-order` items with `call-order-name|why|last|note`)."""
+        return self.page.get_by_test_id("call-orders")
+
+    def caller_order(self, name: str) -> Locator:
+        return self.caller_orders.get_by_test_id("call-order").filter(
+            has=self.page.get_by_test_id("call-order-name").get_by_text(name, exact=True)
+        )
+
+    def cut_text_in(self, testid: str) -> list[dict]:
+        """Elements under `testid` whose text runs past their own box or past the page's right edge (cut off)."""
+        return self.page.evaluate(CUT_TEXT, testid)
+
     def expect_call_state(self, state: str) -> None:
         expect(self.status).to_have_attribute("data-state", state)
 
@@ -85,4 +100,21 @@ TONE_IN_PAGE = """async (freq) => {
   const sorted = [...bins].sort((a, b) => a - b);
   await ctx.close();
   return { tone: at(freq), elsewhere: at(freq * 1.37), median: sorted[sorted.length >> 1] };
+}"""
+
+
+CUT_TEXT = """(testid) => {
+  const root = document.querySelector(`[data-testid="${testid}"]`);
+  if (!root) return [{ missing: testid }];
+  const cut = [];
+  for (const el of [root, ...root.querySelectorAll("*")]) {
+    if (!el.getClientRects().length) continue;
+    const box = el.getBoundingClientRect();
+    const clipped = getComputedStyle(el).textOverflow === "ellipsis";
+    if (el.scrollWidth > el.clientWidth + 1 || box.right > document.documentElement.clientWidth || clipped) {
+      cut.push({ testid: el.dataset.testid || el.className, text: el.textContent.slice(0, 40),
+                 scroll: el.scrollWidth, width: el.clientWidth, right: Math.round(box.right) });
+    }
+  }
+  return cut;
 }"""

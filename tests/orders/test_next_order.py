@@ -16,6 +16,7 @@ import pytest
 from agent_desktop.acd.orders import OrderDesk, import_rows, list_settings
 from agent_desktop.store import call_orders
 from agent_desktop.store.call_orders import OrderRefused
+from agent_desktop.store.clock import iso
 from agent_desktop.store.store import Store
 from agent_desktop.web.orders_csv import parse_orders_csv
 
@@ -295,10 +296,29 @@ async def test_tracing_contacts_come_before_new_index_cases(store, clock, desk) 
 async def test_orders_of_a_number_that_rings_in(store, clock, desk) -> None:
     await load(store, clock, "l", "number,name,note\n0470000001,An,vaccin dinsdag\n")
     offer = await desk.next_for(1, ())
-    await desk.outcome(1, offer.order_id, "reached")
+    await desk.dialled(1, offer.order_id, "call-1")
+    clock.advance(seconds=30)
+    called_at = iso(clock())
+    await desk.outcome(1, offer.order_id, "no_answer")
     assert await desk.orders_for_number("+32470000001") == [
-        {"order_id": offer.order_id, "list": "l", "name": "An", "note": "vaccin dinsdag", "state": "done"}
+        {
+            "order_id": offer.order_id,
+            "list": "l",
+            "name": "An",
+            "note": "vaccin dinsdag",
+            "state": "pending",
+            "kind": "priority",  # the list's default kind
+            "contact": False,
+            "outcome": "no_answer",
+            "last_called": called_at,  # why the citizen rings back: the desk called then
+        }
     ]
+    clock.advance(hours=2)
+    offer = await desk.next_for(1, ())
+    await desk.outcome(1, offer.order_id, "reached")  # given without a new dial: the last call stays
+    assert [
+        (o["state"], o["outcome"], o["last_called"]) for o in await desk.orders_for_number("+32470000001")
+    ] == [("done", "reached", called_at)]
     clock.advance(days=8)
     assert await desk.orders_for_number("+32470000001") == []
 

@@ -339,7 +339,18 @@ async def test_a_citizen_ringing_back_is_shown_the_order(tmp_path, web_pki, card
         leg = await caller.dial(desk_uri(desk, "1702"), ring_timeout_s=10)
         offered = await agent.next("call.offered")
         assert offered["orders"] == [
-            {"order_id": 1, "list": "reserve", "name": "Fien", "note": "vaccin om 10u", "state": "pending"}
+            {
+                "order_id": 1,
+                "list": "reserve",
+                "name": "Fien",
+                "note": "vaccin om 10u",
+                "state": "pending",
+                # Why the desk called: the list's kind, a tracing contact or not, the last try and its outcome.
+                "kind": "reserve",
+                "contact": False,
+                "outcome": None,
+                "last_called": None,
+            }
         ]
         await leg.hangup()
 

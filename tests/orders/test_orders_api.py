@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from agent_desktop.eid.nrn import make_test_nrn
 from agent_desktop.store.clock import iso
+from agent_desktop.web import keys
 from agent_desktop.web.orders_api import ORDER_DESK
 from agent_desktop.web.redact import MASK
 from tests.web.conftest import Desk
@@ -24,7 +25,9 @@ async def _me(client, desk: Desk) -> dict:
     return await (await client.get(f"{desk.url}/api/me")).json()
 
 
-def _audit(desk: Desk, action: str) -> list[dict]:
+async def _audit(desk: Desk, action: str) -> list[dict]:
+    # Audit rows are posted (not awaited) by the handler: let them land before reading the file.
+    await desk.server.app[keys.STORE].settled("audit_log")
     conn = sqlite3.connect(desk.config.path(desk.config.database.path))
     try:
         rows = conn.execute("SELECT detail FROM audit_log WHERE action = ? ORDER BY id", [action]).fetchall()
@@ -74,7 +77,7 @@ async def test_supervisor_imports_follows_and_exports_a_list(desk: Desk) -> None
         assert export.status == 200 and export.content_type == "text/csv"
         text = (await export.read()).decode("utf-8-sig")
         assert NRN not in text and MASK in text and "+32471123456" in text
-        assert _audit(desk, "call_list_export") == [{"list": "reserve", "rows": 3}]
+        assert await _audit(desk, "call_list_export") == [{"list": "reserve", "rows": 3}]
 
         # Roles: an agent (no supervisor role) and a stranger without a session.
         for method, path in (
@@ -145,7 +148,9 @@ async def test_agent_records_outcomes_and_do_not_call_is_kept_by_supervisors(des
         removed = await sup.delete(f"{desk.url}/api/do-not-call/0471%2012%2034%2056?reason=citizen%20asked")
         assert removed.status == 200 and (await removed.json())["removed"] == "+32471123456"
         assert (await sup.delete(f"{desk.url}/api/do-not-call/+32471123456")).status == 404
-        assert _audit(desk, "do_not_call_removed") == [{"number": "+32471123456", "reason": "citizen asked"}]
+        assert await _audit(desk, "do_not_call_removed") == [
+            {"number": "+32471123456", "reason": "citizen asked"}
+        ]
         assert await (await sup.get(f"{desk.url}/api/do-not-call")).json() == []
         assert sup_id != agent_id
 

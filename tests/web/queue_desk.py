@@ -32,9 +32,11 @@ from tests.web.conftest import Desk, write_config
 # Hz; each a multiple of 50, so every 20 ms frame holds whole cycles.
 MUSIC, MENU, WELCOME, WAIT, OFFER, CONFIRMED, CLOSED = 350, 500, 600, 900, 1200, 1500, 1700
 CALLER, AGENT, BACKUP = 800, 1000, 1300
-TONES = (MUSIC, MENU, WELCOME, WAIT, OFFER, CONFIRMED, CLOSED, CALLER, AGENT, BACKUP)
+LINE_MUSIC = 450  # a second queue's own hold music
+TONES = (MUSIC, MENU, WELCOME, WAIT, OFFER, CONFIRMED, CLOSED, CALLER, AGENT, BACKUP, LINE_MUSIC)
 PROMPTS = {
     "music.wav": (MUSIC, 3.0),
+    "line.wav": (LINE_MUSIC, 3.0),
     "menu.wav": (MENU, 0.6),
     "welcome.wav": (WELCOME, 0.6),
     "wait.wav": (WAIT, 0.5),
@@ -260,9 +262,11 @@ async def wait_for(predicate, within: float = 5, step: float = 0.02) -> None:
 
 
 class Backup:
-    """The overflow / backup number: a SIP user agent that answers every call, speaks BACKUP and listens."""
+    """The overflow / backup number: a SIP user agent that answers every call, speaks BACKUP and listens; with
+    `answer=False` it only rings (180) and never answers, so the desk's CANCEL shows as cause `cancelled`."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: bool = True) -> None:
+        self.answers = answer
         self.calls: list = []
         self.ears: list[Ear] = []
         self.endpoint = SipEndpoint(
@@ -271,6 +275,9 @@ class Backup:
 
     async def _incoming(self, call) -> None:
         self.calls.append(call)
+        if not self.answers:
+            await call.ring()
+            return
         await call.answer()
         self.ears.append(Ear.on(call, asyncio.get_running_loop().time(), speak=BACKUP))
 

@@ -138,3 +138,27 @@ def test_one_day_shows_its_service_level_and_legend_items_are_laid_out_by_the_pa
     )
     assert len(re.findall(r'<circle class="dot-sl"', svg)) == 1
     assert svg.count('<g class="legend-item"') == 3
+
+
+def test_one_and_done_counts_escalated_contacts_not_escalations(db):
+    """§10: 1 − escalations ÷ answered contacts, an escalation being a contact that reached an escalation point:
+    a contact escalated twice (two points) is one contact that was not "done" at once, not two."""
+    from agent_desktop.web.report_chart import agent_points
+
+    els = _day(db)
+    _escalate(db, "c0", els, "2026-01-15T08:07:00.000Z")  # c0's second escalation point, 09:07 Brussels
+    (whole,) = add_queue_quality(db, queue_report(db, DAY, DAY, "day", SETTINGS), DAY, DAY, "day", SETTINGS)
+    # 4 answered, 3 escalations on 2 contacts: 2 of 4 were done at once.
+    assert whole["one_and_done"] == 0.5  # not 1 − 3/4
+    assert (whole["answered"], whole["escalations"], whole["escalated"]) == (4, 3, 2)
+    nine = add_queue_quality(db, queue_report(db, DAY, DAY, "hour", SETTINGS), DAY, DAY, "hour", SETTINGS)[0]
+    assert (nine["escalations"], nine["escalated"], nine["one_and_done"]) == (2, 1, 0.6667)
+
+    now = datetime(2026, 1, 16, 12, tzinfo=UTC)
+    (day,) = agent_intervals(db, DAY, DAY, "Europe/Brussels", "day", now)
+    assert (day["calls"], day["escalations"], day["escalated"], day["one_and_done"]) == (4, 3, 2, 0.5)
+    table = agent_cells([day])
+    assert table[1][table[0].index("one_and_done")] == 0.5 and "escalated" in table[0]
+    # The reports page's agent chart draws the same figure.
+    (point,) = agent_points([day], None)
+    assert point.line == 0.5

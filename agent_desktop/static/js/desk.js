@@ -1,5 +1,6 @@
 // The desk page: header (agent, state, language, logout) and the WebSocket; the panels live in their own modules.
 import { api } from "./api.js";
+import { initCallerOrders } from "./caller_orders.js";
 import { errorText, loadLang, setText, t } from "./i18n.js";
 import { initKbPanel } from "./kb_panel.js";
 import { initListenPanel } from "./listen_panel.js";
@@ -107,6 +108,7 @@ socket.addEventListener("message", (event) => {
   }
 });
 const phone = initPhone(socket, toast);
+initCallerOrders();
 initQueuePanel(socket, toast, phone);
 initKbPanel(toast);
 const wrapup = initWrapupPanel(toast, socket);
