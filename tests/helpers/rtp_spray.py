@@ -49,7 +49,8 @@ def _event(digit: str, end: bool, duration: int) -> bytes:
 class Sprayer:
     """One stranger's socket; `rounds` sent so far, `sent_rtp` / `sent_rtcp` packets, `got` what came back."""
 
-    ports: list[int]  # RTP ports (even); RTCP junk goes to port + 1
+    ports: list[int]  # RTP ports (even); RTCP junk goes to port + rtcp_offset
+    rtcp_offset: int = 1  # 0 for a WebRTC peer's port (RTP, RTCP, DTLS and STUN on one port: RFC 5761, 7983)
     sock: socket.socket = field(init=False)
     ssrc: int = field(default_factory=lambda: secrets.randbits(32))
     rounds: int = 0
@@ -95,6 +96,16 @@ class Sprayer:
             struct.pack("!BBHI", 0x81, 203, 1, ssrc),  # BYE
             struct.pack("!BBH", 0x80, 200, 0xFFFF) + b"\x00" * 8,  # SR with a length lie
         ]
+        if not self.rtcp_offset:  # what else reaches a WebRTC peer's one port
+            rtcp += [
+                bytes([21, 0xFE, 0xFD, 0, 1]) + secrets.token_bytes(8) + b"\x00\x02\x02\x00",  # a DTLS alert
+                bytes([23, 0xFE, 0xFD, 0, 1]) + secrets.token_bytes(8) + b"\x00\x20" + secrets.token_bytes(32),
+                # a STUN binding request with a username nobody gave out and no integrity
+                struct.pack("!HHI", 0x0001, 12, 0x2112A442)
+                + secrets.token_bytes(12)
+                + struct.pack("!HH", 0x0006, 8)
+                + b"abcd:efg",
+            ]
         return rtp, rtcp
 
     def _key(self, digit: str) -> list[bytes]:
@@ -133,7 +144,7 @@ class Sprayer:
             for p in rtp + keys:
                 self._send(p, port)
             for p in rtcp:
-                self._send(p, port + 1)
+                self._send(p, port + self.rtcp_offset)
         self.sent_rtp += len(self.ports) * (len(rtp) + len(keys))
         self.sent_rtcp += len(self.ports) * len(rtcp)
         self.sent_dtmf_keys += len(self.ports) * bool(keys)
@@ -149,6 +160,12 @@ class Sprayer:
             await asyncio.sleep(every_s)
         await asyncio.sleep(0.05)
         self._drain()
+
+
+def not_stun_errors(got: list[bytes]) -> list[bytes]:
+    """What came back, less STUN error responses (a WebRTC peer answers a bad binding request with 400, as RFC
+    8489 says it should: that tells a stranger only that the port speaks ICE)."""
+    return [p for p in got if not (len(p) >= 20 and p[:2] == b"\x01\x11" and p[4:8] == b"\x21\x12\xa4\x42")]
 
 
 def dropped(stats) -> int:
