@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack
 import pytest
 
 from agent_desktop.web import keys, recordings_api
-from tests.helpers.rtp_spray import STRANGER_TONE, Sprayer, not_stun_errors, dropped
+from tests.helpers.rtp_spray import STRANGER_TONE, Sprayer, dropped, not_stun_errors
 from tests.helpers.tone_track import ToneTrack
 from tests.recordings.conftest import decode_pcm, window
 from tests.sip.audio import goertzel_ratio, tone_pcm, write_wav
