@@ -20,7 +20,23 @@ from tests.helpers.rtp_spray import STRANGER_TONE, Sprayer, dropped, not_stun_er
 from tests.helpers.tone_track import ToneTrack
 from tests.recordings.conftest import decode_pcm, window
 from tests.sip.audio import goertzel_ratio, tone_pcm, write_wav
-from tests.web.queue_desk import AGENT, CALLER, MENU, Ear, desk_uri, queue_desk, wait_for, wait_state
+from tests.web.queue_desk import (
+    AGENT,
+    BACKUP,
+    CALLER,
+    CONFIRMED,
+    MENU,
+    OFFER,
+    Backup,
+    Ear,
+    desk_uri,
+    dial_in,
+    on_break,
+    queue_desk,
+    wait_for,
+    wait_state,
+)
+from tests.web.test_queue_caller import OFFERING
 from tests.web.test_routing import AgentClient, caller  # noqa: F401 (caller is a fixture)
 
 WHISPER = 1500
@@ -134,3 +150,64 @@ async def test_a_recorded_listened_call_sprayed_on_every_port(tmp_path, web_pki,
             sprayed
         )
         assert goertzel_ratio(pcm, WHISPER) < ABSENT, "the whisper is in the recording"
+
+
+@pytest.mark.timeout(60)
+async def test_a_strangers_keys_answer_no_callback_offer(tmp_path, web_pki, cards, caller):
+    """The queue offers a callback (digit 1) after 1 s; the stranger presses 1 and 9 at the caller's leg all along,
+    the caller presses nothing: no callback, the caller stays in the queue hearing its own prompts only."""
+    async with queue_desk(tmp_path, web_pki, cards, OFFERING) as desk, AsyncExitStack() as stack:
+        agent = await AgentClient(desk, "agent").start(stack)
+        await on_break(agent)
+        leg, ear = await dial_in(desk, caller, "1702", speak=CALLER)
+        stack.callback(ear.close)
+        stranger = Sprayer([leg.media.remote[1]])
+        stack.callback(stranger.close)
+        await stranger.spray(3.5)
+        assert stranger.sent_dtmf_keys >= 15
+        assert leg.state == "connected", "a stranger's key took the callback offer"
+        assert OFFER in ear.order() and CONFIRMED not in ear.order(), ear.spans()
+        heard = b"".join(pcm for _, pcm in ear.frames)
+        assert goertzel_ratio(heard, STRANGER_TONE) < ABSENT, tones(heard)
+        assert await desk.server.app[keys.CALLBACKS].listing() == []
+        assert stranger.got == []
+        await leg.hangup()
+
+
+@pytest.mark.timeout(60)
+async def test_an_overflow_bridge_sprayed_on_both_legs(tmp_path, web_pki, cards, caller):
+    """The SIP↔SIP relay: the stranger sprays the desk's leg to the caller and its leg to the backup number; each
+    end hears the other and never the stranger, and no stranger key is relayed to either."""
+    async with Backup() as backup:
+        trunk = f'trunk_uri = "sip:127.0.0.1:{backup.port}"'
+        async with (
+            queue_desk(tmp_path, web_pki, cards, OVERFLOW, sip=trunk) as desk,
+            AsyncExitStack() as stack,
+        ):
+            agent = await AgentClient(desk, "agent").start(stack)
+            await on_break(agent)
+            leg, ear = await dial_in(desk, caller, "1702", speak=CALLER)
+            stack.callback(ear.close)
+            await wait_for(lambda: backup.ears, within=4)
+            await wait_for(lambda: ear.heard(BACKUP), within=3)
+            far = backup.calls[0]
+            stranger = Sprayer([leg.media.remote[1], far.media.remote[1]])
+            stack.callback(stranger.close)
+            since = asyncio.get_running_loop().time() - ear.start
+            far_since = asyncio.get_running_loop().time() - backup.ears[0].start
+            await stranger.spray(3.0)
+            to_caller = b"".join(pcm for at, pcm in ear.frames if at > since)
+            to_backup = b"".join(pcm for at, pcm in backup.ears[0].frames if at > far_since)
+            assert goertzel_ratio(to_caller, STRANGER_TONE) < ABSENT, tones(to_caller)
+            assert goertzel_ratio(to_backup, STRANGER_TONE) < ABSENT, tones(to_backup)
+            assert goertzel_ratio(to_caller, BACKUP) > 0.5 and goertzel_ratio(to_backup, CALLER) > 0.5
+            assert leg.media.stats.dtmf_received == 0 and far.media.stats.dtmf_received == 0
+            assert stranger.got == []
+            await far.hangup()
+            await wait_state(leg, "ended")
+
+
+OVERFLOW = (
+    '[prompts]\ndir = "prompts"\n\n[[queues]]\nname = "algemeen"\nnumber = "1702"\nhold_music = "music.wav"\n'
+    'overflow_to = "0800111"\noverflow_after_s = 1\ncallback_offer_after_s = 0\n'
+)
