@@ -214,7 +214,9 @@ class AgentPeer:
             raise ValueError("the browser offered neither PCMU nor PCMA")
         return pc.localDescription.sdp
 
-    def _from_agent(self, payload_type: int, payload: bytes) -> None:
+    def _from_agent(
+        self, payload_type: int, payload: bytes, seq: int = 0, ts: int = 0, ssrc: int = 0
+    ) -> None:
         self.frames_from_agent += 1
         monitor = self.monitor
         if monitor is not None and payload:
@@ -224,7 +226,13 @@ class AgentPeer:
             return
         if (payload_type == PCMU_PT) != (sink.codec == "PCMU"):
             payload = payload.translate(ULAW_TO_ALAW if sink.codec == "PCMA" else ALAW_TO_ULAW)
-        sink.write_frame(payload)
+        timed = getattr(
+            sink, "write_timed", None
+        )  # a recording's tap places the frame by the browser's timing
+        if timed is not None:
+            timed(payload, seq, ts, ssrc)
+        else:
+            sink.write_frame(payload)
 
     @property
     def attached(self) -> CallAudio | None:
@@ -307,8 +315,9 @@ def check_receiver_hooks() -> None:
     aiortc_hooks.check()
 
 
-def bypass_decoder(receiver: RTCRtpReceiver, deliver: Callable[[int, bytes], None]) -> None:
-    """Hand the browser's G.711 payloads to `deliver` as they arrive, instead of aiortc's audio path (a
+def bypass_decoder(receiver: RTCRtpReceiver, deliver: Callable[[int, bytes, int, int, int], None]) -> None:
+    """Hand the browser's G.711 payloads to `deliver(payload_type, payload, seq, timestamp, ssrc)` as they arrive,
+    instead of aiortc's audio path (a
     four-packet jitter buffer, a decoder thread per peer, PCM back to G.711): measured 81 ms and half the
     desk's CPU per call (docs/BENCHMARKS.md). The far end of the SIP leg has its own jitter buffer, as it would
     behind any SBC. Receiver statistics are still fed, so RTCP reports and the page's getStats stay right.
@@ -324,7 +333,7 @@ def bypass_decoder(receiver: RTCRtpReceiver, deliver: Callable[[int, bytes], Non
         if stats is None:
             stats = streams[packet.ssrc] = StreamStatistics(CLOCK_RATE)
         stats.add(packet)
-        deliver(payload_type, packet.payload)
+        deliver(payload_type, packet.payload, packet.sequence_number, packet.timestamp, packet.ssrc)
 
     receiver._handle_rtp_packet = handle_rtp_packet
 

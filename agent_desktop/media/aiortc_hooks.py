@@ -1,8 +1,9 @@
 """The private aiortc/aioice details the media room relies on, checked by name *and signature* at start-up.
 
-Two things we need are not public API: restricting a peer's ICE host candidates (aioice's
+Three things we need are not public API: restricting a peer's ICE host candidates (aioice's
 `Connection.get_component_candidates`, reached through `RTCIceGatherer._connection`) and taking the browser's G.711
-straight off an RTP receiver (`RTCRtpReceiver._handle_rtp_packet` and its name-mangled remote stream statistics).
+straight off an RTP receiver (`RTCRtpReceiver._handle_rtp_packet` and its name-mangled remote stream statistics),
+and keeping datagrams pylibsrtp cannot take from aiortc's receive loop (`RTCIceTransport._recv`).
 `pyproject.toml` bounds aiortc and aioice to the range these were tested with; this module is the second guard: if a
 release (or a pip override of the bound) moves or reshapes any of them, the desk refuses to start and says which
 hook changed, instead of failing at the first call.
@@ -17,7 +18,7 @@ from importlib import metadata
 
 from aioice import Connection
 from aiortc import RTCRtpReceiver
-from aiortc.rtcicetransport import RTCIceGatherer
+from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
 from aiortc.rtcrtpreceiver import StreamStatistics
 
 TESTED = {"aiortc": "1.16", "aioice": "0.13"}
@@ -57,6 +58,12 @@ HOOKS: tuple[Hook, ...] = (
         lambda: _name_in_init(RTCRtpReceiver, "_RTCRtpReceiver__remote_streams"),
         (),
         "agent_desktop/media/agent_peer.py (receiver statistics)",
+    ),
+    Hook(
+        "aiortc.RTCIceTransport._recv",
+        lambda: _name_in_init(RTCIceTransport, "_recv"),
+        (),
+        "agent_desktop/media/rtc_factory.py (oversized datagrams kept from pylibsrtp)",
     ),
     Hook(
         "aiortc.rtcrtpreceiver.StreamStatistics.add",

@@ -10,11 +10,11 @@ itself, never through the tap, and a supervisor's whisper reaches the agent's tr
 
 Timing: a frame of the caller is placed by its RTP timestamp (anchored to the arrival clock at the first packet,
 again on a new SSRC or when the two disagree by more than `RESYNC_S`), so a lost or late packet is a 20 ms hole of
-silence and never shifts what follows. The agent's side carries no timestamp at this seam (`bypass_decoder`
-hands on the payload only), so its frames are laid one after the other, as the leg sends them, and re-anchored
-to the arrival clock when they drift more than `DRIFT_SLOTS` from it: a pause or a loss of more than 60 ms is
-silence at its place; a shorter one shifts the agent's voice by at most 60 ms until the next pause. `agent_rtp()`
-places the agent's frames exactly, should that side ever hand over its timestamps.
+silence and never shifts what follows. The agent's side comes with the browser's RTP timing
+(`AgentPeer` calls the tap's `write_timed`) and is placed like the caller's (`agent_rtp()`), so a burst from a slow
+home link lands in place. A side whose packets come later than the margin (its path's delay grew) is re-anchored
+at that arrival, so it goes on a little later rather than being dropped. Without timestamps (`agent()`), frames
+are laid one after the other and re-anchored to the arrival clock when they drift more than `DRIFT_SLOTS` from it.
 
 Slots are handed to the worker about once a second (`BATCH_S`), `MARGIN_S` after their time so a late caller
 packet still lands; the worker decodes G.711, mixes the two sides with FFmpeg's `pan` filter (a sum, clipped) and
@@ -115,6 +115,7 @@ class CallRecorder:
         self._failed = False
         self.late = 0  # frames that came after their slot was handed over (dropped)
         self.duplicates = 0
+        self.reanchored = 0  # a side's frames came later than the margin: placed from their arrival on
         self._timer: asyncio.TimerHandle | None = None
         self._batch_s = batch_s
         if batch_s:
@@ -124,8 +125,19 @@ class CallRecorder:
 
     def caller(self, seq: int, ts: int, ssrc: int, payload: bytes, codec: str | None = None) -> None:
         """One packet the caller sent (the `AudioConsumer` shape of `RtpStream.pass_audio_to`)."""
-        slot = self._caller_clock.place(ts, ssrc, self._now_slot())
-        self._put(self._caller, slot, payload, codec)
+        self._put(self._caller, self._timed_slot(self._caller_clock, ts, ssrc), payload, codec)
+
+    def _timed_slot(self, clock: _Timed, ts: int, ssrc: int) -> int:
+        now = self._now_slot()
+        slot = clock.place(ts, ssrc, now)
+        if slot < self._flushed:
+            # Later than the margin: the path's delay has grown (a home link's queue filling up). Re-anchored at
+            # its arrival, the side goes on a little later (silence in between) instead of being dropped as late
+            # until the 2 s resync, or for good when the delay settles between the two.
+            clock.ssrc = -1
+            slot = clock.place(ts, ssrc, now)
+            self.reanchored += 1
+        return slot
 
     def agent(self, payload: bytes, codec: str | None = None) -> None:
         """One frame the agent sent, as `AgentPeer` writes it to the leg (no timestamp: laid by arrival)."""
@@ -138,8 +150,7 @@ class CallRecorder:
 
     def agent_rtp(self, seq: int, ts: int, ssrc: int, payload: bytes, codec: str | None = None) -> None:
         """One frame the agent sent, with its RTP timestamp: placed exactly, like the caller's."""
-        slot = self._agent_clock.place(ts, ssrc, self._now_slot())
-        self._put(self._agent, slot, payload, codec)
+        self._put(self._agent, self._timed_slot(self._agent_clock, ts, ssrc), payload, codec)
 
     def tap(self, leg: Leg) -> RecordedLeg:
         """`leg` as the agent's peer should see it while recorded: `peer.attach(tap, tap)`."""
@@ -254,6 +265,12 @@ class RecordedLeg:
 
     def write_frame(self, payload: bytes) -> None:
         self._recorder.agent(payload, self._leg.codec)
+        self._leg.write_frame(payload)
+
+    def write_timed(self, payload: bytes, seq: int, ts: int, ssrc: int) -> None:
+        """The agent's frame with the browser's RTP timing (AgentPeer hands it so when the sink takes it): placed
+        by its timestamp, so a burst from a slow home link lands where it belongs instead of on itself."""
+        self._recorder.agent_rtp(seq, ts, ssrc, payload, self._leg.codec)
         self._leg.write_frame(payload)
 
     def __getattr__(self, name: str):

@@ -18,6 +18,13 @@ aioice's behaviour. The hook uses aiortc's public objects (transceivers → DTLS
 one private attribute, `RTCIceGatherer._connection`; `check_hooks()` fails loudly at start-up if a future aiortc
 moves it, instead of silently gathering on every interface.
 
+What a stranger may send to a peer's port: aioice hands every non-STUN datagram to the DTLS transport whatever
+its source, where SRTP authentication drops forged media, but pylibsrtp raises a plain ValueError (not the
+pylibsrtp.Error aiortc catches) for an SRTP-looking datagram over its 1500-byte buffer, and that closes the peer's
+DTLS transport: one packet would leave an agent deaf and mute for the rest of the shift. So the same peers skip
+such datagrams before aiortc sees them (`RTCIceTransport._recv`, private, checked at start-up like the other
+hooks) and count them in the transport's `desk_dropped_oversize`.
+
 Address choice: configured `host_addresses` are used as given (validated IP literals). Left empty, the desk uses
 what aioice would (every interface except loopback) and, when that finds nothing (a loopback-only host: an
 isolated demo box or the test suite's network namespace), the loopback addresses, so a browser on the same host
@@ -121,6 +128,27 @@ def check_hooks() -> None:
     aiortc_hooks.check()
 
 
+SRTP_MAX = 1500  # pylibsrtp 1.0's unprotect buffer; a real SRTP packet stays under the path MTU anyway
+
+
+def _guard_receive(ice_transport) -> None:
+    """Skip datagrams in the SRTP/SRTCP range (first byte 128-191, RFC 7983) too long for pylibsrtp, which would
+    otherwise raise out of aiortc's receive loop and close the DTLS transport (see the module docstring)."""
+    if getattr(ice_transport, "desk_dropped_oversize", None) is not None:
+        return
+    receive = ice_transport._recv
+    ice_transport.desk_dropped_oversize = 0
+
+    async def guarded() -> bytes:
+        while True:
+            data = await receive()
+            if len(data) <= SRTP_MAX or not 127 < data[0] < 192:
+                return data
+            ice_transport.desk_dropped_oversize += 1
+
+    ice_transport._recv = guarded
+
+
 class HostScopedPeerConnection(RTCPeerConnection):
     """An RTCPeerConnection whose ICE host candidates are only on the addresses `host_addresses()` returns
     (called at gathering time, so interfaces that come and go between peers are seen)."""
@@ -159,8 +187,15 @@ class HostScopedPeerConnection(RTCPeerConnection):
             connection.get_component_candidates = scoped
             connection._desk_host_scoped = True
 
+    def _guard_transports(self) -> None:
+        for transceiver in self.getTransceivers():
+            for dtls in (transceiver.sender.transport, transceiver.receiver.transport):
+                if dtls is not None:
+                    _guard_receive(dtls.transport)
+
     async def setLocalDescription(self, sessionDescription=None) -> None:  # noqa: N803 - aiortc's name
         self._scope_gatherers()
+        self._guard_transports()
         await super().setLocalDescription(sessionDescription)
 
 

@@ -83,7 +83,8 @@ class RtpStats:
     rtcp_received: int = 0
     dropped_source: int = 0  # RTP from an address that is neither the SDP's nor the latched one
     dropped_payload_type: int = 0  # RTP from the peer with a payload type that was not negotiated
-    rtcp_dropped: int = 0  # RTCP from an IP other than the peer's
+    dropped_malformed: int = 0  # not RTP at all: cut short, version other than 2, padding/CSRC/extension lies
+    rtcp_dropped: int = 0  # RTCP that is not the peer's (see _Rtcp), or not RTCP at all
     latched: int = 0  # times the stream moved to a symmetric-NAT source (at most once per SDP address)
 
 
@@ -97,18 +98,30 @@ class _Candidate:
 
 
 class _Rtcp(asyncio.DatagramProtocol):
+    """The RTCP port. The peer's reports are those from where we send ours or from its RTP source; from another
+    port of its IP (a NAT maps RTCP to a port of its own) only when they carry the SSRC of the RTP we accept, and
+    only then do our reports follow them there: anyone else on that IP (a carrier-grade NAT's other users) cannot
+    know that SSRC, so it can neither feed us reports nor draw ours (with their counts and CNAME) to itself."""
+
     def __init__(self, stream: RtpStream) -> None:
         self.stream = stream
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[override]
         stream = self.stream
         remote = stream._remote
-        if remote is None or addr[0] != remote[0]:
+        if remote is None or addr[0] != remote[0] or len(data) < 8 or data[0] >> 6 != 2:
             stream.stats.rtcp_dropped += 1
             return
-        if len(data) >= 8 and data[0] >> 6 == 2:
-            stream.stats.rtcp_received += 1
-            stream._rtcp_remote = (addr[0], addr[1])  # the peer's real RTCP port (a=rtcp, or its NAT's)
+        source = (addr[0], addr[1])
+        if (
+            source != stream._rtcp_remote
+            and source != remote
+            and (not stream.stats.packets_received or int.from_bytes(data[4:8], "big") != stream._remote_ssrc)
+        ):
+            stream.stats.rtcp_dropped += 1
+            return
+        stream.stats.rtcp_received += 1
+        stream._rtcp_remote = source  # the peer's real RTCP port (a=rtcp, or its NAT's)
 
 
 class RtpStream(asyncio.DatagramProtocol):
@@ -224,21 +237,26 @@ class RtpStream(asyncio.DatagramProtocol):
     # --- receive -------------------------------------------------------------------------------------
     def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[override]
         if len(data) < 12:
+            self.stats.dropped_malformed += 1
             return
         b0, b1, seq, ts, ssrc = _HDR.unpack_from(data)
         if b0 & 0xC0 != 0x80:
+            self.stats.dropped_malformed += 1
             return
         offset = 12 + 4 * (b0 & 0x0F)
         if b0 & 0x10:  # header extension
             if len(data) < offset + 4:
+                self.stats.dropped_malformed += 1
                 return
             offset += 4 + 4 * int.from_bytes(data[offset + 2 : offset + 4], "big")
         end = len(data)
         if b0 & 0x20:  # padding: its count includes its own byte, so 0 is not a count (RFC 3550 §5.1)
             if data[-1] == 0:
+                self.stats.dropped_malformed += 1
                 return
             end -= data[-1]
         if end <= offset:
+            self.stats.dropped_malformed += 1
             return
         pt = b1 & 0x7F
         stats = self.stats
