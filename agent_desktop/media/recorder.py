@@ -13,7 +13,8 @@ again on a new SSRC or when the two disagree by more than `RESYNC_S`), so a lost
 silence and never shifts what follows. The agent's side comes with the browser's RTP timing
 (`AgentPeer` calls the tap's `write_timed`) and is placed like the caller's (`agent_rtp()`), so a burst from a slow
 home link lands in place. A side whose packets come later than the margin (its path's delay grew) is re-anchored
-at that arrival, so it goes on a little later rather than being dropped. Without timestamps (`agent()`), frames
+at that arrival, so it goes on a little later rather than being dropped; a late packet older than one already
+placed is a straggler, dropped (counted in `late`), not a reason to move the side. Without timestamps (`agent()`), frames
 are laid one after the other and re-anchored to the arrival clock when they drift more than `DRIFT_SLOTS` from it.
 
 Slots are handed to the worker about once a second (`BATCH_S`), `MARGIN_S` after their time so a late caller
@@ -64,20 +65,24 @@ class Leg(Protocol):
 class _Timed:
     """One side placed by RTP timestamps: slot = anchor + (ts - ts0) / 160, re-anchored as the module says."""
 
-    __slots__ = ("ssrc", "ts0", "slot0")
+    __slots__ = ("ssrc", "ts0", "slot0", "ahead", "newest")
 
     def __init__(self) -> None:
         self.ssrc = -1
         self.ts0 = 0
         self.slot0 = 0
+        self.ahead = 0  # the newest timestamp placed, as a step from ts0
+        self.newest = False  # whether the last packet placed was newer than every one before it
 
     def place(self, ts: int, ssrc: int, now_slot: int) -> int:
         if ssrc == self.ssrc:
             d = ((ts - self.ts0 + 0x80000000) & 0xFFFFFFFF) - 0x80000000  # signed 32-bit step
             slot = self.slot0 + round(d / SLOT)
             if abs(slot - now_slot) * SLOT_S <= RESYNC_S:
+                self.newest = d > self.ahead
+                self.ahead = max(self.ahead, d)
                 return slot
-        self.ssrc, self.ts0, self.slot0 = ssrc, ts, now_slot
+        self.ssrc, self.ts0, self.slot0, self.ahead, self.newest = ssrc, ts, now_slot, 0, True
         return now_slot
 
 
@@ -130,10 +135,12 @@ class CallRecorder:
     def _timed_slot(self, clock: _Timed, ts: int, ssrc: int) -> int:
         now = self._now_slot()
         slot = clock.place(ts, ssrc, now)
-        if slot < self._flushed:
+        if slot < self._flushed and clock.newest:
             # Later than the margin: the path's delay has grown (a home link's queue filling up). Re-anchored at
             # its arrival, the side goes on a little later (silence in between) instead of being dropped as late
-            # until the 2 s resync, or for good when the delay settles between the two.
+            # until the 2 s resync, or for good when the delay settles between the two. Only a packet newer than
+            # all before it says so: an older one is a straggler (newer ones came on time) and is dropped as late,
+            # or one reordered packet would cut a hole in the side and shift the rest of the call.
             clock.ssrc = -1
             slot = clock.place(ts, ssrc, now)
             self.reanchored += 1

@@ -122,3 +122,30 @@ async def test_an_agent_whose_audio_comes_in_bursts_stays_whole_in_the_recording
     assert silent_slots(middle) <= 10, f"{silent_slots(middle)} of {len(middle) // 320} slots silent"
     assert biggest <= 200
     assert goertzel_ratio(middle, AGENT_HZ) > 0.5
+
+
+async def test_one_straggler_past_the_margin_neither_shifts_nor_cuts_the_caller(tmp_path):
+    """A single packet delivered 0.5 s late (reordered on the path; the rest arrive on time) is dropped as late:
+    it must not re-anchor the side, which would leave a 0.5 s hole in the caller's voice and shift the rest of the
+    call 0.5 s later, over the agent's answer."""
+    clock = FakeClock()
+    recorder = CallRecorder(tmp_path / "s.ogg", "PCMU", clock=clock, batch_s=None)
+    caller = ulaw_frames(tone_pcm(CALLER_HZ, 4.0))
+    agent = ulaw_frames(tone_pcm(AGENT_HZ, 2.0))
+    straggler = 100  # sent at 2.0 s, arrives at 2.5 s, after packet 125
+    for i in range(300):
+        clock.now = 1000.0 + i * 0.02 + 0.001
+        if i < len(caller) and i != straggler:
+            recorder.caller(i, 4000 + i * 160, 0xCAFE, caller[i])
+        if i == straggler + 25:
+            recorder.caller(straggler, 4000 + straggler * 160, 0xCAFE, caller[straggler])
+        if i >= 200:  # the agent answers once the caller has finished, at 4.0 s
+            recorder.agent_rtp(i, 9000 + i * 160, 0xBEEF, agent[i - 200])
+        if i % 10 == 9:
+            recorder.flush_ready()
+    clock.now += 1.0
+    await recorder.stop()
+    pcm = decode_pcm(tmp_path / "s.ogg")
+    assert silent_slots(window(pcm, 2.1, 3.9)) <= 2, "the caller's voice has a hole after the straggler"
+    assert goertzel_ratio(window(pcm, 4.1, 4.45), CALLER_HZ) < 0.2, "the caller was shifted over the agent"
+    assert recorder.reanchored == 0 and recorder.late == 1
