@@ -13,6 +13,7 @@ from ..store.call_orders import OrderRefused
 from .ws_hub import Connection, Hub
 
 log = logging.getLogger(__name__)
+MAX_ID = 2**63 - 1
 MAX_SDP = 32 * 1024
 
 
@@ -73,7 +74,10 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
 
     def whole(message: dict, key: str) -> int | None:
         value = message.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        # At most SQLite's largest integer: an id goes into rows (a call's call_order_id), whose insert would fail.
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID
+        ):
             raise TypeError(f"{key} must be a whole number")
         return value
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 
 import aiohttp
 import pytest
@@ -143,6 +144,22 @@ async def test_binary_and_oversize_frames(desk):
             msg = await ws.receive(timeout=5)
             assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
             assert ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+
+
+@pytest.mark.parametrize("value", [2**63, 2**70])
+async def test_an_id_past_sqlites_integers_is_refused_before_the_dial(desk, value):
+    """`call.dial`'s call_order_id goes into the call's row: a whole number SQLite cannot hold (2**63 and up) made
+    that row's insert fail in the writer, so the call placed was never recorded. Refused with the field's name."""
+    with pytest.raises(OverflowError):  # what the writer met
+        sqlite3.connect(":memory:").execute("SELECT ?", [value])
+    async with desk.client() as client:
+        await desk.login(client)
+        async with client.ws_connect(f"{desk.url}/ws") as ws:
+            await _next(ws, ("hello",))
+            await ws.send_json({"type": "call.dial", "number": "0471 12 34 56", "call_order_id": value})
+            reply = await _next(ws, ("error",))
+            assert reply["code"] == "bad_request" and "call_order_id" in reply["message"], reply
+            await _still_fine(desk, ws)
 
 
 async def test_dozens_of_bad_messages_close_the_socket_with_1008(desk, caplog):
