@@ -75,7 +75,7 @@ async def read_json(request: web.Request, max_bytes: int = 64 * 1024) -> dict:
     raw = await read_body(request, max_bytes)
     try:
         body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the parser's stack
         raise ApiError("bad_request", "body is not JSON") from None
     if not isinstance(body, dict):
         raise ApiError("bad_request", "body must be a JSON object")
