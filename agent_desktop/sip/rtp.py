@@ -186,7 +186,15 @@ class RtpStream(asyncio.DatagramProtocol):
         self.dtmf_payload_type = dtmf_payload_type
         self.direction = direction
         self._silence = bytes([ULAW_SILENCE if codec == "PCMU" else ALAW_SILENCE]) * FRAME
-        if remote[1] and remote[0] not in ("0.0.0.0", "::"):
+        if remote[1] and remote[0] not in ("0.0.0.0", "::") and not _is_address(plain(remote[0])):
+            # A name in c= (valid SDP, never seen from a trunk): sendto would resolve it on the event loop at every
+            # packet, stalling the desk as long as the resolver takes. Kept where we send (or nowhere yet).
+            log.warning(
+                "RTP on port %s: SDP address %r is not an IP address; not sent to",
+                self.local_port,
+                remote[0][:80],
+            )
+        elif remote[1] and remote[0] not in ("0.0.0.0", "::"):
             host = wire(plain(remote[0]), self.family)
             if self._sdp_remote != (host, remote[1]):
                 self._sdp_remote = self._remote = (host, remote[1])
@@ -587,6 +595,14 @@ async def open_rtp_stream(host: str, ports: PortAllocator) -> RtpStream:
         stream.start_rtcp(rtcp_t)
         return stream
     raise OSError("no free RTP port in the configured range")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_public(host: str) -> bool:

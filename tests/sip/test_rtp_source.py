@@ -383,3 +383,33 @@ async def test_malformed_rtp_rtcp_and_out_of_range_events_from_the_peer_are_drop
     peer.send(peer.sdp, port)
     peer.sdp.sendto(_rtp(101, 5, 9000, peer.ssrc, bytes([5, 0x8A, 0x03, 0x20])), ("127.0.0.1", port))
     await _wait(lambda: stream.stats.packets_received == 4 and stream.stats.dtmf_received == 1)
+
+
+async def test_an_sdp_address_that_is_a_name_is_never_sent_to(leg):
+    """`c=IN IP4 media.example.be` is valid SDP, but sending to a name makes every sendto (50 a second) resolve it
+    synchronously on the event loop: the whole desk stalls for as long as the resolver takes. A name is not taken:
+    the stream keeps sending where it did (here the first answer's address)."""
+    stream, peer = leg
+    before = stream.remote
+    stream.configure(
+        codec="PCMU",
+        payload_type=0,
+        dtmf_payload_type=101,
+        remote=("media.example.invalid", 40000),
+        direction="sendrecv",
+    )
+    assert stream.remote == before
+    await _talk(stream, peer)
+    fresh = await open_rtp_stream("127.0.0.1", PortAllocator(*rtp_range()))
+    try:
+        fresh.configure(
+            codec="PCMU",
+            payload_type=0,
+            dtmf_payload_type=None,
+            remote=("media.example.invalid", 40000),
+            direction="sendrecv",
+        )
+        assert fresh.remote is None
+        fresh.write_frame(b"\xff" * 160)  # nowhere to send yet: dropped, not resolved
+    finally:
+        fresh.close()
