@@ -99,7 +99,10 @@ class Sprayer:
         if not self.rtcp_offset:  # what else reaches a WebRTC peer's one port
             rtcp += [
                 bytes([21, 0xFE, 0xFD, 0, 1]) + secrets.token_bytes(8) + b"\x00\x02\x02\x00",  # a DTLS alert
-                bytes([23, 0xFE, 0xFD, 0, 1]) + secrets.token_bytes(8) + b"\x00\x20" + secrets.token_bytes(32),
+                bytes([23, 0xFE, 0xFD, 0, 1])
+                + secrets.token_bytes(8)
+                + b"\x00\x20"
+                + secrets.token_bytes(32),
                 # a STUN binding request with a username nobody gave out and no integrity
                 struct.pack("!HHI", 0x0001, 12, 0x2112A442)
                 + secrets.token_bytes(12)

@@ -226,9 +226,12 @@ async def on_break(agent) -> None:
     await agent.next("agent.state")
 
 
-async def answered_call(desk: Desk, caller: SipEndpoint, agent, number: str = "1702") -> tuple[str, object]:
-    """`caller` dials `number` and `agent` answers the offer; the call id and the caller's leg, both connected."""
-    leg = await caller.dial(desk_uri(desk, number), ring_timeout_s=10)
+async def answered_call(
+    desk: Desk, caller: SipEndpoint, agent, number: str = "1702", host: str = "127.0.0.1"
+) -> tuple[str, object]:
+    """`caller` dials `number` at the desk's `host` and `agent` answers the offer; the call id and the caller's
+    leg, both connected."""
+    leg = await caller.dial(desk_uri(desk, number, host), ring_timeout_s=10)
     offered = await agent.next("call.offered")
     await agent.ws.send_json({"type": "call.answer", "call_id": offered["call_id"]})
     await agent.call_state("connected")
