@@ -26,6 +26,7 @@ from ..sip.endpoint import SipEndpoint
 from ..store import calls as call_records
 from ..store.callbacks import Callback
 from ..store.clock import iso
+from ..store.dial_retry import failure_text
 from ..store.store import Store
 from ..tasks import Tasks
 from . import inbound
@@ -761,6 +762,10 @@ class CallCenter:
                 self._states.set(session.agent_id, "wrap_up", session.id)
         page = {**session.to_json(), "state": "ended", "cause": cause}
         page.pop("connected_s", None)
+        if session.direction == "outbound" and session.leg.network_failure is not None:
+            # The call never reached the number's phone: the page says why (no attempt of an order or callback).
+            page["failure"] = session.leg.network_failure
+            page["sip_status"] = session.leg.final_status
         self.bus.publish(
             CallStateChanged(
                 session.id, "ended", session.direction, session.queue, session.agent_id, tell=tell, page=page
@@ -775,7 +780,15 @@ class CallCenter:
         """A callback's dial tells the desk whether it reached the citizen; an order's call, its automatic
         outcome."""
         if session.callback_id is not None and self.callbacks is not None:
-            self._spawn(self.callbacks.dialled(int(session.callback_id), session.answered, self.clock()))
+            failure = session.leg.network_failure
+            self._spawn(
+                self.callbacks.dialled(
+                    int(session.callback_id),
+                    session.answered,
+                    self.clock(),
+                    failure=failure_text(failure, session.leg.final_status) if failure else None,
+                )
+            )
         if self.orders is not None:
             self.orders.forget_call(session.id)
             self.orders.call_ended(session)
