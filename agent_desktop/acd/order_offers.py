@@ -218,7 +218,11 @@ class OrderOffers:
                 agent_id, offer.number, call_order_id=offer.order_id, order_id=offer.order_id
             )
         except BaseException:
-            self._offers[agent_id] = offer  # nobody was called: still theirs to call or skip
+            if self._states.is_live(agent_id) and agent_id not in self._offers:
+                self._offers[agent_id] = offer  # nobody was called: still theirs to call or skip
+            else:
+                # Logged off meanwhile: back to the list, first in line, never held by an agent who is gone.
+                self._spawn(self.orders.release(agent_id))
             raise
         try:
             await self.orders.dialled(agent_id, offer.order_id, call_id)
