@@ -30,6 +30,7 @@ from .media.room import MediaRoom
 from .media.rtc_factory import RtcSettings
 from .sip.endpoint import EndpointConfig, SipEndpoint
 from .store import agent_states, sessions
+from .store.dial_retry import DialRetry
 from .store.store import Store
 from .web import (
     callbacks_api,
@@ -148,12 +149,14 @@ def create_app(config: Config) -> web.Application:
     recordings_api.setup(app)  # §10: the recordings room, API and retention; the call path records into it
     states = AgentStates(bus, config.server.reconnect_grace_s)
     hub_ref: list[Hub] = []
+    dial_retry = DialRetry(config.acd.dial_retry_s, config.acd.dial_failures_max)
     # The callbacks' rules and store; the call path offers them to callers and agents, with the queues' override.
     callbacks = CallbackDesk(
         store,
         config.queues,
         retry_after_min=config.acd.callback_retry_after_min,
         is_open=directory.is_open,
+        dial_retry=dial_retry,
     )
     calls = CallCenter(
         store=store,
@@ -187,7 +190,7 @@ def create_app(config: Config) -> web.Application:
         session_alive=lambda conn: session_alive(store, conn.session_id),
     )
     hub_ref.append(hub)
-    order_desk = OrderDesk(store)
+    order_desk = OrderDesk(store, dial_retry=dial_retry)
     app[orders_api.ORDER_DESK] = order_desk
     # Preview dialing (§11): offers to agents in `outbound` (or blended), `order.call/skip`, automatic outcomes.
     calls.orders = OrderOffers(orders=order_desk, calls=calls, states=states, bus=bus, blend=config.acd.blend)

@@ -224,6 +224,12 @@ class AcdConfig:
     callback_retry_after_min: int = 60
     # Agents in `available` also get call orders while no caller waits for them (DESIGN.md §11).
     blend: bool = False
+    # A dial of an order or callback that never reached the citizen's phone (no route, unresolved trunk, no answer
+    # to the INVITE, the network's refusal) counts no attempt: due again after this many seconds, doubled per
+    # consecutive failure (at most the list's or callbacks' retry delay) ...
+    dial_retry_s: int = 120
+    # ... and failed after this many consecutive ones (a destination the trunk refuses for good).
+    dial_failures_max: int = 5
 
 
 @dataclass(frozen=True)
@@ -433,6 +439,10 @@ def _check(config: Config) -> None:
             f'[mail] tls: "none" sends mail in the clear, allowed only for a relay on this host (a loopback '
             f'smtp_host), not {config.mail.smtp_host!r}: use "require" (or "starttls")'
         )
+    if not 1 <= config.acd.dial_retry_s <= 86400:
+        raise ConfigError(f"[acd] dial_retry_s: {config.acd.dial_retry_s} is not 1–86400 seconds")
+    if not 1 <= config.acd.dial_failures_max <= 100:
+        raise ConfigError(f"[acd] dial_failures_max: {config.acd.dial_failures_max} is not 1–100")
     _check_recordings(config.recordings)
     _check_survey(config.survey)
     _check_queues(config)

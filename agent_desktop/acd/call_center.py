@@ -26,6 +26,7 @@ from ..sip.endpoint import SipEndpoint
 from ..store import calls as call_records
 from ..store.callbacks import Callback
 from ..store.clock import iso
+from ..store.dial_retry import failure_text
 from ..store.store import Store
 from ..tasks import Tasks
 from . import inbound
@@ -227,18 +228,36 @@ class CallCenter:
             self.orders.withdraw(agent_id, cause)
 
     async def _agent_gone(self, agent_id: int, reason: str) -> None:
+        done: set[str] = set()
         try:
-            for session in list(self._sessions.values()):
+            # Looked at again after every hang-up (a CANCEL waits for the trunk's provisional): a call that started
+            # meanwhile is ended too, never left ringing with nobody behind it.
+            while self._logged_off(agent_id):  # back already: its new calls are its own
+                session = next(
+                    (
+                        s
+                        for s in self._sessions.values()
+                        if s.id not in done and agent_id in (s.agent_id, s.offered_to)
+                    ),
+                    None,
+                )
+                if session is None:
+                    break
+                done.add(session.id)
                 try:
                     if session.agent_id == agent_id:
                         session.cut_off = reason
                         await session.leg.hangup()
-                    elif session.offered_to == agent_id:
+                    else:
                         self._withdraw(session, agent_id, "cancelled")
                 except Exception:
                     log.exception("call %s: ending it for a logged-off agent failed", session.id)
         finally:
             await self._media.drop(agent_id)
+
+    def _logged_off(self, agent_id: int) -> bool:
+        # Not `state == "offline"`: a freshly logged-in agent is `offline` (in the selector) and may dial.
+        return not self._states.is_live(agent_id)
 
     def on_a_call(self) -> set[int]:
         """Agents who have a call (answered or dialled), ringing offers left out."""
@@ -676,6 +695,8 @@ class CallCenter:
         if cleaned is None:
             raise CallError("bad_request", "a number has digits, + * # only")
         number = cleaned
+        if self._logged_off(agent_id):
+            raise CallError("bad_request", "you are logged off")  # a message still on its way at the logout
         if agent_id in self.busy_agents():
             raise CallError("bad_request", "finish the current call first")
         if not self._media.has_audio(agent_id):
@@ -694,6 +715,12 @@ class CallCenter:
         )
         session.phase = "agent"
         self._track(session, to_number=number, call_order_id=call_order_id)
+        if self._logged_off(agent_id):
+            # The agent logged off while the dial started: the call is tracked (its end records what it must),
+            # its INVITE cancelled, and a logged-off agent is never brought back `on_call`.
+            session.cut_off = "logout"
+            self._spawn(session.leg.hangup())
+            raise CallError("bad_request", "you are logged off")
         # On a call, whichever way it goes (DESIGN.md §11): `outbound` is the state of working orders.
         self._states.set(agent_id, "on_call", session.id)
         self._publish_state(session)
@@ -761,6 +788,10 @@ class CallCenter:
                 self._states.set(session.agent_id, "wrap_up", session.id)
         page = {**session.to_json(), "state": "ended", "cause": cause}
         page.pop("connected_s", None)
+        if session.direction == "outbound" and session.leg.network_failure is not None:
+            # The call never reached the number's phone: the page says why (no attempt of an order or callback).
+            page["failure"] = session.leg.network_failure
+            page["sip_status"] = session.leg.final_status
         self.bus.publish(
             CallStateChanged(
                 session.id, "ended", session.direction, session.queue, session.agent_id, tell=tell, page=page
@@ -775,7 +806,15 @@ class CallCenter:
         """A callback's dial tells the desk whether it reached the citizen; an order's call, its automatic
         outcome."""
         if session.callback_id is not None and self.callbacks is not None:
-            self._spawn(self.callbacks.dialled(int(session.callback_id), session.answered, self.clock()))
+            failure = session.leg.network_failure
+            self._spawn(
+                self.callbacks.dialled(
+                    int(session.callback_id),
+                    session.answered,
+                    self.clock(),
+                    failure=failure_text(failure, session.leg.final_status) if failure else None,
+                )
+            )
         if self.orders is not None:
             self.orders.forget_call(session.id)
             self.orders.call_ended(session)

@@ -27,6 +27,7 @@ from ..config import QueueConfig
 from ..logmask import mask_number
 from ..store import callbacks as repo
 from ..store.callbacks import Added, Callback
+from ..store.dial_retry import DialRetry
 from ..store.store import Store
 from .opening_hours import OpeningHours
 from .routing import REOFFER_AFTER_S  # as for a call: the same agent gets it again after this long
@@ -131,12 +132,14 @@ class CallbackDesk:
         retry_after_min: float = 60,
         is_open: IsOpen | None = None,
         reoffer_after_s: float = REOFFER_AFTER_S,
+        dial_retry: DialRetry | None = None,
     ) -> None:
         configured = tuple(queues) or (QueueConfig(name=DEFAULT_QUEUE, number="*"),)
         self._store = store
         self._queues: dict[str, QueueConfig] = {q.name: q for q in configured}
         self._clock = clock
         self._retry_after = timedelta(minutes=retry_after_min)
+        self._dial_retry = dial_retry or DialRetry()
         self._is_open = is_open or opening_hours_of(configured)
         self._reoffer_after = timedelta(seconds=reoffer_after_s)
         # callback id -> agent id -> when that agent let the offer go: they get it again only after the others.
@@ -282,10 +285,13 @@ class CallbackDesk:
         so a desk that dies mid-dial still counts it at its next start."""
         self._store.post(repo.mark_dialling, callback_id, call_id)
 
-    async def dialled(self, callback_id: int, reached: bool, now: datetime | None = None) -> Callback | None:
+    async def dialled(
+        self, callback_id: int, reached: bool, now: datetime | None = None, failure: str | None = None
+    ) -> Callback | None:
         """The dial of an offered callback ended: reached → done; not reached → one attempt more, pending again
-        after `callback_retry_after_min`, failed after the queue's `callback_attempts`. None when it was not
-        offered."""
+        after `callback_retry_after_min`, failed after the queue's `callback_attempts`; never reached the phone
+        (`failure`: the network's, e.g. `unresolved`, `refused 503`) → no attempt, pending again after `[acd]
+        dial_retry_s` (doubling), failed at `dial_failures_max`. None when it was not offered."""
         at = now or self._clock()
         current = await self._store.read(repo.get, callback_id)
         if current is None:
@@ -299,6 +305,8 @@ class CallbackDesk:
             now=at,
             retry_at=at + self._retry_after,
             max_attempts=max_attempts,
+            failure=None if reached else failure,
+            retry=self._dial_retry,
         )
         if callback is None:
             return None
@@ -307,7 +315,10 @@ class CallbackDesk:
             "callback %d to %s: %s (attempt %d of %d)",
             callback_id,
             mask_number(callback.number),
-            "reached" if reached else f"not reached, {callback.state}",
+            "reached"
+            if reached
+            else f"not reached, {callback.state}"
+            + (f" (network: {failure}, no attempt counted)" if failure else ""),
             callback.attempts + (1 if reached else 0),
             max_attempts,
         )

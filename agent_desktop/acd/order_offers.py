@@ -9,8 +9,9 @@ One owner per process; everything runs on the event loop.
 
 Messages to the page: `order.offered{order_id, list, number, name, note, fields, attempt}`,
 `order.withdrawn{order_id, cause}` (an offer taken back: the agent's new state, `call_offered` for a blended agent
-whose desk rings), `order.ended{order_id, call_id, outcome}` when the order's call ended (`outcome` is the
-automatic one — ring time-out, busy, wrong number — or null when the wrap-up gives it).
+whose desk rings), `order.ended{order_id, call_id, outcome, failure, sip_status}` when the order's call ended
+(`outcome` is the automatic one — ring time-out, busy, declined, wrong number, or `network_error` with its
+`failure` when the call never reached the citizen's phone — or null when the wrap-up gives it).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ..store.call_orders import OrderRefused
+from ..store.call_orders import NETWORK_ERROR, OrderRefused
 from ..tasks import Tasks
 from .agent_state import AgentStates
 from .events import AgentConnected, AgentMessage, AgentStateChanged, EventBus
@@ -217,7 +218,11 @@ class OrderOffers:
                 agent_id, offer.number, call_order_id=offer.order_id, order_id=offer.order_id
             )
         except BaseException:
-            self._offers[agent_id] = offer  # nobody was called: still theirs to call or skip
+            if self._states.is_live(agent_id) and agent_id not in self._offers:
+                self._offers[agent_id] = offer  # nobody was called: still theirs to call or skip
+            else:
+                # Logged off meanwhile: back to the list, first in line, never held by an agent who is gone.
+                self._spawn(self.orders.release(agent_id))
             raise
         try:
             await self.orders.dialled(agent_id, offer.order_id, call_id)
@@ -264,6 +269,7 @@ class OrderOffers:
                 agent_hung_up=leg.cause == "local_bye" and not session.answered and session.cut_off is None,
                 sip_status=leg.final_status,
                 cause=leg.cause or "failed",
+                network_failure=leg.network_failure,
             )
         except OrderRefused as e:
             log.info("order %s: its call's outcome not recorded (%s)", order_id, e.message)
@@ -272,7 +278,16 @@ class OrderOffers:
             # Answered, and its agent went before the wrap-up: nobody will give the outcome.
             await self.orders.release_unrecorded(agent_id, order_id=order_id)
         self._tell(
-            agent_id, {"type": "order.ended", "order_id": order_id, "call_id": session.id, "outcome": outcome}
+            agent_id,
+            {
+                "type": "order.ended",
+                "order_id": order_id,
+                "call_id": session.id,
+                "outcome": outcome,
+                # Why a call that never reached the citizen failed (the page says it; no attempt was counted).
+                "failure": leg.network_failure if outcome == NETWORK_ERROR else None,
+                "sip_status": leg.final_status,
+            },
         )
 
     def caller_orders(self, session: CallSession) -> list[dict]:

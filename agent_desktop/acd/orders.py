@@ -27,6 +27,7 @@ import sqlite_utils
 from ..store import call_orders
 from ..store.call_orders import CallList, ImportRow, OrderRefused
 from ..store.clock import utcnow
+from ..store.dial_retry import DialRetry, failure_text
 from ..store.store import Store
 from .opening_hours import OpeningHours
 
@@ -124,26 +125,40 @@ class _Eligible:
 
 
 def automatic_outcome(
-    *, answered: bool, agent_hung_up: bool, sip_status: int | None, cause: str
+    *,
+    answered: bool,
+    agent_hung_up: bool,
+    sip_status: int | None,
+    cause: str,
+    network_failure: str | None = None,
 ) -> str | None:
-    """The outcome an order's call records by itself, or None when the wrap-up gives it: a callee who does not
-    answer within the ring time-out → `no_answer`; 486/600 → `busy`; 404/484/604 → `wrong_number`; any other
-    failure → `no_answer`. An answered call, or the agent's own hang-up before the answer, records nothing."""
+    """The outcome an order's call records by itself, or None when the wrap-up gives it: a call that never
+    reached the citizen's phone (`network_failure`: no route, unresolved trunk, no answer to the INVITE, the
+    network's refusal) → `network_error` (no attempt); 404/484/604 → `wrong_number`; 486/600 → `busy`; 603 →
+    `declined`; a ring time-out or any other failure → `no_answer`. An answered call, or the agent's own hang-up
+    before the answer, records nothing."""
     if answered or agent_hung_up:
         return None
+    if network_failure is not None:
+        return call_orders.NETWORK_ERROR
     if sip_status in (404, 484, 604):
         return "wrong_number"
     if sip_status in (486, 600) or cause == "busy":
         return "busy"
+    if sip_status == 603:
+        return "declined"
     return "no_answer"
 
 
 class OrderDesk:
     """Offers, outcomes, skips and contacts of call orders through the store. `clock` is injectable for tests."""
 
-    def __init__(self, store: Store, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self, store: Store, clock: Callable[[], dt.datetime] = utcnow, dial_retry: DialRetry | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self.dial_retry = dial_retry or DialRetry()
         self._waiting: list[tuple[int, frozenset[str], asyncio.Future]] = []
         self._claiming = False
         self._hours: dict[tuple[str, ...], OpeningHours] = {}
@@ -244,12 +259,29 @@ class OrderDesk:
         agent_hung_up: bool,
         sip_status: int | None,
         cause: str,
+        network_failure: str | None = None,
     ) -> str | None:
-        """An order's call ended: record its automatic outcome, if it has one (see `automatic_outcome`)."""
+        """An order's call ended: record its automatic outcome, if it has one (see `automatic_outcome`); a
+        network failure counts no attempt (`record_dial_failure`)."""
         outcome = automatic_outcome(
-            answered=answered, agent_hung_up=agent_hung_up, sip_status=sip_status, cause=cause
+            answered=answered,
+            agent_hung_up=agent_hung_up,
+            sip_status=sip_status,
+            cause=cause,
+            network_failure=network_failure,
         )
-        if outcome is not None:
+        if outcome == call_orders.NETWORK_ERROR:
+            assert network_failure is not None
+            await self._store.write(
+                call_orders.record_dial_failure,
+                order_id,
+                agent_id,
+                call_id,
+                failure_text(network_failure, sip_status),
+                self._clock(),
+                self.dial_retry,
+            )
+        elif outcome is not None:
             await self._store.write(
                 call_orders.record_outcome,
                 order_id,

@@ -32,6 +32,13 @@ __all__ = ["Call", "CallState"]
 log = logging.getLogger(__name__)
 
 CallState = Literal["offered", "dialing", "ringing", "connected", "held", "ended"]
+# Why an outbound call never reached the callee's phone (`Call.network_failure`): no route to send it (no trunk
+# configured), the trunk's name does not resolve, no RTP port free here, no answer at all to the INVITE (Timer B),
+# or the network refused it before any ringing (401/403/407/408/5xx: the trunk or a proxy behind it; a 6xx is
+# the callee's own answer).
+NetworkFailure = Literal["no_route", "unresolved", "no_media", "no_response", "refused"]
+# Final statuses that, before any 180/183, are the network's refusal and say nothing of the callee.
+_NETWORK_STATUSES = frozenset({401, 403, 407, 408})
 Direction = Literal["inbound", "outbound"]
 
 _CODECS = [(0, "PCMU"), (8, "PCMA")]
@@ -58,6 +65,7 @@ class Call:
         self.state: CallState = state
         self.cause: str | None = None
         self.final_status: int | None = None  # an outbound INVITE's final failure response (404, 486, …)
+        self.network_failure: NetworkFailure | None = None  # an outbound call that never reached the callee
         self.on_state: Callable[[Call], None] | None = None
         self.media: RtpStream | None = None
         self.transferred_to: str | None = None
@@ -283,13 +291,21 @@ class Call:
 
     async def _run_outbound(self, number: str, ring_timeout_s: float) -> None:
         ep = self._ep
+        failure: NetworkFailure = "no_route"
         try:
             ruri, dest = ep._route_for(number)
+            failure = "unresolved"
             addr = await ep._resolve(dest)
+            failure = "no_media"
             self.media = await open_rtp_stream(ep.config.listen_host, ep.ports)
         except (OSError, ValueError) as exc:
-            log.warning("dial %s failed: %s", mask_number(number), mask_in(str(exc), number))
+            log.warning("dial %s failed (%s): %s", mask_number(number), failure, mask_in(str(exc), number))
+            self.network_failure = failure
             self._set_state("ended", "failed")
+            return
+        if self._hangup_requested:
+            # Hung up while the name resolved: the INVITE never goes (nothing to CANCEL, nobody rung).
+            self._set_state("ended", "local_bye")
             return
         self._addr = addr
         user = ep.config.caller_id or ep.config.username or "anonymous"
@@ -365,6 +381,11 @@ class Call:
                         auth_tries += 1
                         break  # re-send with credentials, new CSeq and branch
                 self.final_status = status
+                if not (cancel_sent or self._hangup_requested) and self.state == "dialing":
+                    if tx.timed_out:
+                        self.network_failure = "no_response"
+                    elif status in _NETWORK_STATUSES or 500 <= status < 600:
+                        self.network_failure = "refused"
                 self._set_state("ended", self._cause_for(status, cancel_sent))
                 return
 

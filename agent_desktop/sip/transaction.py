@@ -97,6 +97,7 @@ class ClientTransaction:
         self.is_invite = self.method == "INVITE"
         self.state = "calling"
         self.final: SipMessage | None = None
+        self.timed_out = False  # the 408 came from our own Timer B/F: nobody answered at all
         # Set by the dialog layer after a 2xx so retransmitted 2xx get re-ACKed: the ACK and where the dialog sent
         # it (its next hop, from the 2xx's Contact or Record-Route; not necessarily `addr`, where the INVITE went).
         self.ack: bytes | None = None
@@ -142,6 +143,7 @@ class ClientTransaction:
     def _timeout(self) -> None:
         if self.state in ("calling", "proceeding"):
             resp = make_response(self.request, 408)
+            self.timed_out = True
             self._queue.put_nowait(resp)
             self.terminate()
 

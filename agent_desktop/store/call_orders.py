@@ -18,6 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from .clock import iso
+from .dial_retry import DialRetry
 from .tables import reads, writes
 
 KINDS = ("reserve", "priority", "tracing")
@@ -32,8 +33,11 @@ OUTCOMES = (
     "refused",
     "do_not_call",
     "call_back_at",
+    "declined",  # 603 Decline: the citizen turned the call down on their phone (automatic; counted, retried)
 )
-RETRY_OUTCOMES = frozenset({"no_answer", "busy", "voicemail"})
+RETRY_OUTCOMES = frozenset({"no_answer", "busy", "voicemail", "declined"})
+# The order's `outcome` after a dial that never reached the citizen's phone (not an attempt: `record_dial_failure`).
+NETWORK_ERROR = "network_error"
 DONE_OUTCOMES = frozenset({"reached", "refused", "wrong_number", "do_not_call"})
 CONTACTS_SUFFIX = "-contacts"
 # An incoming call shows the caller's orders not done, or tried this recently.
@@ -125,6 +129,8 @@ def order_json(row: dict) -> dict[str, Any]:
         "call_id": row["call_id"],
         "index_order_id": row["index_order_id"],
         "imported": row["imported"],
+        "dial_failures": row["dial_failures"],
+        "dial_failure": row["dial_failure"],
     }
 
 
@@ -183,7 +189,8 @@ def summaries(db: sqlite_utils.Database) -> list[dict[str, Any]]:
                       SUM(outcome = 'reached') AS reached,
                       SUM(state = 'failed') AS failed,
                       SUM(outcome = 'do_not_call') AS do_not_call,
-                      SUM(attempts) AS attempts
+                      SUM(attempts) AS attempts,
+                      SUM(dial_failures > 0) AS network_errors
                FROM call_orders GROUP BY list"""
         )
     }
@@ -195,7 +202,16 @@ def summaries(db: sqlite_utils.Database) -> list[dict[str, Any]]:
                 **lst.to_json(),
                 **{
                     k: int(c.get(k) or 0)
-                    for k in ("orders", "done", "remaining", "reached", "failed", "do_not_call", "attempts")
+                    for k in (
+                        "orders",
+                        "done",
+                        "remaining",
+                        "reached",
+                        "failed",
+                        "do_not_call",
+                        "attempts",
+                        "network_errors",
+                    )
                 },
             }
         )
@@ -595,7 +611,8 @@ def record_outcome(
         state = "done"
     db.execute(
         """UPDATE call_orders SET state = ?, outcome = ?, attempts = ?, next_try = ?, fresh = 0,
-                  offered_at = NULL, call_id = NULL, updated = ? WHERE id = ?""",
+                  offered_at = NULL, call_id = NULL, dial_failures = 0, dial_failure = NULL, updated = ?
+           WHERE id = ?""",
         [state, outcome, attempts, next_try, stamp, order_id],
     )
     db["call_order_attempts"].insert(
@@ -612,6 +629,51 @@ def record_outcome(
     )
     if outcome == "do_not_call":
         add_do_not_call(db, row["number"], now, agent_id=agent_id, order_id=order_id, list_name=row["list"])
+    return order_json(_one(db, "SELECT * FROM call_orders WHERE id = ?", [order_id]) or row)
+
+
+@writes(ORDERS, ATTEMPTS)
+def record_dial_failure(
+    db: sqlite_utils.Database,
+    order_id: int,
+    agent_id: int,
+    call_id: str,
+    reason: str,
+    now: datetime,
+    retry: DialRetry,
+) -> dict:
+    """The order's call never reached the citizen's phone (`reason`: `unresolved`, `refused 503`, …): no attempt
+    counted; pending again after `retry`'s delay for this many consecutive failures (at most the list's retry
+    delay), or `failed` at its cap; `outcome` `network_error`, the reason in `dial_failure` and in the history
+    (`network_error`, counted 0, automatic). Applies only to that call's order."""
+    row = _offered_to(db, order_id, agent_id)
+    if row["state"] != "offered":
+        raise OrderRefused("outcome_recorded", "this order's outcome is recorded already")
+    if row["call_id"] != call_id:
+        raise OrderRefused("bad_request", "that call is not this order's")
+    lst = get_list(db, row["list"])
+    assert lst is not None
+    failures = row["dial_failures"] + 1
+    state = "failed" if retry.gives_up(failures) else "pending"
+    next_try = iso(retry.next_try(now, failures, lst.retry_after_min * 60))
+    stamp = iso(now)
+    db.execute(
+        """UPDATE call_orders SET state = ?, outcome = ?, next_try = ?, fresh = 0, offered_at = NULL,
+                  call_id = NULL, dial_failures = ?, dial_failure = ?, updated = ? WHERE id = ?""",
+        [state, NETWORK_ERROR, next_try, failures, reason, stamp, order_id],
+    )
+    db["call_order_attempts"].insert(
+        {
+            "order_id": order_id,
+            "agent_id": agent_id,
+            "call_id": call_id,
+            "outcome": NETWORK_ERROR,
+            "counted": 0,
+            "automatic": 1,
+            "reason": reason,
+            "at": stamp,
+        }
+    )
     return order_json(_one(db, "SELECT * FROM call_orders WHERE id = ?", [order_id]) or row)
 
 
@@ -741,7 +803,8 @@ def for_number(db: sqlite_utils.Database, number: str, now: datetime) -> list[di
         }
         for r in db.query(
             """SELECT o.*, l.kind,
-                   (SELECT MAX(a.at) FROM call_order_attempts a WHERE a.order_id = o.id AND a.call_id IS NOT NULL)
+                   (SELECT MAX(a.at) FROM call_order_attempts a
+                    WHERE a.order_id = o.id AND a.call_id IS NOT NULL AND a.outcome != 'network_error')
                        AS last_called
                FROM call_orders o JOIN call_lists l ON l.name = o.list
                WHERE o.number = ? AND (o.state IN ('pending', 'offered') OR o.updated >= ?)

@@ -4,6 +4,7 @@ call, and the moves of their state machine, each one write job so two agents nev
     pending --take_next--> offered --back_to_pending--> pending        (refused or unanswered: no attempt)
                            offered --record_dial(reached)--> done
                            offered --record_dial(not reached)--> pending (attempts+1, next_try later) | failed
+                           offered --record_dial(network failure)--> pending (no attempt, short delay) | failed
 
 Times are passed in by the caller (the desk's clock) as UTC datetimes and stored as UTC ISO-8601 text, which sorts
 as time does.
@@ -19,6 +20,7 @@ from typing import Any
 import sqlite_utils
 
 from .clock import iso
+from .dial_retry import DialRetry
 from .tables import reads, writes
 
 STATES = ("pending", "offered", "done", "failed")
@@ -39,6 +41,8 @@ class Callback:
     note: str
     last_try: str | None
     next_try: str
+    dial_failures: int = 0  # consecutive dials that never reached the phone (the network's failure)
+    dial_failure: str | None = None  # the last one's reason: `unresolved`, `no_response`, `refused 503`, …
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -152,22 +156,44 @@ def record_dial(
     now: datetime,
     retry_at: datetime,
     max_attempts: int,
+    failure: str | None = None,
+    retry: DialRetry | None = None,
 ) -> Callback | None:
     """The dial of an offered callback ended: done when reached; else one more attempt, then pending again from
-    `retry_at`, or failed once `max_attempts` dials have not reached. None when the callback is not offered."""
+    `retry_at`, or failed once `max_attempts` dials have not reached. A dial that never reached the citizen's
+    phone (`failure`, the network's) counts no attempt: pending again after `retry`'s short delay, failed at its
+    cap of consecutive failures. None when the callback is not offered."""
     current = get(db, callback_id)
     if current is None or current.state != "offered":
         return None
     if reached:
         db.execute(
-            "UPDATE callbacks SET state = 'done', last_try = ?, call_id = NULL WHERE id = ?",
+            "UPDATE callbacks SET state = 'done', last_try = ?, call_id = NULL, dial_failures = 0,"
+            " dial_failure = NULL WHERE id = ?",
             [iso(now), callback_id],
+        )
+    elif failure is not None:
+        retry = retry or DialRetry()
+        failures = current.dial_failures + 1
+        ceiling_s = (retry_at - now).total_seconds()
+        db.execute(
+            "UPDATE callbacks SET state = ?, last_try = ?, next_try = ?, call_id = NULL, dial_failures = ?,"
+            " dial_failure = ? WHERE id = ?",
+            [
+                "failed" if retry.gives_up(failures) else "pending",
+                iso(now),
+                iso(retry.next_try(now, failures, ceiling_s)),
+                failures,
+                failure,
+                callback_id,
+            ],
         )
     else:
         attempts = current.attempts + 1
         state = "failed" if attempts >= max_attempts else "pending"
         db.execute(
-            "UPDATE callbacks SET state = ?, attempts = ?, last_try = ?, next_try = ?, call_id = NULL WHERE id = ?",
+            "UPDATE callbacks SET state = ?, attempts = ?, last_try = ?, next_try = ?, call_id = NULL,"
+            " dial_failures = 0, dial_failure = NULL WHERE id = ?",
             [state, attempts, iso(now), iso(retry_at), callback_id],
         )
     return get(db, callback_id)

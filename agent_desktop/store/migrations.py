@@ -441,6 +441,17 @@ def _011_callbacks_call_id(db: sqlite_utils.Database) -> None:
     db["callbacks"].add_column("call_id", str)
 
 
+def _012_dial_failures(db: sqlite_utils.Database) -> None:
+    # A dial that never reached the citizen's phone (no route, a name that does not resolve, no answer to the
+    # INVITE, the trunk's refusal) is the network's failure, not the citizen's: it counts no attempt. These hold
+    # the consecutive failures (the retry backs off, and a cap ends a number the trunk always refuses) and the
+    # last one's reason (`unresolved`, `refused 503`, …) for the supervisor; a dial that reaches the phone clears
+    # both.
+    for table in ("call_orders", "callbacks"):
+        db[table].add_column("dial_failures", int, not_null_default=0)
+        db[table].add_column("dial_failure", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _001_agents_sessions_states_audit,
     _002_preflight_reports,
@@ -453,4 +464,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _009_surveys,
     _010_queue_overrides,
     _011_callbacks_call_id,
+    _012_dial_failures,
 ]

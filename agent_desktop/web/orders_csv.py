@@ -246,6 +246,7 @@ EXPORT_COLUMNS = (
     "attempts",
     "next_try",
     "index_order_id",
+    "dial_failure",  # why the last dial never reached the phone (`unresolved`, `refused 503`, …), else empty
 )
 
 
@@ -266,7 +267,7 @@ def export_csv(orders: Iterable[dict]) -> bytes:
         writer.writerow(
             # `number` is E.164 from our own normaliser ("+" and digits: no formula); masking it would wipe the
             # ~1 in 97 phone numbers whose digits happen to check as a national number (+32 471 00 00 22).
-            [order[c] if c == "number" else csv_cell(order[c]) for c in EXPORT_COLUMNS]
+            [order[c] if c == "number" else csv_cell(order.get(c)) for c in EXPORT_COLUMNS]
             + [csv_cell(order["fields"].get(k)) for k in extra]
         )
     return out.getvalue().encode("utf-8")

@@ -1,6 +1,7 @@
 """The agent's persistent peer against a real aiortc client peer on loopback: G.711 is negotiated, a call leg's
 audio reaches the client and the client's audio reaches the leg (checked by tone content), and a renegotiated
-peer (the page reloaded, or its network came back) carries the live call on."""
+peer (the page reloaded, or its network came back) carries the live call on. The call leg is real: the desk's
+RtpStream and the caller's phone as a second RtpStream on loopback, what each side hears checked by its tone."""
 
 from __future__ import annotations
 
@@ -11,41 +12,43 @@ import pytest
 from agent_desktop.media.agent_peer import AgentPeer
 from agent_desktop.media.rtc_factory import make_peer_connection
 from agent_desktop.sip.g711 import pcm16_to_ulaw, ulaw_to_pcm16
+from agent_desktop.sip.rtp import PortAllocator, RtpStream, open_rtp_stream
 from tests.helpers.rtc_client import connect_browser
 from tests.helpers.tone_track import ToneTrack, pcm_chunks
 from tests.sip.audio import has_tone, tone_pcm
+from tests.sip.conftest import rtp_range
 
 LOOPBACK = ("127.0.0.1",)
 
 
-class ToneLeg:
-    """A stand-in for a SIP leg's RtpStream: G.711 frames of a tone pushed every 20 ms, as received RTP would be,
-    to whoever the leg's audio is passed to; frames written to it collected."""
+async def call_leg() -> tuple[RtpStream, RtpStream]:
+    """A SIP call's audio as the desk has it: the leg's RtpStream (the desk's side) and the caller's phone at the far
+    end, two real RTP sockets on loopback talking PCMU to each other."""
+    base = rtp_range()[0]
+    ports = PortAllocator(base, base + 20)
+    leg = await open_rtp_stream("127.0.0.1", ports)
+    phone = await open_rtp_stream("127.0.0.1", ports)
+    for stream, far in ((leg, phone), (phone, leg)):
+        stream.configure(
+            codec="PCMU",
+            payload_type=0,
+            dtmf_payload_type=101,
+            remote=("127.0.0.1", far.local_port),
+            direction="sendrecv",
+        )
+    return leg, phone
 
-    codec = "PCMU"
 
-    def __init__(self, freq: float) -> None:
-        self._frames = [pcm16_to_ulaw(c) for c in pcm_chunks(tone_pcm(freq, 2.0))]
-        self.consumer = None
-        self.received: list[bytes] = []
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    def pass_audio_to(self, consumer) -> None:
-        self.consumer = consumer
-
-    async def _run(self) -> None:
-        n = 0
-        while True:
-            await asyncio.sleep(0.02)
-            n += 1
-            if self.consumer is not None:
-                self.consumer(n & 0xFFFF, (n * 160) & 0xFFFFFFFF, 0x1234, self._frames[n % len(self._frames)])
-
-    def close(self) -> None:
-        self._task.cancel()
-
-    def write_frame(self, payload: bytes) -> None:
-        self.received.append(payload)
+async def speak(stream: RtpStream, freq: float) -> None:
+    """The phone's caller: a tone into the stream every 20 ms until cancelled."""
+    frames = [pcm16_to_ulaw(c) for c in pcm_chunks(tone_pcm(freq, 1.0))]
+    loop = asyncio.get_running_loop()
+    due, n = loop.time(), 0
+    while True:
+        stream.write_frame(frames[n % len(frames)])
+        n += 1
+        due += 0.02
+        await asyncio.sleep(max(0.0, due - loop.time()))
 
 
 async def _connect(peer: AgentPeer, freq: float):
@@ -71,30 +74,41 @@ async def test_g711_is_negotiated_and_idle_sends_nothing(peer):
 
 
 async def test_call_audio_both_ways_and_across_a_renegotiation(peer):
-    leg = ToneLeg(1000)
-    client, heard = await _connect(peer, 600)
-    peer.attach(leg, leg)
-    await asyncio.sleep(1.5)
-    await client.close()
-    assert has_tone(b"".join(heard[10:]), 1000), "the leg's tone did not reach the agent"
-    assert has_tone(b"".join(ulaw_to_pcm16(f) for f in leg.received[10:]), 600), (
-        "the agent's tone did not reach the leg"
-    )
+    leg, phone = await call_leg()
+    at_phone: list[bytes] = []  # what the caller's phone receives over RTP (the agent's voice)
+    phone.pass_audio_to(lambda seq, ts, ssrc, payload: at_phone.append(payload))
+    caller = asyncio.get_running_loop().create_task(speak(phone, 1000))
+    try:
+        client, heard = await _connect(peer, 600)
+        peer.attach(leg, leg)
+        await asyncio.sleep(1.5)
+        await client.close()
+        assert has_tone(b"".join(heard[10:]), 1000), "the caller's tone did not reach the agent"
+        assert has_tone(b"".join(ulaw_to_pcm16(f) for f in at_phone[10:]), 600), (
+            "the agent's tone did not reach the caller's phone"
+        )
 
-    # The page reloads mid-call: a new offer, the same leg, audio again.
-    client, heard = await _connect(peer, 600)
-    await asyncio.sleep(1.0)
-    await client.close()
-    assert has_tone(b"".join(heard[10:]), 1000)
+        # The page reloads mid-call: a new offer, the same leg, audio again.
+        client, heard = await _connect(peer, 600)
+        await asyncio.sleep(1.0)
+        await client.close()
+        assert has_tone(b"".join(heard[10:]), 1000)
 
-    peer.attach(None, None)
-    assert leg.consumer is None  # a detached leg is drained, not passed on nor buffered
-    before = len(leg.received)
-    client, heard = await _connect(peer, 600)
-    await asyncio.sleep(0.5)
-    await client.close()
-    leg.close()
-    assert heard == [] and len(leg.received) == before
+        # Detached (hold, the call moved on): the leg's audio is drained — counted, neither passed on to the
+        # agent nor buffered — and the agent's voice no longer reaches the phone.
+        peer.attach(None, None)
+        before = len(at_phone)
+        received = leg.stats.packets_received
+        client, heard = await _connect(peer, 600)
+        await asyncio.sleep(0.5)
+        await client.close()
+        assert heard == [] and len(at_phone) == before
+        assert leg.stats.packets_received > received + 10  # the caller kept talking ...
+        assert leg.jitter.get() is None  # ... into the drain
+    finally:
+        caller.cancel()
+        leg.close()
+        phone.close()
 
 
 async def test_an_offer_without_g711_is_refused(peer):

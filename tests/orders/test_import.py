@@ -131,12 +131,13 @@ def test_export_has_no_national_numbers_and_no_formulas() -> None:
             "attempts": 0,
             "next_try": "t",
             "index_order_id": None,
+            "dial_failure": None,
             "fields": {"dossier": f"nr {NRN}"},
         },
     ]
     text = export_csv(orders).decode("utf-8-sig")
     assert NRN not in text
-    assert text.splitlines()[1] == f'1,+32471123456,"\'=HYPERLINK(""x"")",0,{MASK},,pending,,0,t,,nr {MASK}'
+    assert text.splitlines()[1] == f'1,+32471123456,"\'=HYPERLINK(""x"")",0,{MASK},,pending,,0,t,,,nr {MASK}'
 
 
 # -- the command ------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // masks them), a list's orders by state, and the do-not-call register, whose entries a supervisor removes after
 // a confirmation (audit-logged by the desk).
 import { api } from "./api.js";
+import { storedDialFailureText } from "./dial_failure.js";
 import { formatDateTime, formatNumber, formatPercent } from "./format.js";
 import { errorText, setLive, setPlain, setText, t } from "./i18n.js";
 import { wireLangSwitch, wireLogout } from "./topbar.js";
@@ -130,7 +131,12 @@ async function showOrders(name) {
         cell(order.number, { plain: true }),
         cell(order.name, { plain: true }),
         liveCell(() => t(`lists.state_${order.state}`)),
-        liveCell(() => (order.outcome ? t(`order.outcome_${order.outcome}`) : "")),
+        liveCell(() => {
+          if (!order.outcome) return "";
+          const outcome = t(`order.outcome_${order.outcome}`);
+          // The last dial never reached the phone: why (the trunk refused, a name that does not resolve, …).
+          return order.dial_failure ? `${outcome}: ${storedDialFailureText(order.dial_failure)}` : outcome;
+        }),
         liveCell(() => formatNumber(order.attempts), { num: true }),
         liveCell(() => (order.state === "pending" && order.next_try ? formatDateTime(order.next_try) : "")),
       );

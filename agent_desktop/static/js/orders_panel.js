@@ -4,6 +4,7 @@
 // recorded just before the wrap-up's submit) and, for a reached index case of a tracing list, the contacts it
 // named (`POST /api/orders/{id}/contacts`). phone.js keeps the call itself.
 import { api } from "./api.js";
+import { dialFailureText } from "./dial_failure.js";
 import { formatDate, formatNumber } from "./format.js";
 import { errorText, setLive, setPlain, setText, t } from "./i18n.js";
 
@@ -165,9 +166,14 @@ export function initOrdersPanel(socket, toast, wrapup) {
     if (message.state === "connected" && working?.call_id === message.call_id) working.connected = true;
   });
   document.addEventListener("desk:order.ended", (event) => {
-    const { order_id: id, outcome } = event.detail;
+    const { order_id: id, outcome, failure, sip_status: sipStatus } = event.detail;
     if (!working || working.order_id !== id) return;
-    if (outcome) {
+    if (failure) {
+      // The network's failure, not the citizen's: no attempt counted, the order comes back by itself.
+      working.recorded = true;
+      working.outcome = outcome;
+      showStatus("order.failure", { reason: () => dialFailureText(failure, sipStatus) }, true);
+    } else if (outcome) {
       working.recorded = true;
       working.outcome = outcome;
       showStatus("order.recorded", { outcome: () => t(`order.outcome_${outcome}`) }, true);

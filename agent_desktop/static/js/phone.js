@@ -1,5 +1,6 @@
 // The phone panel: incoming call, answer/reject/hang up/hold/mute/DTMF/transfer, dialling, devices, the mic level
 // and the in-call quality. Talks to the desk over the WebSocket; the audio rides the persistent peer (rtc.js).
+import { dialFailureText } from "./dial_failure.js";
 import { formatNumber, formatPercent } from "./format.js";
 import { errorText, lang, setLive, setPlain, setText, t } from "./i18n.js";
 import { estimateMos } from "./preflight-emodel.js";
@@ -72,9 +73,12 @@ export function initPhone(socket, toast) {
   }
   const WITHDRAWN = ["abandoned", "callback_requested", "cancelled", "closed", "no_answer", "overflowed"];
 
-  function showStatus(state, cause) {
+  // `failure`: why an outbound call never reached the number's phone, said instead of the bare cause.
+  function showStatus(state, cause, failure) {
     ui.status.dataset.state = state;
-    setLive(ui.status, () => (cause ? `${t(`phone.state.${state}`)} — ${t(`phone.cause.${cause}`)}` : t(`phone.state.${state}`)));
+    ui.status.dataset.failure = failure?.failure || "";
+    const why = () => (failure?.failure ? dialFailureText(failure.failure, failure.sip_status) : t(`phone.cause.${cause}`));
+    setLive(ui.status, () => (cause ? `${t(`phone.state.${state}`)} — ${why()}` : t(`phone.state.${state}`)));
   }
 
   function render() {
@@ -129,7 +133,7 @@ export function initPhone(socket, toast) {
         rtc.setMuted(false);
         await rtc.setInCall(false);
         clearTimeout(endedTimer);
-        showStatus("ended", message.cause);
+        showStatus("ended", message.cause, message);
         endedTimer = setTimeout(() => {
           endedTimer = null;
           render();
