@@ -74,7 +74,7 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
 
     def whole(message: dict, key: str) -> int | None:
         value = message.get(key)
-        # At most SQLite's largest integer: an id goes into rows (a call's call_order_id), whose insert would fail.
+        # At most SQLite's largest integer: ids are looked up in rows; a larger one makes SQLite raise.
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID
         ):
@@ -82,7 +82,10 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
         return value
 
     async def dial(agent_id: int, m: dict) -> None:
-        await calls.dial(agent_id, text(m, "number", 100), whole(m, "call_order_id"))
+        # `call.dial{number}` only: a call order is dialled with `order.call`, which ties the call to the order
+        # offered to this agent. A `call_order_id` from the page is ignored (extra fields are), so an agent cannot
+        # tag a typed call with another agent's order.
+        await calls.dial(agent_id, text(m, "number", 100))
 
     hub.on("rtc.offer", rtc_offer)
     hub.on("call.answer", call_action(lambda a, m: calls.answer(a, call_id(m))))

@@ -121,7 +121,7 @@ def _header(cells: list[str]) -> tuple[list[str], list[str]]:
             problems.append(f"column {i} has no name")
         elif name in seen:
             also = f" (read as {name!r})" if name != cell.strip() else ""
-            problems.append(f"column {cell.strip()!r}{also} appears twice")
+            problems.append(f"column {mask_nrn(cell.strip())[0]!r}{also} appears twice")
         seen.add(name)
         names.append(name)
     if "number" not in seen:
@@ -229,7 +229,8 @@ def _row(
     note = masked("note", MAX_NOTE)
     fields = {key: masked(key, MAX_FIELD) for key in header if key not in OWN}
     if reasons:
-        out.errors.append(RowError(line, "; ".join(reasons)))
+        # A reason may quote the cell (a national register number typed as the phone number): masked too.
+        out.errors.append(RowError(line, mask_nrn("; ".join(reasons))[0]))
         return None
     return ImportRow(line, number, name=name, note=note, priority=priority, due=due, fields=fields)
 

@@ -271,3 +271,18 @@ def test_a_file_in_no_known_encoding_is_one_clear_error() -> None:
     # 0x81 is undefined in Windows-1252 and not UTF-8.
     errors = parse_orders_csv(b"number;name\n0471123456;\x81\n").errors
     assert [e.line for e in errors] == [2] and "UTF-8" in errors[0].reason
+
+
+def test_errors_never_echo_a_national_register_number() -> None:
+    """A national register number typed in the number column, or as a header, is not quoted back in clear: the
+    error goes to the supervisor's page, the CLI's output and any log in front of them."""
+    dotted = f"{NRN[:2]}.{NRN[2:4]}.{NRN[4:6]}-{NRN[6:9]}.{NRN[9:]}"
+    for text in (
+        f"number,name\n{NRN},An\n",
+        f"number,name\n{dotted},An\n",
+        f"number,{NRN},{NRN}\n0471 12 34 56,a,b\n",
+    ):
+        parsed = parse_orders_csv(text.encode())
+        assert parsed.errors, text
+        shown = repr(parsed.errors)
+        assert NRN not in shown and dotted not in shown, shown

@@ -147,19 +147,43 @@ async def test_binary_and_oversize_frames(desk):
 
 
 @pytest.mark.parametrize("value", [2**63, 2**70])
-async def test_an_id_past_sqlites_integers_is_refused_before_the_dial(desk, value):
-    """`call.dial`'s call_order_id goes into the call's row: a whole number SQLite cannot hold (2**63 and up) made
-    that row's insert fail in the writer, so the call placed was never recorded. Refused with the field's name."""
-    with pytest.raises(OverflowError):  # what the writer met
+async def test_an_id_past_sqlites_integers_is_refused(desk, value):
+    """Ids from the page are looked up in rows: a whole number SQLite cannot hold (2**63 and up) raises in SQLite.
+    Refused with the field's name, the socket fine."""
+    with pytest.raises(OverflowError):  # what SQLite does with it
         sqlite3.connect(":memory:").execute("SELECT ?", [value])
     async with desk.client() as client:
         await desk.login(client)
         async with client.ws_connect(f"{desk.url}/ws") as ws:
             await _next(ws, ("hello",))
-            await ws.send_json({"type": "call.dial", "number": "0471 12 34 56", "call_order_id": value})
-            reply = await _next(ws, ("error",))
-            assert reply["code"] == "bad_request" and "call_order_id" in reply["message"], reply
+            for kind, field in (("order.call", "order_id"), ("callback.accept", "callback_id")):
+                await ws.send_json({"type": kind, field: value})
+                reply = await _next(ws, ("error",))
+                assert reply["code"] == "bad_request" and field in reply["message"], reply
             await _still_fine(desk, ws)
+
+
+async def test_a_typed_call_cannot_carry_an_order(desk):
+    """`call.dial{number}` (DESIGN §6): an order is dialled with `order.call`. A `call_order_id` sent along is
+    ignored, so no agent can tag a typed call with an order that is not theirs: the call's row has none."""
+    from contextlib import AsyncExitStack
+
+    from agent_desktop.store import calls as call_records
+    from tests.web.test_routing import AgentClient
+
+    async with AsyncExitStack() as stack:
+        agent = await AgentClient(desk, "agent").start(stack)  # a real aiortc peer: the desk has its audio
+        await agent.ws.send_json({"type": "call.dial", "number": "0471 12 34 56", "call_order_id": 7})
+        dialing = await agent.next("call.state")
+        assert dialing["state"] == "dialing", dialing
+        store = desk.server.app[keys.STORE]
+        for _ in range(100):
+            row = await store.read(call_records.get, dialing["call_id"])
+            if row is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert row is not None and row["call_order_id"] is None, row
+        await agent.ws.send_json({"type": "call.hangup", "call_id": dialing["call_id"]})
 
 
 async def test_dozens_of_bad_messages_close_the_socket_with_1008(desk, caplog):
