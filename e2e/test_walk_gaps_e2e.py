@@ -44,7 +44,9 @@ def demo_extra_config() -> str:
 
 
 def _page(chromium, timezone_id: str = "Europe/Brussels") -> Page:
-    context = chromium().new_context(viewport=VIEWPORT, screen=VIEWPORT, locale="nl-BE", timezone_id=timezone_id)
+    context = chromium().new_context(
+        viewport=VIEWPORT, screen=VIEWPORT, locale="nl-BE", timezone_id=timezone_id
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     return page
@@ -90,7 +92,9 @@ def _seed_answered_call_today(desk: RunningDesk) -> None:
         db.close()
 
 
-def test_queues_read_by_their_names_on_the_wall_and_the_reports(page: Page, demo_desk: RunningDesk, artifacts):
+def test_queues_read_by_their_names_on_the_wall_and_the_reports(
+    page: Page, demo_desk: RunningDesk, artifacts
+):
     _seed_answered_call_today(demo_desk)
     login(page, demo_desk)
     pages = SupervisorPages(page, demo_desk.url)
@@ -108,12 +112,16 @@ def test_queues_read_by_their_names_on_the_wall_and_the_reports(page: Page, demo
 
     pages.open("/supervisor/reports")
     expect(page.locator("body")).to_have_attribute("data-chart", "1")
-    row = page.get_by_test_id("report-row").filter(has=page.locator('[data-col="queue"][data-queue="algemeen"]'))
+    row = page.get_by_test_id("report-row").filter(
+        has=page.locator('[data-col="queue"][data-queue="algemeen"]')
+    )
     expect(row).to_have_count(1)
     for lang in ("nl", "fr", "en"):
         pages.switch_language(lang)
         expect(row.locator('[data-col="queue"]')).to_have_text(ALGEMEEN[lang])
-        expect(page.locator('[data-testid="report-name"] option[value="algemeen"]')).to_have_text(ALGEMEEN[lang])
+        expect(page.locator('[data-testid="report-name"] option[value="algemeen"]')).to_have_text(
+            ALGEMEEN[lang]
+        )
         # The CSV's `escalated` column is in the table too, under its translated header.
         expect(row.locator('[data-col="escalated"]')).to_have_text("0")
         assert pages.cut_off() == [], lang
@@ -123,7 +131,9 @@ def test_queues_read_by_their_names_on_the_wall_and_the_reports(page: Page, demo
 
 
 def test_times_are_the_centres_clock_on_a_pc_in_another_zone(chromium, demo_desk: RunningDesk):
-    page = _page(chromium, timezone_id="Pacific/Kiritimati")  # UTC+14: another date than Brussels half the day
+    page = _page(
+        chromium, timezone_id="Pacific/Kiritimati"
+    )  # UTC+14: another date than Brussels half the day
     try:
         login(page, demo_desk)
         assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == "Pacific/Kiritimati"
@@ -234,9 +244,62 @@ def test_why_we_called_stays_on_the_answered_call_after_a_reload(
         expect(order).to_be_visible()
         expect(order).to_have_attribute("data-list", "terugbellen-walk")
         expect(order.get_by_test_id("call-order-note")).to_have_text("Uitslag doorgeven")
-        assert phone.incoming.get_by_test_id("call-orders").count() == 0  # on the call, not in an incoming box
+        assert (
+            phone.incoming.get_by_test_id("call-orders").count() == 0
+        )  # on the call, not in an incoming box
         assert phone.cut_text_in("call-orders") == []
         phone.hang_up()
         expect(phone.caller_orders).to_be_hidden()
     finally:
         _end_call(loop, call)
+
+
+IMPORT_BAD = "number,name,priority\n0471 00 00 31,Els,1\n12345,Jan,hoog\n0471 00 00 31,Piet,2\n"
+IMPORT_LINES = {
+    "nl": [
+        "Regel 3: nummer 12345: geen telefoonnummer (een Belgisch begint met 0, een ander met + of 00); "
+        "prioriteit „hoog” is geen geheel getal (±1.000.000)",
+        "Regel 4: nummer +32471000031 staat al op regel 2",
+    ],
+    "fr": [
+        "Ligne 3 : numéro 12345 : pas un numéro de téléphone (un belge commence par 0, un autre par + ou 00) ; "
+        "la priorité « hoog » n'est pas un nombre entier (±1\u202f000\u202f000)",
+        "Ligne 4 : le numéro +32471000031 est déjà à la ligne 2",
+    ],
+    "en": [
+        "Line 3: number 12345: not a phone number (a Belgian one starts with 0, another with + or 00); "
+        "priority “hoog” is not a whole number (±1,000,000)",
+        "Line 4: number +32471000031 is already on line 2",
+    ],
+}
+
+
+def test_an_import_files_bad_rows_are_explained_in_the_pages_language(
+    page: Page, demo_desk: RunningDesk, tmp_path, artifacts
+):
+    login(page, demo_desk)
+    pages = SupervisorPages(page, demo_desk.url)
+    pages.open("/supervisor/orders")
+    pages.switch_language("nl")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(IMPORT_BAD)
+    page.get_by_test_id("orders-upload-name").fill("walk-gaps-import")
+    page.get_by_test_id("orders-upload-file").set_input_files(str(bad))
+    page.get_by_test_id("orders-upload-submit").click()
+    error = page.get_by_test_id("orders-upload-error")
+    expect(error).to_be_visible()
+    lines = error.locator("li")
+    for lang in ("nl", "fr", "en"):
+        pages.switch_language(lang)
+        expect(lines).to_have_text(IMPORT_LINES[lang])
+        assert pages.cut_off() == [], lang
+        page.screenshot(path=str(artifacts / f"walk-gaps-import-{lang}.png"))
+
+    # A file that is not text in an encoding we can tell: the advice in the page's language too.
+    pages.switch_language("nl")
+    bad.write_bytes(b"number,name\n0471000032,\x00Els\n")
+    page.get_by_test_id("orders-upload-file").set_input_files(str(bad))
+    page.get_by_test_id("orders-upload-submit").click()
+    expect(lines).to_have_text(
+        ["Regel 2: NUL-bytes: UTF-16 zonder BOM, of geen tekstbestand; bewaar het als „CSV UTF-8”"]
+    )
