@@ -288,6 +288,14 @@ class Config:
     def origin(self) -> str:
         return normalise_origin(self.server.public_url)
 
+    @property
+    def timezone(self) -> str:
+        """The centre's clock, in which pages show times (opening hours, callbacks' due, orders' calling hours
+        are the centre's, wherever the agent's PC is): the queues' timezone when they share one, else
+        Europe/Brussels (the agents' report's zone too)."""
+        zones = {q.timezone for q in self.queues}
+        return zones.pop() if len(zones) == 1 else "Europe/Brussels"
+
 
 def normalise_origin(url: str) -> str:
     """scheme://host[:port], lower-case, default ports dropped: the origin the browser puts in `Origin`."""

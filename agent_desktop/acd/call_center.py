@@ -154,7 +154,16 @@ class CallCenter:
         await self._tasks.cancel_all()
 
     def calls_for(self, agent_id: int) -> list[dict]:
-        return [s.to_json() for s in self._sessions.values() if agent_id in (s.agent_id, s.offered_to)]
+        """`hello.calls`: the agent's calls (offered or its own); an inbound one carries the caller's orders as
+        its `call.offered` did, so a page reloaded during the call shows them again."""
+        out = []
+        for s in self._sessions.values():
+            if agent_id in (s.agent_id, s.offered_to):
+                body = s.to_json()
+                if s.direction == "inbound" and self.orders is not None:
+                    body["orders"] = self.orders.caller_orders(s)
+                out.append(body)
+        return out
 
     def callback_offer_for(self, agent_id: int) -> dict | None:
         """The callback offer still open for the agent (`hello.callback_offer`: a reloaded page keeps it)."""

@@ -12,8 +12,9 @@ twice, told apart by its offset). The row of one queue and interval, for the cal
 - wait: INVITE → the agent's answer, else INVITE → the call's end (a call still waiting has none yet);
   avg/max over every call but closed ones (ringing an agent counts as waiting, so a call answered at once
   is in the average with its ringing time);
-- answered_within_sl: answered with a wait ≤ the queue's `service_level_s`; service_level = that / (offered −
-  closed), null when every call was closed;
+- answered_within_sl: answered with a wait ≤ the queue's `service_level_s`; service_level: `service_level()`,
+  the one definition the wall's "today" uses too: that / (offered − closed − callers still waiting who may yet
+  be answered within the threshold), null when nothing is left to count;
 - talk: answer → end of answered calls that ended (→ the agent's hand-over to the survey, `surveys.at`, for a
   call that went on to the survey: the agent's part ends there); wrap-up: `wrapups.acw_s` of their submitted
   wrap-ups.
@@ -37,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from .clock import iso
+from .clock import iso, utcnow
 from .tables import reads
 
 INTERVALS = ("day", "hour")
@@ -99,7 +100,9 @@ c AS (
         ROUND((julianday(calls.ended) - julianday(calls.offered)) * 86400000) AS end_ms,
         ROUND((julianday(COALESCE(sv.at, calls.ended)) - julianday(calls.answered)) * 86400000) AS talk_ms,
         w.acw_s,
-        IFNULL(sl.ms, :default_sl_ms) AS sl_ms
+        IFNULL(sl.ms, :default_sl_ms) AS sl_ms,
+        CASE WHEN calls.answered IS NULL AND calls.ended IS NULL
+            THEN ROUND((julianday(:now) - julianday(calls.offered)) * 86400000) END AS waiting_ms
     FROM names
     CROSS JOIN calls ON calls.queue = names.queue AND calls.offered >= :start AND calls.offered < :end
     LEFT JOIN sl ON sl.queue = calls.queue
@@ -122,6 +125,7 @@ SELECT
     SUM(cause = 'callback_requested') AS callbacks_requested,
     SUM(cause = 'closed') AS closed,
     SUM(ans AND answer_ms <= sl_ms) AS answered_within_sl,
+    SUM(waiting_ms <= sl_ms) AS waiting_within_sl,
     SUM(wait_ms) AS wait_sum, COUNT(wait_ms) AS wait_n, MAX(wait_ms) AS wait_max,
     SUM(CASE WHEN ans THEN talk_ms END) AS talk_sum, COUNT(CASE WHEN ans THEN talk_ms END) AS talk_n,
     SUM(CASE WHEN ans THEN acw_s END) AS acw_sum, COUNT(CASE WHEN ans THEN acw_s END) AS acw_n
@@ -138,7 +142,8 @@ _COUNTS = (
     "closed",
     "answered_within_sl",
 )
-_SUMS = ("wait_sum", "wait_n", "talk_sum", "talk_n", "acw_sum", "acw_n")
+# Adding up across quarters but not columns of the report (waiting_within_sl: only for the service level).
+_SUMS = ("wait_sum", "wait_n", "talk_sum", "talk_n", "acw_sum", "acw_n", "waiting_within_sl")
 
 
 @dataclass
@@ -159,17 +164,29 @@ class _Bucket:
 
     def to_row(self) -> dict[str, Any]:
         c, s = self.counts, self.sums
-        handled = c["offered"] - c["closed"]
         return {
             "queue": self.queue,
             "start": self.start.isoformat(),
             **c,
-            "service_level": round(c["answered_within_sl"] / handled, 4) if handled > 0 else None,
+            "service_level": service_level(
+                c["answered_within_sl"], c["offered"], c["closed"], int(s["waiting_within_sl"])
+            ),
             "avg_wait_s": _avg(s["wait_sum"] / 1000, s["wait_n"]),
             "max_wait_s": None if self.wait_max is None else round(self.wait_max / 1000, 1),
             "avg_talk_s": _avg(s["talk_sum"] / 1000, s["talk_n"]),
             "avg_wrapup_s": _avg(s["acw_sum"], s["acw_n"]),
         }
+
+
+def service_level(within: int, offered: int, closed: int, waiting_within: int) -> float | None:
+    """The service level, the one definition of the report and of the wall's "today" (docs/CONTRACT.md,
+    Reports): calls answered within the queue's `service_level_s` ÷ the calls whose fate against the threshold
+    is known — offered, less closed ones (DESIGN.md §9), less callers still waiting (or ringing an agent) for
+    no longer than the threshold, who may yet be answered within it. A caller waiting past the threshold counts
+    at once (it can no longer be within), so a line of callers nobody takes shows while they wait, and the first
+    caller of the day does not drop the figure as it joins the line. 4 decimals; null with nothing to count."""
+    counted = offered - closed - waiting_within
+    return round(within / counted, 4) if counted > 0 else None
 
 
 def _avg(total: float, n: float) -> float | None:
@@ -192,9 +209,11 @@ def queue_report(
     last: date,
     interval: str,
     settings: Mapping[str, QueueSettings],
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Rows `QUEUE_COLUMNS` per queue and local day or hour with at least one call, ordered by queue and start.
-    `settings`: the configured queues' timezone and service level; other queues get `DEFAULT_SETTINGS`."""
+    `settings`: the configured queues' timezone and service level; other queues get `DEFAULT_SETTINGS`. `now`
+    (default the store clock's) tells which callers still waiting are within the threshold."""
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}")
     zones = {name: ZoneInfo(s.timezone) for name, s in settings.items()}
@@ -208,6 +227,7 @@ def queue_report(
         "end": iso(max(w[1] for w in windows)),
         "sl": json.dumps({name: s.service_level_s for name, s in settings.items()}),
         "default_sl_ms": DEFAULT_SETTINGS.service_level_s * 1000,
+        "now": iso(now or utcnow()),
     }
     buckets: dict[tuple[str, datetime], _Bucket] = {}
     for row in db.query(_QUEUE_SQL, params):

@@ -35,14 +35,15 @@ class Decoded:
     encoding: str = ""
     line: int = 0  # where the refusal was found
     reason: str = ""
+    code: str = ""  # the reason for pages in the reader's language: encoding_<why>
 
 
 def _line_at(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def _refused(data: bytes, offset: int, reason: str) -> Decoded:
-    return Decoded(None, line=_line_at(data, offset), reason=f"{reason}; {ADVICE}")
+def _refused(data: bytes, offset: int, reason: str, code: str) -> Decoded:
+    return Decoded(None, line=_line_at(data, offset), reason=f"{reason}; {ADVICE}", code=code)
 
 
 def decode_csv(data: bytes) -> Decoded:
@@ -51,25 +52,31 @@ def decode_csv(data: bytes) -> Decoded:
         try:
             return Decoded(data.decode("utf-16").removeprefix("\ufeff"), UTF16)
         except UnicodeDecodeError as e:
-            return Decoded(None, line=1 + data[: e.start].count(b"\n\x00"), reason=f"broken UTF-16; {ADVICE}")
+            line = 1 + data[: e.start].count(b"\n\x00")
+            return Decoded(None, line=line, reason=f"broken UTF-16; {ADVICE}", code="encoding_utf16")
     nul = data.find(b"\x00")
     if nul >= 0:  # before UTF-8: ASCII in UTF-16 without a BOM is valid UTF-8, one NUL every other byte
-        return _refused(data, nul, "NUL bytes: UTF-16 without its BOM, or not a text file")
+        return _refused(data, nul, "NUL bytes: UTF-16 without its BOM, or not a text file", "encoding_nul")
     try:
         return Decoded(data.decode("utf-8-sig"), UTF8)
     except UnicodeDecodeError as e:
         bad = e.start
-    for pattern, reason in (
-        (_CONTROL, "a control character: not text in an encoding we can tell"),
-        (_UTF8_SEQUENCE, "UTF-8 mixed with another encoding"),
-        (_C1_IN_WORD, "the encoding cannot be told (Mac Roman?)"),
+    for pattern, reason, code in (
+        (_CONTROL, "a control character: not text in an encoding we can tell", "encoding_control"),
+        (_UTF8_SEQUENCE, "UTF-8 mixed with another encoding", "encoding_mixed"),
+        (_C1_IN_WORD, "the encoding cannot be told (Mac Roman?)", "encoding_unknown"),
     ):
         found = pattern.search(data)
         if found:
             # A mix is found where the non-UTF-8 byte is: that is the line to fix.
             at = bad if pattern is _UTF8_SEQUENCE else found.start()
-            return _refused(data, at, reason)
+            return _refused(data, at, reason, code)
     try:
         return Decoded(data.decode("cp1252"), CP1252)
     except UnicodeDecodeError as e:
-        return _refused(data, e.start, "the encoding cannot be told (a byte undefined in Windows-1252)")
+        return _refused(
+            data,
+            e.start,
+            "the encoding cannot be told (a byte undefined in Windows-1252)",
+            "encoding_unknown",
+        )

@@ -151,7 +151,10 @@ async def import_list(request: web.Request) -> web.Response:
     data = await read_body(request, MAX_IMPORT_BYTES, IMPORT_TIMEOUT_S, pace=IMPORT_PACE)
     parsed = await asyncio.to_thread(parse_orders_csv, data)
     if parsed.errors:
-        errors = [{"line": e.line, "reason": e.reason} for e in parsed.errors[:MAX_ERRORS_SHOWN]]
+        errors = [
+            {"line": e.line, "reason": e.reason, "problems": [p.to_json() for p in e.problems]}
+            for e in parsed.errors[:MAX_ERRORS_SHOWN]
+        ]
         first = parsed.errors[0]
         raise ApiError(
             "bad_request",

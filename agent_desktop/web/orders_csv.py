@@ -37,9 +37,37 @@ MAX_PRIORITY = 1_000_000
 
 
 @dataclass(frozen=True)
+class Problem:
+    """One reason a row is refused, for a page to say in its reader's language: `code` with `params` (the
+    values the English text names). The English `text` stays for the CLI and API clients."""
+
+    text: str
+    code: str
+    params: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"code": self.code, "params": self.params}
+
+
+@dataclass(frozen=True)
 class RowError:
     line: int
-    reason: str
+    reason: str  # the problems' English texts, "; "-joined
+    problems: tuple[Problem, ...] = ()
+
+    @classmethod
+    def of(cls, line: int, *problems: Problem) -> RowError:
+        # A reason may quote a cell (a national register number typed as the phone number): masked, in the
+        # English text and in the parameters the page shows.
+        masked = tuple(
+            Problem(
+                mask_nrn(p.text)[0],
+                p.code,
+                {k: mask_nrn(v)[0] if isinstance(v, str) else v for k, v in p.params.items()},
+            )
+            for p in problems
+        )
+        return cls(line, "; ".join(p.text for p in masked), masked)
 
     def __str__(self) -> str:
         return f"{self.line}: {self.reason}"
@@ -59,6 +87,12 @@ def _delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
+class BadDue(ValueError):
+    def __init__(self, text: str) -> None:
+        super().__init__(f"due {text!r} is not an ISO date (2024-05-31) or date-time (2024-05-31T14:00)")
+        self.text = text
+
+
 def parse_due(text: str) -> str:
     """An ISO date (that day's 00:00) or date-time, in Europe/Brussels unless it carries an offset → UTC ISO."""
     try:
@@ -69,9 +103,7 @@ def parse_due(text: str) -> str:
             if when.tzinfo is None:
                 when = when.replace(tzinfo=TIMEZONE)
     except ValueError:
-        raise ValueError(
-            f"due {text!r} is not an ISO date (2024-05-31) or date-time (2024-05-31T14:00)"
-        ) from None
+        raise BadDue(text) from None
     return iso(when)
 
 
@@ -80,7 +112,7 @@ def _decode(data: bytes | str) -> tuple[str | None, str, RowError | None]:
         return data.removeprefix("\ufeff"), "", None
     decoded = decode_csv(data)
     if decoded.text is None:
-        return None, "", RowError(decoded.line, decoded.reason)
+        return None, "", RowError.of(decoded.line, Problem(decoded.reason, decoded.code))
     return decoded.text, decoded.encoding, None
 
 
@@ -108,24 +140,33 @@ HEADER_NAMES = {
 _OWN_NAME = {alias: own for own, aliases in HEADER_NAMES.items() for alias in aliases}
 
 
-def _header(cells: list[str]) -> tuple[list[str], list[str]]:
+def _header(cells: list[str]) -> tuple[list[str], list[Problem]]:
     names: list[str] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     seen: set[str] = set()
     if len(cells) > MAX_COLUMNS:
-        return names, [f"{len(cells)} columns; at most {MAX_COLUMNS}"]  # not a problem per column
+        # not a problem per column
+        text = f"{len(cells)} columns; at most {MAX_COLUMNS}"
+        return names, [Problem(text, "too_many_columns", {"count": len(cells), "max": MAX_COLUMNS})]
     for i, cell in enumerate(cells, start=1):
         name = mask_nrn(cell.strip())[0]
         name = _OWN_NAME.get(" ".join(name.lower().split()), name)
         if not name:
-            problems.append(f"column {i} has no name")
+            problems.append(Problem(f"column {i} has no name", "column_no_name", {"column": i}))
         elif name in seen:
+            column = mask_nrn(cell.strip())[0]
             also = f" (read as {name!r})" if name != cell.strip() else ""
-            problems.append(f"column {mask_nrn(cell.strip())[0]!r}{also} appears twice")
+            problems.append(
+                Problem(
+                    f"column {column!r}{also} appears twice",
+                    "column_twice",
+                    {"column": column, "name": name},
+                )
+            )
         seen.add(name)
         names.append(name)
     if "number" not in seen:
-        problems.append("no 'number' column (the header is the first row)")
+        problems.append(Problem("no 'number' column (the header is the first row)", "no_number_column"))
     return names, problems
 
 
@@ -145,7 +186,9 @@ def parse_orders_csv(data: bytes | str) -> ParsedFile:
 
 def _parse(text: str, out: ParsedFile) -> None:
     if not text.strip():
-        out.errors.append(RowError(1, "empty file: the first row must be the header"))
+        out.errors.append(
+            RowError.of(1, Problem("empty file: the first row must be the header", "empty_file"))
+        )
         return
     reader = csv.reader(
         io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0]), strict=True
@@ -158,7 +201,7 @@ def _parse(text: str, out: ParsedFile) -> None:
             line, start = start, reader.line_num + 1
             if header is None:
                 header, problems = _header(cells)
-                out.errors.extend(RowError(line, p) for p in problems)
+                out.errors.extend(RowError.of(line, p) for p in problems)
                 if problems:
                     return
                 continue
@@ -172,33 +215,38 @@ def _parse(text: str, out: ParsedFile) -> None:
     except csv.Error as e:
         # The line where the record starts (an unclosed quote runs to the end of the file).
         if "field larger than field limit" in str(e):
-            reason = f"a cell longer than {csv.field_size_limit()} characters"
+            limit = csv.field_size_limit()
+            problem = Problem(f"a cell longer than {limit} characters", "cell_too_long", {"max": limit})
         else:
-            reason = f"not readable as CSV ({e})"
-        out.errors.append(RowError(start, reason))
+            problem = Problem(f"not readable as CSV ({e})", "not_csv", {"detail": str(e)})
+        out.errors.append(RowError.of(start, problem))
         return
     if header is None:
-        out.errors.append(RowError(1, "no header row"))
+        out.errors.append(RowError.of(1, Problem("no header row", "no_header")))
     elif not out.rows and not out.errors:
-        out.errors.append(RowError(2, "no orders after the header"))
+        out.errors.append(RowError.of(2, Problem("no orders after the header", "no_orders")))
 
 
 def _row(
     header: list[str], cells: list[str], line: int, out: ParsedFile, first_line_of: dict[str, int]
 ) -> ImportRow | None:
     if len(cells) > len(header):
-        out.errors.append(RowError(line, f"{len(cells)} cells but the header has {len(header)} columns"))
+        text = f"{len(cells)} cells but the header has {len(header)} columns"
+        out.errors.append(
+            RowError.of(line, Problem(text, "cell_count", {"cells": len(cells), "columns": len(header)}))
+        )
         return None
     values = dict(zip(header, (c.strip() for c in cells), strict=False))
-    reasons: list[str] = []
+    reasons: list[Problem] = []
     number = ""
     try:
         number = e164(values.get("number", ""))
     except BadNumber as e:
-        reasons.append(f"number: {e}")
+        reasons.append(Problem(f"number: {e}", e.code, {"number": mask_nrn(e.text)[0]}))
     if number:
         if number in first_line_of:
-            reasons.append(f"number {number} is already on line {first_line_of[number]}")
+            text = f"number {number} is already on line {first_line_of[number]}"
+            reasons.append(Problem(text, "number_twice", {"number": number, "line": first_line_of[number]}))
         else:
             first_line_of[number] = line
     priority = 0
@@ -209,18 +257,21 @@ def _row(
             if abs(priority) > MAX_PRIORITY:
                 raise ValueError
         except ValueError:
-            reasons.append(f"priority {raw_priority[:20]!r} is not a whole number (±{MAX_PRIORITY})")
+            text = f"priority {raw_priority[:20]!r} is not a whole number (±{MAX_PRIORITY})"
+            reasons.append(Problem(text, "priority", {"value": raw_priority[:20], "max": MAX_PRIORITY}))
     due = None
     if values.get("due"):
         try:
             due = parse_due(values["due"])
-        except ValueError as e:
-            reasons.append(str(e))
+        except BadDue as e:
+            reasons.append(Problem(str(e), "due", {"value": e.text}))
 
     def masked(key: str, limit: int) -> str:
         value = values.get(key, "")
         if len(value) > limit:
-            reasons.append(f"{key}: longer than {limit} characters")
+            reasons.append(
+                Problem(f"{key}: longer than {limit} characters", "too_long", {"column": key, "max": limit})
+            )
         value, hit = mask_nrn(value)
         out.masked += int(hit)
         return value
@@ -229,8 +280,7 @@ def _row(
     note = masked("note", MAX_NOTE)
     fields = {key: masked(key, MAX_FIELD) for key in header if key not in OWN}
     if reasons:
-        # A reason may quote the cell (a national register number typed as the phone number): masked too.
-        out.errors.append(RowError(line, mask_nrn("; ".join(reasons))[0]))
+        out.errors.append(RowError.of(line, *reasons))
         return None
     return ImportRow(line, number, name=name, note=note, priority=priority, due=due, fields=fields)
 

@@ -26,6 +26,8 @@ def make_template_env() -> jinja2.Environment:
 
 
 def render(request: web.Request, name: str, **context) -> web.Response:
+    config = request.app.get(keys.CONFIG)
+    context.setdefault("timezone", config.timezone if config is not None else "")  # <html data-timezone>
     html = request.app[TEMPLATE_ENV].get_template(name).render(**context)
     return web.Response(text=html, content_type="text/html")
 

@@ -48,8 +48,7 @@ def queue_settings(config: Config) -> dict[str, reports.QueueSettings]:
 
 
 def agents_timezone(config: Config) -> str:
-    zones = {q.timezone for q in config.queues}
-    return zones.pop() if len(zones) == 1 else reports.DEFAULT_SETTINGS.timezone
+    return config.timezone
 
 
 @require(ROLE)

@@ -24,7 +24,6 @@ from ..acd.wall import SEND_TIMEOUT_S, Wall
 from ..store import agents as agent_rows
 from ..store import reports, sessions
 from ..store.agents import Agent
-from ..store.clock import iso
 from ..store.tables import reads
 from . import keys, report_chart
 from .errors import ApiError
@@ -87,36 +86,22 @@ def _settings(config) -> dict[str, reports.QueueSettings]:
     return {q.name: reports.QueueSettings(q.timezone, q.service_level_s) for q in config.queues}
 
 
-_SL_SQL = """
-SELECT
-    SUM(answered IS NOT NULL AND IFNULL(end_cause, '') <> 'overflowed'
-        AND (julianday(answered) - julianday(offered)) * 86400 <= :sl_s) AS within,
-    SUM(IFNULL(end_cause, '') <> 'closed') AS handled
-FROM calls
-WHERE queue = :queue AND offered >= :start AND offered < :end AND direction = 'inbound'
-    AND (answered IS NOT NULL OR ended IS NOT NULL)
-"""
-
-
-@reads("calls")
+@reads("calls", "contacts", "wrapups", "surveys")
 def today_service_levels(
     db: Any, zones: dict[str, str], settings: dict[str, reports.QueueSettings], now: dt.datetime
 ) -> dict[str, float | None]:
-    """Each queue's service level so far today (its own local day) over the calls whose outcome is known: the
-    day report's figure, except that a caller still waiting is not counted yet (else the first caller of the day
-    would raise an alert the moment it joins the line)."""
-    out: dict[str, float | None] = {}
+    """Each queue's service level so far today (its own local day): the day report's figure at `now`, from the
+    report itself (`reports.service_level`, one definition for both; a caller still waiting within the
+    threshold is not counted yet, one past it is)."""
+    days: dict[dt.date, list[str]] = {}
     for queue, zone in zones.items():
-        today = now.astimezone(ZoneInfo(zone)).date()
-        start, end = reports.local_window(today, today, zone)
-        params = {
-            "queue": queue,
-            "start": iso(start),
-            "end": iso(end),
-            "sl_s": settings[queue].service_level_s if queue in settings else 20,
-        }
-        row = next(iter(db.query(_SL_SQL, params)))
-        out[queue] = round(row["within"] / row["handled"], 4) if row["handled"] else None
+        days.setdefault(now.astimezone(ZoneInfo(zone)).date(), []).append(queue)
+    out: dict[str, float | None] = dict.fromkeys(zones)
+    for today, queues in days.items():
+        mine = {q: settings.get(q, reports.QueueSettings(zones[q])) for q in queues}
+        for row in reports.queue_report(db, today, today, "day", mine, now):
+            if row["queue"] in mine:
+                out[row["queue"]] = row["service_level"]
     return out
 
 

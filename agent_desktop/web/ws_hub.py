@@ -246,6 +246,7 @@ class Hub:
                     "agent": self._me_body(agent),
                     "state": presence.state,
                     "since": presence.since,
+                    "reason": presence.reason,
                     "resume": self._states.after_wrap_up(agent.id),
                     **self._hello_extra(agent),
                 }

@@ -93,17 +93,30 @@ async def test_oversize_uploads_are_refused_declared_or_not(desk: Desk) -> None:
 
 
 @pytest.mark.parametrize(
-    "data, line",
+    "data, line, problem",
     [
-        (b"", 1),
-        (b"number;name\r\n", 2),
-        (b"number" + b";" * 1_000_000 + b"\r\n0471123456\r\n", 1),
-        (b"number;name\r\n0471123456;" + b"x" * 1_000_000 + b"\r\n", 2),
-        ("number;name\n0471123456;Café Noël\n".encode("mac_roman"), 2),
+        (b"", 1, {"code": "empty_file", "params": {}}),
+        (b"number;name\r\n", 2, {"code": "no_orders", "params": {}}),
+        (
+            b"number" + b";" * 1_000_000 + b"\r\n0471123456\r\n",
+            1,
+            {"code": "too_many_columns", "params": {"count": 1_000_001, "max": 100}},
+        ),
+        (
+            b"number;name\r\n0471123456;" + b"x" * 1_000_000 + b"\r\n",
+            2,
+            {"code": "cell_too_long", "params": {"max": 131072}},
+        ),
+        (
+            "number;name\n0471123456;Café Noël\n".encode("mac_roman"),
+            2,
+            {"code": "encoding_unknown", "params": {}},
+        ),
+        (b"number;priority\r\n12345;hoog\r\n", 2, {"code": "number_prefix", "params": {"number": "12345"}}),
     ],
 )
 async def test_a_bad_file_over_http_names_its_line_and_imports_nothing(
-    desk: Desk, data: bytes, line: int
+    desk: Desk, data: bytes, line: int, problem: dict
 ) -> None:
     async with desk.client() as sup:
         assert (await desk.login(sup, "supervisor")).status == 200
@@ -111,6 +124,8 @@ async def test_a_bad_file_over_http_names_its_line_and_imports_nothing(
         assert response.status == 400
         error = (await response.json())["error"]
         assert error["details"]["errors"][0]["line"] == line
+        # For a page to say in its reader's language; the English reason stays for the CLI and API clients.
+        assert error["details"]["errors"][0]["problems"][0] == problem
         assert f"line {line}:" in error["message"]
         assert len(error["details"]["errors"]) == 1
         assert await _lists(sup, desk) == []

@@ -21,7 +21,9 @@ def test_the_reports_page_shows_the_survey_per_queue_agent_and_question(page, sc
     scene.loop.run(seed())
     page.goto(f"{scene.desk.url}/supervisor/reports?from=2026-01-15&to=2026-01-15&interval=hour")
     expect(page.locator("body")).to_have_attribute("data-ready", "1")
-    row = page.locator('[data-testid="report-row"]').filter(has_text="vaccinatie").first
+    row = (
+        page.locator('[data-testid="report-row"]').filter(has=page.locator('[data-queue="vaccinatie"]')).first
+    )
     expect(page.locator("body")).to_have_attribute("data-lang", "fr")  # the supervisor's card: French
     expect(row.locator('[data-col="survey_avg"]')).to_have_text("7,4")  # fr-BE decimal comma
 

@@ -174,6 +174,18 @@ function uploadQuery() {
   return query;
 }
 
+function problemText(problem) {
+  const key = `lists.problem.${problem.code}`;
+  const params = Object.entries(problem.params || {}).map(([k, v]) => [k, typeof v === "number" ? formatNumber(v) : v]);
+  const text = t(key, Object.fromEntries(params));
+  return text === key ? null : text;
+}
+
+function problemsText(error) {
+  const texts = (error.problems || []).map(problemText);
+  return texts.length && texts.every((text) => text !== null) ? texts.join(t("lists.problems_joiner")) : error.reason;
+}
+
 function showUploadError(error) {
   errorBox.hidden = false;
   const lines = error.details?.errors || [];
@@ -183,12 +195,14 @@ function showUploadError(error) {
   } else {
     setLive($("upload-error-text"), () => (error.code === "bad_request" ? error.message : errorText(error)));
   }
-  // The reasons are the desk's own words (they name the cell and what it expects); the line is the file's.
+  // Each reason in the page's language from its code and parameters; the desk's English text when the page
+  // does not know the code (a newer desk).
   $("upload-error-lines").replaceChildren(
     ...lines.map((e) => {
       const li = document.createElement("li");
       li.dataset.line = String(e.line);
-      setLive(li, () => t("lists.bad_line", { line: formatNumber(e.line), reason: e.reason }));
+      li.dataset.codes = (e.problems || []).map((p) => p.code).join(" ");
+      setLive(li, () => t("lists.bad_line", { line: formatNumber(e.line), reason: problemsText(e) }));
       return li;
     }),
   );

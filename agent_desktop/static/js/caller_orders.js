@@ -72,17 +72,19 @@ export function initCallerOrders() {
     incoming.querySelector(".row").before(box); // back in the incoming call for the next one
   }
 
-  document.addEventListener("desk:call.offered", (event) => {
-    const { call_id: id, orders } = event.detail;
+  function show(id, orders) {
     if (!Array.isArray(orders) || !orders.length) {
       if (callId !== null) clear();
-      return;
+      return false;
     }
     clear();
     callId = id;
     list.replaceChildren(...orders.map(orderItem));
     box.hidden = false;
-  });
+    return true;
+  }
+
+  document.addEventListener("desk:call.offered", (event) => show(event.detail.call_id, event.detail.orders));
   document.addEventListener("desk:call.state", (event) => {
     const { call_id: id, state } = event.detail;
     if (callId === null || id !== callId) return;
@@ -92,5 +94,13 @@ export function initCallerOrders() {
       if (box.parentElement === incoming) callStatus.before(box);
     }
   });
-  document.addEventListener("desk:hello", clear);
+  // A reloaded page: `hello.calls` carries each inbound call's orders, ringing or answered.
+  document.addEventListener("desk:hello", (event) => {
+    clear();
+    for (const call of event.detail.calls || []) {
+      if (call.state === "ended" || !show(call.call_id, call.orders)) continue;
+      if (call.state === "connected" || call.state === "held") callStatus.before(box);
+      break;
+    }
+  });
 }

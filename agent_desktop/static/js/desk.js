@@ -1,17 +1,19 @@
 // The desk page: header (agent, state, language, logout) and the WebSocket; the panels live in their own modules.
 import { api } from "./api.js";
 import { initCallerOrders } from "./caller_orders.js";
-import { errorText, loadLang, setText, t } from "./i18n.js";
+import { errorText, loadLang, setLive, setText, t } from "./i18n.js";
 import { initKbPanel } from "./kb_panel.js";
 import { initListenPanel } from "./listen_panel.js";
 import { initOrdersPanel } from "./orders_panel.js";
 import { initPhone } from "./phone.js";
 import { initQueuePanel } from "./queue_panel.js";
 import { DeskSocket } from "./socket.js";
+import { stateReason } from "./state_reason.js";
 import { initWrapupPanel } from "./wrapup_panel.js";
 
 const stateSelect = document.getElementById("agent-state");
 const stateSince = document.getElementById("state-since");
+const stateWhy = document.getElementById("state-reason");
 const agentName = document.getElementById("agent-name");
 const langSwitch = document.getElementById("lang-switch");
 const conn = document.getElementById("conn");
@@ -25,9 +27,17 @@ function toast(text) {
   toast.timer = setTimeout(() => (toastBox.hidden = true), 6000);
 }
 
-function showState(state, since, resume) {
+// Reasons the desk gives for a state it set itself, shown beside it ("Pauze — oproep niet beantwoord"); the
+// agent's own choices and the desk's bookkeeping reasons (login, a wrap-up's call id) are not shown.
+const SHOWN_REASONS = { break: ["no_answer"] };
+
+function showState(state, since, resume, reason = "") {
   stateSelect.value = state;
   stateSelect.dataset.state = state;
+  const why = (SHOWN_REASONS[state] || []).includes(reason) ? reason : "";
+  stateWhy.hidden = !why;
+  stateWhy.dataset.reason = why;
+  setLive(stateWhy, why ? () => `— ${stateReason(why)}` : null);
   stateSinceAt = since ? new Date(since) : new Date();
   tickSince();
   document.dispatchEvent(new CustomEvent("desk:agent-state", { detail: { state, resume } }));
@@ -92,12 +102,12 @@ socket.addEventListener("message", (event) => {
   switch (message.type) {
     case "hello":
       agentName.textContent = message.agent.name;
-      showState(message.state, message.since, message.resume);
+      showState(message.state, message.since, message.resume, message.reason);
       document.body.dataset.ready = "1";
       document.dispatchEvent(new CustomEvent("desk:hello", { detail: message }));
       break;
     case "agent.state":
-      showState(message.state, message.since, message.resume);
+      showState(message.state, message.since, message.resume, message.reason);
       break;
     case "error":
       if (message.code !== "session_replaced") toast(errorText(message));

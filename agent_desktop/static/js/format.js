@@ -1,16 +1,29 @@
 // Numbers, dates and times in the agent's locale (nl-BE, fr-BE, en-GB; always the 24-hour clock), for every page.
 // The locale follows the page language (i18n.js), so a formatted value re-rendered after a language switch
-// changes with it. Dates without a time ("2026-01-12") are calendar dates, never shifted by the time zone.
+// changes with it. Times are the centre's clock, not the PC's: agents work from home on PCs set to any zone,
+// and opening hours, callbacks' due and orders' calling hours are the centre's; the desk names its zone in
+// `<html data-timezone>` (none: the PC's). Dates without a time ("2026-01-12") are calendar dates, never shifted.
 import { lang } from "./i18n.js";
 
 const LOCALES = { nl: "nl-BE", fr: "fr-BE", en: "en-GB" };
 const cache = new Map();
+let zone = (typeof document !== "undefined" && document.documentElement.dataset.timezone) || undefined;
+
+// The zone the page shows times in ("Europe/Brussels"); undefined: the PC's.
+export function timeZone() {
+  return zone;
+}
+
+export function setTimeZone(name) {
+  zone = name || undefined;
+}
 
 export function locale() {
   return LOCALES[lang()] || LOCALES.nl;
 }
 
 function formatter(kind, options) {
+  if (kind === "date" && !("timeZone" in options)) options = { ...options, timeZone: zone };
   const key = `${locale()}|${kind}|${JSON.stringify(options)}`;
   let f = cache.get(key);
   if (!f) {
@@ -20,11 +33,15 @@ function formatter(kind, options) {
   return f;
 }
 
+// A calendar date ("2026-01-12") as that day's UTC midnight, formatted in UTC: the same day on any PC.
+function calendarDay(value) {
+  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(value ?? ""));
+  return day ? new Date(Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]))) : null;
+}
+
 function toDate(value) {
   if (value instanceof Date) return value;
-  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(value ?? ""));
-  if (day) return new Date(Number(day[1]), Number(day[2]) - 1, Number(day[3]));
-  return new Date(value);
+  return calendarDay(value) || new Date(value);
 }
 
 function valid(d) {
@@ -44,6 +61,7 @@ export function formatPercent(value, digits = 1) {
 }
 
 // "12 januari 2026" / "12 janvier 2026" / "12 January 2026"; style "short" gives "12/01/2026"; "weekday" adds it.
+// A moment's date is the centre's date of it.
 export function formatDate(value, style = "long") {
   const d = toDate(value);
   if (!valid(d)) return String(value ?? "");
@@ -53,16 +71,29 @@ export function formatDate(value, style = "long") {
       : style === "weekday"
         ? { weekday: "short", day: "numeric", month: "long", year: "numeric" }
         : { day: "numeric", month: "long", year: "numeric" };
+  if (calendarDay(value)) options.timeZone = "UTC";
   return formatter("date", options).format(d);
 }
 
-// The local calendar day as "2026-01-12": the value of an <input type=date> and of the desk's from/to dates.
+// The centre's calendar day of the moment `d` as "2026-01-12": the value of an <input type=date> and of the
+// desk's from/to dates.
 export function isoDate(d) {
-  const two = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`;
+  const parts = Object.fromEntries(
+    formatter("date", { year: "numeric", month: "2-digit", day: "2-digit", numberingSystem: "latn" })
+      .formatToParts(d)
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day}`;
 }
 
-// "12/01/2026 15:20" (day first, 24-hour), in the local time zone.
+// The calendar day `days` after (before, when negative) "2026-01-12".
+export function addDays(day, days) {
+  const d = calendarDay(day);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+// "12/01/2026 15:20" (day first, 24-hour), on the centre's clock.
 export function formatDateTime(value) {
   const d = toDate(value);
   if (!valid(d)) return String(value ?? "");

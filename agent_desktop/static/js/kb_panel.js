@@ -211,14 +211,16 @@ export function initKbPanel(toast) {
 
   // The agent's language (and items without one) first, in the search's order; the others after them, shown
   // only when the agent asks (a Dutch agent reads a French script to a Dutch caller by mistake otherwise).
+  // With nothing in the agent's language (no English scripts yet), the others show at once: "Nothing found"
+  // above a list that has items would send the agent away from the scripts there are.
   function showRows() {
     const own = page.results.filter((r) => !r.lang || r.lang === lang());
     const others = page.results.filter((r) => r.lang && r.lang !== lang());
-    rows = allLangs ? [...own, ...others] : own;
+    rows = allLangs || !own.length ? [...own, ...others] : own;
     active = rows.length ? 0 : -1;
     langFilter.dataset.others = String(others.length);
     langFilter.setAttribute("aria-pressed", String(allLangs));
-    langFilter.hidden = !others.length;
+    langFilter.hidden = !others.length || !own.length;
     if (allLangs) setText(langFilter, "kb.lang_own", { lang: () => t(`lang.${lang()}`) });
     else setText(langFilter, "kb.lang_all", { count: others.length });
     renderResults();

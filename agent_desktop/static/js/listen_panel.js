@@ -4,6 +4,7 @@
 // a listen button, then whisper and stop for the session, and the session's state as the desk reports it.
 import { formatDuration } from "./format.js";
 import { setPlain, setText, t } from "./i18n.js";
+import { queueName } from "./queue_name.js";
 import { DeskSocket } from "./socket.js";
 import { applyWall, emptyWall, seconds } from "./wall_model.js";
 
@@ -52,8 +53,7 @@ export function initListenPanel(socket, toast, rtc, me) {
         setPlain(name, agent.name);
         name.translate = false;
         const queue = document.createElement("td");
-        setPlain(queue, agent.call.queue || "");
-        queue.translate = false;
+        setPlain(queue, agent.call.queue ? queueName(agent.call.queue) : "");
         const time = document.createElement("td");
         time.className = "num";
         time.dataset.callAt = String(agent.callAt ?? "");

@@ -4,6 +4,7 @@ import { dialFailureText } from "./dial_failure.js";
 import { formatNumber, formatPercent } from "./format.js";
 import { errorText, lang, setLive, setPlain, setText, t } from "./i18n.js";
 import { estimateMos } from "./preflight-emodel.js";
+import { queueName } from "./queue_name.js";
 import { summariseStats } from "./preflight-net.js";
 import { AgentRtc } from "./rtc.js";
 import { Ringer } from "./ringer.js";
@@ -21,13 +22,6 @@ export function formatWait(totalSeconds, code = lang()) {
   const parts = { minutes: Math.floor(seconds / 60), seconds: seconds % 60 };
   if (typeof Intl.DurationFormat === "function") return new Intl.DurationFormat(locale, { style: "short" }).format(parts);
   return `${parts.minutes}:${String(parts.seconds).padStart(2, "0")}`;
-}
-
-// A queue's name for people: known names are translated ("default" is the desk's only queue today).
-export function queueName(name) {
-  const key = `phone.queue.${name || "default"}`;
-  const text = t(key);
-  return text === key ? name : text;
 }
 
 export function initPhone(socket, toast) {

@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { formatDateTime, formatDuration, formatNumber } from "./format.js";
 import { errorText, setLive, setPlain, setText, t } from "./i18n.js";
-import { queueName } from "./phone.js";
+import { queueName } from "./queue_name.js";
 import { callbackNumber, isOverdue, liveLongestWait, mergeStats, totals } from "./queue_format.js";
 
 const $ = (id) => document.getElementById(id);

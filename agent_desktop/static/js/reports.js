@@ -2,8 +2,9 @@
 // and dates this page fills in the agent's locale), the table of the same rows and its CSV; then the recordings
 // of the period with a player and the scoring form of the listening sessions.
 import { api } from "./api.js";
-import { formatDate, formatDateTime, formatDuration, formatNumber, formatPercent, formatTime, isoDate } from "./format.js";
+import { addDays, formatDate, formatDateTime, formatDuration, formatNumber, formatPercent, formatTime, isoDate } from "./format.js";
 import { applyI18n, errorText, setLive, setPlain, setText } from "./i18n.js";
+import { queueName } from "./queue_name.js";
 import { wireLangSwitch, wireLogout } from "./topbar.js";
 
 const body = document.body;
@@ -35,7 +36,7 @@ const num = (v) => (typeof v === "number" ? formatNumber(v, Number.isInteger(v) 
 const pct = (v) => (typeof v === "number" ? formatPercent(v * 100, 1) : "—");
 const secs = (v) => (typeof v === "number" ? formatDuration(v) : "—");
 const QUEUE_COLUMNS = [
-  ["queue", "wall.col_queue", (v) => v],
+  ["queue", "wall.col_queue", queueName],
   ["start", "report.start", null],
   ["offered", "report.offered", num],
   ["answered", "report.answered", num],
@@ -47,6 +48,7 @@ const QUEUE_COLUMNS = [
   ["max_wait_s", "report.max_wait", secs],
   ["avg_talk_s", "report.avg_talk", secs],
   ["avg_wrapup_s", "report.avg_wrapup", secs],
+  ["escalated", "report.escalated", num],
   ["one_and_done", "report.one_and_done", pct],
   ["complaints", "report.complaints", num],
   ["survey_avg", "report.survey_avg", num],
@@ -60,6 +62,7 @@ const AGENT_COLUMNS = [
   ["wrap_up", "state.wrap_up", secs],
   ["avg_talk_s", "report.avg_talk", secs],
   ["avg_wrapup_s", "report.avg_wrapup", secs],
+  ["escalated", "report.escalated", num],
   ["one_and_done", "report.one_and_done", pct],
   ["complaints", "report.complaints", num],
   ["survey_avg", "report.survey_avg", num],
@@ -114,7 +117,11 @@ function renderTable() {
         const td = document.createElement("td");
         const value = key in row ? row[key] : row.seconds?.[key];
         if (key === "start") td.textContent = startText(row.start);
-        else if (key === "queue" || key === "name") {
+        else if (key === "queue") {
+          td.textContent = show(value ?? "");
+          td.dataset.col = key;
+          td.dataset.queue = value ?? "";
+        } else if (key === "name") {
           td.textContent = value ?? "";
           td.translate = false;
         } else {
@@ -174,7 +181,7 @@ function renderSurvey() {
   };
   surveyRows.replaceChildren(
     line("total", "", "", survey.total),
-    ...survey.queues.map((q) => line("queue", q.queue, q.queue, q)),
+    ...survey.queues.map((q) => line("queue", q.queue, queueName(q.queue), q)),
     ...survey.agents.map((a) => line("agent", String(a.agent_id), a.name || `#${a.agent_id}`, a)),
   );
 }
@@ -195,7 +202,7 @@ async function loadNames() {
   let options = [];
   if (kind.value === "queues") {
     const queues = await api("GET", "/api/queues");
-    options = queues.map((q) => [q.name, q.name]);
+    options = queues.map((q) => [q.name, () => queueName(q.name)]);
   } else {
     options = [["", null], ...[...agentNames].map(([id, name]) => [String(id), name])];
   }
@@ -204,6 +211,7 @@ async function loadNames() {
       const option = document.createElement("option");
       option.value = value;
       if (label === null) setText(option, "report.all_agents");
+      else if (typeof label === "function") setLive(option, label);
       else setPlain(option, label);
       return option;
     }),
@@ -246,12 +254,14 @@ async function loadRecordings() {
       const tr = document.createElement("tr");
       tr.dataset.testid = "recording-row";
       tr.dataset.id = rec.id;
-      // The start time follows a language switch (a live renderer); the other cells are not words.
+      // The start time and the queue's name follow a language switch (live renderers); the other cells are not words.
       const started = document.createElement("td");
       setLive(started, () => formatDateTime(rec.started));
       tr.append(started);
+      const queue = document.createElement("td");
+      setLive(queue, () => queueName(rec.queue));
+      tr.append(queue);
       const cells = [
-        rec.queue,
         agentNames.get(rec.agent_id) || `#${rec.agent_id ?? "—"}`,
         typeof rec.duration_s === "number" ? formatDuration(rec.duration_s) : "—",
       ];
@@ -310,11 +320,10 @@ document.addEventListener("i18n:changed", () => {
   fillChart();
 });
 
-const today = new Date();
-const weekAgo = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 6);
+const today = isoDate(new Date()); // the centre's today
 const query = new URLSearchParams(location.search);
-from.value = query.get("from") || isoDate(weekAgo);
-to.value = query.get("to") || isoDate(today);
+from.value = query.get("from") || addDays(today, -6);
+to.value = query.get("to") || today;
 if (query.get("interval")) interval.value = query.get("interval");
 await loadNames();
 await show();

@@ -2,6 +2,8 @@
 // agents and the alerts, with the durations counting up between messages.
 import { formatDuration, formatNumber, formatPercent } from "./format.js";
 import { setLive, setPlain, setText, t } from "./i18n.js";
+import { queueName } from "./queue_name.js";
+import { stateReason } from "./state_reason.js";
 import { DeskSocket } from "./socket.js";
 import { cell } from "./table.js";
 import { wireLangSwitch, wireLogout } from "./topbar.js";
@@ -45,10 +47,8 @@ function renderQueues() {
         setLive(chip, () => `${t(`state.${state}`)} ${formatNumber(n)}`);
         agents.append(chip);
       }
-      const name_ = cell(name);
-      name_.translate = false;
       tr.append(
-        name_,
+        cell(queueName(name)),
         open,
         cell(formatNumber(q.waiting ?? 0), "num"),
         longest,
@@ -81,14 +81,13 @@ function renderAgents() {
       if (a.reason && a.state === "break") {
         const why = document.createElement("span");
         why.className = "hint";
-        setPlain(why, ` ${a.reason}`);
+        setPlain(why, ` ${stateReason(a.reason)}`);
         state.append(why);
       }
       const call = cell();
       if (a.call) setText(call, `phone.state.${a.call.state}`);
-      const queues = a.call ? a.call.queue : (a.queues || []).join(", ");
+      const queues = (a.call ? [a.call.queue] : a.queues || []).map(queueName).join(", ");
       const queue = cell(queues || "—", "queues");
-      queue.translate = false;
       tr.append(name, state, cell("", "num live-state"), call, cell("", "num live-call"), queue);
       return tr;
     }),
@@ -105,7 +104,7 @@ function renderAlerts() {
       li.dataset.queue = alert.queue;
       li.className = "alert";
       const vars = {
-        queue: alert.queue,
+        queue: () => queueName(alert.queue),
         value: () => (alert.kind === "service_level" ? percent(alert.value) : formatNumber(alert.value)),
         target: () => (alert.kind === "service_level" ? percent(alert.target) : formatNumber(alert.target ?? 0)),
       };

@@ -5,7 +5,7 @@
 // it before with `call_active`), and the panel follows the live call: its contact is the one shown. Ticking the
 // survey box during the call sends `call.survey`: the caller goes to the survey and the agent to after-call work.
 import { api } from "./api.js";
-import { formatDate as localeDate, formatTime, isoDate } from "./format.js";
+import { addDays, formatDate as localeDate, formatTime, isoDate } from "./format.js";
 import { errorText, setLive, setText, t } from "./i18n.js";
 
 const SAVE_DEBOUNCE_MS = 500;
@@ -168,9 +168,7 @@ export function initWrapupPanel(toast, socket) {
     ui.escalation.hidden = !ui.escalate.checked;
     ui.complaintFields.hidden = !ui.complaint.checked;
     if (ui.escalate.checked) loadPoints();
-    const due = new Date();
-    due.setDate(due.getDate() + COMPLAINT_DAYS);
-    const iso = isoDate(due);
+    const iso = addDays(isoDate(new Date()), COMPLAINT_DAYS); // from the centre's today
     ui.due.dataset.due = iso;
     setText(ui.due, "complaint.due", { date: () => formatDate(iso), days: COMPLAINT_DAYS });
   }
