@@ -43,7 +43,9 @@ def _seed_today(store, now: dt.datetime) -> None:
     seed_call(run, "new", QUEUE, _at(now, 3), queued=_at(now, 2))
 
 
-async def test_wall_and_todays_report_give_the_same_service_level_while_callers_wait(tmp_path, web_pki, cards):
+async def test_wall_and_todays_report_give_the_same_service_level_while_callers_wait(
+    tmp_path, web_pki, cards
+):
     now = dt.datetime.now(ZoneInfo("Europe/Brussels"))
     if now.hour == 0 and now.minute < 4:
         await asyncio.sleep((4 - now.minute) * 60)  # keep every call on one local day
