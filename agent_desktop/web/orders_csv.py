@@ -257,8 +257,10 @@ def _row(
             if abs(priority) > MAX_PRIORITY:
                 raise ValueError
         except ValueError:
-            text = f"priority {raw_priority[:20]!r} is not a whole number (±{MAX_PRIORITY})"
-            reasons.append(Problem(text, "priority", {"value": raw_priority[:20], "max": MAX_PRIORITY}))
+            # Masked before it is cut: a national register number cut short no longer checks as one.
+            shown = mask_nrn(raw_priority)[0][:20]
+            text = f"priority {shown!r} is not a whole number (±{MAX_PRIORITY})"
+            reasons.append(Problem(text, "priority", {"value": shown, "max": MAX_PRIORITY}))
     due = None
     if values.get("due"):
         try:

@@ -4,6 +4,7 @@ the same file again updates the orders without duplicating them or resetting the
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -286,3 +287,16 @@ def test_errors_never_echo_a_national_register_number() -> None:
         assert parsed.errors, text
         shown = repr(parsed.errors)
         assert NRN not in shown and dotted not in shown, shown
+
+
+def test_a_bad_priority_never_echoes_the_start_of_a_national_register_number() -> None:
+    """The refused priority is quoted cut to 20 characters: cut before masking, a national register number past
+    the 10th character lost its last digit, no longer checked as one, and was quoted in clear but for that digit
+    (the first nine digits are the person; the check digits follow from them)."""
+    for cell in (f"RRN nummer {NRN}", f"RRN nr {NRN[:2]}.{NRN[2:4]}.{NRN[4:6]}-{NRN[6:9]}.{NRN[9:]}"):
+        parsed = parse_orders_csv(f"number,priority\n0471 12 34 56,{cell}\n".encode())
+        assert [e.line for e in parsed.errors] == [2]
+        shown = repr(parsed.errors)
+        assert "priority" in parsed.errors[0].reason
+        quoted = "".join(ch for ch in parsed.errors[0].problems[0].params["value"] if ch.isdigit())
+        assert NRN[:6] not in quoted and NRN[:6] not in re.sub(r"\D", "", parsed.errors[0].reason), shown
