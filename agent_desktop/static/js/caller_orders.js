@@ -9,7 +9,9 @@ import { setLive, setPlain, setText, t } from "./i18n.js";
 const $ = (id) => document.getElementById(id);
 const KINDS = ["reserve", "priority", "tracing"];
 const STATES = ["pending", "offered", "done", "failed"];
-const OUTCOMES = ["reached", "no_answer", "busy", "voicemail", "wrong_number", "refused", "do_not_call", "call_back_at"];
+// Every outcome an attempt records, the call's own `declined` (603) included; `network_error` is not one: that dial
+// never reached the phone, and `last_called` leaves it out.
+const OUTCOMES = ["reached", "no_answer", "busy", "voicemail", "wrong_number", "refused", "do_not_call", "call_back_at", "declined"];
 
 function part(tag, className, testid) {
   const el = document.createElement(tag);
