@@ -52,6 +52,7 @@ from agent_desktop.acd.opening_hours import OpeningHours  # noqa: E402
 from agent_desktop.acd.persistence import Recorder  # noqa: E402
 from agent_desktop.acd.queue_stats import QueueStats  # noqa: E402
 from agent_desktop.acd.queues import Directory, Queue  # noqa: E402
+from agent_desktop.acd.routing import REOFFER_AFTER_S, plan_offers  # noqa: E402
 from agent_desktop.config import QueueConfig  # noqa: E402
 from agent_desktop.media.hold_music import HoldMusic  # noqa: E402
 from agent_desktop.media.room import MediaRoom  # noqa: E402
@@ -210,6 +211,8 @@ class Desk:
             lambda a: self.center.router.skills.get(a, frozenset()),
             lambda: list(self.agents),
         )
+        self.check = False
+        self.checked = 0
         # every routing pass timed, whatever kicked it
         self.passes: list[float] = []
         self.timing = False
@@ -217,12 +220,30 @@ class Desk:
         plan = router._plan
 
         def timed_plan() -> None:
+            if self.check:
+                self.check_pass()
             t = time.perf_counter_ns()
             plan()
             if self.timing:
                 self.passes.append((time.perf_counter_ns() - t) / 1000)
 
         router._plan = timed_plan  # type: ignore[method-assign]
+
+    def check_pass(self) -> None:
+        """`--check` (untimed): the busy agents as the index has them against a walk of every call, and the
+        offers the incremental pass will make against `plan_offers` over the full scan of every line."""
+        center, router = self.center, self.center.router
+        walked = {a for s in center._sessions.values() for a in (s.agent_id, s.offered_to) if a is not None}
+        walked.update(center._callback_offers)
+        assert center.busy_agents() == walked, (center.busy_agents(), walked)
+        now = time.monotonic()
+        declined = {k: at for k, at in router.declined.items() if now - at < REOFFER_AFTER_S}
+        free = router.free_agents()
+        callers, _ = router.full_scan()
+        expected = plan_offers(callers, free, declined, now) if callers and free else []
+        got = [o for _, o in router._offers(free, now)] if free else []
+        assert got == expected, (got, expected)
+        self.checked += 1
 
     async def start(self) -> None:
         if self.sip_listen:
@@ -332,10 +353,11 @@ def waiting_now(desk: Desk) -> int:
     return sum(len(q.waiting) for q in desk.directory.queues.values())
 
 
-async def run_inproc(n: int, m: int, seconds: float, seed: int) -> dict:
+async def run_inproc(n: int, m: int, seconds: float, seed: int, check: bool = False) -> dict:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         desk = Desk(Path(tmp), sip_listen=False)
+        desk.check = check
         await desk.start()
         stall = Stall()
         stall.start()
@@ -359,6 +381,7 @@ async def run_inproc(n: int, m: int, seconds: float, seed: int) -> dict:
     return {
         "waiting": n,
         "agents": m,
+        "checked": desk.checked,
         "waiting_before": waiting_before,
         "opening_stall_ms": opening_stall * 1000,
         **figures,
@@ -423,7 +446,7 @@ async def role_callers(args: argparse.Namespace) -> None:
     print(json.dumps({"kind": "done", "dialled": len(calls), "failed": failed}), flush=True)
 
 
-async def run_sip(n: int, m: int, seconds: float, seed: int) -> dict:
+async def run_sip(n: int, m: int, seconds: float, seed: int, check: bool = False) -> dict:
     from tests.helpers.net import free_port
 
     rng = random.Random(seed)
@@ -431,6 +454,7 @@ async def run_sip(n: int, m: int, seconds: float, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         # the callers come through the trunk (as a carrier's do): exempt from the per-source throttle
         desk = Desk(Path(tmp), sip_listen=True, trunk=f"sip:127.0.0.1:{caller_port}")
+        desk.check = check
         await desk.start()
         stall = Stall()
         stall.start()
@@ -475,6 +499,7 @@ async def run_sip(n: int, m: int, seconds: float, seed: int) -> dict:
         "waiting": n,
         "agents": m,
         "sip": True,
+        "checked": desk.checked,
         "waiting_before": waiting_before,
         "opening_stall_ms": opening_stall * 1000,
         "dialled": done.get("dialled"),
@@ -506,6 +531,11 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--sip", type=int, default=0, help="real SIP callers waiting (one run per --agents)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check every pass against the full scan (slower; no figures to keep)",
+    )
     parser.add_argument("--role", default="desk", choices=("desk", "callers"))
     parser.add_argument("--caller-port", type=int, default=0)
     parser.add_argument("--desk-port", type=int, default=0)
@@ -516,10 +546,11 @@ async def main() -> None:
     print(HEADER, flush=True)
     for m in (int(x) for x in args.agents.split(",")):
         if args.sip:
-            print(row(await run_sip(args.sip, m, args.seconds, args.seed)) + " (SIP)", flush=True)
+            print(row(await run_sip(args.sip, m, args.seconds, args.seed, args.check)) + " (SIP)", flush=True)
             continue
         for n in (int(x) for x in args.waiting.split(",")):
-            print(row(await run_inproc(n, m, args.seconds, args.seed)), flush=True)
+            figures = await run_inproc(n, m, args.seconds, args.seed, args.check)
+            print(row(figures) + (f" checked {figures['checked']} passes" if args.check else ""), flush=True)
 
 
 if __name__ == "__main__":
