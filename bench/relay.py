@@ -19,10 +19,11 @@ both). Run it in a loopback-only namespace like the tests:
 `--packet-cost N` instead times the relay's per-packet path alone, in this process: one `LegRelay` between two
 real RtpStreams on loopback, its receive consumer called N times in a row with 160-byte payloads (sequence and
 timestamp stepping as a caller's), same codec both sides and PCMU -> PCMA; once with the packet sent on (one
-`sendto` to a socket nobody reads) and once with the other leg not sending (`inactive`: the relay's own work and
-`write_frame`'s bookkeeping only). Prints ns per packet, the best of 5 rounds.
+`sendto` to a loopback stream) and once with the other leg not sending (`inactive`: the relay's own work and
+`write_frame`'s bookkeeping only). Prints ns per packet, the best of 25 rounds of N (the best round is the one the
+shared machine's other load left alone).
 
-    unshare -n sh -c 'ip link set lo up && exec .venv/bin/python bench/relay.py --packet-cost 200000'
+    unshare -n sh -c 'ip link set lo up && exec .venv/bin/python bench/relay.py --packet-cost 20000'
 """
 
 from __future__ import annotations
@@ -314,14 +315,14 @@ async def packet_cost(count: int) -> None:
             consumer = a._audio_in  # what a's receive path hands each audio packet to
             best = float("inf")
             seq, ts = 0, 0
-            for _ in range(5):
+            for _ in range(25):
                 t = time.perf_counter_ns()
                 for _ in range(count):
                     seq = (seq + 1) & 0xFFFF
                     ts = (ts + 160) & 0xFFFFFFFF
                     consumer(seq, ts, 0x1234, payload)
                 best = min(best, (time.perf_counter_ns() - t) / count)
-                await asyncio.sleep(0.05)  # let the socket drain
+                await asyncio.sleep(0.01)  # let the socket drain
             await relay.stop()
             print(f"{label:13s} {how:9s} {best:7.0f} ns/packet (transcoded {relay.a_to_b.transcoded})")
     for s in streams:
