@@ -546,7 +546,10 @@ async def main() -> None:
     print(HEADER, flush=True)
     for m in (int(x) for x in args.agents.split(",")):
         if args.sip:
-            print(row(await run_sip(args.sip, m, args.seconds, args.seed, args.check)) + " (SIP)", flush=True)
+            figures = await run_sip(args.sip, m, args.seconds, args.seed, args.check)
+            print(
+                row(figures) + f" SIP: {figures['dialled']} dialled, {figures['failed']} failed", flush=True
+            )
             continue
         for n in (int(x) for x in args.waiting.split(",")):
             figures = await run_inproc(n, m, args.seconds, args.seed, args.check)
