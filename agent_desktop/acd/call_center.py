@@ -117,6 +117,13 @@ class CallCenter:
         if callbacks is not None:
             callbacks.on_change(self._callbacks_changed)
         self._sessions: dict[str, CallSession] = {}
+        # Callers rung straight to a free agent as they joined (phase `ringing`, no music yet): the ones a routing
+        # pass must answer with the music when their offer failed and nobody else is free. Kept as they join and
+        # leave so that a pass does not walk every line for them.
+        self._rung_straight: dict[CallSession, None] = {}
+        # agent -> how many live calls are theirs or ring on their desk, kept through `CallSession.on_agents`: who
+        # is busy is asked on every routing pass and every arrival, and must not walk every call to know it.
+        self._agent_calls: dict[int, int] = {}
         self._tasks = Tasks("call task")
         # Agents busy without a call of their own: supervisors listening in (web/supervisor_ws.py).
         self.also_busy: Callable[[], Iterable[int]] = tuple
@@ -268,6 +275,16 @@ class CallCenter:
         # Not `state == "offline"`: a freshly logged-in agent is `offline` (in the selector) and may dial.
         return not self._states.is_live(agent_id)
 
+    def _agents_changed(self, session: CallSession, before: int | None, after: int | None) -> None:
+        counts = self._agent_calls
+        if before is not None:
+            if counts[before] == 1:
+                del counts[before]
+            else:
+                counts[before] -= 1
+        if after is not None:
+            counts[after] = counts.get(after, 0) + 1
+
     def on_a_call(self) -> set[int]:
         """Agents who have a call (answered or dialled), ringing offers left out."""
         return {s.agent_id for s in self._sessions.values() if s.agent_id is not None}
@@ -275,9 +292,7 @@ class CallCenter:
     def busy_agents(self) -> set[int]:
         """Agents who cannot be offered anything now: on a call, rung for one, holding a callback offer, or
         busy without a call of their own (`also_busy`)."""
-        busy: set[int] = set()
-        for s in self._sessions.values():
-            busy.update(a for a in (s.agent_id, s.offered_to) if a is not None)
+        busy = set(self._agent_calls)
         busy.update(self._callback_offers)
         busy.update(self.also_busy())
         return busy
@@ -315,6 +330,9 @@ class CallCenter:
         """Own a new call: follow its leg's states and publish its start before anything else can happen (its
         row is created before any update of it)."""
         self._sessions[session.id] = session
+        self._agents_changed(session, None, session.agent_id)
+        self._agents_changed(session, None, session.offered_to)
+        session.on_agents = self._agents_changed
         session.leg.on_state = lambda _leg: self._leg_changed(session)
         inbound_call = session.direction == "inbound"
         self.bus.publish(
@@ -342,7 +360,9 @@ class CallCenter:
         if session.waiting or session.closed:
             return
         session.waiting = True
-        queue.waiting.append(session)
+        queue.join_line(session)
+        if session.phase == "ringing":
+            self._rung_straight[session] = None
         self.bus.publish(QueueChanged(queue.name))
 
     def leave(self, session: CallSession) -> None:
@@ -350,9 +370,10 @@ class CallCenter:
         if not session.waiting:
             return
         session.waiting = False
+        self._rung_straight.pop(session, None)
         queue = self.directory.queues.get(session.queue)
-        if queue is not None and session in queue.waiting:
-            queue.waiting.remove(session)
+        if queue is not None:
+            queue.leave_line(session)
         if session.offered_to is not None and not session.answered:
             # The agent it rang hears why: called back, handed to the overflow number, or just taken back.
             self._withdraw(session, session.offered_to, session.outcome or "cancelled", turned_down=False)
@@ -370,12 +391,26 @@ class CallCenter:
             self._offer(session, agent_id)
         # A caller rung straight to an agent whose offer failed, and whom nobody else can take now, is answered
         # and hears the queue's music: never endless ringing.
-        for queue in self.directory.queues.values():
-            for session in list(queue.waiting):
-                if session.phase == "ringing" and session.offered_to is None and not session.closed:
-                    inbound.start_waiting(session, self, queue)
+        if self._rung_straight:
+            self._music_for_unrung()
         self.offer_callbacks(idle)
         self._offer_orders(idle)
+
+    def _music_for_unrung(self) -> None:
+        """Callers rung straight whose offer failed and whom this pass offered nobody: answered, with music."""
+        due = []
+        for session in list(self._rung_straight):
+            if session.phase != "ringing" or session.closed:
+                del self._rung_straight[session]  # moved on: waiting with music, answered, ended
+            elif session.offered_to is None:
+                due.append(session)
+        queues = list(self.directory.queues.values())
+        # in line order, queue by queue (as the full walk of the lines did)
+        at = {q.name: i for i, q in enumerate(queues)}
+        due.sort(key=lambda s: (at[s.queue], queues[at[s.queue]].waiting.index(s)))
+        for session in due:
+            del self._rung_straight[session]
+            inbound.start_waiting(session, self, queues[at[session.queue]])
 
     def _offer_orders(self, idle: list[FreeAgent]) -> None:
         """`[acd] blend`: an available agent gets call orders while no caller waits for them and no callback is
@@ -767,6 +802,9 @@ class CallCenter:
     def _ended(self, session: CallSession) -> None:
         if self._sessions.pop(session.id, None) is None:
             return
+        session.on_agents = None
+        self._agents_changed(session, session.agent_id, None)
+        self._agents_changed(session, session.offered_to, None)
         cause = self.end_cause(session)
         offered = session.offered_to
         if session.offer_timer is not None:

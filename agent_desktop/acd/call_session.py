@@ -52,8 +52,10 @@ class CallSession:
         self.direction = direction
         self.number = number
         self.queue = queue
-        self.agent_id = agent_id  # who has it: answered it, or dialled it
-        self.offered_to: int | None = None  # whose desk it rings on now
+        self._agent_id = agent_id  # who has it: answered it, or dialled it
+        self._offered_to: int | None = None  # whose desk it rings on now
+        # Told `(session, before, after)` when either of them changes: the call center's index of busy agents.
+        self.on_agents: Callable[[CallSession, int | None, int | None], None] | None = None
         self.callback_id = callback_id
         self.order_id = order_id  # a call order's call (DESIGN.md §11)
         self.arrived = time.monotonic()  # the INVITE (or the dial): every queue timer counts from here
@@ -83,6 +85,28 @@ class CallSession:
         self._waiting_tasks: set[asyncio.Task] = set()
         self._timers: set[asyncio.TimerHandle] = set()
         self._closed = False
+
+    @property
+    def agent_id(self) -> int | None:
+        """Who has the call: answered it, or dialled it."""
+        return self._agent_id
+
+    @agent_id.setter
+    def agent_id(self, agent_id: int | None) -> None:
+        before, self._agent_id = self._agent_id, agent_id
+        if before != agent_id and self.on_agents is not None:
+            self.on_agents(self, before, agent_id)
+
+    @property
+    def offered_to(self) -> int | None:
+        """Whose desk the call rings on now."""
+        return self._offered_to
+
+    @offered_to.setter
+    def offered_to(self, agent_id: int | None) -> None:
+        before, self._offered_to = self._offered_to, agent_id
+        if before != agent_id and self.on_agents is not None:
+            self.on_agents(self, before, agent_id)
 
     def __repr__(self) -> str:
         return f"<CallSession {self.id} {self.direction} {self.phase} queue={self.queue!r}>"

@@ -10,7 +10,9 @@ behaviour).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +53,12 @@ class Queue:
     music: HoldMusic
     prompts: dict[str, HoldMusic] = field(default_factory=dict)
     override: Override | None = None
-    waiting: list[CallSession] = field(default_factory=list)  # in the order they joined
+    # In the order they joined. Changed only through `join_line` / `leave_line`, which keep `line` with it.
+    waiting: list[CallSession] = field(default_factory=list)
+    # The same callers in the order routing serves them within the queue (the oldest INVITE first, then the call's
+    # id: `routing.caller_order`), kept as they join and leave, so that a routing pass reads only the heads of the
+    # lines instead of sorting the whole crowd each time (hundreds wait when a crisis line opens).
+    line: list[CallSession] = field(default_factory=list)
     # Callers let in who still hear the welcome or recording notice: not waiting yet, but they count towards
     # `max_waiting` (a burst would pass the limit by as many callers as are in their welcome).
     arriving: set[CallSession] = field(default_factory=set)
@@ -60,9 +67,9 @@ class Queue:
     def name(self) -> str:
         return self.config.name
 
-    @property
+    @functools.cached_property
     def skills(self) -> frozenset[str]:
-        return frozenset(self.config.skills)
+        return frozenset(self.config.skills)  # read for every agent on every routing pass: built once
 
     @property
     def priority(self) -> int:
@@ -92,14 +99,33 @@ class Queue:
             "override_until": iso(found.until) if found and found.until else None,
         }
 
+    def join_line(self, session: CallSession) -> None:
+        self.waiting.append(session)
+        bisect.insort(self.line, session, key=_line_key)
+
+    def leave_line(self, session: CallSession) -> bool:
+        """Take `session` out of the line; False when it was not in it."""
+        if session not in self.waiting:
+            return False
+        self.waiting.remove(session)
+        i = bisect.bisect_left(self.line, _line_key(session), key=_line_key)
+        while self.line[i] is not session:  # a call id is unique: this only steps over an equal arrival time
+            i += 1
+        del self.line[i]
+        return True
+
     def longest_wait_s(self) -> int:
-        if not self.waiting:
+        if not self.line:
             return 0
-        return round(time.monotonic() - min(s.arrived for s in self.waiting))
+        return round(time.monotonic() - self.line[0].arrived)
 
     def served_by(self, skills: frozenset[str] | set[str] | tuple[str, ...]) -> bool:
         """An agent with `skills` takes this queue's calls: it has every skill the queue asks for."""
         return self.skills <= frozenset(skills)
+
+
+def _line_key(session: CallSession) -> tuple[float, str]:
+    return (session.arrived, session.id)
 
 
 @dataclass(eq=False)

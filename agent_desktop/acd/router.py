@@ -6,22 +6,30 @@ callback offer out) — whenever something changed that could make an offer poss
 socket coming up, a queue's line, an offer refused or rung out. A slow tick (1 s) catches what no event tells (an
 agent's audio coming up, an agent's 60 s after refusing a caller running out). Plans are coalesced: many events in
 one loop turn make one plan.
+
+A pass costs what the free agents need, not what the crowd is: the callers of the queues some free agent can serve
+are read from the queues' lines (each kept in serving order as callers join and leave, `Queue.line`) merged
+lazily in the plan's order, only as far as the plan goes (it stops once every free agent has an offer); callers
+of a queue no free agent can serve are never looked at, and with nobody available the busy agents are not even
+counted. The offers are the same as `plan_offers` over the full scan (`full_scan`), which a property test checks
+on random event sequences (tests/acd/test_router_incremental.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from ..store.clock import parse_iso
 from .agent_state import AgentStates
 from .events import AgentConnected, AgentStateChanged, EventBus, QueueChanged
 from .queues import Queue
-from .routing import REOFFER_AFTER_S, FreeAgent, WaitingCaller, plan_offers
+from .routing import REOFFER_AFTER_S, FreeAgent, Offer, WaitingCaller, caller_order, plan_in_order
 
 if TYPE_CHECKING:
     from .call_session import CallSession
@@ -91,12 +99,14 @@ class Router:
     # -- snapshots ------------------------------------------------------------------------------------------
 
     def free_agents(self) -> list[FreeAgent]:
+        available = [(a, p) for a, p in self._states.live_items() if p.state == "available"]
+        if not available:
+            return []  # the common case while a crowd waits: no need to count who is busy
         busy = self._busy()
         free = []
-        for agent_id, presence in self._states.live_items():
+        for agent_id, presence in available:
             if (
-                presence.state == "available"
-                and agent_id not in busy
+                agent_id not in busy
                 and self._has_audio(agent_id)
                 and self._reachable(
                     agent_id
@@ -117,7 +127,9 @@ class Router:
             for agent_id, presence in self._states.live_items()
         )
 
-    def _waiting(self) -> tuple[list[WaitingCaller], dict[str, CallSession]]:
+    def full_scan(self) -> tuple[list[WaitingCaller], dict[str, CallSession]]:
+        """Every caller waiting for an offer, from every queue (not ringing anyone, not answered, not ended): what
+        the incremental pass must plan as if it had read it all (the property test's reference)."""
         callers: list[WaitingCaller] = []
         by_id: dict[str, CallSession] = {}
         for queue in self._queues():
@@ -129,15 +141,30 @@ class Router:
                     by_id[session.id] = session
         return callers, by_id
 
+    def _offers(self, free: list[FreeAgent], now: float) -> list[tuple[CallSession, Offer]]:
+        """`plan_offers` over the full scan, reading only the lines of queues a free agent can serve, lazily."""
+        queues = [q for q in self._queues() if q.line and any(q.skills <= a.skills for a in free)]
+        if not queues:
+            return []
+        by_id: dict[str, CallSession] = {}
+
+        def line(queue: Queue) -> Iterator[WaitingCaller]:
+            name, skills, priority = queue.name, queue.skills, queue.priority
+            for session in queue.line:
+                if session.offered_to is None and not session.answered and not session.closed:
+                    by_id[session.id] = session
+                    yield WaitingCaller(session.id, name, skills, priority, session.arrived)
+
+        # each line is in (arrived, call id) order and has one priority: merged, they are in `caller_order`
+        ordered = heapq.merge(*(line(q) for q in queues), key=caller_order)
+        return [(by_id[o.call_id], o) for o in plan_in_order(ordered, free, self.declined, now)]
+
     def _plan(self) -> None:
         self._scheduled = False
         now = time.monotonic()
         for key in [k for k, at in self.declined.items() if now - at >= REOFFER_AFTER_S]:
             del self.declined[key]
-        callers, by_id = self._waiting()
         free = self.free_agents()
-        offers = plan_offers(callers, free, self.declined, now) if callers and free else []
-        taken = {o.agent_id for o in offers}
-        self._on_plan(
-            [(by_id[o.call_id], o.agent_id) for o in offers], [a for a in free if a.agent_id not in taken]
-        )
+        offers = self._offers(free, now) if free else []
+        taken = {o.agent_id for _, o in offers}
+        self._on_plan([(s, o.agent_id) for s, o in offers], [a for a in free if a.agent_id not in taken])

@@ -53,10 +53,28 @@ def plan_offers(
 ) -> list[Offer]:
     """The offers to make now, at most one per caller and per agent. `declined[(call_id, agent_id)]` is when that
     agent last turned that caller down."""
+    return plan_in_order(sorted(waiting, key=caller_order), free, declined, now)
+
+
+def caller_order(caller: WaitingCaller) -> tuple[int, float, str]:
+    """The order callers are served in: the highest-priority queue first, then the oldest caller."""
+    return (-caller.priority, caller.arrived, caller.call_id)
+
+
+def plan_in_order(
+    ordered: Iterable[WaitingCaller],
+    free: Iterable[FreeAgent],
+    declined: Mapping[tuple[str, int], float],
+    now: float,
+) -> list[Offer]:
+    """`plan_offers` over callers already in `caller_order`: `ordered` is read only as far as needed (it stops
+    once every agent has an offer), so a caller may hand a lazy merge of its queues' lines."""
     agents = sorted(free, key=lambda a: (a.idle_since, a.agent_id))
     taken: set[int] = set()
     offers: list[Offer] = []
-    for caller in sorted(waiting, key=lambda c: (-c.priority, c.arrived, c.call_id)):
+    if not agents:
+        return offers
+    for caller in ordered:
         for agent in agents:
             if agent.agent_id in taken or not can_take(agent, caller):
                 continue

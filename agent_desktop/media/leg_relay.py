@@ -6,7 +6,9 @@ all, so nothing can pile up and the relay adds no delay beyond one `sendto`. The
 steps (a lost packet stays a gap in time and in sequence numbers, so the far end conceals it and its RTCP counts
 it); a duplicate or reordered packet, already too late for its place, is dropped and counted; a new SSRC or a jump
 in the source's numbering just carries on from where the other leg's numbering is. When one leg negotiated PCMU
-and the other PCMA the payload is mapped byte for byte through a 256-entry table (G.711 both ways, no PCM step).
+and the other PCMA the payload is mapped byte for byte through a 256-entry table (G.711 both ways, no PCM step);
+which table (or none) is chosen when the relay starts and again when either leg's codec is renegotiated
+(`RtpStream.on_codec`), not on every packet.
 
 DTMF: a digit received on one leg (RFC 4733, or SIP INFO where the call hands those to the stream) is sent again on
 the other as RFC 4733 with that leg's own telephone-event payload type, through a bounded queue per direction and
@@ -58,7 +60,19 @@ class RelayStats:
 class _Direction:
     """Packets and digits from `src` to `dst`: the consumer `src` pushes to, and the digit sender."""
 
-    __slots__ = ("src", "dst", "stats", "digits", "_synced", "_ssrc", "_seq", "_ts", "_len", "_event")
+    __slots__ = (
+        "src",
+        "dst",
+        "stats",
+        "digits",
+        "_synced",
+        "_ssrc",
+        "_seq",
+        "_ts",
+        "_len",
+        "_event",
+        "_table",
+    )
 
     def __init__(self, src: RtpStream, dst: RtpStream) -> None:
         self.src = src
@@ -71,6 +85,13 @@ class _Direction:
         self._ts = 0
         self._len = 0
         self._event = False  # a telephone-event came in since the last audio packet
+        self._table: bytes | None = None  # the G.711 mapping from src's codec to dst's, None when they agree
+        self.recode()
+
+    def recode(self) -> None:
+        """Choose the payload mapping for the codecs the legs have negotiated now."""
+        src, dst = self.src.codec, self.dst.codec
+        self._table = None if src == dst else (ULAW_TO_ALAW if dst == "PCMA" else ALAW_TO_ULAW)
 
     def packet(self, seq: int, ts: int, ssrc: int, payload: bytes) -> None:
         """Called in `src`'s receive path for each audio packet: kept lean, never raises."""
@@ -81,8 +102,9 @@ class _Direction:
             if -MAX_STALE <= dseq <= 0:
                 stats.stale += 1
                 return
-        if self.src.codec != dst.codec:
-            payload = payload.translate(ULAW_TO_ALAW if dst.codec == "PCMA" else ALAW_TO_ULAW)
+        table = self._table
+        if table is not None:
+            payload = payload.translate(table)
             stats.transcoded += 1
         if self._synced and ssrc == self._ssrc:
             gap = (((ts - self._ts + 0x80000000) & 0xFFFFFFFF) - 0x80000000) - self._len
@@ -149,6 +171,7 @@ class LegRelay:
         self._ab = _Direction(a, b)
         self._ba = _Direction(b, a)
         self._saved_dtmf: tuple = (None, None)
+        self._saved_codec: tuple = (None, None)
         self._task: asyncio.Task | None = None
         loop = asyncio.get_running_loop()
         self._ended: asyncio.Future[EndReason] = loop.create_future()
@@ -176,6 +199,9 @@ class LegRelay:
         self._saved_dtmf = (a.on_dtmf, b.on_dtmf)
         a.on_dtmf = self._ab.digit
         b.on_dtmf = self._ba.digit
+        self._saved_codec = (a.on_codec, b.on_codec)
+        a.on_codec = b.on_codec = self._recode
+        self._recode()  # as negotiated now (a re-INVITE may have changed a leg since the relay was made)
         a.pass_audio_to(self._ab.packet)
         b.pass_audio_to(self._ba.packet)
         self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
@@ -235,8 +261,17 @@ class LegRelay:
                 a.on_dtmf = self._saved_dtmf[0]
             if b.on_dtmf == self._ba.digit:
                 b.on_dtmf = self._saved_dtmf[1]
+            if a.on_codec == self._recode:
+                a.on_codec = self._saved_codec[0]
+            if b.on_codec == self._recode:
+                b.on_codec = self._saved_codec[1]
         if not self._ended.done():
             self._ended.set_result(reason)
+
+    def _recode(self) -> None:
+        """A leg's codec was (re)negotiated: both directions choose their mapping again."""
+        self._ab.recode()
+        self._ba.recode()
 
     def _task_done(self, task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None:

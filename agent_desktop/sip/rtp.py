@@ -137,6 +137,9 @@ class RtpStream(asyncio.DatagramProtocol):
         self.dtmf_payload_type: int | None = None
         self.direction = "sendrecv"
         self.on_dtmf: Callable[[str], None] | None = None
+        # Told after `configure()` changed the codec (a re-INVITE): a relay re-picks its payload mapping then,
+        # instead of comparing codecs on every packet.
+        self.on_codec: Callable[[], None] | None = None
         self.stats = RtpStats()
         self.jitter = JitterBuffer()
         self.received_seq = SeqCounter()
@@ -181,6 +184,7 @@ class RtpStream(asyncio.DatagramProtocol):
         direction: str,
     ) -> None:
         """Apply (re-)negotiated parameters; keeps SSRC/seq/timestamp running (RFC 3264 §8.3.1)."""
+        codec_changed = codec != self.codec
         self.codec = codec
         self.payload_type = payload_type
         self.dtmf_payload_type = dtmf_payload_type
@@ -203,6 +207,8 @@ class RtpStream(asyncio.DatagramProtocol):
                 self._locked = False
                 self._latch_deadline = None
                 self._candidates.clear()
+        if codec_changed and self.on_codec is not None:
+            self.on_codec()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]

@@ -13,7 +13,7 @@ import pytest
 
 from agent_desktop.media.leg_relay import LegRelay
 from agent_desktop.sip.dtmf import encode_event
-from agent_desktop.sip.g711 import ULAW_TO_ALAW
+from agent_desktop.sip.g711 import ALAW_TO_ULAW, ULAW_TO_ALAW
 from agent_desktop.sip.rtp import PortAllocator, open_rtp_stream
 from tests.sip.audio import decode, encode, goertzel_ratio, has_tone, read_wav, tone_pcm
 from tests.sip.conftest import endpoint_pool, rtp_range
@@ -152,6 +152,63 @@ async def test_relay_keeps_timing_and_losses_transcodes_and_regenerates_dtmf():
     assert (leg_b.stats.packets_sent, leg_a.stats.packets_sent) == (sent_b, sent_a)
     with pytest.raises(RuntimeError):
         relay.start()
+    for s in (caller, leg_a, leg_b, far):
+        s.close()
+
+
+async def test_a_leg_renegotiating_its_codec_mid_relay_changes_the_mapping_at_once():
+    """The mapping is chosen once, not per packet: a re-INVITE that moves leg b (and its far end) from PCMU to PCMA
+    and back must take effect for the next packet each way, and the owner's own codec listener comes back."""
+    base = rtp_range()[0]
+    ports = PortAllocator(base + 30, base + 50)
+    caller, leg_a = await _pair(ports, "PCMU", 0, 101)
+    leg_b, far = await _pair(ports, "PCMU", 0, 101)
+    at_far: list[bytes] = []
+    at_caller: list[bytes] = []
+    far.pass_audio_to(lambda seq, ts, ssrc, payload: at_far.append(payload))
+    caller.pass_audio_to(lambda seq, ts, ssrc, payload: at_caller.append(payload))
+    owners: list[str] = []
+    leg_b.on_codec = lambda: owners.append(leg_b.codec)
+    relay = LegRelay(leg_a, leg_b)
+    relay.start()
+    ulaw = _frames("PCMU", A_TONE, 0.1)
+    alaw = _frames("PCMA", B_TONE, 0.1)
+
+    async def exchange(far_frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+        at_far.clear()
+        at_caller.clear()
+        for ours, theirs in zip(ulaw, far_frames, strict=True):
+            caller.write_frame(ours)
+            far.write_frame(theirs)
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
+        return list(at_far), list(at_caller)
+
+    def renegotiate(codec: str, pt: int) -> None:  # what the legs' re-INVITE does to both streams
+        for s, peer in ((leg_b, far), (far, leg_b)):
+            s.configure(
+                codec=codec,
+                payload_type=pt,
+                dtmf_payload_type=101,
+                remote=("127.0.0.1", peer.local_port),
+                direction="sendrecv",
+            )
+
+    try:
+        assert await exchange(ulaw) == (ulaw, ulaw)  # same codec: passed through untouched
+        renegotiate("PCMA", 8)
+        heard_far, heard_caller = await exchange(alaw)
+        assert heard_far == [f.translate(ULAW_TO_ALAW) for f in ulaw]
+        assert heard_caller == [f.translate(ALAW_TO_ULAW) for f in alaw]
+        assert relay.a_to_b.transcoded == relay.b_to_a.transcoded == len(ulaw)
+        renegotiate("PCMU", 0)
+        assert await exchange(ulaw) == (ulaw, ulaw)
+        assert relay.a_to_b.transcoded == len(ulaw)
+    finally:
+        await relay.stop()
+    renegotiate("PCMA", 8)
+    assert owners == ["PCMA"]  # the relay held the listener only while it ran
+    assert leg_a.on_codec is None
     for s in (caller, leg_a, leg_b, far):
         s.close()
 
