@@ -176,10 +176,20 @@ class QueueConfig:
     # §10: the bridged conversation is recorded; the caller hears `recording_notice` first (required then).
     record: bool = False
     recording_notice: str = ""
+    # The queue's name for people, per page language (`{ nl = "Crisislijn", fr = "Ligne de crise" }`), or one
+    # string for every language; none: the pages' dictionaries (`phone.queue.<name>`), else the name itself.
+    label: dict[str, str] | str = field(default_factory=dict)
 
     @property
     def numbers(self) -> tuple[str, ...]:
         return (self.number,) if isinstance(self.number, str) else self.number
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """`label` as language -> text (a plain string counts as Dutch, the pages' fallback language)."""
+        if isinstance(self.label, str):
+            return {"nl": self.label} if self.label else {}
+        return dict(self.label)
 
     def prompt_keys(self) -> dict[str, str]:
         """key -> file name of every prompt this queue names (empty ones left out)."""
@@ -565,6 +575,7 @@ def _check_queues(config: Config) -> None:
                 raise ConfigError(f"{where} {key}: must not be negative")
         if not 0 <= queue.service_level_target <= 1:
             raise ConfigError(f"{where} service_level_target: a fraction between 0 and 1")
+        _check_label(queue.label, where)
         if queue.record and not queue.recording_notice:
             raise ConfigError(
                 f"{where} recording_notice: required when record = true (the caller is told before the queue)"
@@ -586,6 +597,24 @@ def _check_queues(config: Config) -> None:
             raise ConfigError(f"{where} default: no queue named {menu.default!r}")
         if menu.timeout_s <= 0 or menu.repeat < 1:
             raise ConfigError(f"{where} timeout_s/repeat: a menu waits a positive time, at least once")
+
+
+LABEL_MAX = 60
+
+
+def _check_label(label: dict[str, str] | str, where: str) -> None:
+    """A queue's `label`: language codes of two letters (nl, fr, en, de) to a short non-empty text."""
+    texts = {"": label} if isinstance(label, str) else label
+    if isinstance(label, str) and not label:
+        return
+    for lang, text in texts.items():
+        key = f"{where} label {lang}".rstrip()
+        if lang and not re.fullmatch(r"[a-z]{2}", lang):
+            raise ConfigError(f"{where} label: {lang!r} is not a language code of two letters (nl, fr, en)")
+        if not text.strip():
+            raise ConfigError(f"{key}: must not be empty")
+        if len(text) > LABEL_MAX or any(ord(ch) < 32 for ch in text):
+            raise ConfigError(f"{key}: one line of at most {LABEL_MAX} characters")
 
 
 def _check_sip_sources(sip: SipConfig) -> None:

@@ -206,6 +206,7 @@ class CallCenter:
             out.append(
                 {
                     "name": queue.name,
+                    "label": queue.config.labels,
                     "open_now": queue.open_at(now),
                     **queue.override_json(now),
                     "waiting": len(queue.waiting),

@@ -31,7 +31,12 @@ UNSET = object()
 
 
 class OverrideError(ValueError):
-    """An override request that cannot be applied; the message says why."""
+    """An override request that cannot be applied; the message says why, `reason` is its stable code for the
+    pages (`mode`, `until_past`, `until_too_far`, `until_with_auto`)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class QueueOverrides:
@@ -81,21 +86,22 @@ class QueueOverrides:
         replaces. OverrideError for an unknown mode or an `until` in the past or too far."""
         queue = self._directory.queues[name]
         if mode not in OVERRIDES:
-            raise OverrideError(f"mode: one of {', '.join(OVERRIDES)}")
+            raise OverrideError(f"mode: one of {', '.join(OVERRIDES)}", "mode")
         now = self._clock()
         if mode == "auto":
             if until is not UNSET and until is not None:
-                raise OverrideError("until goes with mode open or closed")
+                raise OverrideError("until goes with mode open or closed", "until_with_auto")
             ends = None
         elif until is UNSET or until is None:
             ends = queue.hours.next_turn(mode == "open", now)
         else:
             assert isinstance(until, dt.datetime) and until.tzinfo is not None
             if until <= now:
-                raise OverrideError("until is in the past")
+                raise OverrideError("until is in the past", "until_past")
             if until - now > MAX_UNTIL:
                 raise OverrideError(
-                    f"until is more than {MAX_UNTIL.days} days away: change the queue's hours"
+                    f"until is more than {MAX_UNTIL.days} days away: change the queue's hours",
+                    "until_too_far",
                 )
             ends = until
         before = await self._store.write(

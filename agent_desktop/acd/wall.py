@@ -139,6 +139,7 @@ class Wall:
         self._gone: set[int] = set()
         self._callbacks: dict[str, tuple[int, int]] = {}
         self._service_levels: dict[str, float | None] = {}
+        self._setter_names: dict[int, str] = {}  # the names of supervisors who set an override
         # The last message's model: a new wall's snapshot, and what the next delta is taken against.
         self._sent_queues: dict[str, dict] = {}
         self._sent_agents: dict[int, _Sent] = {}
@@ -326,6 +327,7 @@ class Wall:
         return {
             "name": queue.name,
             "open": queue.open_at(at),
+            **self._override_view(queue, at),
             "waiting": len(queue.waiting),
             "longest_wait_s": 0 if oldest is None else max(0, round(now - oldest)),
             "_oldest": oldest,
@@ -336,7 +338,32 @@ class Wall:
             "agents": counts,
             "callbacks_pending": pending,
             "callbacks_past_due": past_due,
+            # What never changes while the desk runs (sent in the snapshot only): the queue's name for people,
+            # and what a caller meets when it opens or closes, for the supervisor's confirmation.
+            "label": config.labels,
+            "welcome": bool(config.welcome),
+            "no_agents": config.no_agents,
+            "when_closed": "forward" if config.closed_to else "message" if config.closed else "busy",
+            "closed_to": config.closed_to,
         }
+
+    def _override_view(self, queue: Queue, at: dt.datetime) -> dict:
+        """The supervisor's override standing now (`auto`: none) with who set it, and what the hours say."""
+        fields = queue.override_json(at)
+        by = fields["override_by"]
+        if by is not None and by not in self._setter_names:
+            self._setter_names[by] = ""  # asked once; the name follows in a later update
+            if self._names is not None:
+                self._spawn(self._load_setter_name(by))
+        fields["override_by_name"] = self._setter_names.get(by, "") if by is not None else ""
+        fields["hours_open"] = queue.hours.is_open(at)
+        return fields
+
+    async def _load_setter_name(self, agent_id: int) -> None:
+        name = await self._names(agent_id)  # type: ignore[misc]
+        if name != self._setter_names.get(agent_id):
+            self._setter_names[agent_id] = name
+            self._changed()
 
     def _alerts(self, views: Iterable[dict]) -> list[dict]:
         alerts = []

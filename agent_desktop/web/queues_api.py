@@ -1,6 +1,6 @@
 """The queues' live view and the supervisor's opening override (DESIGN.md §9, role supervisor).
 
-    GET  /api/queues                               -> [{name, open_now, override, override_by, override_set_at,
+    GET  /api/queues                               -> [{name, label, open_now, override, override_by, override_set_at,
                                                         override_until, waiting, longest_wait_s,
                                                         callbacks_pending, agents: {<state>: count}}]
     POST /api/queues/{name}/override {mode, until?} -> the queue as above; mode open | closed | auto
@@ -8,7 +8,9 @@
 An override takes effect at once (the next call meets it; callers already waiting stay queued), is kept in the
 store and restored after a restart, and lasts until `until` (ISO date-time, Europe/Brussels unless it has an
 offset, at most 31 days ahead), or without one until the queue's hours turn that way by themselves, or until set
-back to `auto` (`acd/overrides.py`). Each change leaves an audit_log row (`queue.override`).
+back to `auto` (`acd/overrides.py`). Each change leaves an audit_log row (`queue.override`). A refusal is 400
+`bad_request` with `details {field: mode | until, reason: mode | until_format | until_past | until_too_far |
+until_with_auto, max_days?}`, for the wall to say it in the page's language.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from ..acd.overrides import UNSET, OverrideError
+from ..acd.overrides import MAX_UNTIL, UNSET, OverrideError
 from . import keys
 from .auth import AGENT, require
 from .errors import ApiError
@@ -38,12 +40,15 @@ async def list_queues(request: web.Request) -> web.Response:
 
 def _until(value: Any, timezone: str) -> dt.datetime:
     """An ISO date-time; without an offset, on the queue's own clock."""
+    bad = ApiError(
+        "bad_request", "until must be an ISO date-time", {"field": "until", "reason": "until_format"}
+    )
     if not isinstance(value, str) or len(value) > 40:
-        raise ApiError("bad_request", "until must be an ISO date-time", {"field": "until"})
+        raise bad
     try:
         when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ApiError("bad_request", "until must be an ISO date-time", {"field": "until"}) from None
+        raise bad from None
     return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(timezone))
 
 
@@ -63,6 +68,10 @@ async def set_override(request: web.Request) -> web.Response:
             name, body.get("mode"), agent_id=request[AGENT].id, remote=request.remote or "", until=until
         )
     except OverrideError as e:
-        raise ApiError("bad_request", str(e)) from None
+        field = "mode" if e.reason == "mode" else "until"
+        details = {"field": field, "reason": e.reason}
+        if e.reason == "until_too_far":
+            details["max_days"] = MAX_UNTIL.days
+        raise ApiError("bad_request", str(e), details) from None
     overview = await calls.queue_overview()
     return web.json_response(next(q for q in overview if q["name"] == name))

@@ -81,3 +81,27 @@ class SupervisorPages:
     @property
     def wall_agents(self) -> Locator:
         return self.page.get_by_test_id("wall-agent")
+
+    # -- opening now (the wall's override controls; CONTRACT.md "Opening now on the wall") ----------------------
+
+    def wall_queue(self, name: str) -> Locator:
+        return self.page.locator(f"[data-testid='wall-queue'][data-queue='{name}']")
+
+    def ask_override(self, queue: str, mode: str) -> Locator:
+        """Press the queue's "Open now" / "Close now" / "Back to the opening hours"; the confirmation dialog."""
+        testid = {
+            "open": "wall-override-open",
+            "closed": "wall-override-close",
+            "auto": "wall-override-auto",
+        }[mode]
+        self.wall_queue(queue).get_by_test_id(testid).click()
+        dialog = self.page.get_by_test_id("override-dialog")
+        expect(dialog).to_be_visible()
+        expect(dialog).to_have_attribute("data-mode", mode)
+        return dialog
+
+    def confirm_override(self, until: str = "") -> None:
+        """Confirm the open dialog, with an end time ("2026-07-14T18:00", the centre's clock) or none."""
+        if until:
+            self.page.get_by_test_id("override-until").fill(until)
+        self.page.get_by_test_id("override-confirm").click()

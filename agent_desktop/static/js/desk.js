@@ -7,6 +7,7 @@ import { initListenPanel } from "./listen_panel.js";
 import { initOrdersPanel } from "./orders_panel.js";
 import { initPhone } from "./phone.js";
 import { initQueuePanel } from "./queue_panel.js";
+import { setQueueLabels } from "./queue_name.js";
 import { DeskSocket } from "./socket.js";
 import { stateReason } from "./state_reason.js";
 import { initWrapupPanel } from "./wrapup_panel.js";
@@ -101,6 +102,7 @@ socket.addEventListener("message", (event) => {
   const message = event.detail;
   switch (message.type) {
     case "hello":
+      setQueueLabels(message.queue_labels);
       agentName.textContent = message.agent.name;
       showState(message.state, message.since, message.resume, message.reason);
       document.body.dataset.ready = "1";

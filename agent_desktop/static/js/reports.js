@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { addDays, formatDate, formatDateTime, formatDuration, formatNumber, formatPercent, formatTime, isoDate } from "./format.js";
 import { applyI18n, errorText, setLive, setPlain, setText } from "./i18n.js";
-import { queueName } from "./queue_name.js";
+import { queueName, setQueueLabels } from "./queue_name.js";
 import { wireLangSwitch, wireLogout } from "./topbar.js";
 
 const body = document.body;
@@ -202,6 +202,7 @@ async function loadNames() {
   let options = [];
   if (kind.value === "queues") {
     const queues = await api("GET", "/api/queues");
+    setQueueLabels(queues);
     options = queues.map((q) => [q.name, () => queueName(q.name)]);
   } else {
     options = [["", null], ...[...agentNames].map(([id, name]) => [String(id), name])];
@@ -325,6 +326,11 @@ const query = new URLSearchParams(location.search);
 from.value = query.get("from") || addDays(today, -6);
 to.value = query.get("to") || today;
 if (query.get("interval")) interval.value = query.get("interval");
+try {
+  setQueueLabels(await api("GET", "/api/queues")); // the centre's names of its queues, for rows and recordings
+} catch {
+  // the ids stand in; the report's own request shows the error
+}
 await loadNames();
 await show();
 body.dataset.ready = "1";

@@ -1,8 +1,9 @@
 // The supervisor's live wall: its own receive-only socket (/ws?view=wall, never the desk's), the queues, the
 // agents and the alerts, with the durations counting up between messages.
-import { formatDuration, formatNumber, formatPercent } from "./format.js";
-import { setLive, setPlain, setText, t } from "./i18n.js";
-import { queueName } from "./queue_name.js";
+import { api } from "./api.js";
+import { formatDateTime, formatDuration, formatNumber, formatPercent, formatTime, isoDate, timeZone } from "./format.js";
+import { errorText, setLive, setPlain, setText, t } from "./i18n.js";
+import { queueName, setQueueLabels } from "./queue_name.js";
 import { stateReason } from "./state_reason.js";
 import { DeskSocket } from "./socket.js";
 import { cell } from "./table.js";
@@ -33,8 +34,8 @@ function renderQueues() {
       tr.dataset.queue = name;
       tr.dataset.waiting = String(q.waiting ?? 0);
       tr.dataset.open = q.open ? "1" : "0";
-      const open = cell();
-      setText(open, q.open ? "wall.open" : "wall.closed");
+      tr.dataset.override = q.override || "auto";
+      const open = openingCell(name, q);
       const longest = cell("", "num live-wait");
       const sl = cell(percent(q.service_level), "num");
       if (typeof q.service_level === "number" && q.service_level < q.target) sl.classList.add("bad");
@@ -120,6 +121,139 @@ function renderAlerts() {
   }
 }
 
+// A moment on the centre's clock: the time alone when it is today, else date and time.
+function when(iso) {
+  return isoDate(new Date(iso)) === isoDate(new Date()) ? formatTime(iso) : formatDateTime(iso);
+}
+
+// The queue's opening now: by its hours, or a supervisor's override (by whom, since when, until when), and the
+// buttons that change it (only those that change something).
+function openingCell(name, q) {
+  const td = cell("", "opening");
+  const state = document.createElement("span");
+  state.dataset.testid = "wall-queue-state";
+  state.dataset.override = q.override || "auto";
+  const overridden = q.override === "open" || q.override === "closed";
+  if (!overridden) setText(state, q.open ? "wall.open_by_hours" : "wall.closed_by_hours");
+  else setText(state, q.override === "open" ? "wall.opened_now" : "wall.closed_now");
+  td.append(state);
+  if (overridden) {
+    const by = document.createElement("span");
+    by.className = "override-by";
+    by.dataset.testid = "wall-override-by";
+    const vars = { name: () => q.override_by_name || `#${q.override_by ?? "?"}`, since: () => when(q.override_set_at) };
+    const key = q.override_until ? "wall.override_by_until" : "wall.override_by";
+    setText(by, key, { ...vars, until: () => (q.override_until ? when(q.override_until) : "") });
+    td.append(by);
+  }
+  const controls = document.createElement("span");
+  controls.className = "override-controls";
+  const button = (mode, testid, key) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.testid = testid;
+    b.dataset.mode = mode;
+    setText(b, key);
+    b.addEventListener("click", () => askOverride(name, mode));
+    controls.append(b);
+  };
+  if (!q.open) button("open", "wall-override-open", "wall.open_now");
+  if (q.open) button("closed", "wall-override-close", "wall.close_now");
+  if (overridden) button("auto", "wall-override-auto", "wall.back_to_hours");
+  td.append(controls);
+  return td;
+}
+
+// -- opening now: the confirmation says what callers will hear ---------------------------------------------
+const dialog = document.getElementById("override-dialog");
+const form = document.getElementById("override-form");
+const untilRow = document.getElementById("override-until-row");
+const untilInput = document.getElementById("override-until");
+const untilHint = document.getElementById("override-until-hint");
+const effectList = document.getElementById("override-effect");
+const errorLine = document.getElementById("override-error");
+const confirmButton = document.getElementById("override-confirm");
+let asked = null; // {name, mode}
+
+// What new callers meet after the change, and what happens to those already waiting (acd/inbound.py: a closed
+// queue turns away new calls only; callers in the line stay queued and are answered).
+function effects(q, mode) {
+  const queue = () => queueName(asked?.name ?? q.name);
+  if (mode === "open") {
+    const lines = [[q.welcome ? "wall.effect_open_welcome" : "wall.effect_open_music", { queue }]];
+    if (q.no_agents === "closed" && !q.logged_in) lines.push(["wall.effect_open_unstaffed", {}]);
+    return lines;
+  }
+  if (mode === "closed") {
+    return [
+      [`wall.effect_close_${q.when_closed || "busy"}`, { number: q.closed_to || "" }],
+      ["wall.effect_close_waiting", { n: () => formatNumber(q.waiting ?? 0) }],
+    ];
+  }
+  return [[q.hours_open ? "wall.effect_auto_open" : "wall.effect_auto_closed", { queue }]];
+}
+
+function renderAsked() {
+  const q = wall.queues.get(asked.name) || { name: asked.name };
+  const queue = () => queueName(asked.name);
+  setText(document.getElementById("override-title"), `wall.confirm_${asked.mode}`, { queue });
+  const now = document.getElementById("override-now");
+  setText(now, q.open ? "wall.now_open" : "wall.now_closed", { queue });
+  effectList.replaceChildren(
+    ...effects(q, asked.mode).map(([key, vars]) => {
+      const li = document.createElement("li");
+      li.dataset.effect = key.replace("wall.effect_", "");
+      setText(li, key, vars);
+      return li;
+    }),
+  );
+  untilRow.hidden = asked.mode === "auto";
+  setText(untilHint, asked.mode === "open" ? "wall.until_hint_open" : "wall.until_hint_closed", {
+    zone: timeZone() || Intl.DateTimeFormat().resolvedOptions().timeZone,
+  });
+  setText(confirmButton, `wall.do_${asked.mode}`);
+}
+
+function askOverride(name, mode) {
+  asked = { name, mode };
+  untilInput.value = "";
+  errorLine.hidden = true;
+  setText(errorLine, null);
+  confirmButton.disabled = false;
+  dialog.dataset.queue = name;
+  dialog.dataset.mode = mode;
+  renderAsked();
+  dialog.showModal();
+}
+
+function overrideError(e) {
+  const reason = e?.details?.reason;
+  const key = `wall.override_error_${reason}`;
+  if (reason && t(key) !== key) return t(key, { max_days: () => formatNumber(e.details.max_days ?? 31) });
+  return errorText(e);
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!asked) return;
+  const body = { mode: asked.mode };
+  if (asked.mode !== "auto" && untilInput.value) body.until = untilInput.value; // the centre's clock, no offset
+  confirmButton.disabled = true;
+  try {
+    await api("POST", `/api/queues/${encodeURIComponent(asked.name)}/override`, body);
+    dialog.close();
+    asked = null; // the wall's own update (within a second, for every supervisor) shows the change
+  } catch (e) {
+    errorLine.hidden = false;
+    setLive(errorLine, () => overrideError(e));
+    confirmButton.disabled = false;
+  }
+});
+document.getElementById("override-cancel").addEventListener("click", () => {
+  asked = null;
+  dialog.close();
+});
+
 // The counters between two messages: the longest waits, time in state, call durations.
 function tick() {
   const now = Date.now();
@@ -139,7 +273,9 @@ function render(message) {
   const next = applyWall(wall, message);
   if (!next) return;
   wall = next;
+  if (message.queues) setQueueLabels(message.queues.filter((q) => "label" in q));
   if (message.type === "wall.snapshot" || message.queues) renderQueues();
+  if (asked && dialog.open && (message.type === "wall.snapshot" || message.queues)) renderAsked();
   if (message.type === "wall.snapshot" || message.agents || message.gone) renderAgents();
   if (message.type === "wall.snapshot" || message.alerts) renderAlerts();
   body.dataset.updates = String(Number(body.dataset.updates || 0) + 1);
