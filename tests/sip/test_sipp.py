@@ -94,7 +94,8 @@ async def test_options_flood_does_not_starve_others(endpoint_factory, tmp_path):
         (_rc, _log), _ = await asyncio.gather(flood, probe_loop())
     finally:
         probe.close()
-    assert answered == 20
+    # Starved, the probe gets next to nothing; one or two answers late past 0.5 s are a loaded machine.
+    assert answered >= 18, answered
     assert ep.stats.throttled > 1000
     # A loaded CI box may not push all 4000 through SIPp in time; the flood is what matters, not its size.
     assert ep.stats.received > 1500

@@ -62,11 +62,15 @@ def _backoff(n: int, cap: float | None) -> list[float]:
 def _assert_spacing(stamps: list[float], cap: float | None) -> None:
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     expected = _backoff(len(gaps), cap)
+    spikes = 0
     for i, (gap, want) in enumerate(zip(gaps, expected, strict=True)):
         # never early (a late predecessor shortens its successor's gap a little), at worst a load-spike late
-        assert want * 0.6 - 0.02 <= gap <= want * 1.5 + 0.12, (
-            f"gap {i}: {gap:.3f}s, want {want:.3f}s ({gaps})"
-        )
+        assert want * 0.6 - 0.02 <= gap, f"gap {i}: {gap:.3f}s, want {want:.3f}s ({gaps})"
+        if gap > want * 1.5 + 0.12:
+            # One stall of the shared machine may delay one retransmission (seen: 0.58 s for 0.2 s in a full run
+            # beside other test suites); a wrong back-off shows in every gap after it, so only one is let pass.
+            spikes += 1
+            assert spikes == 1 and gap <= want + 0.6, f"gap {i}: {gap:.3f}s, want {want:.3f}s ({gaps})"
 
 
 class SippUas:
