@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -104,18 +105,25 @@ class Desk:
         )
 
 
-@pytest.fixture
-async def desk(tmp_path: Path, web_pki: Pki, cards: dict[str, Card]) -> AsyncIterator[Desk]:
-    port = free_port()
-    config = load_config(write_config(tmp_path, web_pki, port))
-    enrol_certificate(config, cards["agent"].cert, ["agent"], ["vaccination"])
-    enrol_certificate(config, cards["supervisor"].cert, ["agent", "supervisor"], [], "fr")
+@asynccontextmanager
+async def serve_desk(config: Config, port: int, cards: dict[str, Card]) -> AsyncIterator[Desk]:
+    """The desk app of `config` served on 127.0.0.1:`port` until the block ends (then stopped and cleaned up)."""
     server = TestServer(create_app(config), host="127.0.0.1", port=port)
     await server.start_server()
     try:
         yield Desk(config, server, f"http://127.0.0.1:{port}", cards)
     finally:
         await server.close()
+
+
+@pytest.fixture
+async def desk(tmp_path: Path, web_pki: Pki, cards: dict[str, Card]) -> AsyncIterator[Desk]:
+    port = free_port()
+    config = load_config(write_config(tmp_path, web_pki, port))
+    enrol_certificate(config, cards["agent"].cert, ["agent"], ["vaccination"])
+    enrol_certificate(config, cards["supervisor"].cert, ["agent", "supervisor"], [], "fr")
+    async with serve_desk(config, port, cards) as served:
+        yield served
 
 
 @pytest.fixture

@@ -17,9 +17,6 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiohttp.test_utils import TestServer
-
-from agent_desktop.app import create_app
 from agent_desktop.cli import enrol_certificate
 from agent_desktop.config import Config, load_config
 from agent_desktop.sip.addresses import uri_host
@@ -27,7 +24,7 @@ from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
 from agent_desktop.web import keys
 from tests.helpers.net import free_port
 from tests.sip.audio import decode, encode, goertzel_ratio, tone_pcm, write_wav
-from tests.web.conftest import Desk, write_config
+from tests.web.conftest import Desk, serve_desk, write_config
 
 # Hz; each a multiple of 50, so every 20 ms frame holds whole cycles.
 MUSIC, MENU, WELCOME, WAIT, OFFER, CONFIRMED, CLOSED = 350, 500, 600, 900, 1200, 1500, 1700
@@ -77,12 +74,8 @@ async def queue_desk(
     above in `prompts/`; `skills` replaces the cards' skills (agent: vaccination, supervisor: none); its SIP
     listens on `listen` (`"[::]:0"`: dual stack)."""
     config, port = queue_config(tmp_path, pki, cards, extra, sip, skills, listen)
-    server = TestServer(create_app(config), host="127.0.0.1", port=port)
-    await server.start_server()
-    try:
-        yield Desk(config, server, f"http://127.0.0.1:{port}", cards)
-    finally:
-        await server.close()
+    async with serve_desk(config, port, cards) as desk:
+        yield desk
 
 
 def queue_config(
