@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -114,6 +114,11 @@ async def serve_desk(config: Config, port: int, cards: dict[str, Card]) -> Async
         yield Desk(config, server, f"http://127.0.0.1:{port}", cards)
     finally:
         await server.close()
+
+
+def restarted(desk: Desk) -> AbstractAsyncContextManager[Desk]:
+    """A second start of `desk`, stopped, on the same config, database and port (a deploy, a crash)."""
+    return serve_desk(desk.config, int(desk.url.rsplit(":", 1)[1]), desk.cards)
 
 
 @pytest.fixture
