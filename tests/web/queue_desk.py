@@ -43,15 +43,35 @@ PROMPTS = {
 }
 
 
-def one_queue(*, tables: str = "", queue: str = "", after: str = "") -> str:
+def one_queue(
+    *,
+    tables: str = "",
+    queue: str = "",
+    after: str = "",
+    callback_offer_after_s: int | None = 0,
+    overflow_after_s: int | None = 0,
+) -> str:
     """A desk config: the prompts in `prompts/` and queue `algemeen` on 1702 with hold music, neither callback offer
-    nor overflow; `tables` stand before the queue (an [acd] table, …), `queue` adds keys to it, `after` follows it
-    (more queues)."""
+    nor overflow unless `callback_offer_after_s` / `overflow_after_s` say when (None: the desk's default);
+    `tables` stand before the queue (an [acd] table, …), `queue` adds keys to it, `after` follows it (more
+    queues)."""
+    timers = "".join(
+        f"{key} = {value}\n"
+        for key, value in (
+            ("callback_offer_after_s", callback_offer_after_s),
+            ("overflow_after_s", overflow_after_s),
+        )
+        if value is not None
+    )
     return (
         f'[prompts]\ndir = "prompts"\n\n{tables}\n'
         f'[[queues]]\nname = "algemeen"\nnumber = "1702"\nhold_music = "music.wav"\n'
-        f"callback_offer_after_s = 0\noverflow_after_s = 0\n{queue}\n{after}"
+        f"{timers}{queue}\n{after}"
     )
+
+
+# The keys of a recorded queue whose notice is `notice.wav` (not among PROMPTS: each test writes its own).
+RECORDED = 'record = true\nrecording_notice = "notice.wav"\n'
 
 
 def write_prompts(folder: Path) -> None:

@@ -256,21 +256,11 @@ async def test_override_opens_a_closed_queue_at_once_and_is_audited(tmp_path, we
         assert any(r["action"] == "queue.override" and '"open"' in r["detail"] for r in rows), rows
 
 
-OFFERING = """
-[prompts]
-dir = "prompts"
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-hold_music = "music.wav"
-wait_message = "wait.wav"
-wait_message_every_s = 3
-callback_offer = "offer.wav"
-callback_confirmed = "confirmed.wav"
-callback_offer_after_s = 1
-overflow_after_s = 0
-"""
+OFFERING = one_queue(
+    queue='wait_message = "wait.wav"\nwait_message_every_s = 3\n'
+    'callback_offer = "offer.wav"\ncallback_confirmed = "confirmed.wav"\n',
+    callback_offer_after_s=1,
+)
 
 
 async def test_digit_1_after_the_callback_offer_stores_a_callback_and_hangs_up(

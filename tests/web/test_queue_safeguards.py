@@ -40,7 +40,7 @@ async def _row(desk, call_id: str) -> dict:
 def _overflow_queue(backup_port: int, queue: str) -> tuple[str, str]:
     """A one-queue config whose overflow number is the Backup on `backup_port`, and its [sip] trunk line."""
     return (
-        one_queue(queue=f'overflow_to = "0800111"\n{queue}').replace("overflow_after_s = 0\n", ""),
+        one_queue(queue=f'overflow_to = "0800111"\n{queue}', overflow_after_s=None),
         f'trunk_uri = "sip:127.0.0.1:{backup_port}"',
     )
 
