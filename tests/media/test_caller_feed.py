@@ -10,7 +10,7 @@ from agent_desktop.media.caller_feed import CallerFeed
 from agent_desktop.media.hold_music import HoldMusic
 from agent_desktop.media.leg_relay import LegRelay
 from agent_desktop.sip.rtp import PortAllocator, RtpStream, open_rtp_stream
-from tests.sip.audio import decode, encode, goertzel_ratio, tone_pcm
+from tests.sip.audio import decode, goertzel_ratio, speak, tone_pcm
 
 PROMPT, MUSIC, A, B = 600.0, 350.0, 800.0, 1300.0
 
@@ -78,15 +78,6 @@ async def test_the_relay_bridges_two_legs_both_ways_across_codecs_and_stops() ->
     _collect(backup, at_backup)
     relay = LegRelay(leg_a, leg_b)
     relay.start()
-
-    async def speak(stream: RtpStream, freq: float) -> None:
-        pcm = tone_pcm(freq, 1.0)
-        frames = [encode(stream.codec, pcm[i : i + 320]) for i in range(0, len(pcm), 320)]
-        n = 0
-        while True:
-            stream.write_frame(frames[n % len(frames)])
-            n += 1
-            await asyncio.sleep(0.02)
 
     talkers = [asyncio.ensure_future(speak(caller, A)), asyncio.ensure_future(speak(backup, B))]
     try:

@@ -88,3 +88,15 @@ async def pump(stream, frames: list[bytes]) -> None:
 async def collect(stream, n: int) -> list[bytes]:
     """The next `n` frames a media stream receives."""
     return [await stream.read_frame() for _ in range(n)]
+
+
+async def speak(stream, freq: float) -> None:
+    """A caller on a media stream: a 1 s tone of `freq` Hz in the stream's codec, looped one 20 ms frame every
+    20 ms until cancelled."""
+    pcm = tone_pcm(freq, 1.0)
+    frames = [encode(stream.codec, pcm[i : i + 320]) for i in range(0, len(pcm), 320)]
+    n = 0
+    while True:
+        stream.write_frame(frames[n % len(frames)])
+        n += 1
+        await asyncio.sleep(0.02)

@@ -23,7 +23,8 @@ from agent_desktop.sip.addresses import uri_host
 from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
 from agent_desktop.web import keys
 from tests.helpers.net import free_port
-from tests.sip.audio import decode, encode, goertzel_ratio, tone_pcm, write_wav
+from tests.sip.audio import decode, goertzel_ratio, tone_pcm, write_wav
+from tests.sip.audio import speak as speak_tone
 from tests.web.conftest import Desk, serve_desk, write_config
 
 # Hz; each a multiple of 50, so every 20 ms frame holds whole cycles.
@@ -156,17 +157,8 @@ class Ear:
             )
         )
         if speak is not None:
-            ear.speaking = loop.create_task(ear._speak(speak))
+            ear.speaking = loop.create_task(speak_tone(leg.media, speak))
         return ear
-
-    async def _speak(self, freq: int) -> None:
-        pcm = tone_pcm(freq, 1.0)
-        frames = [encode(self.leg.media.codec, pcm[i : i + 320]) for i in range(0, len(pcm), 320)]
-        n = 0
-        while True:
-            self.leg.media.write_frame(frames[n % len(frames)])
-            n += 1
-            await asyncio.sleep(0.02)
 
     def close(self) -> None:
         if self.speaking is not None:
