@@ -9,14 +9,10 @@ caller packet is silence in place, late ones land by their RTP timestamp, an age
 from __future__ import annotations
 
 import asyncio
-import fractions
 import logging
 import os
 import re
 import threading
-
-from aiortc import MediaStreamTrack
-from av import AudioFrame
 
 from agent_desktop.media.agent_peer import AgentPeer
 from agent_desktop.media.recorder import CallRecorder, _Encoder
@@ -28,7 +24,7 @@ from agent_desktop.store import recordings as rows
 from agent_desktop.store.store import Store
 from tests.helpers.rtc_client import connect_browser
 from tests.helpers.rtp_pair import rtp_pair
-from tests.helpers.tone_track import pcm_chunks
+from tests.helpers.tone_track import ToneTrack
 from tests.recordings.conftest import AGENT_HZ, CALLER_HZ, FakeClock, decode_pcm, rms, two_tone_file, window
 from tests.sip.audio import goertzel_ratio, has_tone, tone_pcm, ulaw_frames
 from tests.sip.conftest import rtp_range
@@ -42,26 +38,15 @@ def _tones(pcm: bytes, start: float, end: float) -> tuple[float, float]:
     return goertzel_ratio(w, CALLER_HZ), goertzel_ratio(w, AGENT_HZ)
 
 
-class GatedTone(MediaStreamTrack):
+class GatedTone(ToneTrack):
     """A browser microphone: 20 ms frames in real time, a tone while `on`, else digital silence."""
 
-    kind = "audio"
-
     def __init__(self, freq: float) -> None:
-        super().__init__()
+        super().__init__(freq, 1.0)
         self.on = False
-        self._chunks = pcm_chunks(tone_pcm(freq, 1.0))
-        self._n = 0
 
-    async def recv(self) -> AudioFrame:
-        await asyncio.sleep(0.02)
-        frame = AudioFrame(format="s16", layout="mono", samples=160)
-        frame.planes[0].update(self._chunks[self._n % len(self._chunks)] if self.on else bytes(320))
-        frame.sample_rate = 8000
-        frame.pts = self._n * 160
-        frame.time_base = fractions.Fraction(1, 8000)
-        self._n += 1
-        return frame
+    def pcm(self) -> bytes:
+        return super().pcm() if self.on else bytes(320)
 
 
 async def _talk(phone, freq: float, seconds: float) -> None:
