@@ -51,7 +51,9 @@ def cards(web_pki: Pki) -> dict[str, Card]:
     return out
 
 
-def write_config(tmp: Path, pki: Pki, port: int, extra: str = "") -> Path:
+def write_config(tmp: Path, pki: Pki, port: int, extra: str = "", *, server: str = "") -> Path:
+    """A desk config in `tmp` trusting `pki`, serving on `port`; `server` adds lines to its [server] table,
+    `extra` tables after the others."""
     trust = tmp / "trust"
     trust.mkdir(exist_ok=True)
     (trust / "root.pem").write_bytes(pki.root_cert.public_bytes(Encoding.PEM))
@@ -64,6 +66,7 @@ port = {port}
 public_url = "http://127.0.0.1:{port}"
 reconnect_grace_s = 1
 heartbeat_s = 2
+{server}
 
 [database]
 path = "desk.db"
