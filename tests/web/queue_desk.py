@@ -71,6 +71,13 @@ def one_queue(
     )
 
 
+def overflow_queue(backup_port: int, *, queue: str = "", overflow_after_s: int | None = 1) -> tuple[str, str]:
+    """A one_queue config whose overflow number 0800111 is dialled after `overflow_after_s`, through the trunk on
+    `backup_port` (a Backup), and that [sip] trunk line; `queue` adds keys to the queue."""
+    config = one_queue(queue=f'overflow_to = "0800111"\n{queue}', overflow_after_s=overflow_after_s)
+    return config, f'trunk_uri = "sip:127.0.0.1:{backup_port}"'
+
+
 # The keys of a recorded queue whose notice is `notice.wav` (not among PROMPTS: each test writes its own).
 RECORDED = 'record = true\nrecording_notice = "notice.wav"\n'
 

@@ -34,6 +34,7 @@ from tests.web.queue_desk import (
     dial_in,
     on_break,
     one_queue,
+    overflow_queue,
     queue_desk,
     wait_for,
     wait_state,
@@ -170,9 +171,9 @@ async def test_an_overflow_bridge_sprayed_on_both_legs(tmp_path, web_pki, cards,
     """The SIP↔SIP relay: the stranger sprays the desk's leg to the caller and its leg to the backup number; each
     end hears the other and never the stranger, and no stranger key is relayed to either."""
     async with Backup() as backup:
-        trunk = f'trunk_uri = "sip:127.0.0.1:{backup.port}"'
+        config, trunk = overflow_queue(backup.port)
         async with (
-            queue_desk(tmp_path, web_pki, cards, OVERFLOW, sip=trunk) as desk,
+            queue_desk(tmp_path, web_pki, cards, config, sip=trunk) as desk,
             AsyncExitStack() as stack,
         ):
             agent = await AgentClient(desk, "agent").start(stack)
@@ -196,6 +197,3 @@ async def test_an_overflow_bridge_sprayed_on_both_legs(tmp_path, web_pki, cards,
             assert stranger.got == []
             await far.hangup()
             await wait_state(leg, "ended")
-
-
-OVERFLOW = one_queue(queue='overflow_to = "0800111"\n', overflow_after_s=1)
