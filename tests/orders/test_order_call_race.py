@@ -8,7 +8,8 @@ is pending again with no attempt."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,17 @@ from tests.web.queue_desk import one_queue, queue_desk, wait_for
 from tests.web.test_routing import AgentClient
 
 pytestmark = [pytest.mark.skipif(SIPP is None, reason="sipp not installed"), pytest.mark.timeout(60)]
+
+
+@asynccontextmanager
+async def slow_trunk(tmp_path: Path) -> AsyncIterator[SippUas]:
+    """The trunk: SIPp waiting 1.5 s before its 100 Trying to an INVITE, stopped when the block ends."""
+    uas = SippUas(tmp_path / "sipp", "uas_slow_trying.xml", limit_s=10)
+    await uas.start()
+    try:
+        yield uas
+    finally:
+        await uas.stop()
 
 
 async def calling_an_order(
@@ -48,9 +60,7 @@ async def calling_an_order(
 async def test_an_agent_gone_while_the_trunk_is_slow_leaves_no_call_ringing_and_no_order_in_progress(
     tmp_path, web_pki, cards, how, when
 ):
-    uas = SippUas(tmp_path / "sipp", "uas_slow_trying.xml", limit_s=10)
-    await uas.start()
-    try:
+    async with slow_trunk(tmp_path) as uas:
         async with AsyncExitStack() as stack:
             desk, agent, offer = await calling_an_order(stack, tmp_path, web_pki, cards, uas.port)
             calls = desk.server.app[keys.CALLS]
@@ -75,8 +85,6 @@ async def test_an_agent_gone_while_the_trunk_is_slow_leaves_no_call_ringing_and_
         if dialled:
             rc, log = await uas.result()
             assert rc == 0, log  # INVITE, then CANCEL after the provisional, 487 ACKed
-    finally:
-        await uas.stop()
 
 
 async def test_a_dial_still_on_its_way_at_the_logout_is_refused_and_never_brings_the_agent_back(
@@ -86,9 +94,7 @@ async def test_a_dial_still_on_its_way_at_the_logout_is_refused_and_never_brings
     their own tasks): the logged-off agent's first call waits for the slow trunk's 100 to be CANCELled, its audio
     is not dropped yet — a dial for it then must be refused, not ring a citizen for nobody and set the agent
     `on_call` again."""
-    uas = SippUas(tmp_path / "sipp", "uas_slow_trying.xml", limit_s=10)
-    await uas.start()
-    try:
+    async with slow_trunk(tmp_path) as uas:
         async with AsyncExitStack() as stack:
             desk, agent, offer = await calling_an_order(stack, tmp_path, web_pki, cards, uas.port)
             calls = desk.server.app[keys.CALLS]
@@ -105,5 +111,3 @@ async def test_a_dial_still_on_its_way_at_the_logout_is_refused_and_never_brings
             assert (await settled_order(desk, offer["order_id"]))["state"] == "pending"
         rc, log = await uas.result()
         assert rc == 0, log
-    finally:
-        await uas.stop()
