@@ -277,6 +277,24 @@ def agent_page(chromium: Callable[..., Any], agent_wav: Path, locale: str = "nl-
     return page
 
 
+LAYOUT_WINDOW = {"width": 1280, "height": 720}
+
+
+@contextlib.contextmanager
+def window_page(
+    chromium: Callable[..., Any], size: dict = LAYOUT_WINDOW, locale: str = "nl-BE"
+) -> Iterator[Any]:
+    """A fresh context's page whose window and screen are `size` (what the layout checks measure against), no
+    microphone; its context closes when the block ends."""
+    context = chromium().new_context(viewport=size, screen=size, locale=locale)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(chromium: Callable[..., Any], demo_desk: RunningDesk, agent_wav: Path) -> Iterator[Any]:
     """The agent's page (`agent_page`), after the desk is up; a module may override it."""

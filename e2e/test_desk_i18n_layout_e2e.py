@@ -26,13 +26,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from agent_desktop.sip.demo_caller import demo_call
-from e2e.conftest import DEMO_QUEUE_NUMBER, RunningDesk, login
+from e2e.conftest import DEMO_QUEUE_NUMBER, RunningDesk, login, window_page
 from tests.helpers.loop_thread import LoopThread
 
 ROOT = Path(__file__).resolve().parent.parent
 I18N = ROOT / "agent_desktop" / "static" / "i18n"
 DICTS = {lang: json.loads((I18N / f"{lang}.json").read_text()) for lang in ("nl", "fr", "en")}
-VIEWPORT = {"width": 1280, "height": 720}
 
 # The fragments of the nl strings (split at their {placeholders}) that no string of `target` contains, found
 # in the page's UI text: text nodes, placeholders, titles, aria-labels — everything outside translate="no".
@@ -98,13 +97,8 @@ INNER_SCROLLERS = """(selector) => [...document.querySelectorAll(selector)]
 
 @pytest.fixture
 def page(chromium, demo_desk: RunningDesk) -> Iterator[Page]:
-    context = chromium().new_context(viewport=VIEWPORT, screen=VIEWPORT, locale="nl-BE")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
+    with window_page(chromium) as page:
         yield page
-    finally:
-        context.close()
 
 
 def switch_language(page: Page, lang: str) -> None:

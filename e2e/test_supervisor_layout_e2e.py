@@ -5,24 +5,19 @@ agent on it, the reports with a day of calls. Screenshots of each page in each l
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.conftest import RunningDesk, login
+from e2e.conftest import RunningDesk, login, window_page
 from e2e.pages.supervisor import SUPERVISOR_PAGES, SupervisorPages
-
-VIEWPORT = {"width": 1280, "height": 720}
 
 
 @pytest.fixture
-def page(chromium, demo_desk: RunningDesk):
-    context = chromium().new_context(viewport=VIEWPORT, screen=VIEWPORT, locale="nl-BE")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
+def page(chromium, demo_desk: RunningDesk) -> Iterator[Page]:
+    with window_page(chromium) as page:
         yield page
-    finally:
-        context.close()
 
 
 @pytest.mark.timeout(150)

@@ -12,12 +12,11 @@ import secrets
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.helpers.net import free_port, free_udp_tcp_port
-from tests.helpers.procs import stop_process
+from tests.helpers.procs import stop_process, wait_until_serving
 
 TURNSERVER = shutil.which("turnserver")
 REALM = "desk.test"
@@ -77,14 +76,15 @@ class Coturn:
         self.proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"turnserver exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
-            if stun_binding_answers(self.port):
-                return self
-        self.stop()
-        raise RuntimeError(f"turnserver did not answer STUN within {timeout_s} s:\n{self.log()[-3000:]}")
+        wait_until_serving(
+            self.proc,
+            lambda: stun_binding_answers(self.port),
+            what="turnserver (STUN)",
+            log=lambda: self.log()[-3000:],
+            timeout_s=timeout_s,
+            group=False,
+        )
+        return self
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

@@ -13,7 +13,6 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.helpers.certs import self_signed
 from tests.helpers.net import free_port
-from tests.helpers.procs import stop_process
+from tests.helpers.procs import stop_process, wait_until_serving
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 DOC = Path(__file__).resolve().parents[2] / "docs" / "deploy-nginx.md"
@@ -110,17 +109,22 @@ http {{
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nginx exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"nginx did not listen on {self.port} within {timeout_s} s:\n{self.log()}")
+        wait_until_serving(
+            self.proc,
+            self._listening,
+            what=f"nginx on {self.port}",
+            log=self.log,
+            timeout_s=timeout_s,
+            pause_s=0.05,
+        )
+        return self
+
+    def _listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
 
     def stop(self) -> None:
         if self.proc is not None:

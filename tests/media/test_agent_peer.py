@@ -12,8 +12,9 @@ import pytest
 from agent_desktop.media.agent_peer import AgentPeer
 from agent_desktop.media.rtc_factory import make_peer_connection
 from agent_desktop.sip.g711 import pcm16_to_ulaw, ulaw_to_pcm16
-from agent_desktop.sip.rtp import PortAllocator, RtpStream, open_rtp_stream
+from agent_desktop.sip.rtp import PortAllocator, RtpStream
 from tests.helpers.rtc_client import connect_browser
+from tests.helpers.rtp_pair import rtp_pair
 from tests.helpers.tone_track import ToneTrack, pcm_chunks
 from tests.sip.audio import has_tone, tone_pcm
 from tests.sip.conftest import rtp_range
@@ -25,18 +26,7 @@ async def call_leg() -> tuple[RtpStream, RtpStream]:
     """A SIP call's audio as the desk has it: the leg's RtpStream (the desk's side) and the caller's phone at the far
     end, two real RTP sockets on loopback talking PCMU to each other."""
     base = rtp_range()[0]
-    ports = PortAllocator(base, base + 20)
-    leg = await open_rtp_stream("127.0.0.1", ports)
-    phone = await open_rtp_stream("127.0.0.1", ports)
-    for stream, far in ((leg, phone), (phone, leg)):
-        stream.configure(
-            codec="PCMU",
-            payload_type=0,
-            dtmf_payload_type=101,
-            remote=("127.0.0.1", far.local_port),
-            direction="sendrecv",
-        )
-    return leg, phone
+    return await rtp_pair(PortAllocator(base, base + 20))
 
 
 async def speak(stream: RtpStream, freq: float) -> None:

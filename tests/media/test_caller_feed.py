@@ -9,24 +9,11 @@ import asyncio
 from agent_desktop.media.caller_feed import CallerFeed
 from agent_desktop.media.hold_music import HoldMusic
 from agent_desktop.media.leg_relay import LegRelay
-from agent_desktop.sip.rtp import PortAllocator, RtpStream, open_rtp_stream
-from tests.sip.audio import decode, encode, goertzel_ratio, tone_pcm
+from agent_desktop.sip.rtp import PortAllocator, RtpStream
+from tests.helpers.rtp_pair import rtp_pair
+from tests.sip.audio import decode, goertzel_ratio, speak, tone_pcm
 
 PROMPT, MUSIC, A, B = 600.0, 350.0, 800.0, 1300.0
-
-
-async def _pair(ports: PortAllocator, codecs=("PCMU", "PCMU")) -> tuple[RtpStream, RtpStream]:
-    one = await open_rtp_stream("127.0.0.1", ports)
-    two = await open_rtp_stream("127.0.0.1", ports)
-    for stream, other, codec in ((one, two, codecs[0]), (two, one, codecs[1])):
-        stream.configure(
-            codec=codec,
-            payload_type=0 if codec == "PCMU" else 8,
-            dtmf_payload_type=101,
-            remote=("127.0.0.1", other.local_port),
-            direction="sendrecv",
-        )
-    return one, two
 
 
 def _collect(stream: RtpStream, into: list[bytes]) -> None:
@@ -38,7 +25,7 @@ def _players() -> list[asyncio.Task]:
 
 
 async def test_a_switch_cuts_the_prompt_off_and_only_one_sound_plays() -> None:
-    leg, caller = await _pair(PortAllocator(46000, 46099))
+    leg, caller = await rtp_pair(PortAllocator(46000, 46099))
     heard: list[bytes] = []
     _collect(caller, heard)
     try:
@@ -70,23 +57,14 @@ async def test_a_switch_cuts_the_prompt_off_and_only_one_sound_plays() -> None:
 
 async def test_the_relay_bridges_two_legs_both_ways_across_codecs_and_stops() -> None:
     ports = PortAllocator(46100, 46199)
-    caller, leg_a = await _pair(ports, ("PCMU", "PCMU"))  # the caller and our leg to it
-    leg_b, backup = await _pair(ports, ("PCMA", "PCMA"))  # our leg to the backup number and the backup
+    caller, leg_a = await rtp_pair(ports, "PCMU")  # the caller and our leg to it
+    leg_b, backup = await rtp_pair(ports, "PCMA")  # our leg to the backup number and the backup
     at_caller: list[bytes] = []
     at_backup: list[bytes] = []
     _collect(caller, at_caller)
     _collect(backup, at_backup)
     relay = LegRelay(leg_a, leg_b)
     relay.start()
-
-    async def speak(stream: RtpStream, freq: float) -> None:
-        pcm = tone_pcm(freq, 1.0)
-        frames = [encode(stream.codec, pcm[i : i + 320]) for i in range(0, len(pcm), 320)]
-        n = 0
-        while True:
-            stream.write_frame(frames[n % len(frames)])
-            n += 1
-            await asyncio.sleep(0.02)
 
     talkers = [asyncio.ensure_future(speak(caller, A)), asyncio.ensure_future(speak(backup, B))]
     try:

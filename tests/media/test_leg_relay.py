@@ -15,6 +15,7 @@ from agent_desktop.media.leg_relay import LegRelay
 from agent_desktop.sip.dtmf import encode_event
 from agent_desktop.sip.g711 import ALAW_TO_ULAW, ULAW_TO_ALAW
 from agent_desktop.sip.rtp import PortAllocator, open_rtp_stream
+from tests.helpers.rtp_pair import rtp_pair
 from tests.sip.audio import decode, encode, goertzel_ratio, has_tone, read_wav, tone_pcm
 from tests.sip.conftest import endpoint_pool, rtp_range
 from tests.sip.peers import BARESIP, Baresip, answering_baresip
@@ -68,26 +69,12 @@ def _relay_tasks(relay: LegRelay) -> list[asyncio.Task]:
 # --- RTP level: exact timing, transcoding, DTMF payload types, stop -----------------------------------------
 
 
-async def _pair(ports: PortAllocator, codec: str, pt: int, dtmf_pt: int):
-    x = await open_rtp_stream("127.0.0.1", ports)
-    y = await open_rtp_stream("127.0.0.1", ports)
-    for s, peer in ((x, y), (y, x)):
-        s.configure(
-            codec=codec,
-            payload_type=pt,
-            dtmf_payload_type=dtmf_pt,
-            remote=("127.0.0.1", peer.local_port),
-            direction="sendrecv",
-        )
-    return x, y
-
-
 async def test_relay_keeps_timing_and_losses_transcodes_and_regenerates_dtmf():
     base = rtp_range()[0]
     ports = PortAllocator(base, base + 20)
     # caller <-> desk leg a: PCMU, telephone-event 101; desk leg b <-> far end: PCMA, telephone-event 96
-    caller, leg_a = await _pair(ports, "PCMU", 0, 101)
-    leg_b, far = await _pair(ports, "PCMA", 8, 96)
+    caller, leg_a = await rtp_pair(ports, "PCMU", 101)
+    leg_b, far = await rtp_pair(ports, "PCMA", 96)
     got: list[tuple[int, int, bytes]] = []
     far.pass_audio_to(lambda seq, ts, ssrc, payload: got.append((seq, ts, payload)))
     digits: list[str] = []
@@ -218,7 +205,7 @@ async def test_duplicates_reordering_new_ssrc_and_a_leg_without_telephone_event(
     base = rtp_range()[0]
     ports = PortAllocator(base, base + 20)
     leg_a = await open_rtp_stream("127.0.0.1", ports)
-    leg_b, far = await _pair(ports, "PCMU", 0, None)  # no telephone-event on this side
+    leg_b, far = await rtp_pair(ports, "PCMU", None)  # no telephone-event on this side
     loop = asyncio.get_running_loop()
     trunk, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
     trunk_port = trunk.get_extra_info("sockname")[1]
@@ -268,8 +255,8 @@ async def test_duplicates_reordering_new_ssrc_and_a_leg_without_telephone_event(
 async def test_a_leg_closing_ends_the_relay_and_calls_on_end():
     base = rtp_range()[0]
     ports = PortAllocator(base, base + 20)
-    caller, leg_a = await _pair(ports, "PCMU", 0, 101)
-    leg_b, far = await _pair(ports, "PCMU", 0, 101)
+    caller, leg_a = await rtp_pair(ports, "PCMU", 101)
+    leg_b, far = await rtp_pair(ports, "PCMU", 101)
     ends: list[str] = []
     relay = LegRelay(leg_a, leg_b, on_end=lambda r, reason: ends.append(reason))
     relay.start()

@@ -8,7 +8,9 @@ is pending again with no attempt."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 import pytest
 
@@ -18,10 +20,39 @@ from tests.orders.test_order_cut_off import history, leave, settled_order
 from tests.orders.test_order_offers import import_list, outbound
 from tests.sip.peers import SIPP
 from tests.sip.test_transactions_sipp import SippUas
+from tests.web.conftest import Desk
 from tests.web.queue_desk import one_queue, queue_desk, wait_for
 from tests.web.test_routing import AgentClient
 
 pytestmark = [pytest.mark.skipif(SIPP is None, reason="sipp not installed"), pytest.mark.timeout(60)]
+
+
+@asynccontextmanager
+async def slow_trunk(tmp_path: Path) -> AsyncIterator[SippUas]:
+    """The trunk: SIPp waiting 1.5 s before its 100 Trying to an INVITE, stopped when the block ends."""
+    uas = SippUas(tmp_path / "sipp", "uas_slow_trying.xml", limit_s=10)
+    await uas.start()
+    try:
+        yield uas
+    finally:
+        await uas.stop()
+
+
+async def calling_an_order(
+    stack: AsyncExitStack, tmp_path: Path, web_pki, cards, trunk_port: int
+) -> tuple[Desk, AgentClient, dict]:
+    """A desk whose trunk is the slow SIPp on `trunk_port`, a one-order reserve list, and its agent who has just
+    sent `order.call` for the order offered to it: the desk, the agent and the offer."""
+    sip = f'trunk_uri = "sip:127.0.0.1:{trunk_port}"\ncaller_id = "025550000"'
+    desk = await stack.enter_async_context(queue_desk(tmp_path, web_pki, cards, one_queue(), sip=sip))
+    sup = await stack.enter_async_context(desk.client())
+    assert (await desk.login(sup, "supervisor")).status == 200
+    await import_list(desk, sup, "slow", "number,name\n+32471000030,Traag\n", kind="reserve")
+    agent = await AgentClient(desk, "agent").start(stack)
+    await outbound(agent)
+    offer = await agent.next("order.offered")
+    await agent.ws.send_json({"type": "order.call", "order_id": offer["order_id"]})
+    return desk, agent, offer
 
 
 @pytest.mark.parametrize("how", ["logout", "connection_lost"])
@@ -29,21 +60,11 @@ pytestmark = [pytest.mark.skipif(SIPP is None, reason="sipp not installed"), pyt
 async def test_an_agent_gone_while_the_trunk_is_slow_leaves_no_call_ringing_and_no_order_in_progress(
     tmp_path, web_pki, cards, how, when
 ):
-    uas = SippUas(tmp_path / "sipp", "uas_slow_trying.xml", limit_s=10)
-    await uas.start()
-    try:
-        sip = f'trunk_uri = "sip:127.0.0.1:{uas.port}"\ncaller_id = "025550000"'
+    async with slow_trunk(tmp_path) as uas:
         async with AsyncExitStack() as stack:
-            desk = await stack.enter_async_context(queue_desk(tmp_path, web_pki, cards, one_queue(), sip=sip))
+            desk, agent, offer = await calling_an_order(stack, tmp_path, web_pki, cards, uas.port)
             calls = desk.server.app[keys.CALLS]
             states = desk.server.app[keys.STATES]
-            sup = await stack.enter_async_context(desk.client())
-            assert (await desk.login(sup, "supervisor")).status == 200
-            await import_list(desk, sup, "slow", "number,name\n+32471000030,Traag\n", kind="reserve")
-            agent = await AgentClient(desk, "agent").start(stack)
-            await outbound(agent)
-            offer = await agent.next("order.offered")
-            await agent.ws.send_json({"type": "order.call", "order_id": offer["order_id"]})
             if when == "dialing":
                 await agent.call_state("dialing")  # the INVITE is out; the trunk has said nothing yet
             await leave(desk, agent, how)
@@ -64,8 +85,6 @@ async def test_an_agent_gone_while_the_trunk_is_slow_leaves_no_call_ringing_and_
         if dialled:
             rc, log = await uas.result()
             assert rc == 0, log  # INVITE, then CANCEL after the provisional, 487 ACKed
-    finally:
-        await uas.stop()
 
 
 async def test_a_dial_still_on_its_way_at_the_logout_is_refused_and_never_brings_the_agent_back(
@@ -75,21 +94,11 @@ async def test_a_dial_still_on_its_way_at_the_logout_is_refused_and_never_brings
     their own tasks): the logged-off agent's first call waits for the slow trunk's 100 to be CANCELled, its audio
     is not dropped yet — a dial for it then must be refused, not ring a citizen for nobody and set the agent
     `on_call` again."""
-    uas = SippUas(tmp_path / "sipp", "uas_slow_trying.xml", limit_s=10)
-    await uas.start()
-    try:
-        sip = f'trunk_uri = "sip:127.0.0.1:{uas.port}"\ncaller_id = "025550000"'
+    async with slow_trunk(tmp_path) as uas:
         async with AsyncExitStack() as stack:
-            desk = await stack.enter_async_context(queue_desk(tmp_path, web_pki, cards, one_queue(), sip=sip))
+            desk, agent, offer = await calling_an_order(stack, tmp_path, web_pki, cards, uas.port)
             calls = desk.server.app[keys.CALLS]
             states = desk.server.app[keys.STATES]
-            sup = await stack.enter_async_context(desk.client())
-            assert (await desk.login(sup, "supervisor")).status == 200
-            await import_list(desk, sup, "slow", "number,name\n+32471000030,Traag\n", kind="reserve")
-            agent = await AgentClient(desk, "agent").start(stack)
-            await outbound(agent)
-            offer = await agent.next("order.offered")
-            await agent.ws.send_json({"type": "order.call", "order_id": offer["order_id"]})
             await agent.call_state("dialing")
             await leave(desk, agent, "logout")
             assert desk.server.app[keys.MEDIA].has_audio(1)  # the window: its first call is being cancelled
@@ -102,5 +111,3 @@ async def test_a_dial_still_on_its_way_at_the_logout_is_refused_and_never_brings
             assert (await settled_order(desk, offer["order_id"]))["state"] == "pending"
         rc, log = await uas.result()
         assert rc == 0, log
-    finally:
-        await uas.stop()

@@ -12,9 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 import sqlite_utils
-from aiohttp.test_utils import TestServer
 
-from agent_desktop.app import create_app
 from agent_desktop.store import call_orders
 from agent_desktop.store.clock import parse_iso, utcnow
 from agent_desktop.web import keys
@@ -27,22 +25,11 @@ from tests.orders.test_order_offers import (
     order_of,
     outbound,
 )
-from tests.web.conftest import Desk
+from tests.web.conftest import restarted
 from tests.web.queue_desk import one_queue, queue_desk, wait_for
 from tests.web.test_routing import AgentClient
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@asynccontextmanager
-async def restarted(desk: Desk):
-    """A second start of the desk on the same config and database (the first one stopped)."""
-    server = TestServer(create_app(desk.config), host="127.0.0.1", port=int(desk.url.rsplit(":", 1)[1]))
-    await server.start_server()
-    try:
-        yield Desk(desk.config, server, desk.url, desk.cards)
-    finally:
-        await server.close()
 
 
 async def dial_order(desk, citizens, agent: AgentClient, *, answered: bool = False) -> tuple[dict, str]:

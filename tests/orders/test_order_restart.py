@@ -9,14 +9,12 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from agent_desktop.app import create_app
 from agent_desktop.store import call_orders
 from agent_desktop.store.clock import utcnow
 from agent_desktop.web import keys
 from tests.orders.test_order_offers import ANSWERS, import_list, order_desk, order_of, outbound
-from tests.web.conftest import Desk
+from tests.web.conftest import restarted
 from tests.web.test_routing import AgentClient
 
 pytestmark = pytest.mark.timeout(90)
@@ -38,12 +36,8 @@ async def test_offers_left_by_a_stopped_desk_are_pending_again_and_go_to_another
         undialled = await store.write(call_orders.claim_next, 98, lambda lst: True, utcnow())
         dialled = await store.write(call_orders.claim_next, 99, lambda lst: True, utcnow())
         await store.write(call_orders.mark_dialled, dialled["id"], 99, "gone-call", utcnow())
-        config = desk.config
     # The desk above is stopped (its app cleaned up); a new desk process starts on the same database.
-    server = TestServer(create_app(config), host="127.0.0.1", port=int(desk.url.rsplit(":", 1)[1]))
-    await server.start_server()
-    try:
-        again = Desk(config, server, desk.url, desk.cards)
+    async with restarted(desk) as again:
         for order_id in (held["order_id"], undialled["id"]):
             order = await order_of(again, order_id)
             assert (order["state"], order["attempts"], order["call_id"]) == ("pending", 0, None), order
@@ -59,5 +53,3 @@ async def test_offers_left_by_a_stopped_desk_are_pending_again_and_go_to_another
             await outbound(other)
             offer = await other.next("order.offered")
             assert (offer["order_id"], offer["attempt"]) == (held["order_id"], 1)  # first in line, as before
-    finally:
-        await server.close()

@@ -9,25 +9,22 @@ caller packet is silence in place, late ones land by their RTP timestamp, an age
 from __future__ import annotations
 
 import asyncio
-import fractions
 import logging
 import os
 import re
 import threading
-
-from aiortc import MediaStreamTrack
-from av import AudioFrame
 
 from agent_desktop.media.agent_peer import AgentPeer
 from agent_desktop.media.recorder import CallRecorder, _Encoder
 from agent_desktop.media.rtc_factory import make_peer_connection
 from agent_desktop.recordings import Recordings
 from agent_desktop.sip.g711 import ulaw_to_pcm16
-from agent_desktop.sip.rtp import PortAllocator, open_rtp_stream
+from agent_desktop.sip.rtp import PortAllocator
 from agent_desktop.store import recordings as rows
 from agent_desktop.store.store import Store
 from tests.helpers.rtc_client import connect_browser
-from tests.helpers.tone_track import pcm_chunks
+from tests.helpers.rtp_pair import rtp_pair
+from tests.helpers.tone_track import ToneTrack
 from tests.recordings.conftest import AGENT_HZ, CALLER_HZ, FakeClock, decode_pcm, rms, two_tone_file, window
 from tests.sip.audio import goertzel_ratio, has_tone, tone_pcm, ulaw_frames
 from tests.sip.conftest import rtp_range
@@ -41,41 +38,15 @@ def _tones(pcm: bytes, start: float, end: float) -> tuple[float, float]:
     return goertzel_ratio(w, CALLER_HZ), goertzel_ratio(w, AGENT_HZ)
 
 
-class GatedTone(MediaStreamTrack):
+class GatedTone(ToneTrack):
     """A browser microphone: 20 ms frames in real time, a tone while `on`, else digital silence."""
 
-    kind = "audio"
-
     def __init__(self, freq: float) -> None:
-        super().__init__()
+        super().__init__(freq, 1.0)
         self.on = False
-        self._chunks = pcm_chunks(tone_pcm(freq, 1.0))
-        self._n = 0
 
-    async def recv(self) -> AudioFrame:
-        await asyncio.sleep(0.02)
-        frame = AudioFrame(format="s16", layout="mono", samples=160)
-        frame.planes[0].update(self._chunks[self._n % len(self._chunks)] if self.on else bytes(320))
-        frame.sample_rate = 8000
-        frame.pts = self._n * 160
-        frame.time_base = fractions.Fraction(1, 8000)
-        self._n += 1
-        return frame
-
-
-async def _pair(ports: PortAllocator):
-    """The citizen's phone and the desk's leg of the call, RTP on loopback (PCMU)."""
-    phone = await open_rtp_stream("127.0.0.1", ports)
-    leg = await open_rtp_stream("127.0.0.1", ports)
-    for s, far in ((phone, leg), (leg, phone)):
-        s.configure(
-            codec="PCMU",
-            payload_type=0,
-            dtmf_payload_type=101,
-            remote=("127.0.0.1", far.local_port),
-            direction="sendrecv",
-        )
-    return phone, leg
+    def pcm(self) -> bytes:
+        return super().pcm() if self.on else bytes(320)
 
 
 async def _talk(phone, freq: float, seconds: float) -> None:
@@ -93,7 +64,7 @@ async def _talk(phone, freq: float, seconds: float) -> None:
 
 async def test_a_bridged_call_through_the_tap_holds_both_tones_at_their_times(tmp_path):
     ports = PortAllocator(*rtp_range())
-    phone, leg = await _pair(ports)
+    phone, leg = await rtp_pair(ports)  # the citizen's phone, the desk's leg
     at_phone: list[bytes] = []
     phone.pass_audio_to(lambda seq, ts, ssrc, payload: at_phone.append(payload))
     peer = AgentPeer(lambda: make_peer_connection((), LOOPBACK))
@@ -223,7 +194,7 @@ async def test_a_hang_up_finishes_the_recording_and_its_row(tmp_path, caplog):
     store = Store(tmp_path / "desk.db")
     library = Recordings(store, tmp_path / "recordings")
     ports = PortAllocator(*rtp_range())
-    phone, leg = await _pair(ports)
+    phone, leg = await rtp_pair(ports)  # the citizen's phone, the desk's leg
     try:
         rec = library.start(call_id="c-1", queue="vaccinatie", agent_id=7, leg=leg)
         rec.tap.pass_audio_to(lambda *packet: None)  # as the agent's peer does on attach

@@ -9,17 +9,14 @@ real aiortc client whose microphone delivers its 20 ms frames in bursts of ten (
 from __future__ import annotations
 
 import asyncio
-import fractions
 
 import pytest
-from aiortc import MediaStreamTrack
-from av import AudioFrame
 
 from agent_desktop.media.agent_peer import AgentPeer
 from agent_desktop.media.recorder import CallRecorder
 from agent_desktop.media.rtc_factory import make_peer_connection
 from tests.helpers.rtc_client import connect_browser
-from tests.helpers.tone_track import pcm_chunks
+from tests.helpers.tone_track import ToneTrack
 from tests.recordings.conftest import FakeClock, decode_pcm, rms, window
 from tests.sip.audio import goertzel_ratio, tone_pcm, ulaw_frames
 
@@ -68,26 +65,12 @@ async def test_a_caller_whose_delay_grows_past_the_margin_stays_in_the_recording
     assert goertzel_ratio(middle, CALLER_HZ) > 0.5
 
 
-class BurstyTone(MediaStreamTrack):
+class BurstyTone(ToneTrack):
     """A microphone on a slow link: its 20 ms frames leave in bursts of ten every 200 ms (with their own pts)."""
 
-    kind = "audio"
-
-    def __init__(self, freq: float) -> None:
-        super().__init__()
-        self._chunks = pcm_chunks(tone_pcm(freq, 2.0))
-        self._n = 0
-
-    async def recv(self) -> AudioFrame:
+    async def pace(self) -> None:
         if self._n % 10 == 0:
             await asyncio.sleep(0.2)
-        frame = AudioFrame(format="s16", layout="mono", samples=160)
-        frame.planes[0].update(self._chunks[self._n % len(self._chunks)])
-        frame.sample_rate = 8000
-        frame.pts = self._n * 160
-        frame.time_base = fractions.Fraction(1, 8000)
-        self._n += 1
-        return frame
 
 
 class QuietLeg:

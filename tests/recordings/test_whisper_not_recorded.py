@@ -11,8 +11,9 @@ from agent_desktop.media.rtc_factory import make_peer_connection
 from agent_desktop.sip.g711 import ulaw_to_pcm16
 from agent_desktop.sip.rtp import PortAllocator
 from tests.helpers.rtc_client import connect_browser
+from tests.helpers.rtp_pair import rtp_pair
 from tests.recordings.conftest import AGENT_HZ, CALLER_HZ, decode_pcm, window
-from tests.recordings.test_recorder import ABSENT, LOOPBACK, PRESENT, GatedTone, _pair, _talk
+from tests.recordings.test_recorder import ABSENT, LOOPBACK, PRESENT, GatedTone, _talk
 from tests.sip.audio import goertzel_ratio
 from tests.sip.conftest import rtp_range
 
@@ -36,7 +37,7 @@ def _ratios(pcm: bytes) -> dict:
 
 async def test_the_whisper_is_in_neither_the_recording_nor_the_callers_ear(tmp_path):
     ports = PortAllocator(*rtp_range())
-    phone, leg = await _pair(ports)
+    phone, leg = await rtp_pair(ports)
     at_phone: list[bytes] = []
     phone.pass_audio_to(lambda seq, ts, ssrc, payload: at_phone.append(payload))
     room = MediaRoom(lambda: make_peer_connection((), LOOPBACK))

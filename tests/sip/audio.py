@@ -1,8 +1,10 @@
-"""Test helpers: tones, WAV files and a pure-Python Goertzel detector (numpy is not installed)."""
+"""Test helpers: tones, WAV files, a pure-Python Goertzel detector (numpy is not installed), and frames written to
+or read from a call's media stream at the RTP pace."""
 
 from __future__ import annotations
 
 import array
+import asyncio
 import math
 import wave
 from pathlib import Path
@@ -74,3 +76,27 @@ def decode(codec: str, payload: bytes) -> bytes:
 
 def encode(codec: str, pcm: bytes) -> bytes:
     return g711.pcm16_to_ulaw(pcm) if codec == "PCMU" else g711.pcm16_to_alaw(pcm)
+
+
+async def pump(stream, frames: list[bytes]) -> None:
+    """Write `frames` (codec payloads) to a media stream, one every 20 ms."""
+    for f in frames:
+        stream.write_frame(f)
+        await asyncio.sleep(0.02)
+
+
+async def collect(stream, n: int) -> list[bytes]:
+    """The next `n` frames a media stream receives."""
+    return [await stream.read_frame() for _ in range(n)]
+
+
+async def speak(stream, freq: float) -> None:
+    """A caller on a media stream: a 1 s tone of `freq` Hz in the stream's codec, looped one 20 ms frame every
+    20 ms until cancelled."""
+    pcm = tone_pcm(freq, 1.0)
+    frames = [encode(stream.codec, pcm[i : i + 320]) for i in range(0, len(pcm), 320)]
+    n = 0
+    while True:
+        stream.write_frame(frames[n % len(frames)])
+        n += 1
+        await asyncio.sleep(0.02)

@@ -16,7 +16,7 @@ from agent_desktop.app import endpoint_config
 from agent_desktop.config import ConfigError, parse_config
 from agent_desktop.sip.addresses import network, plain, source_key, uri_host, wire
 
-from .audio import decode, has_tone, tone_pcm, ulaw_frames
+from .audio import collect, decode, has_tone, pump, tone_pcm, ulaw_frames
 from .peers import SIPP, run_sipp
 from .test_sources import _request
 
@@ -39,23 +39,13 @@ async def _connected(call, within: float = 5) -> None:
             await asyncio.sleep(0.02)
 
 
-async def _pump(stream, frames: list[bytes]) -> None:
-    for f in frames:
-        stream.write_frame(f)
-        await asyncio.sleep(0.02)
-
-
-async def _collect(stream, n: int) -> list[bytes]:
-    return [await stream.read_frame() for _ in range(n)]
-
-
 async def _talk(a, b) -> tuple[bytes, bytes]:
     """1 kHz from a to b and 600 Hz from b to a for a second: what a and b heard (PCM), after a 200 ms settle."""
     got_b, got_a, _, _ = await asyncio.gather(
-        _collect(b.media, 50),
-        _collect(a.media, 50),
-        _pump(a.media, ulaw_frames(tone_pcm(1000, 1.0))),
-        _pump(b.media, ulaw_frames(tone_pcm(600, 1.0))),
+        collect(b.media, 50),
+        collect(a.media, 50),
+        pump(a.media, ulaw_frames(tone_pcm(1000, 1.0))),
+        pump(b.media, ulaw_frames(tone_pcm(600, 1.0))),
     )
     return (
         b"".join(decode(a.media.codec, f) for f in got_a[10:]),

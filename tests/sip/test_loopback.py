@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from .audio import decode, has_tone, tone_pcm, ulaw_frames
-
-
-async def _pump(stream, frames: list[bytes]) -> None:
-    for f in frames:
-        stream.write_frame(f)
-        await asyncio.sleep(0.02)
-
-
-async def _collect(stream, n: int) -> list[bytes]:
-    return [await stream.read_frame() for _ in range(n)]
+from .audio import collect, decode, has_tone, pump, tone_pcm, ulaw_frames
 
 
 async def test_call_audio_dtmf_hold_bye(endpoint_factory):
@@ -47,10 +37,10 @@ async def test_call_audio_dtmf_hold_bye(endpoint_factory):
     frames_ab = ulaw_frames(tone_pcm(1000, 1.0))
     frames_ba = ulaw_frames(tone_pcm(600, 1.0))
     got_b, got_a, _, _ = await asyncio.gather(
-        _collect(inbound.media, 50),
-        _collect(call.media, 50),
-        _pump(call.media, frames_ab),
-        _pump(inbound.media, frames_ba),
+        collect(inbound.media, 50),
+        collect(call.media, 50),
+        pump(call.media, frames_ab),
+        pump(inbound.media, frames_ba),
     )
     pcm_b = b"".join(decode(inbound.media.codec, f) for f in got_b[10:])
     pcm_a = b"".join(decode(call.media.codec, f) for f in got_a[10:])

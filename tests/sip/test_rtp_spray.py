@@ -17,7 +17,7 @@ import pytest
 from agent_desktop.sip.rtp import RTCP_INTERVAL, PortAllocator, open_rtp_stream
 from tests.helpers.rtp_spray import STRANGER_TONE, Sprayer, dropped
 
-from .audio import decode, encode, goertzel_ratio, tone_pcm
+from .audio import decode, goertzel_ratio, speak
 from .conftest import rtp_range
 
 A_TONE, B_TONE = 700, 1100
@@ -27,16 +27,6 @@ async def _wait(cond, within: float = 5.0) -> None:
     async with asyncio.timeout(within):
         while not cond():  # noqa: ASYNC110 - polling a leg's state
             await asyncio.sleep(0.02)
-
-
-async def _speak(media, freq: int) -> None:
-    pcm = tone_pcm(freq, 1.0)
-    frames = [encode(media.codec, pcm[i : i + 320]) for i in range(0, len(pcm), 320)]
-    n = 0
-    while True:
-        media.write_frame(frames[n % len(frames)])
-        n += 1
-        await asyncio.sleep(0.02)
 
 
 @pytest.mark.timeout(30)
@@ -60,8 +50,8 @@ async def test_a_stranger_on_the_peers_ip_sprays_both_ends_of_a_live_call(endpoi
         media.on_dtmf = digits[name].append
     peers_rtcp = {name: media._rtcp_remote for name, media in legs.items()}
     speakers = [
-        asyncio.create_task(_speak(legs["a"], A_TONE)),
-        asyncio.create_task(_speak(legs["b"], B_TONE)),
+        asyncio.create_task(speak(legs["a"], A_TONE)),
+        asyncio.create_task(speak(legs["b"], B_TONE)),
     ]
     stranger = Sprayer([legs["a"].local_port, legs["b"].local_port])
     try:

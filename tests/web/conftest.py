@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -50,7 +51,9 @@ def cards(web_pki: Pki) -> dict[str, Card]:
     return out
 
 
-def write_config(tmp: Path, pki: Pki, port: int, extra: str = "") -> Path:
+def write_config(tmp: Path, pki: Pki, port: int, extra: str = "", *, server: str = "") -> Path:
+    """A desk config in `tmp` trusting `pki`, serving on `port`; `server` adds lines to its [server] table,
+    `extra` tables after the others."""
     trust = tmp / "trust"
     trust.mkdir(exist_ok=True)
     (trust / "root.pem").write_bytes(pki.root_cert.public_bytes(Encoding.PEM))
@@ -63,6 +66,7 @@ port = {port}
 public_url = "http://127.0.0.1:{port}"
 reconnect_grace_s = 1
 heartbeat_s = 2
+{server}
 
 [database]
 path = "desk.db"
@@ -104,18 +108,30 @@ class Desk:
         )
 
 
-@pytest.fixture
-async def desk(tmp_path: Path, web_pki: Pki, cards: dict[str, Card]) -> AsyncIterator[Desk]:
-    port = free_port()
-    config = load_config(write_config(tmp_path, web_pki, port))
-    enrol_certificate(config, cards["agent"].cert, ["agent"], ["vaccination"])
-    enrol_certificate(config, cards["supervisor"].cert, ["agent", "supervisor"], [], "fr")
+@asynccontextmanager
+async def serve_desk(config: Config, port: int, cards: dict[str, Card]) -> AsyncIterator[Desk]:
+    """The desk app of `config` served on 127.0.0.1:`port` until the block ends (then stopped and cleaned up)."""
     server = TestServer(create_app(config), host="127.0.0.1", port=port)
     await server.start_server()
     try:
         yield Desk(config, server, f"http://127.0.0.1:{port}", cards)
     finally:
         await server.close()
+
+
+def restarted(desk: Desk) -> AbstractAsyncContextManager[Desk]:
+    """A second start of `desk`, stopped, on the same config, database and port (a deploy, a crash)."""
+    return serve_desk(desk.config, int(desk.url.rsplit(":", 1)[1]), desk.cards)
+
+
+@pytest.fixture
+async def desk(tmp_path: Path, web_pki: Pki, cards: dict[str, Card]) -> AsyncIterator[Desk]:
+    port = free_port()
+    config = load_config(write_config(tmp_path, web_pki, port))
+    enrol_certificate(config, cards["agent"].cert, ["agent"], ["vaccination"])
+    enrol_certificate(config, cards["supervisor"].cert, ["agent", "supervisor"], [], "fr")
+    async with serve_desk(config, port, cards) as served:
+        yield served
 
 
 @pytest.fixture

@@ -17,17 +17,15 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiohttp.test_utils import TestServer
-
-from agent_desktop.app import create_app
 from agent_desktop.cli import enrol_certificate
 from agent_desktop.config import Config, load_config
 from agent_desktop.sip.addresses import uri_host
 from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
 from agent_desktop.web import keys
 from tests.helpers.net import free_port
-from tests.sip.audio import decode, encode, goertzel_ratio, tone_pcm, write_wav
-from tests.web.conftest import Desk, write_config
+from tests.sip.audio import decode, goertzel_ratio, tone_pcm, write_wav
+from tests.sip.audio import speak as speak_tone
+from tests.web.conftest import Desk, serve_desk, write_config
 
 # Hz; each a multiple of 50, so every 20 ms frame holds whole cycles.
 MUSIC, MENU, WELCOME, WAIT, OFFER, CONFIRMED, CLOSED = 350, 500, 600, 900, 1200, 1500, 1700
@@ -46,15 +44,42 @@ PROMPTS = {
 }
 
 
-def one_queue(*, tables: str = "", queue: str = "", after: str = "") -> str:
+def one_queue(
+    *,
+    tables: str = "",
+    queue: str = "",
+    after: str = "",
+    callback_offer_after_s: int | None = 0,
+    overflow_after_s: int | None = 0,
+) -> str:
     """A desk config: the prompts in `prompts/` and queue `algemeen` on 1702 with hold music, neither callback offer
-    nor overflow; `tables` stand before the queue (an [acd] table, …), `queue` adds keys to it, `after` follows it
-    (more queues)."""
+    nor overflow unless `callback_offer_after_s` / `overflow_after_s` say when (None: the desk's default);
+    `tables` stand before the queue (an [acd] table, …), `queue` adds keys to it, `after` follows it (more
+    queues)."""
+    timers = "".join(
+        f"{key} = {value}\n"
+        for key, value in (
+            ("callback_offer_after_s", callback_offer_after_s),
+            ("overflow_after_s", overflow_after_s),
+        )
+        if value is not None
+    )
     return (
         f'[prompts]\ndir = "prompts"\n\n{tables}\n'
         f'[[queues]]\nname = "algemeen"\nnumber = "1702"\nhold_music = "music.wav"\n'
-        f"callback_offer_after_s = 0\noverflow_after_s = 0\n{queue}\n{after}"
+        f"{timers}{queue}\n{after}"
     )
+
+
+def overflow_queue(backup_port: int, *, queue: str = "", overflow_after_s: int | None = 1) -> tuple[str, str]:
+    """A one_queue config whose overflow number 0800111 is dialled after `overflow_after_s`, through the trunk on
+    `backup_port` (a Backup), and that [sip] trunk line; `queue` adds keys to the queue."""
+    config = one_queue(queue=f'overflow_to = "0800111"\n{queue}', overflow_after_s=overflow_after_s)
+    return config, f'trunk_uri = "sip:127.0.0.1:{backup_port}"'
+
+
+# The keys of a recorded queue whose notice is `notice.wav` (not among PROMPTS: each test writes its own).
+RECORDED = 'record = true\nrecording_notice = "notice.wav"\n'
 
 
 def write_prompts(folder: Path) -> None:
@@ -77,12 +102,8 @@ async def queue_desk(
     above in `prompts/`; `skills` replaces the cards' skills (agent: vaccination, supervisor: none); its SIP
     listens on `listen` (`"[::]:0"`: dual stack)."""
     config, port = queue_config(tmp_path, pki, cards, extra, sip, skills, listen)
-    server = TestServer(create_app(config), host="127.0.0.1", port=port)
-    await server.start_server()
-    try:
-        yield Desk(config, server, f"http://127.0.0.1:{port}", cards)
-    finally:
-        await server.close()
+    async with serve_desk(config, port, cards) as desk:
+        yield desk
 
 
 def queue_config(
@@ -143,17 +164,8 @@ class Ear:
             )
         )
         if speak is not None:
-            ear.speaking = loop.create_task(ear._speak(speak))
+            ear.speaking = loop.create_task(speak_tone(leg.media, speak))
         return ear
-
-    async def _speak(self, freq: int) -> None:
-        pcm = tone_pcm(freq, 1.0)
-        frames = [encode(self.leg.media.codec, pcm[i : i + 320]) for i in range(0, len(pcm), 320)]
-        n = 0
-        while True:
-            self.leg.media.write_frame(frames[n % len(frames)])
-            n += 1
-            await asyncio.sleep(0.02)
 
     def close(self) -> None:
         if self.speaking is not None:

@@ -9,9 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from agent_desktop.app import create_app
 from agent_desktop.cli import enrol_certificate
 from agent_desktop.config import load_config
 from agent_desktop.eid.nrn import make_test_nrn
@@ -19,7 +17,7 @@ from agent_desktop.eid.pki import Pki
 from agent_desktop.store.db import open_db
 from agent_desktop.web import keys
 from tests.helpers.net import free_port
-from tests.web.conftest import Card, Desk, write_config
+from tests.web.conftest import Card, Desk, serve_desk, write_config
 
 QUEUES = """
 [[queues]]
@@ -45,12 +43,8 @@ async def desk(tmp_path: Path, web_pki: Pki, cards: dict[str, Card]) -> AsyncIte
     enrol_certificate(config, cards["agent"].cert, ["agent"], ["vaccination"])
     enrol_certificate(config, cards["supervisor"].cert, ["agent", "supervisor"], [], "fr")
     enrol_certificate(config, cards["stranger"].cert, ["helpdesk"], ["vaccination", "d2"])
-    server = TestServer(create_app(config), host="127.0.0.1", port=port)
-    await server.start_server()
-    try:
-        yield Desk(config, server, f"http://127.0.0.1:{port}", cards)
-    finally:
-        await server.close()
+    async with serve_desk(config, port, cards) as served:
+        yield served
 
 
 async def logged_in(desk: Desk, who: str):

@@ -32,6 +32,22 @@ def _tones(pcm: bytes) -> dict:
     return {f: round(goertzel_ratio(pcm, f), 2) for f in (CALLER_TONE, AGENT_TONE, WHISPER_TONE)}
 
 
+def _whisper_to_the_agent_only(agent, citizen, boss) -> None:
+    """The last second of each ear while the supervisor whispers: the agent hears the whisper, the caller does not
+    (and still hears the agent), the supervisor does not hear itself."""
+    to_agent = _last(agent.heard)
+    assert goertzel_ratio(to_agent, WHISPER_TONE) > PRESENT, (
+        f"the agent misses the whisper: {_tones(to_agent)}"
+    )
+    to_caller = _last(citizen.heard)
+    assert goertzel_ratio(to_caller, WHISPER_TONE) < ABSENT, (
+        f"the caller hears the whisper: {_tones(to_caller)}"
+    )
+    assert goertzel_ratio(to_caller, AGENT_TONE) > 0.5, f"the caller lost the agent: {_tones(to_caller)}"
+    own = _last(boss.heard)
+    assert goertzel_ratio(own, WHISPER_TONE) < ABSENT, f"the supervisor hears its own whisper: {_tones(own)}"
+
+
 async def _quiet(client, kind: str, within: float) -> bool:
     """No `kind` message reaches `client` within `within` seconds."""
     with contextlib.suppress(TimeoutError):
@@ -65,22 +81,12 @@ async def test_the_supervisor_hears_both_and_whispers_to_the_agent_only(tmp_path
         await boss.ws.send_json({"type": "supervisor.whisper", "on": True})
         assert (await boss.next("supervisor.whispering"))["on"] is True
         await asyncio.sleep(1.5)
+        _whisper_to_the_agent_only(agent, citizen, boss)
         to_agent = _last(agent.heard)
-        assert goertzel_ratio(to_agent, WHISPER_TONE) > PRESENT, (
-            f"the agent misses the whisper: {_tones(to_agent)}"
-        )
         assert goertzel_ratio(to_agent, CALLER_TONE) > PRESENT, (
             f"the whisper drowned the caller: {_tones(to_agent)}"
         )
-        to_caller = _last(citizen.heard)
-        assert goertzel_ratio(to_caller, WHISPER_TONE) < ABSENT, (
-            f"the caller hears the whisper: {_tones(to_caller)}"
-        )
-        assert goertzel_ratio(to_caller, AGENT_TONE) > 0.5, f"the caller lost the agent: {_tones(to_caller)}"
         own = _last(boss.heard)
-        assert goertzel_ratio(own, WHISPER_TONE) < ABSENT, (
-            f"the supervisor hears its own whisper: {_tones(own)}"
-        )
         assert goertzel_ratio(own, CALLER_TONE) > PRESENT and goertzel_ratio(own, AGENT_TONE) > PRESENT
 
         await boss.ws.send_json({"type": "supervisor.whisper", "on": False})
@@ -205,18 +211,7 @@ async def test_listen_in_and_whisper_go_on_while_the_caller_sends_nothing(tmp_pa
         await asyncio.sleep(1.5)
         to_agent = _last(agent.heard)
         assert len(to_agent) >= 40 * 320, f"the agent gets {len(to_agent) // 320} frames of the last 50"
-        assert goertzel_ratio(to_agent, WHISPER_TONE) > PRESENT, (
-            f"the agent misses the whisper: {_tones(to_agent)}"
-        )
-        to_caller = _last(citizen.heard)
-        assert goertzel_ratio(to_caller, WHISPER_TONE) < ABSENT, (
-            f"the caller hears the whisper: {_tones(to_caller)}"
-        )
-        assert goertzel_ratio(to_caller, AGENT_TONE) > 0.5, f"the caller lost the agent: {_tones(to_caller)}"
-        own = _last(boss.heard)
-        assert goertzel_ratio(own, WHISPER_TONE) < ABSENT, (
-            f"the supervisor hears its own whisper: {_tones(own)}"
-        )
+        _whisper_to_the_agent_only(agent, citizen, boss)
 
         await boss.ws.send_json({"type": "supervisor.whisper", "on": False})
         assert (await boss.next("supervisor.whispering"))["on"] is False

@@ -202,10 +202,7 @@ async def test_trusted_proxy_forwarded_address_is_the_rate_limit_key(tmp_path, w
     from tests.web.conftest import write_config
 
     port = free_port()
-    path = write_config(tmp_path, web_pki, port)
-    path.write_text(
-        path.read_text().replace("[server]\n", '[server]\ntrusted_proxies = ["127.0.0.1/32"]\n', 1)
-    )
+    path = write_config(tmp_path, web_pki, port, server='trusted_proxies = ["127.0.0.1/32"]')
     config = load_config(path)
     server = TestServer(create_app(config), host="127.0.0.1", port=port)
     await server.start_server()

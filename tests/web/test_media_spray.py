@@ -27,11 +27,14 @@ from tests.web.queue_desk import (
     CONFIRMED,
     MENU,
     OFFER,
+    RECORDED,
     Backup,
     Ear,
     desk_uri,
     dial_in,
     on_break,
+    one_queue,
+    overflow_queue,
     queue_desk,
     wait_for,
     wait_state,
@@ -42,20 +45,6 @@ from tests.web.test_routing import AgentClient, caller  # noqa: F401 (caller is 
 WHISPER = 1500
 PRESENT, ABSENT = 0.2, 0.02  # share of the energy at a tone's frequency
 AGENT_ID = 1
-
-RECORDED = """
-[prompts]
-dir = "prompts"
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-hold_music = "music.wav"
-record = true
-recording_notice = "notice.wav"
-callback_offer_after_s = 0
-overflow_after_s = 0
-"""
 
 
 def webrtc_ports(sdp: str) -> list[int]:
@@ -74,7 +63,10 @@ async def test_a_recorded_listened_call_sprayed_on_every_port(tmp_path, web_pki,
     folder = tmp_path / "prompts"
     folder.mkdir()
     write_wav(folder / "notice.wav", tone_pcm(MENU, 0.4))
-    async with queue_desk(tmp_path, web_pki, cards, RECORDED) as desk, AsyncExitStack() as stack:
+    async with (
+        queue_desk(tmp_path, web_pki, cards, one_queue(queue=RECORDED)) as desk,
+        AsyncExitStack() as stack,
+    ):
         agent = await AgentClient(desk, "agent", mic=ToneTrack(AGENT)).start(stack)
         boss = await AgentClient(desk, "supervisor", mic=ToneTrack(WHISPER)).start(stack)
         await agent.available()
@@ -179,9 +171,9 @@ async def test_an_overflow_bridge_sprayed_on_both_legs(tmp_path, web_pki, cards,
     """The SIP↔SIP relay: the stranger sprays the desk's leg to the caller and its leg to the backup number; each
     end hears the other and never the stranger, and no stranger key is relayed to either."""
     async with Backup() as backup:
-        trunk = f'trunk_uri = "sip:127.0.0.1:{backup.port}"'
+        config, trunk = overflow_queue(backup.port)
         async with (
-            queue_desk(tmp_path, web_pki, cards, OVERFLOW, sip=trunk) as desk,
+            queue_desk(tmp_path, web_pki, cards, config, sip=trunk) as desk,
             AsyncExitStack() as stack,
         ):
             agent = await AgentClient(desk, "agent").start(stack)
@@ -205,9 +197,3 @@ async def test_an_overflow_bridge_sprayed_on_both_legs(tmp_path, web_pki, cards,
             assert stranger.got == []
             await far.hangup()
             await wait_state(leg, "ended")
-
-
-OVERFLOW = (
-    '[prompts]\ndir = "prompts"\n\n[[queues]]\nname = "algemeen"\nnumber = "1702"\nhold_music = "music.wav"\n'
-    'overflow_to = "0800111"\noverflow_after_s = 1\ncallback_offer_after_s = 0\n'
-)

@@ -31,6 +31,7 @@ from tests.web.queue_desk import (
     newest_inbound,
     on_break,
     one_queue,
+    overflow_queue,
     queue_desk,
     wait_for,
     wait_state,
@@ -256,21 +257,11 @@ async def test_override_opens_a_closed_queue_at_once_and_is_audited(tmp_path, we
         assert any(r["action"] == "queue.override" and '"open"' in r["detail"] for r in rows), rows
 
 
-OFFERING = """
-[prompts]
-dir = "prompts"
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-hold_music = "music.wav"
-wait_message = "wait.wav"
-wait_message_every_s = 3
-callback_offer = "offer.wav"
-callback_confirmed = "confirmed.wav"
-callback_offer_after_s = 1
-overflow_after_s = 0
-"""
+OFFERING = one_queue(
+    queue='wait_message = "wait.wav"\nwait_message_every_s = 3\n'
+    'callback_offer = "offer.wav"\ncallback_confirmed = "confirmed.wav"\n',
+    callback_offer_after_s=1,
+)
 
 
 async def test_digit_1_after_the_callback_offer_stores_a_callback_and_hangs_up(
@@ -305,26 +296,10 @@ async def test_the_offer_is_repeated_after_each_wait_message(tmp_path, web_pki, 
         await leg.hangup()
 
 
-def _overflow_config(backup_port: int, extra: str = "") -> str:
-    return f"""
-[prompts]
-dir = "prompts"
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-hold_music = "music.wav"
-overflow_to = "0800111"
-overflow_after_s = 1
-callback_offer_after_s = 0
-{extra}
-"""
-
-
 async def test_overflow_bridges_a_long_waiter_to_the_backup_number(tmp_path, web_pki, cards, caller):  # noqa: F811
     async with Backup() as backup:
-        trunk = f'trunk_uri = "sip:127.0.0.1:{backup.port}"'
-        async with queue_desk(tmp_path, web_pki, cards, _overflow_config(backup.port), sip=trunk) as desk:
+        config, trunk = overflow_queue(backup.port)
+        async with queue_desk(tmp_path, web_pki, cards, config, sip=trunk) as desk:
             async with AsyncExitStack() as stack:
                 agent = await AgentClient(desk, "agent").start(stack)
                 await on_break(agent)

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from agent_desktop.app import create_app
 from agent_desktop.store import audit
 from agent_desktop.store.clock import parse_iso
 from agent_desktop.web import keys
-from tests.web.conftest import Desk
+from tests.web.conftest import Desk, restarted
 from tests.web.queue_desk import CLOSED, MUSIC, WELCOME, dial_in, queue_desk, wait_state
 from tests.web.test_routing import AgentClient, caller  # noqa: F401 (caller is a fixture)
 
@@ -57,17 +55,6 @@ overflow_after_s = 0
 """
 
 
-@asynccontextmanager
-async def _restarted(desk: Desk):
-    """A second start of the desk on the same config and database (the first one stopped)."""
-    server = TestServer(create_app(desk.config), host="127.0.0.1", port=int(desk.url.rsplit(":", 1)[1]))
-    await server.start_server()
-    try:
-        yield Desk(desk.config, server, desk.url, desk.cards)
-    finally:
-        await server.close()
-
-
 async def _queues(desk: Desk) -> dict[str, dict]:
     async with desk.client() as http:
         await desk.login(http, "supervisor")
@@ -103,7 +90,7 @@ async def test_overrides_survive_a_restart_and_callers_meet_them(tmp_path, web_p
         status, algemeen = await _override(desk, "algemeen", mode="closed", until=until.isoformat())
         assert status == 200, algemeen
     # The first desk is stopped (a deploy); the second start on the same database keeps both overrides.
-    async with _restarted(desk) as again, AsyncExitStack() as stack:
+    async with restarted(desk) as again, AsyncExitStack() as stack:
         queues = await _queues(again)
         assert (queues["crisis"]["open_now"], queues["crisis"]["override"]) == (True, "open"), queues
         assert (queues["algemeen"]["open_now"], queues["algemeen"]["override"]) == (False, "closed"), queues
@@ -130,7 +117,7 @@ async def test_overrides_survive_a_restart_and_callers_meet_them(tmp_path, web_p
         rows = await again.server.app[keys.STORE].read(audit.recent, 20)
         logged = [r["detail"] for r in rows if r["action"] == "queue.override"]
         assert len(logged) == 3 and all('"before"' in d for d in logged), logged
-    async with _restarted(desk) as third:
+    async with restarted(desk) as third:
         assert (await _queues(third))["algemeen"]["override"] == "auto"
         assert await _hears(third, caller, "1702") == [MUSIC]
 
@@ -160,7 +147,7 @@ async def test_an_override_lapses_at_its_until_running_or_down_and_bad_ones_are_
         soon = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)).isoformat()
         assert (await _override(desk, "algemeen", mode="closed", until=soon))[0] == 200
     await asyncio.sleep(1.2)
-    async with _restarted(desk) as again:
+    async with restarted(desk) as again:
         assert (await _queues(again))["algemeen"]["override"] == "auto"
         rows = await again.server.app[keys.STORE].read(audit.recent, 20)
         assert sum(r["action"] == "queue.override_lapsed" for r in rows) == 2, rows

@@ -26,6 +26,7 @@ from tests.web.queue_desk import (
     newest_inbound,
     on_break,
     one_queue,
+    overflow_queue,
     queue_desk,
     wait_for,
     wait_state,
@@ -37,17 +38,9 @@ async def _row(desk, call_id: str) -> dict:
     return await desk.server.app[keys.STORE].read(call_records.get, call_id)
 
 
-def _overflow_queue(backup_port: int, queue: str) -> tuple[str, str]:
-    """A one-queue config whose overflow number is the Backup on `backup_port`, and its [sip] trunk line."""
-    return (
-        one_queue(queue=f'overflow_to = "0800111"\n{queue}').replace("overflow_after_s = 0\n", ""),
-        f'trunk_uri = "sip:127.0.0.1:{backup_port}"',
-    )
-
-
 async def test_an_agent_answering_first_cancels_the_ringing_overflow_leg(tmp_path, web_pki, cards, caller):
     async with Backup(answer=False) as backup:
-        config, trunk = _overflow_queue(backup.port, "overflow_after_s = 1\n")
+        config, trunk = overflow_queue(backup.port)
         async with queue_desk(tmp_path, web_pki, cards, config, sip=trunk) as desk, AsyncExitStack() as stack:
             agent = await AgentClient(desk, "agent", mic=ToneTrack(AGENT)).start(stack)
             await on_break(agent)
@@ -82,7 +75,7 @@ async def test_an_agent_answering_first_cancels_the_ringing_overflow_leg(tmp_pat
 
 async def test_max_waiting_reached_dials_the_overflow_number_at_once(tmp_path, web_pki, cards, caller):
     async with Backup() as backup:
-        config, trunk = _overflow_queue(backup.port, "overflow_after_s = 60\nmax_waiting = 1\n")
+        config, trunk = overflow_queue(backup.port, queue="max_waiting = 1\n", overflow_after_s=60)
         async with queue_desk(tmp_path, web_pki, cards, config, sip=trunk) as desk, AsyncExitStack() as stack:
             agent = await AgentClient(desk, "agent").start(stack)
             await on_break(agent)

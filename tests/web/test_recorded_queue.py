@@ -23,9 +23,11 @@ from tests.web.queue_desk import (
     CALLER,
     MENU,
     MUSIC,
+    RECORDED,
     WAIT,
     Ear,
     desk_uri,
+    one_queue,
     queue_desk,
     wait_for,
     wait_state,
@@ -35,23 +37,7 @@ from tests.web.test_routing import AgentClient, caller  # noqa: F401 (caller is 
 NOTICE = MENU  # its own tone: 500 Hz
 NOTICE_S = 0.8
 
-RECORDED = """
-[prompts]
-dir = "prompts"
-
-[survey]
-questions = ["q1.wav"]
-timeout_s = 1
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-hold_music = "music.wav"
-record = true
-recording_notice = "notice.wav"
-callback_offer_after_s = 0
-overflow_after_s = 0
-"""
+SURVEYED = one_queue(tables='[survey]\nquestions = ["q1.wav"]\ntimeout_s = 1\n', queue=RECORDED)
 
 
 async def test_a_recorded_queue_tells_the_caller_first_and_records_both_voices_until_the_survey(
@@ -61,7 +47,7 @@ async def test_a_recorded_queue_tells_the_caller_first_and_records_both_voices_u
     folder.mkdir()
     write_wav(folder / "notice.wav", tone_pcm(NOTICE, NOTICE_S))
     write_wav(folder / "q1.wav", tone_pcm(WAIT, 1.0))
-    async with queue_desk(tmp_path, web_pki, cards, RECORDED) as desk, AsyncExitStack() as stack:
+    async with queue_desk(tmp_path, web_pki, cards, SURVEYED) as desk, AsyncExitStack() as stack:
         agent = await AgentClient(desk, "agent", mic=ToneTrack(AGENT)).start(stack)
         await agent.available()  # free from the start: the notice plays all the same
         loop = asyncio.get_running_loop()

@@ -9,12 +9,10 @@ from contextlib import AsyncExitStack
 
 import pytest
 import sqlite_utils
-from aiohttp.test_utils import TestServer
 
-from agent_desktop.app import create_app
 from agent_desktop.store import agent_states
 from agent_desktop.web import keys
-from tests.web.conftest import Desk
+from tests.web.conftest import restarted
 from tests.web.queue_desk import one_queue, queue_desk
 from tests.web.test_routing import AgentClient
 
@@ -33,11 +31,6 @@ async def test_agents_left_logged_in_by_a_crash_are_offline_from_the_next_start(
             "available",
         )
     db.close()
-    server = TestServer(create_app(desk.config), host="127.0.0.1", port=int(desk.url.rsplit(":", 1)[1]))
-    await server.start_server()
-    try:
-        again = Desk(desk.config, server, desk.url, desk.cards)
+    async with restarted(desk) as again:
         last = await again.server.app[keys.STORE].read(agent_states.last, 1)
         assert (last["state"], last["reason"]) == ("offline", "server_restart")
-    finally:
-        await server.close()

@@ -23,6 +23,7 @@ from tests.web.conftest import Desk
 from tests.web.queue_desk import (
     AGENT,
     CALLER,
+    RECORDED,
     Ear,
     answered_call,
     more_caller,
@@ -31,8 +32,6 @@ from tests.web.queue_desk import (
     wait_for,
 )
 from tests.web.test_routing import AgentClient, caller  # noqa: F401 (caller is a fixture)
-
-RECORDED = 'record = true\nrecording_notice = "notice.wav"'
 
 
 async def _on(loop: asyncio.AbstractEventLoop, coro):

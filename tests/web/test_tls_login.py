@@ -187,10 +187,7 @@ async def test_login_page_offers_the_browser_button_only_when_enabled(tls_desk, 
 async def test_header_from_a_trusted_proxy_is_not_read_when_the_path_is_off(tmp_path, tls_pki):
     """trusted_proxies alone (for X-Forwarded-For) does not turn the certificate header on."""
     port = free_port()
-    path = write_config(tmp_path, tls_pki, port)
-    path.write_text(
-        path.read_text().replace("[server]\n", '[server]\ntrusted_proxies = ["127.0.0.1/32"]\n', 1)
-    )
+    path = write_config(tmp_path, tls_pki, port, server='trusted_proxies = ["127.0.0.1/32"]')
     config = load_config(path)
     cert, _ = issue_auth_cert(
         tls_pki, given_name="Els", surname="Maes", nrn=make_test_nrn(date(1985, 3, 2), 17)

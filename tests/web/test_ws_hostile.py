@@ -56,6 +56,15 @@ def _variants(kind: str):
             yield {"type": kind, name: value}
 
 
+async def _flood(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """More bad frames than a socket's burst allowance, then read on until the desk closes it (within 5 s)."""
+    for _ in range(ws_hub.BAD_BURST + 5):
+        await ws.send_str("junk")
+    async with asyncio.timeout(5):
+        while (await ws.receive()).type == aiohttp.WSMsgType.TEXT:
+            pass
+
+
 async def _still_fine(desk, ws) -> None:
     """Nothing changed: the agent is offline, has no call, and the socket answers."""
     states = desk.server.app[keys.STATES]
@@ -192,11 +201,7 @@ async def test_dozens_of_bad_messages_close_the_socket_with_1008(desk, caplog):
         async with client.ws_connect(f"{desk.url}/ws") as ws:
             await _next(ws, ("hello",))
             with caplog.at_level(logging.INFO, logger="agent_desktop"):
-                for _ in range(ws_hub.BAD_BURST + 5):
-                    await ws.send_str("junk")
-                async with asyncio.timeout(5):
-                    while (await ws.receive()).type == aiohttp.WSMsgType.TEXT:
-                        pass
+                await _flood(ws)
             assert ws.close_code == ws_hub.CLOSE_ABUSE
             warnings = [
                 r for r in caplog.records if r.levelno == logging.WARNING and "too many" in r.getMessage()
@@ -241,11 +246,7 @@ async def test_the_wall_answers_any_message_with_an_error_and_closes_a_flood(des
             await wall.send_bytes(b"\x00" * 100)
             assert (await _next(wall, ("error",)))["code"] == "bad_request"
             with caplog.at_level(logging.INFO, logger="agent_desktop"):
-                for _ in range(ws_hub.BAD_BURST + 5):
-                    await wall.send_str("junk")
-                async with asyncio.timeout(5):
-                    while (await wall.receive()).type == aiohttp.WSMsgType.TEXT:
-                        pass
+                await _flood(wall)
             assert wall.close_code == ws_hub.CLOSE_ABUSE
         async with sup.ws_connect(f"{desk.url}/ws?view=wall") as wall:
             await wall.send_str("x" * 5000)
