@@ -148,8 +148,8 @@ async def test_a_leg_renegotiating_its_codec_mid_relay_changes_the_mapping_at_on
     and back must take effect for the next packet each way, and the owner's own codec listener comes back."""
     base = rtp_range()[0]
     ports = PortAllocator(base + 30, base + 50)
-    caller, leg_a = await _pair(ports, "PCMU", 0, 101)
-    leg_b, far = await _pair(ports, "PCMU", 0, 101)
+    caller, leg_a = await rtp_pair(ports, "PCMU", 101)
+    leg_b, far = await rtp_pair(ports, "PCMU", 101)
     at_far: list[bytes] = []
     at_caller: list[bytes] = []
     far.pass_audio_to(lambda seq, ts, ssrc, payload: at_far.append(payload))
