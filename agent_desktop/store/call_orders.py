@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .clock import iso
+from .clock import iso, parse_iso
 from .dial_retry import DialRetry
 from .tables import reads, writes
 
@@ -131,6 +131,7 @@ def order_json(row: dict) -> dict[str, Any]:
         "imported": row["imported"],
         "dial_failures": row["dial_failures"],
         "dial_failure": row["dial_failure"],
+        "dial_failures_since": row["dial_failures_since"],
     }
 
 
@@ -611,7 +612,8 @@ def record_outcome(
         state = "done"
     db.execute(
         """UPDATE call_orders SET state = ?, outcome = ?, attempts = ?, next_try = ?, fresh = 0,
-                  offered_at = NULL, call_id = NULL, dial_failures = 0, dial_failure = NULL, updated = ?
+                  offered_at = NULL, call_id = NULL, dial_failures = 0, dial_failure = NULL,
+                  dial_failures_since = NULL, updated = ?
            WHERE id = ?""",
         [state, outcome, attempts, next_try, stamp, order_id],
     )
@@ -654,13 +656,15 @@ def record_dial_failure(
     lst = get_list(db, row["list"])
     assert lst is not None
     failures = row["dial_failures"] + 1
-    state = "failed" if retry.gives_up(failures) else "pending"
-    next_try = iso(retry.next_try(now, failures, lst.retry_after_min * 60))
     stamp = iso(now)
+    since = row["dial_failures_since"] if row["dial_failures"] and row["dial_failures_since"] else stamp
+    state = "failed" if retry.gives_up(failures, parse_iso(since), now) else "pending"
+    next_try = iso(retry.next_try(now, failures, lst.retry_after_min * 60))
     db.execute(
         """UPDATE call_orders SET state = ?, outcome = ?, next_try = ?, fresh = 0, offered_at = NULL,
-                  call_id = NULL, dial_failures = ?, dial_failure = ?, updated = ? WHERE id = ?""",
-        [state, NETWORK_ERROR, next_try, failures, reason, stamp, order_id],
+                  call_id = NULL, dial_failures = ?, dial_failure = ?, dial_failures_since = ?, updated = ?
+           WHERE id = ?""",
+        [state, NETWORK_ERROR, next_try, failures, reason, since, stamp, order_id],
     )
     db["call_order_attempts"].insert(
         {

@@ -152,10 +152,14 @@ async def test_a_trunk_that_never_answers_the_invite_is_a_network_failure_after_
 @pytest.mark.parametrize(
     ("trunk", "failure"), [('trunk_uri = "sip:trunk.invalid"', "unresolved"), ("", "no_route")]
 )
-async def test_a_trunk_that_does_not_resolve_or_no_route_is_retried_then_failed_at_the_cap(
+async def test_a_trunk_that_does_not_resolve_or_no_route_is_retried_then_failed_once_the_window_has_passed(
     tmp_path, web_pki, cards, trunk, failure
 ):
-    tables = "[acd]\ndial_retry_s = 30\ndial_failures_max = 2\n"
+    # The cap (2) alone does not end it: the consecutive failures must also span the window (1 h), which only an
+    # injected clock can show. The trunk watch is kept out of it (10 failures before the trunk counts as down).
+    tables = (
+        "[acd]\ndial_retry_s = 30\ndial_failures_max = 2\ndial_failures_window_h = 1\ntrunk_down_after = 10\n"
+    )
     async with AsyncExitStack() as stack:
         desk = await stack.enter_async_context(
             queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=trunk)
@@ -171,9 +175,11 @@ async def test_a_trunk_that_does_not_resolve_or_no_route_is_retried_then_failed_
         order = await order_of(desk, offer["order_id"])
         assert (order["state"], order["attempts"], order["dial_failures"]) == ("pending", 0, 1)
         due_after(order, 30)
-        # Due again once the short delay is over (not before): the second failure in a row reaches the cap.
+        # Due again once the short delay is over (not before): the second failure in a row reaches the cap, but
+        # the first is only 31 s old: an outage looks the same, so the order stays.
         await outbound(agent)
-        desk.server.app[ORDER_DESK]._clock = lambda: utcnow() + dt.timedelta(seconds=31)
+        order_desk = desk.server.app[ORDER_DESK]
+        order_desk._clock = lambda: utcnow() + dt.timedelta(seconds=31)
         again, _, result = await call_order(agent)
         assert (again["order_id"], again["attempt"], result["outcome"]) == (
             offer["order_id"],
@@ -181,9 +187,17 @@ async def test_a_trunk_that_does_not_resolve_or_no_route_is_retried_then_failed_
             "network_error",
         )
         order = await order_of(desk, offer["order_id"])
+        assert (order["state"], order["attempts"], order["dial_failures"]) == ("pending", 0, 2)
+        due_after({"next_try": (parse_iso(order["next_try"]) - dt.timedelta(seconds=31)).isoformat()}, 60)
+        # An hour after the first failure the number still fails: now it ends.
+        await outbound(agent)
+        order_desk._clock = lambda: utcnow() + dt.timedelta(hours=1, seconds=40)
+        third, _, result = await call_order(agent)
+        assert (third["order_id"], result["outcome"]) == (offer["order_id"], "network_error")
+        order = await order_of(desk, offer["order_id"])
         assert (order["state"], order["attempts"], order["outcome"]) == ("failed", 0, "network_error")
-        assert (order["dial_failures"], order["dial_failure"]) == (2, failure)
-        assert await history(desk, offer["order_id"]) == [("network_error", 0, failure)] * 2
+        assert (order["dial_failures"], order["dial_failure"]) == (3, failure)
+        assert await history(desk, offer["order_id"]) == [("network_error", 0, failure)] * 3
         # The supervisor's list, orders and export say so.
         lists = await (await sup.get(f"{desk.url}/api/call-lists")).json()
         assert [(r["failed"], r["network_errors"], r["attempts"]) for r in lists] == [(1, 1, 0)]

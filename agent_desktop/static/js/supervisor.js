@@ -1,6 +1,7 @@
 // The supervisor's live wall: its own receive-only socket (/ws?view=wall, never the desk's), the queues, the
 // agents and the alerts, with the durations counting up between messages.
 import { formatDuration, formatNumber, formatPercent } from "./format.js";
+import { storedDialFailureText } from "./dial_failure.js";
 import { setLive, setPlain, setText, t } from "./i18n.js";
 import { queueName } from "./queue_name.js";
 import { stateReason } from "./state_reason.js";
@@ -107,6 +108,7 @@ function renderAlerts() {
         queue: () => queueName(alert.queue),
         value: () => (alert.kind === "service_level" ? percent(alert.value) : formatNumber(alert.value)),
         target: () => (alert.kind === "service_level" ? percent(alert.target) : formatNumber(alert.target ?? 0)),
+        reason: () => storedDialFailureText(alert.reason ?? ""),
       };
       setText(li, `wall.alert_${alert.kind}`, vars);
       return li;
