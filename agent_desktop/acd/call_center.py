@@ -771,6 +771,8 @@ class CallCenter:
             return
         if session.direction == "inbound" and not session.answered:
             return  # the queue's 200 OK is no news to an agent: for them the call rings until they answer
+        if session.direction == "outbound" and state in ("ringing", "connected") and self.trunk is not None:
+            self.trunk.reached()  # the trunk took the call to the phone: it works (a trial after a probe passed)
         if state == "connected" and session.direction == "outbound" and not session.answered:
             session.answered = True
             session.connected_at = time.monotonic()

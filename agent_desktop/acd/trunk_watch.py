@@ -89,7 +89,7 @@ class TrunkWatch:
         if failure is not None:
             self._failed(failure)
         elif reached:
-            self._reached()
+            self.reached()
 
     def _failed(self, failure: str) -> None:
         now = self._monotonic()
@@ -107,7 +107,8 @@ class TrunkWatch:
         if len(self._failures) >= self.down_after:
             self._go_down()
 
-    def _reached(self) -> None:
+    def reached(self) -> None:
+        """An outbound dial reached the far side (it rings or is answered; also told as it happens)."""
         self._failures.clear()
         self.suspect = False
         self._delay = self.probe_s
