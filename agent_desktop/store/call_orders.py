@@ -851,3 +851,34 @@ def do_not_call_list(db: sqlite_utils.Database) -> list[dict]:
 def remove_do_not_call(db: sqlite_utils.Database, number: str) -> bool:
     """Take a number out of the register (its closed orders stay closed: a supervisor re-imports them)."""
     return db.execute("DELETE FROM do_not_call WHERE number = ?", [number]).rowcount > 0
+
+
+@writes(ORDERS, ATTEMPTS)
+def reopen_failed(
+    db: sqlite_utils.Database, list_name: str, outcome: str | None, agent_id: int, now: datetime
+) -> int:
+    """A supervisor gives a list's `failed` orders (only those whose last outcome is `outcome`, when given) another
+    round: pending and due now, attempts and network-failure count cleared, a history row `reopened` (counted 0,
+    by that supervisor) beside the earlier attempts. Returns how many were reopened."""
+    where = "list = ? AND state = 'failed'" + (" AND outcome = ?" if outcome is not None else "")
+    params: list[Any] = [list_name] + ([outcome] if outcome is not None else [])
+    ids = [row[0] for row in db.conn.execute(f"SELECT id FROM call_orders WHERE {where}", params)]
+    stamp = iso(now)
+    for order_id in ids:
+        db.execute(
+            """UPDATE call_orders SET state = 'pending', attempts = 0, next_try = ?, offered_to = NULL,
+                      offered_at = NULL, call_id = NULL, dial_failures = 0, dial_failure = NULL,
+                      dial_failures_since = NULL, updated = ? WHERE id = ?""",
+            [stamp, stamp, order_id],
+        )
+        db["call_order_attempts"].insert(
+            {
+                "order_id": order_id,
+                "agent_id": agent_id,
+                "outcome": "reopened",
+                "counted": 0,
+                "automatic": 0,
+                "at": stamp,
+            }
+        )
+    return len(ids)

@@ -7,6 +7,7 @@ agents record their attempts' outcomes and a tracing case's contacts.
     POST   /api/call-lists/{name}/import[?kind=&skills=&max_attempts=&retry_after_min=&open=…]  CSV body
                                                              (supervisor) -> {imported, updated, created, masked,
                                                                               encoding, list}
+    POST   /api/call-lists/{name}/reopen[?outcome=]          (supervisor, audit-logged) -> {reopened}
     GET    /api/do-not-call                                  (supervisor, audit-logged) -> [{number, added, …}]
     DELETE /api/do-not-call/{number}[?reason=]               (supervisor, audit-logged) -> {removed}
     GET    /api/orders/{id}                    (supervisor, or the agent it was offered to; audit-logged)
@@ -59,6 +60,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/call-lists", list_lists)
     app.router.add_get("/api/call-lists/{name}/orders", list_orders)
     app.router.add_post("/api/call-lists/{name}/import", import_list)
+    app.router.add_post("/api/call-lists/{name}/reopen", reopen_list)
     app.router.add_get("/api/do-not-call", list_do_not_call)
     app.router.add_delete("/api/do-not-call/{number}", remove_do_not_call)
     app.router.add_get("/api/orders/{order_id}", get_order)
@@ -132,6 +134,22 @@ async def list_orders(request: web.Request) -> web.Response:
     # A page of names, numbers, notes and health fields: a read of citizens' data like the CSV export.
     _audit(request, "call_list_read", list=lst.name, state=state or "any", offset=offset, rows=len(rows))
     return web.json_response(rows)
+
+
+@require(SUPERVISOR)
+async def reopen_list(request: web.Request) -> web.Response:
+    """The list's failed orders (those whose last outcome is `outcome`, when given: e.g. `network_error` after a
+    trunk outage) get another round; a re-import never reopens them."""
+    lst = await _existing_list(request)
+    outcome = request.query.get("outcome") or None
+    allowed = (*call_orders.OUTCOMES, call_orders.NETWORK_ERROR)
+    if outcome is not None and outcome not in allowed:
+        raise ApiError("bad_request", f"outcome must be one of {', '.join(allowed)}", {"field": "outcome"})
+    reopened = await request.app[keys.STORE].write(
+        call_orders.reopen_failed, lst.name, outcome, _agent_id(request), utcnow()
+    )
+    _audit(request, "call_list_reopen", list=lst.name, outcome=outcome or "any", reopened=reopened)
+    return web.json_response({"reopened": reopened})
 
 
 @require(SUPERVISOR)
