@@ -25,6 +25,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -37,7 +38,7 @@ from . import keys
 from .auth import AGENT, require
 from .errors import ApiError
 from .json_body import Pace, read_body, read_json
-from .orders_csv import TIMEZONE, export_csv, parse_orders_csv
+from .orders_csv import export_csv, parse_orders_csv
 from .redact import mask_nrn
 
 SUPERVISOR = "supervisor"
@@ -167,7 +168,7 @@ async def import_list(request: web.Request) -> web.Response:
     except ValueError as e:
         raise ApiError("bad_request", str(e)) from None
     data = await read_body(request, MAX_IMPORT_BYTES, IMPORT_TIMEOUT_S, pace=IMPORT_PACE)
-    parsed = await asyncio.to_thread(parse_orders_csv, data)
+    parsed = await asyncio.to_thread(parse_orders_csv, data, centre_zone(request))
     if parsed.errors:
         errors = [
             {"line": e.line, "reason": e.reason, "problems": [p.to_json() for p in e.problems]}
@@ -240,8 +241,13 @@ async def get_order(request: web.Request) -> web.Response:
     return web.json_response(view)
 
 
-def parse_call_back_at(value: Any) -> dt.datetime:
-    """An ISO date-time, in Europe/Brussels unless it carries an offset, within a year from now."""
+def centre_zone(request: web.Request) -> ZoneInfo:
+    """The centre's time zone (`Config.timezone`: the queues' shared zone, as the pages show times in)."""
+    return ZoneInfo(request.app[keys.CONFIG].timezone)
+
+
+def parse_call_back_at(value: Any, zone: ZoneInfo) -> dt.datetime:
+    """An ISO date-time, in the centre's zone unless it carries an offset, within a year from now."""
     if not isinstance(value, str) or len(value) > 40:
         raise ApiError("bad_request", "call_back_at must be an ISO date-time", {"field": "call_back_at"})
     try:
@@ -251,7 +257,7 @@ def parse_call_back_at(value: Any) -> dt.datetime:
             "bad_request", "call_back_at must be an ISO date-time", {"field": "call_back_at"}
         ) from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=TIMEZONE)
+        when = when.replace(tzinfo=zone)
     if when - utcnow() > dt.timedelta(days=366):
         raise ApiError("bad_request", "call_back_at is more than a year away", {"field": "call_back_at"})
     return when
@@ -266,7 +272,7 @@ async def post_outcome(request: web.Request) -> web.Response:
             "bad_request", f"outcome must be one of {', '.join(call_orders.OUTCOMES)}", {"field": "outcome"}
         )
     raw_when = body.get("call_back_at")
-    when = parse_call_back_at(raw_when) if raw_when is not None else None
+    when = parse_call_back_at(raw_when, centre_zone(request)) if raw_when is not None else None
     try:
         order = await request.app[ORDER_DESK].outcome(_agent_id(request), _order_id(request), outcome, when)
     except OrderRefused as e:
