@@ -20,6 +20,7 @@ from .acd.persistence import Recorder
 from .acd.queue_stats import QueueStats
 from .acd.queues import build_directory
 from .acd.survey import load_survey
+from .acd.trunk_watch import TrunkWatch
 from .config import Config, ConfigError
 from .eid.challenge import ChallengeStore
 from .eid.nrn import key_from_env, load_or_create_key
@@ -149,7 +150,9 @@ def create_app(config: Config) -> web.Application:
     recordings_api.setup(app)  # §10: the recordings room, API and retention; the call path records into it
     states = AgentStates(bus, config.server.reconnect_grace_s)
     hub_ref: list[Hub] = []
-    dial_retry = DialRetry(config.acd.dial_retry_s, config.acd.dial_failures_max)
+    dial_retry = DialRetry(
+        config.acd.dial_retry_s, config.acd.dial_failures_max, config.acd.dial_failures_window_h * 3600
+    )
     # The callbacks' rules and store; the call path offers them to callers and agents, with the queues' override.
     callbacks = CallbackDesk(
         store,
@@ -196,6 +199,14 @@ def create_app(config: Config) -> web.Application:
     app[orders_api.ORDER_DESK] = order_desk
     # Preview dialing (§11): offers to agents in `outbound` (or blended), `order.call/skip`, automatic outcomes.
     calls.orders = OrderOffers(orders=order_desk, calls=calls, states=states, bus=bus, blend=config.acd.blend)
+    # Outbound health: a trunk outage stops order and callback offers and alerts the wall (CONTRACT "Call orders").
+    calls.trunk = TrunkWatch(
+        bus,
+        down_after=config.acd.trunk_down_after,
+        within_s=config.acd.trunk_down_within_s,
+        probe_s=config.acd.trunk_probe_s,
+        probe=calls.endpoint.ping_trunk if config.sip.trunk_uri else None,
+    )
     stats = QueueStats(
         bus, directory, callbacks, lambda a: calls.router.skills.get(a, frozenset()), hub.agent_ids
     )
@@ -243,6 +254,7 @@ def create_app(config: Config) -> web.Application:
         await stats.close()
         await listening.close()
         await calls.orders.stop()
+        await calls.trunk.close()
         await calls.stop()
         overrides.stop()
         await hub.close()

@@ -266,6 +266,8 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
 def cmd_orders_import(args: argparse.Namespace) -> int:
     """Validate the whole file, print `file:line: reason` per bad row and import nothing if any, else write it
     in batches of 1 000 rows (DESIGN.md §11)."""
+    from zoneinfo import ZoneInfo
+
     from .acd.orders import import_rows_sync, list_settings
     from .web.orders_api import MAX_IMPORT_BYTES
     from .web.orders_csv import parse_orders_csv
@@ -289,7 +291,7 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
         data = Path(args.file).read_bytes()
     except OSError as e:
         raise UsageError(f"cannot read {args.file}: {e.strerror}") from None
-    parsed = parse_orders_csv(data)
+    parsed = parse_orders_csv(data, ZoneInfo(config.timezone))  # `due`: the centre's local time
     for error in parsed.errors:
         print(f"{args.file}:{error.line}: {error.reason}", file=sys.stderr)
     if parsed.errors:

@@ -238,8 +238,17 @@ class AcdConfig:
     # to the INVITE, the network's refusal) counts no attempt: due again after this many seconds, doubled per
     # consecutive failure (at most the list's or callbacks' retry delay) ...
     dial_retry_s: int = 120
-    # ... and failed after this many consecutive ones (a destination the trunk refuses for good).
+    # ... and failed after this many consecutive ones (a destination the trunk refuses for good) once the first of
+    # them is this many hours old (a trunk outage ends nothing).
     dial_failures_max: int = 5
+    dial_failures_window_h: float = 24
+    # The trunk watch (acd/trunk_watch.py): this many outbound dials in a row (orders, callbacks, typed numbers)
+    # that failed on the network within `trunk_down_within_s` mean the trunk is down: no order or callback is
+    # offered, the wall says so, and the trunk is probed (OPTIONS) every `trunk_probe_s`, doubled per probe or
+    # trial dial that fails again (at most 10 minutes).
+    trunk_down_after: int = 3
+    trunk_down_within_s: float = 300
+    trunk_probe_s: float = 30
 
 
 @dataclass(frozen=True)
@@ -461,6 +470,18 @@ def _check(config: Config) -> None:
         raise ConfigError(f"[acd] dial_retry_s: {config.acd.dial_retry_s} is not 1–86400 seconds")
     if not 1 <= config.acd.dial_failures_max <= 100:
         raise ConfigError(f"[acd] dial_failures_max: {config.acd.dial_failures_max} is not 1–100")
+    if not 0 <= config.acd.dial_failures_window_h <= 720:
+        raise ConfigError(
+            f"[acd] dial_failures_window_h: {config.acd.dial_failures_window_h} is not 0–720 hours"
+        )
+    if not 1 <= config.acd.trunk_down_after <= 100:
+        raise ConfigError(f"[acd] trunk_down_after: {config.acd.trunk_down_after} is not 1–100")
+    if not 1 <= config.acd.trunk_down_within_s <= 86400:
+        raise ConfigError(
+            f"[acd] trunk_down_within_s: {config.acd.trunk_down_within_s} is not 1–86400 seconds"
+        )
+    if not 0.1 <= config.acd.trunk_probe_s <= 600:
+        raise ConfigError(f"[acd] trunk_probe_s: {config.acd.trunk_probe_s} is not 0.1–600 seconds")
     _check_recordings(config.recordings)
     _check_survey(config.survey)
     _check_queues(config)

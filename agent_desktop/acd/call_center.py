@@ -52,6 +52,7 @@ from .queues import Directory, Queue
 from .router import Router
 from .routing import FreeAgent
 from .survey import Survey, run_survey
+from .trunk_watch import TrunkChanged, TrunkWatch
 
 if TYPE_CHECKING:
     from .order_offers import OrderOffers
@@ -107,6 +108,8 @@ class CallCenter:
         self.callbacks = callbacks
         self.reachable = reachable
         self.orders: OrderOffers | None = None  # preview dialing of call orders (set by the app, §11)
+        # Outbound health (acd/trunk_watch.py): while the trunk is down no order or callback is offered.
+        self.trunk: TrunkWatch | None = None
         self.survey_prompts = (
             survey  # §10: the questions `call.survey` hands a caller to (None: not configured)
         )
@@ -137,6 +140,7 @@ class CallCenter:
             self._apply_plan,
         )
         bus.subscribe(AgentStateChanged, self._agent_state_changed)
+        bus.subscribe(TrunkChanged, self._trunk_changed)
 
     @property
     def endpoint(self) -> SipEndpoint:
@@ -236,6 +240,25 @@ class CallCenter:
             AgentMessage(agent_id, {"type": "callback.withdrawn", "callback_id": callback.id, "cause": cause})
         )
         self._spawn(self._release_callback(callback.id))
+
+    @property
+    def outbound_paused(self) -> bool:
+        """The trunk is down: orders and callbacks are not offered (typed calls and inbound calls go on)."""
+        return self.trunk is not None and self.trunk.paused
+
+    def _trunk_changed(self, e: TrunkChanged) -> None:
+        if e.down:
+            # Offers already out would only make their agents click into the same failure: back, first in line.
+            agents = set(self._callback_offers)
+            if self.orders is not None:
+                agents |= self.orders.holders()
+            for agent_id in agents:
+                self.withdraw_offers(agent_id, "trunk_down")
+        else:
+            self._quiet.clear()
+            if self.orders is not None:
+                self.orders.resume()
+            self.router.kick()
 
     def withdraw_offers(self, agent_id: int, cause: str) -> None:
         """Take back the callback and the call order offered to an agent who cannot take them now (a supervisor
@@ -438,7 +461,7 @@ class CallCenter:
         """A free agent no waiting caller needs gets the pending callback due first among its queues that have
         nobody waiting ("at a calmer moment"; the desk leaves closed queues out). An agent told there was none
         is asked again when a callback changes, when it becomes available again, or after CALLBACK_QUIET_S."""
-        if self.callbacks is None:
+        if self.callbacks is None or self.outbound_paused:
             return
         now = time.monotonic()
         for agent in idle:
@@ -784,6 +807,8 @@ class CallCenter:
             return
         if session.direction == "inbound" and not session.answered:
             return  # the queue's 200 OK is no news to an agent: for them the call rings until they answer
+        if session.direction == "outbound" and state in ("ringing", "connected") and self.trunk is not None:
+            self.trunk.reached()  # the trunk took the call to the phone: it works (a trial after a probe passed)
         if state == "connected" and session.direction == "outbound" and not session.answered:
             session.answered = True
             session.connected_at = time.monotonic()
@@ -840,6 +865,13 @@ class CallCenter:
             # The call never reached the number's phone: the page says why (no attempt of an order or callback).
             page["failure"] = session.leg.network_failure
             page["sip_status"] = session.leg.final_status
+        if session.direction == "outbound" and self.trunk is not None:
+            leg = session.leg
+            failure = leg.network_failure
+            self.trunk.dial_ended(
+                failure_text(failure, leg.final_status) if failure else None,
+                reached=session.answered or leg.rang or leg.final_status is not None,
+            )
         self.bus.publish(
             CallStateChanged(
                 session.id, "ended", session.direction, session.queue, session.agent_id, tell=tell, page=page

@@ -85,6 +85,14 @@ class OrderOffers:
         """The agent holds an order offer, or one is being looked up for them."""
         return agent_id in self._offers or agent_id in self._asking
 
+    def holders(self) -> set[int]:
+        """Agents holding an undialled offer."""
+        return set(self._offers)
+
+    def resume(self) -> None:
+        """The trunk is back: agents told "none" (or passed over while it was down) are asked again at once."""
+        self._quiet.clear()
+
     def offer_of(self, agent_id: int) -> Offer | None:
         return self._offers.get(agent_id)
 
@@ -120,6 +128,8 @@ class OrderOffers:
     def ask(self, agent_id: int, *, blended: bool = False) -> None:
         if agent_id in self._offers or agent_id in self._asking:
             return
+        if self.calls.outbound_paused:
+            return  # the trunk is down (trunk_watch.py): asked again when it is back
         if not blended and not self._eligible(agent_id):
             return
         self._asking.add(agent_id)
@@ -143,7 +153,11 @@ class OrderOffers:
         if offer is None:
             self._quiet[agent_id] = time.monotonic() + self.poll_s
             return
-        if not self._still_wanted(agent_id, blended) or agent_id in self._offers:
+        if (
+            not self._still_wanted(agent_id, blended)
+            or agent_id in self._offers
+            or self.calls.outbound_paused
+        ):
             await self.orders.release(agent_id)  # the agent moved on meanwhile: first in line again
             return
         self._offers[agent_id] = offer

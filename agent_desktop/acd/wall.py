@@ -38,6 +38,7 @@ from .events import (
     QueueChanged,
 )
 from .queues import Queue
+from .trunk_watch import TrunkChanged
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,9 @@ class Wall:
         self._sent_queues: dict[str, dict] = {}
         self._sent_agents: dict[int, _Sent] = {}
         self._sent_alerts: list[dict] = []
+        self._trunk_alert: dict | None = (
+            None  # `outbound_failing` while the trunk watch says the trunk is down
+        )
         self._built = False
         self._viewers: set[_Viewer] = set()
         self._wake = asyncio.Event()
@@ -160,6 +164,7 @@ class Wall:
         bus.subscribe(CallStateChanged, self._call_state)
         bus.subscribe(CallEnded, self._call_ended)
         bus.subscribe(QueueChanged, lambda e: self._changed())
+        bus.subscribe(TrunkChanged, self._trunk_changed)
         for kind in (CallAnswered, CallRouted):
             bus.subscribe(kind, lambda e: self._sl_wanted.set())
 
@@ -168,6 +173,14 @@ class Wall:
     def _changed(self) -> None:
         if self._viewers:
             self._wake.set()
+
+    def _trunk_changed(self, e: TrunkChanged) -> None:
+        self._trunk_alert = (
+            {"kind": "outbound_failing", "queue": "", "reason": e.reason, "since": e.since}
+            if e.down
+            else None
+        )
+        self._changed()
 
     def _agent(self, agent_id: int) -> _Agent:
         agent = self._agents.get(agent_id)
@@ -386,6 +399,8 @@ class Wall:
                 alerts.append(
                     {"kind": "callbacks_past_due", "queue": q["name"], "value": q["callbacks_past_due"]}
                 )
+        if self._trunk_alert is not None:
+            alerts.append(self._trunk_alert)
         return alerts
 
     def _agent_sent(self, agent: _Agent) -> _Sent:

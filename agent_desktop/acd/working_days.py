@@ -66,9 +66,9 @@ def add_working_days(start: dt.date, days: int) -> dt.date:
     return day
 
 
-def today(now: dt.datetime | None = None) -> dt.date:
-    """The date in Brussels at `now` (default: the current time)."""
-    return (now or dt.datetime.now(dt.UTC)).astimezone(BRUSSELS).date()
+def today(now: dt.datetime | None = None, zone: str = "Europe/Brussels") -> dt.date:
+    """The centre's date now (`zone`: `Config.timezone`, the queues' shared zone)."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(zone)).date()
 
 
 def complaint_due(received: dt.date) -> dt.date:

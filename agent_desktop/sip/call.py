@@ -66,6 +66,7 @@ class Call:
         self.cause: str | None = None
         self.final_status: int | None = None  # an outbound INVITE's final failure response (404, 486, …)
         self.network_failure: NetworkFailure | None = None  # an outbound call that never reached the callee
+        self.rang = False  # an outbound INVITE got a 180/183: the trunk took it to the callee's phone
         self.on_state: Callable[[Call], None] | None = None
         self.media: RtpStream | None = None
         self.transferred_to: str | None = None
@@ -363,6 +364,7 @@ class Call:
                 if status < 200:
                     provisional = True
                     if status > 100 and self.state == "dialing":
+                        self.rang = True
                         self._set_state("ringing")
                     if resp.body and status == 183:
                         with contextlib.suppress(ValueError, NoCommonCodec):

@@ -538,6 +538,40 @@ class SipEndpoint:
         if inspect.isawaitable(result):
             self._spawn(_guard(result, call), f"sip-incoming-{call.call_id}")
 
+    # --- trunk probe ---------------------------------------------------------------------------------
+    async def ping_trunk(self, timeout_s: float = 5.0) -> int | None:
+        """One OPTIONS to `trunk_uri` (RFC 3261 §11, out of dialog): its final status, or None when there is no
+        trunk, its name does not resolve or nothing answered within `timeout_s` (the transaction's own Timer F
+        runs on and cleans up). The trunk watch asks this while outbound dials fail."""
+        if not self._started or not self.config.trunk_uri:
+            return None
+        trunk = parse_uri(self.config.trunk_uri)
+        try:
+            addr = await asyncio.wait_for(self._resolve(trunk), timeout_s)
+        except (OSError, ValueError, TimeoutError):
+            return None
+        ruri = SipUri("sip", None, trunk.host, trunk.port, dict(trunk.params))
+        user = self.config.caller_id or self.config.username or "desk"
+        local = NameAddr(SipUri("sip", user, uri_host(self.local_host(addr.host))), None, {"tag": new_tag()})
+        req = SipMessage(method="OPTIONS", uri=str(ruri))
+        req.add("Via", self.via(addr))
+        req.add("Max-Forwards", "70")
+        req.add("From", str(local))
+        req.add("To", str(NameAddr(ruri)))
+        req.add("Call-ID", new_call_id(uri_host(self.local_host(addr.host))))
+        req.add("CSeq", "1 OPTIONS")
+        req.add("Accept", "application/sdp")
+        req.add("User-Agent", self.config.user_agent)
+        tx = self.tl.request(req, addr)
+        try:
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    resp = await tx.response()
+                    if resp is not None and (resp.status or 0) >= 200:
+                        return None if tx.timed_out else resp.status
+        except TimeoutError:
+            return None
+
     # --- registration --------------------------------------------------------------------------------
     async def _register_loop(self) -> None:
         while True:

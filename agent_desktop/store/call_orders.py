@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .clock import iso
+from .clock import iso, parse_iso
 from .dial_retry import DialRetry
 from .tables import reads, writes
 
@@ -131,6 +131,7 @@ def order_json(row: dict) -> dict[str, Any]:
         "imported": row["imported"],
         "dial_failures": row["dial_failures"],
         "dial_failure": row["dial_failure"],
+        "dial_failures_since": row["dial_failures_since"],
     }
 
 
@@ -611,7 +612,8 @@ def record_outcome(
         state = "done"
     db.execute(
         """UPDATE call_orders SET state = ?, outcome = ?, attempts = ?, next_try = ?, fresh = 0,
-                  offered_at = NULL, call_id = NULL, dial_failures = 0, dial_failure = NULL, updated = ?
+                  offered_at = NULL, call_id = NULL, dial_failures = 0, dial_failure = NULL,
+                  dial_failures_since = NULL, updated = ?
            WHERE id = ?""",
         [state, outcome, attempts, next_try, stamp, order_id],
     )
@@ -654,13 +656,15 @@ def record_dial_failure(
     lst = get_list(db, row["list"])
     assert lst is not None
     failures = row["dial_failures"] + 1
-    state = "failed" if retry.gives_up(failures) else "pending"
-    next_try = iso(retry.next_try(now, failures, lst.retry_after_min * 60))
     stamp = iso(now)
+    since = row["dial_failures_since"] if row["dial_failures"] and row["dial_failures_since"] else stamp
+    state = "failed" if retry.gives_up(failures, parse_iso(since), now) else "pending"
+    next_try = iso(retry.next_try(now, failures, lst.retry_after_min * 60))
     db.execute(
         """UPDATE call_orders SET state = ?, outcome = ?, next_try = ?, fresh = 0, offered_at = NULL,
-                  call_id = NULL, dial_failures = ?, dial_failure = ?, updated = ? WHERE id = ?""",
-        [state, NETWORK_ERROR, next_try, failures, reason, stamp, order_id],
+                  call_id = NULL, dial_failures = ?, dial_failure = ?, dial_failures_since = ?, updated = ?
+           WHERE id = ?""",
+        [state, NETWORK_ERROR, next_try, failures, reason, since, stamp, order_id],
     )
     db["call_order_attempts"].insert(
         {
@@ -847,3 +851,34 @@ def do_not_call_list(db: sqlite_utils.Database) -> list[dict]:
 def remove_do_not_call(db: sqlite_utils.Database, number: str) -> bool:
     """Take a number out of the register (its closed orders stay closed: a supervisor re-imports them)."""
     return db.execute("DELETE FROM do_not_call WHERE number = ?", [number]).rowcount > 0
+
+
+@writes(ORDERS, ATTEMPTS)
+def reopen_failed(
+    db: sqlite_utils.Database, list_name: str, outcome: str | None, agent_id: int, now: datetime
+) -> int:
+    """A supervisor gives a list's `failed` orders (only those whose last outcome is `outcome`, when given) another
+    round: pending and due now, attempts and network-failure count cleared, a history row `reopened` (counted 0,
+    by that supervisor) beside the earlier attempts. Returns how many were reopened."""
+    where = "list = ? AND state = 'failed'" + (" AND outcome = ?" if outcome is not None else "")
+    params: list[Any] = [list_name] + ([outcome] if outcome is not None else [])
+    ids = [row[0] for row in db.conn.execute(f"SELECT id FROM call_orders WHERE {where}", params)]
+    stamp = iso(now)
+    for order_id in ids:
+        db.execute(
+            """UPDATE call_orders SET state = 'pending', attempts = 0, next_try = ?, offered_to = NULL,
+                      offered_at = NULL, call_id = NULL, dial_failures = 0, dial_failure = NULL,
+                      dial_failures_since = NULL, updated = ? WHERE id = ?""",
+            [stamp, stamp, order_id],
+        )
+        db["call_order_attempts"].insert(
+            {
+                "order_id": order_id,
+                "agent_id": agent_id,
+                "outcome": "reopened",
+                "counted": 0,
+                "automatic": 0,
+                "at": stamp,
+            }
+        )
+    return len(ids)

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .clock import iso
+from .clock import iso, parse_iso
 from .dial_retry import DialRetry
 from .tables import reads, writes
 
@@ -43,6 +43,7 @@ class Callback:
     next_try: str
     dial_failures: int = 0  # consecutive dials that never reached the phone (the network's failure)
     dial_failure: str | None = None  # the last one's reason: `unresolved`, `no_response`, `refused 503`, …
+    dial_failures_since: str | None = None  # when the first of those consecutive failures happened
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -169,22 +170,26 @@ def record_dial(
     if reached:
         db.execute(
             "UPDATE callbacks SET state = 'done', last_try = ?, call_id = NULL, dial_failures = 0,"
-            " dial_failure = NULL WHERE id = ?",
+            " dial_failure = NULL, dial_failures_since = NULL WHERE id = ?",
             [iso(now), callback_id],
         )
     elif failure is not None:
         retry = retry or DialRetry()
         failures = current.dial_failures + 1
         ceiling_s = (retry_at - now).total_seconds()
+        since = (
+            current.dial_failures_since if current.dial_failures and current.dial_failures_since else iso(now)
+        )
         db.execute(
             "UPDATE callbacks SET state = ?, last_try = ?, next_try = ?, call_id = NULL, dial_failures = ?,"
-            " dial_failure = ? WHERE id = ?",
+            " dial_failure = ?, dial_failures_since = ? WHERE id = ?",
             [
-                "failed" if retry.gives_up(failures) else "pending",
+                "failed" if retry.gives_up(failures, parse_iso(since), now) else "pending",
                 iso(now),
                 iso(retry.next_try(now, failures, ceiling_s)),
                 failures,
                 failure,
+                since,
                 callback_id,
             ],
         )
@@ -193,7 +198,7 @@ def record_dial(
         state = "failed" if attempts >= max_attempts else "pending"
         db.execute(
             "UPDATE callbacks SET state = ?, attempts = ?, last_try = ?, next_try = ?, call_id = NULL,"
-            " dial_failures = 0, dial_failure = NULL WHERE id = ?",
+            " dial_failures = 0, dial_failure = NULL, dial_failures_since = NULL WHERE id = ?",
             [state, attempts, iso(now), iso(retry_at), callback_id],
         )
     return get(db, callback_id)

@@ -452,6 +452,14 @@ def _012_dial_failures(db: sqlite_utils.Database) -> None:
         db[table].add_column("dial_failure", str)
 
 
+def _013_dial_failures_since(db: sqlite_utils.Database) -> None:
+    # When the first of the consecutive network failures happened (UTC ISO-8601; NULL with none): a count alone
+    # cannot tell a trunk outage (many failures within an hour) from a number the trunk refuses for good (failures
+    # spread over a day), so `failed` needs both the count and this age (`[acd] dial_failures_window_h`).
+    for table in ("call_orders", "callbacks"):
+        db[table].add_column("dial_failures_since", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _001_agents_sessions_states_audit,
     _002_preflight_reports,
@@ -465,4 +473,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _010_queue_overrides,
     _011_callbacks_call_id,
     _012_dial_failures,
+    _013_dial_failures_since,
 ]

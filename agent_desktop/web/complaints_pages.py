@@ -103,7 +103,7 @@ def _filters(request: web.Request) -> tuple[str | None, str]:
 @require(ROLE)
 async def list_complaints(request: web.Request) -> web.Response:
     status, deadline = _filters(request)
-    today = working_days.today()
+    today = working_days.today(zone=request.app[keys.CONFIG].timezone)
     rows = await request.app[keys.STORE].read_big(complaints.search, today, status, deadline)
     _audit(request, "complaints_list", status=status or "any", deadline=deadline, rows=len(rows))
     return web.json_response({"today": today.isoformat(), "complaints": rows})
@@ -118,7 +118,9 @@ def _id(request: web.Request) -> int:
 
 @require(ROLE)
 async def get_complaint(request: web.Request) -> web.Response:
-    row = await request.app[keys.STORE].read(complaints.get, _id(request), working_days.today())
+    row = await request.app[keys.STORE].read(
+        complaints.get, _id(request), working_days.today(zone=request.app[keys.CONFIG].timezone)
+    )
     if row is None:
         raise ApiError("not_found", "no such complaint")
     _audit(request, "complaint_read", complaint_id=row["id"])
@@ -166,7 +168,7 @@ async def update_complaint(request: web.Request) -> web.Response:
     store = request.app[keys.STORE]
     complaint_id = _id(request)
     change = _follow_up(await read_json(request))
-    today = working_days.today()
+    today = working_days.today(zone=request.app[keys.CONFIG].timezone)
     current = await store.read(complaints.get, complaint_id, today)
     if current is None:
         raise ApiError("not_found", "no such complaint")
@@ -184,7 +186,7 @@ async def update_complaint(request: web.Request) -> web.Response:
 @require(ROLE)
 async def export_csv(request: web.Request) -> web.Response:
     status, deadline = _filters(request)
-    today = working_days.today()
+    today = working_days.today(zone=request.app[keys.CONFIG].timezone)
     data, count = await request.app[keys.STORE].read_big(_csv_bytes, today, status, deadline)
     _audit(request, "complaints_export", status=status or "any", deadline=deadline, rows=count)
     return web.Response(

@@ -7,6 +7,7 @@ agents record their attempts' outcomes and a tracing case's contacts.
     POST   /api/call-lists/{name}/import[?kind=&skills=&max_attempts=&retry_after_min=&open=…]  CSV body
                                                              (supervisor) -> {imported, updated, created, masked,
                                                                               encoding, list}
+    POST   /api/call-lists/{name}/reopen[?outcome=]          (supervisor, audit-logged) -> {reopened}
     GET    /api/do-not-call                                  (supervisor, audit-logged) -> [{number, added, …}]
     DELETE /api/do-not-call/{number}[?reason=]               (supervisor, audit-logged) -> {removed}
     GET    /api/orders/{id}                    (supervisor, or the agent it was offered to; audit-logged)
@@ -24,6 +25,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -36,7 +38,7 @@ from . import keys
 from .auth import AGENT, require
 from .errors import ApiError
 from .json_body import Pace, read_body, read_json
-from .orders_csv import TIMEZONE, export_csv, parse_orders_csv
+from .orders_csv import export_csv, parse_orders_csv
 from .redact import mask_nrn
 
 SUPERVISOR = "supervisor"
@@ -59,6 +61,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/call-lists", list_lists)
     app.router.add_get("/api/call-lists/{name}/orders", list_orders)
     app.router.add_post("/api/call-lists/{name}/import", import_list)
+    app.router.add_post("/api/call-lists/{name}/reopen", reopen_list)
     app.router.add_get("/api/do-not-call", list_do_not_call)
     app.router.add_delete("/api/do-not-call/{number}", remove_do_not_call)
     app.router.add_get("/api/orders/{order_id}", get_order)
@@ -135,6 +138,22 @@ async def list_orders(request: web.Request) -> web.Response:
 
 
 @require(SUPERVISOR)
+async def reopen_list(request: web.Request) -> web.Response:
+    """The list's failed orders (those whose last outcome is `outcome`, when given: e.g. `network_error` after a
+    trunk outage) get another round; a re-import never reopens them."""
+    lst = await _existing_list(request)
+    outcome = request.query.get("outcome") or None
+    allowed = (*call_orders.OUTCOMES, call_orders.NETWORK_ERROR)
+    if outcome is not None and outcome not in allowed:
+        raise ApiError("bad_request", f"outcome must be one of {', '.join(allowed)}", {"field": "outcome"})
+    reopened = await request.app[keys.STORE].write(
+        call_orders.reopen_failed, lst.name, outcome, _agent_id(request), utcnow()
+    )
+    _audit(request, "call_list_reopen", list=lst.name, outcome=outcome or "any", reopened=reopened)
+    return web.json_response({"reopened": reopened})
+
+
+@require(SUPERVISOR)
 async def import_list(request: web.Request) -> web.Response:
     query = request.query
     try:
@@ -149,7 +168,7 @@ async def import_list(request: web.Request) -> web.Response:
     except ValueError as e:
         raise ApiError("bad_request", str(e)) from None
     data = await read_body(request, MAX_IMPORT_BYTES, IMPORT_TIMEOUT_S, pace=IMPORT_PACE)
-    parsed = await asyncio.to_thread(parse_orders_csv, data)
+    parsed = await asyncio.to_thread(parse_orders_csv, data, centre_zone(request))
     if parsed.errors:
         errors = [
             {"line": e.line, "reason": e.reason, "problems": [p.to_json() for p in e.problems]}
@@ -222,8 +241,13 @@ async def get_order(request: web.Request) -> web.Response:
     return web.json_response(view)
 
 
-def parse_call_back_at(value: Any) -> dt.datetime:
-    """An ISO date-time, in Europe/Brussels unless it carries an offset, within a year from now."""
+def centre_zone(request: web.Request) -> ZoneInfo:
+    """The centre's time zone (`Config.timezone`: the queues' shared zone, as the pages show times in)."""
+    return ZoneInfo(request.app[keys.CONFIG].timezone)
+
+
+def parse_call_back_at(value: Any, zone: ZoneInfo) -> dt.datetime:
+    """An ISO date-time, in the centre's zone unless it carries an offset, within a year from now."""
     if not isinstance(value, str) or len(value) > 40:
         raise ApiError("bad_request", "call_back_at must be an ISO date-time", {"field": "call_back_at"})
     try:
@@ -233,7 +257,7 @@ def parse_call_back_at(value: Any) -> dt.datetime:
             "bad_request", "call_back_at must be an ISO date-time", {"field": "call_back_at"}
         ) from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=TIMEZONE)
+        when = when.replace(tzinfo=zone)
     if when - utcnow() > dt.timedelta(days=366):
         raise ApiError("bad_request", "call_back_at is more than a year away", {"field": "call_back_at"})
     return when
@@ -248,7 +272,7 @@ async def post_outcome(request: web.Request) -> web.Response:
             "bad_request", f"outcome must be one of {', '.join(call_orders.OUTCOMES)}", {"field": "outcome"}
         )
     raw_when = body.get("call_back_at")
-    when = parse_call_back_at(raw_when) if raw_when is not None else None
+    when = parse_call_back_at(raw_when, centre_zone(request)) if raw_when is not None else None
     try:
         order = await request.app[ORDER_DESK].outcome(_agent_id(request), _order_id(request), outcome, when)
     except OrderRefused as e:

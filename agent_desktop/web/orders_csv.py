@@ -27,6 +27,7 @@ from .csv_cells import safe_cell as csv_cell  # one formula-injection and NRN ru
 from .csv_text import decode_csv
 from .redact import mask_nrn
 
+# The centre's zone when none is given (`Config.timezone`: the queues' shared zone, else this).
 TIMEZONE = ZoneInfo("Europe/Brussels")
 OWN = ("number", "name", "priority", "note", "due")
 MAX_COLUMNS = 100
@@ -93,15 +94,16 @@ class BadDue(ValueError):
         self.text = text
 
 
-def parse_due(text: str) -> str:
-    """An ISO date (that day's 00:00) or date-time, in Europe/Brussels unless it carries an offset → UTC ISO."""
+def parse_due(text: str, zone: ZoneInfo = TIMEZONE) -> str:
+    """An ISO date (that day's 00:00) or date-time, in the centre's zone (`zone`) unless it carries an offset →
+    UTC ISO."""
     try:
         if len(text) == 10:
-            when = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), TIMEZONE)
+            when = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), zone)
         else:
             when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
             if when.tzinfo is None:
-                when = when.replace(tzinfo=TIMEZONE)
+                when = when.replace(tzinfo=zone)
     except ValueError:
         raise BadDue(text) from None
     return iso(when)
@@ -170,21 +172,22 @@ def _header(cells: list[str]) -> tuple[list[str], list[Problem]]:
     return names, problems
 
 
-def parse_orders_csv(data: bytes | str) -> ParsedFile:
-    """Every row of an import file validated; `errors` empty means every row may be written."""
+def parse_orders_csv(data: bytes | str, zone: ZoneInfo = TIMEZONE) -> ParsedFile:
+    """Every row of an import file validated; `errors` empty means every row may be written. A `due` without an
+    offset is a time in `zone`, the centre's (`Config.timezone`)."""
     out = ParsedFile()
     text, out.encoding, error = _decode(data)
     if text is None:
         assert error is not None
         out.errors.append(error)
         return out
-    _parse(text, out)
+    _parse(text, out, zone)
     if out.errors:
         out.rows = []  # a bad file imports nothing: nobody may write half of it by mistake
     return out
 
 
-def _parse(text: str, out: ParsedFile) -> None:
+def _parse(text: str, out: ParsedFile, zone: ZoneInfo = TIMEZONE) -> None:
     if not text.strip():
         out.errors.append(
             RowError.of(1, Problem("empty file: the first row must be the header", "empty_file"))
@@ -209,7 +212,7 @@ def _parse(text: str, out: ParsedFile) -> None:
                 continue  # blank lines (a spreadsheet's trailing rows) are not orders
             if len(out.rows) % 5000 == 0:
                 time.sleep(0)  # on the API's thread: let the event loop in now and then
-            row = _row(header, cells, line, out, first_line_of)
+            row = _row(header, cells, line, out, first_line_of, zone)
             if row is not None:
                 out.rows.append(row)
     except csv.Error as e:
@@ -228,7 +231,12 @@ def _parse(text: str, out: ParsedFile) -> None:
 
 
 def _row(
-    header: list[str], cells: list[str], line: int, out: ParsedFile, first_line_of: dict[str, int]
+    header: list[str],
+    cells: list[str],
+    line: int,
+    out: ParsedFile,
+    first_line_of: dict[str, int],
+    zone: ZoneInfo = TIMEZONE,
 ) -> ImportRow | None:
     if len(cells) > len(header):
         text = f"{len(cells)} cells but the header has {len(header)} columns"
@@ -264,7 +272,7 @@ def _row(
     due = None
     if values.get("due"):
         try:
-            due = parse_due(values["due"])
+            due = parse_due(values["due"], zone)
         except BadDue as e:
             reasons.append(Problem(str(e), "due", {"value": e.text}))
 

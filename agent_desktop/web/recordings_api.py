@@ -5,7 +5,7 @@
     GET  /api/recordings/{id}/scores               -> [{id, agent_id, scores, comment, at}]
     POST /api/recordings/{id}/scores {scores: {criterion: 1-5}, comment} -> {id}
 
-Role supervisor. Dates are Europe/Brussels dates, `to` inclusive. Every audio request is audit-logged
+Role supervisor. Dates are the centre's dates (`Config.timezone`), `to` inclusive. Every audio request is audit-logged
 (`recording_play`, with the range asked; `recording_export` with `download=1`, served as an attachment): a
 player fetches a file in several ranges, and any range is a piece of the conversation.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -85,7 +86,9 @@ async def list_recordings(request: web.Request) -> web.Response:
             raise ApiError(
                 "bad_request", "agent must be an agent id (a number)", {"field": "agent"}
             ) from None
-    found = await request.app[keys.STORE].read_big(rows.search, *instants(first, last), queue, agent_id)
+    found = await request.app[keys.STORE].read_big(
+        rows.search, *instants(first, last, ZoneInfo(request.app[keys.CONFIG].timezone)), queue, agent_id
+    )
     return web.json_response(found)
 
 

@@ -120,7 +120,7 @@ async def get_wrapup(request: web.Request) -> web.Response:
     store = request.app[keys.STORE]
     contact = await _own_contact(request, agent)
     wrapup = await store.read(wrapups.get, contact.id)
-    today = working_days.today()
+    today = working_days.today(zone=request.app[keys.CONFIG].timezone)
     return web.json_response(
         {
             "contact": await _contact_json(store, contact),
@@ -166,7 +166,7 @@ async def submit(request: web.Request) -> web.Response:
         stored = await store.read(wrapups.get, contact.id)
         draft, masked = (stored.draft if stored else wrapups.Draft()), False
     check_complete(draft, config.wrapup.outcomes)
-    today = working_days.today()
+    today = working_days.today(zone=request.app[keys.CONFIG].timezone)
     escalation = (
         await _plan_escalation(app, draft, contact, agent, today) if _enabled(draft.escalation) else None
     )

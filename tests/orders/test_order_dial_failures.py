@@ -22,6 +22,7 @@ from agent_desktop.store.clock import parse_iso, utcnow
 from agent_desktop.web import keys
 from agent_desktop.web.orders_api import ORDER_DESK
 from tests.orders.test_order_offers import Citizens, import_list, order_of, outbound
+from tests.orders.test_orders_api import _audit as audit_rows
 from tests.sip.peers import SIPP
 from tests.sip.test_transactions_sipp import SippUas
 from tests.web.queue_desk import one_queue, queue_desk
@@ -152,10 +153,14 @@ async def test_a_trunk_that_never_answers_the_invite_is_a_network_failure_after_
 @pytest.mark.parametrize(
     ("trunk", "failure"), [('trunk_uri = "sip:trunk.invalid"', "unresolved"), ("", "no_route")]
 )
-async def test_a_trunk_that_does_not_resolve_or_no_route_is_retried_then_failed_at_the_cap(
+async def test_a_trunk_that_does_not_resolve_or_no_route_is_retried_then_failed_once_the_window_has_passed(
     tmp_path, web_pki, cards, trunk, failure
 ):
-    tables = "[acd]\ndial_retry_s = 30\ndial_failures_max = 2\n"
+    # The cap (2) alone does not end it: the consecutive failures must also span the window (1 h), which only an
+    # injected clock can show. The trunk watch is kept out of it (10 failures before the trunk counts as down).
+    tables = (
+        "[acd]\ndial_retry_s = 30\ndial_failures_max = 2\ndial_failures_window_h = 1\ntrunk_down_after = 10\n"
+    )
     async with AsyncExitStack() as stack:
         desk = await stack.enter_async_context(
             queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=trunk)
@@ -171,9 +176,11 @@ async def test_a_trunk_that_does_not_resolve_or_no_route_is_retried_then_failed_
         order = await order_of(desk, offer["order_id"])
         assert (order["state"], order["attempts"], order["dial_failures"]) == ("pending", 0, 1)
         due_after(order, 30)
-        # Due again once the short delay is over (not before): the second failure in a row reaches the cap.
+        # Due again once the short delay is over (not before): the second failure in a row reaches the cap, but
+        # the first is only 31 s old: an outage looks the same, so the order stays.
         await outbound(agent)
-        desk.server.app[ORDER_DESK]._clock = lambda: utcnow() + dt.timedelta(seconds=31)
+        order_desk = desk.server.app[ORDER_DESK]
+        order_desk._clock = lambda: utcnow() + dt.timedelta(seconds=31)
         again, _, result = await call_order(agent)
         assert (again["order_id"], again["attempt"], result["outcome"]) == (
             offer["order_id"],
@@ -181,9 +188,17 @@ async def test_a_trunk_that_does_not_resolve_or_no_route_is_retried_then_failed_
             "network_error",
         )
         order = await order_of(desk, offer["order_id"])
+        assert (order["state"], order["attempts"], order["dial_failures"]) == ("pending", 0, 2)
+        due_after({"next_try": (parse_iso(order["next_try"]) - dt.timedelta(seconds=31)).isoformat()}, 60)
+        # An hour after the first failure the number still fails: now it ends.
+        await outbound(agent)
+        order_desk._clock = lambda: utcnow() + dt.timedelta(hours=1, seconds=40)
+        third, _, result = await call_order(agent)
+        assert (third["order_id"], result["outcome"]) == (offer["order_id"], "network_error")
+        order = await order_of(desk, offer["order_id"])
         assert (order["state"], order["attempts"], order["outcome"]) == ("failed", 0, "network_error")
-        assert (order["dial_failures"], order["dial_failure"]) == (2, failure)
-        assert await history(desk, offer["order_id"]) == [("network_error", 0, failure)] * 2
+        assert (order["dial_failures"], order["dial_failure"]) == (3, failure)
+        assert await history(desk, offer["order_id"]) == [("network_error", 0, failure)] * 3
         # The supervisor's list, orders and export say so.
         lists = await (await sup.get(f"{desk.url}/api/call-lists")).json()
         assert [(r["failed"], r["network_errors"], r["attempts"]) for r in lists] == [(1, 1, 0)]
@@ -217,3 +232,46 @@ async def test_a_callback_whose_dial_never_leaves_the_desk_counts_no_attempt(tmp
         assert (callback.state, callback.attempts) == ("pending", 0)
         assert (callback.dial_failures, callback.dial_failure) == (1, "unresolved")
         due_after({"next_try": callback.next_try}, 40)  # not the 45 minutes of a callback not reached
+
+
+async def test_a_supervisor_reopens_a_lists_failed_orders_of_one_outcome(tmp_path, web_pki, cards):
+    # Window 0: the first network failure at the cap (1) ends the order, as after a day of failures.
+    tables = "[acd]\ndial_failures_max = 1\ndial_failures_window_h = 0\ntrunk_down_after = 10\n"
+    async with AsyncExitStack() as stack:
+        desk = await stack.enter_async_context(
+            queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip="")
+        )
+        desk.server.app[keys.CALLS].orders.poll_s = 0.3
+        sup = await stack.enter_async_context(desk.client())
+        assert (await desk.login(sup, "supervisor")).status == 200
+        await import_list(desk, sup, "gone", "number,name\n+32471000041,Weg\n", kind="reserve")
+        agent = await AgentClient(desk, "agent").start(stack)
+        await outbound(agent)
+        offer, _, result = await call_order(agent)
+        assert result["outcome"] == "network_error"
+        assert (await order_of(desk, offer["order_id"]))["state"] == "failed"
+        # An agent may not; another outcome reopens nothing; an unknown one is refused.
+        assert (await agent.http.post(f"{desk.url}/api/call-lists/gone/reopen")).status == 403
+        none = await sup.post(f"{desk.url}/api/call-lists/gone/reopen?outcome=busy")
+        assert (none.status, await none.json()) == (200, {"reopened": 0})
+        bad = await sup.post(f"{desk.url}/api/call-lists/gone/reopen?outcome=sunny")
+        assert bad.status == 400
+        assert (await sup.post(f"{desk.url}/api/call-lists/nope/reopen")).status == 404
+        reopened = await sup.post(f"{desk.url}/api/call-lists/gone/reopen?outcome=network_error")
+        assert (reopened.status, await reopened.json()) == (200, {"reopened": 1})
+        order = await order_of(desk, offer["order_id"])
+        assert (order["state"], order["attempts"], order["dial_failures"], order["dial_failure"]) == (
+            "pending",
+            0,
+            0,
+            None,
+        )
+        assert [h[0] for h in await history(desk, offer["order_id"])] == ["network_error", "reopened"]
+        assert await audit_rows(desk, "call_list_reopen") == [
+            {"list": "gone", "outcome": "busy", "reopened": 0},
+            {"list": "gone", "outcome": "network_error", "reopened": 1},
+        ]
+        # Due now: the agent gets it again.
+        await outbound(agent)
+        again = await agent.next("order.offered", within=5)
+        assert again["order_id"] == offer["order_id"]

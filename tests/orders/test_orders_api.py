@@ -196,6 +196,7 @@ async def test_every_orders_route_declares_its_role(desk: Desk) -> None:
         ("GET", "/api/call-lists"): ("supervisor",),
         ("GET", "/api/call-lists/{name}/orders"): ("supervisor",),
         ("POST", "/api/call-lists/{name}/import"): ("supervisor",),
+        ("POST", "/api/call-lists/{name}/reopen"): ("supervisor",),
         ("GET", "/api/do-not-call"): ("supervisor",),
         ("DELETE", "/api/do-not-call/{number}"): ("supervisor",),
         ("GET", "/api/orders/{order_id}"): ("agent", "supervisor"),

@@ -1,0 +1,165 @@
+"""The desk's view of outbound health (CONTRACT.md "Call orders", trunk watch): is the trunk taking our calls?
+
+Per-order counting cannot tell "the trunk is down" from "this number cannot be reached". So every outbound dial
+the desk makes (orders, callbacks, typed numbers) reports here how it ended: reached the network's far side (it
+rang, was answered, or got the callee's own final status) or failed on the network (`Call.network_failure`).
+`down_after` network failures in a row, the first and last within `within_s`, mean the trunk is down: the desk stops
+offering call orders and callbacks (no point in making every agent click into a failure), the supervisor's wall
+shows `outbound_failing` with the last reason, and the trunk is probed with an OPTIONS every `probe_s` (doubled
+per failed probe or failed trial, at most `MAX_PROBE_S`). A probe answered (a final status below 500, not 408),
+or any dial that reaches the far side (a typed call still goes), ends it. After a probe, the trunk is only
+"suspect": the first dial is the trial — a network failure puts it down again at once (a trunk that answers
+OPTIONS but refuses every INVITE costs one agent's click per probe period, not three), a reached one clears it.
+Inbound calls are not touched. One owner (the app), on the event loop; `clock` is injectable for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from .events import EventBus
+
+log = logging.getLogger(__name__)
+
+MAX_PROBE_S = 600.0
+
+
+@dataclass(frozen=True)
+class TrunkChanged:
+    """Published on the bus when the watch decides the trunk went down (`down`) or came back."""
+
+    down: bool
+    reason: str | None  # the last network failure (`refused 503`, `no_response`, …) while down
+    since: str | None  # UTC ISO-8601 of the moment it went down
+
+
+def probe_answered(status: int | None) -> bool:
+    """An OPTIONS answer that shows the trunk takes requests again: any final status but 408 and 5xx/6xx."""
+    return status is not None and status < 500 and status != 408
+
+
+class TrunkWatch:
+    def __init__(
+        self,
+        bus: EventBus,
+        *,
+        down_after: int = 3,
+        within_s: float = 300.0,
+        probe_s: float = 30.0,
+        probe: Callable[[], Awaitable[int | None]] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._bus = bus
+        self.down_after = down_after
+        self.within_s = within_s
+        self.probe_s = probe_s
+        self._probe = probe
+        self._monotonic = monotonic
+        self._clock = clock
+        self._failures: list[float] = []  # monotonic times of the network failures in a row
+        self.down = False
+        self.suspect = False  # up again after a probe, until a dial reaches the far side
+        self.reason: str | None = None
+        self.since: str | None = None
+        self._delay = probe_s
+        self._prober: asyncio.Task | None = None
+
+    @property
+    def paused(self) -> bool:
+        """No order or callback is offered now."""
+        return self.down
+
+    def alert(self) -> dict | None:
+        """The wall's alert while the trunk is down."""
+        if not self.down:
+            return None
+        return {"kind": "outbound_failing", "queue": "", "reason": self.reason, "since": self.since}
+
+    def dial_ended(self, failure: str | None, reached: bool) -> None:
+        """An outbound dial ended: `failure` (`refused 503`, …) when it never reached the phone for the network's
+        reasons; `reached` when it rang, was answered or got the callee's own final status. A dial that did
+        neither (the agent's CANCEL before any answer) tells nothing."""
+        if failure is not None:
+            self._failed(failure)
+        elif reached:
+            self.reached()
+
+    def _failed(self, failure: str) -> None:
+        now = self._monotonic()
+        self.reason = failure
+        if self.down:
+            self._changed()  # the wall shows the latest reason
+            return
+        if self.suspect:
+            self.suspect = False
+            self._delay = min(self._delay * 2, MAX_PROBE_S)  # the trial failed: probe less often
+            self._go_down()
+            return
+        self._failures = [t for t in self._failures if now - t <= self.within_s]
+        self._failures.append(now)
+        if len(self._failures) >= self.down_after:
+            self._go_down()
+
+    def reached(self) -> None:
+        """An outbound dial reached the far side (it rings or is answered; also told as it happens)."""
+        self._failures.clear()
+        self.suspect = False
+        self._delay = self.probe_s
+        if self.down:
+            log.info("trunk: an outbound call went through: offering orders and callbacks again")
+            self._up()
+
+    def _go_down(self) -> None:
+        self.down = True
+        self.since = self._clock().astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        self._failures.clear()
+        log.warning("trunk: outbound calls failing (%s): orders and callbacks are not offered", self.reason)
+        if self._prober is None or self._prober.done():
+            self._prober = asyncio.get_running_loop().create_task(self._probe_loop(), name="trunk-probe")
+        self._changed()
+
+    def _up(self) -> None:
+        self.down = False
+        self.since = None
+        self._changed()
+
+    async def _probe_loop(self) -> None:
+        while self.down:
+            await asyncio.sleep(self._delay)
+            if not self.down:
+                return
+            if self._probe is None:
+                status = None
+                answered = True  # nothing to probe (no trunk): the next dial is the trial
+            else:
+                try:
+                    status = await self._probe()
+                except Exception:
+                    log.exception("trunk probe failed")
+                    status = None
+                answered = probe_answered(status)
+            if not self.down:
+                return
+            if answered:
+                log.info("trunk: OPTIONS answered %s: offering orders and callbacks again (on trial)", status)
+                self.suspect = True
+                self._up()
+                return
+            self._delay = min(self._delay * 2, MAX_PROBE_S)
+            log.info("trunk: probe %s; next in %.0f s", status or "unanswered", self._delay)
+
+    def _changed(self) -> None:
+        self._bus.publish(TrunkChanged(self.down, self.reason if self.down else None, self.since))
+
+    async def close(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober

@@ -1,0 +1,128 @@
+"""A trunk outage is the desk's, not each order's (CONTRACT.md "Call orders", trunk watch): three outbound dials in a
+row refused by the trunk (503 before any ringing) put the trunk down — no order or callback is offered, the
+supervisor's wall shows `outbound_failing` with the reason — and nothing is failed, even at `dial_failures_max`,
+because the failures do not span `dial_failures_window_h`. The desk probes the trunk with OPTIONS; once the trunk
+answers again the alert clears and offers resume.
+
+The trunk is our SIP endpoint, real over UDP, answering 503 to INVITE and OPTIONS during the outage and taking calls
+afterwards. Agents and the wall are real WebSocket clients (the agent with an aiortc peer)."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+
+import pytest
+
+from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
+from agent_desktop.sip.transaction import make_response
+from agent_desktop.web import keys
+from tests.orders.test_order_dial_failures import call_order
+from tests.orders.test_order_offers import import_list, order_of, outbound
+from tests.web.queue_desk import one_queue, queue_desk
+from tests.web.test_routing import AgentClient
+from tests.web.test_wall_alerts import _wall, kinds
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class OutageTrunk(SipEndpoint):
+    """The operator's trunk: while `down`, every INVITE and OPTIONS gets 503; up, a call rings and is answered."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            EndpointConfig("127.0.0.1", 0, rtp_ports=(47700, 47799), caller_id="trunk"), self._incoming
+        )
+        self.down = True
+        self.options = 0
+
+    def _options_response(self, req):
+        self.options += 1
+        if self.down:
+            return make_response(req, 503)
+        return super()._options_response(req)
+
+    async def _incoming(self, call) -> None:
+        if self.down:
+            await call.reject(503)
+            return
+        await call.ring()
+        await asyncio.sleep(0.2)
+        await call.answer()
+
+    def sip(self) -> str:
+        return f'trunk_uri = "sip:127.0.0.1:{self.port}"\ncaller_id = "025550000"\nring_timeout_s = 32'
+
+
+async def quiet(agent: AgentClient, kind: str, seconds: float) -> None:
+    """No `kind` message reaches the agent for `seconds`."""
+    with pytest.raises(TimeoutError):
+        message = await agent.next(kind, within=seconds)
+        pytest.fail(f"unexpected {message}")
+
+
+async def test_a_trunk_outage_fails_nothing_stops_offers_alerts_the_wall_and_recovery_resumes(
+    tmp_path, web_pki, cards
+):
+    # dial_failures_max = 1: per order, one failure is the cap — only the (24 h) window keeps them open.
+    tables = (
+        "[acd]\noffer_timeout_s = 10\ndial_retry_s = 1\ndial_failures_max = 1\n"
+        "trunk_down_after = 3\ntrunk_probe_s = 1\n"
+    )
+    trunk = OutageTrunk()
+    await trunk.start()
+    try:
+        async with AsyncExitStack() as stack:
+            desk = await stack.enter_async_context(
+                queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=trunk.sip())
+            )
+            desk.server.app[keys.CALLS].orders.poll_s = 0.3
+            sup = await stack.enter_async_context(desk.client())
+            assert (await desk.login(sup, "supervisor")).status == 200
+            wall = await _wall(stack, desk)
+            assert not kinds(wall.alerts, "outbound_failing")
+            csv = "number,name\n" + "".join(f"+3247100003{i},c{i}\n" for i in range(5))
+            await import_list(desk, sup, "outage", csv, kind="reserve")
+            agent = await AgentClient(desk, "agent").start(stack)
+            await outbound(agent)
+            tried = []
+            for _ in range(3):
+                offer, ended, result = await call_order(agent)
+                assert (result["outcome"], ended["failure"], result["sip_status"]) == (
+                    "network_error",
+                    "refused",
+                    503,
+                )
+                tried.append(offer["order_id"])
+                await outbound(agent)
+            # The third failure in a row: the trunk is down. The wall says so, with the reason.
+            alerts = await wall.until(lambda a: bool(kinds(a, "outbound_failing")))
+            (alert,) = kinds(alerts, "outbound_failing")
+            assert alert["reason"] == "refused 503" and alert["since"]
+            # No order is offered while it is down (orders 4 and 5 are due, the agent is in outbound) ...
+            await quiet(agent, "order.offered", 2.5)
+            # ... nor a callback to an available agent.
+            callback_id = await desk.server.app[keys.CALLBACKS].request("+32471000039", "algemeen")
+            await agent.available()
+            await quiet(agent, "callback.offered", 2)
+            # Nothing failed, though each order reached dial_failures_max: an outage ends nothing.
+            for order_id in tried:
+                order = await order_of(desk, order_id)
+                assert (order["state"], order["attempts"], order["dial_failures"]) == ("pending", 0, 1)
+            assert trunk.options >= 1  # the desk probed the trunk with OPTIONS meanwhile
+
+            # The trunk recovers: the next probe is answered, the alert clears and the callback is offered.
+            trunk.down = False
+            await wall.until(lambda a: not kinds(a, "outbound_failing"), within=20)
+            offered = await agent.next("callback.offered", within=10)
+            assert offered["callback_id"] == callback_id
+            await agent.ws.send_json({"type": "callback.reject", "callback_id": callback_id})
+            await outbound(agent)
+            offer = await agent.next("order.offered", within=10)
+            # The trial dial goes through (rings, answered): the trunk is healthy again.
+            await agent.ws.send_json({"type": "order.call", "order_id": offer["order_id"]})
+            await agent.call_state("connected", within=10)
+            assert desk.server.app[keys.CALLS].trunk.down is False
+            assert desk.server.app[keys.CALLS].trunk.suspect is False
+    finally:
+        await trunk.stop()
