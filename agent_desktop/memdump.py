@@ -1,0 +1,68 @@
+"""A bench-only memory dump: with $AGENT_DESKTOP_MEMDUMP set to a file, SIGUSR1 appends to it the live objects
+counted by type and (when `tracemalloc` traces, e.g. PYTHONTRACEMALLOC=10) the allocation sites that grew, both
+as differences from the first dump.
+
+It exists so that `bench/queue_soak.py --memdump` can tell a leak from a plateau in a desk run as its own process.
+No HTTP route, no socket: only the signal of a process the bench started, and only when the variable is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import signal
+import time
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+ENV = "AGENT_DESKTOP_MEMDUMP"
+TOP = 25
+
+
+class MemDump:
+    """The first dump is the baseline; every later one prints what grew since it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._types: Counter[str] | None = None
+        self._snapshot: tracemalloc.Snapshot | None = None
+        self._count = 0
+
+    def dump(self) -> None:
+        gc.collect()
+        types = Counter(type(o).__qualname__ for o in gc.get_objects())
+        lines = [f"== dump {self._count} at {time.time():.0f}: {sum(types.values())} gc-tracked objects"]
+        if self._types is None:
+            self._types = types
+            lines += [f"  {n:8d}  {name}" for name, n in types.most_common(TOP)]
+        else:
+            grown = Counter({k: types[k] - self._types.get(k, 0) for k in types})
+            lines.append("  types grown since dump 0:")
+            lines += [f"  {n:+8d}  {name} (now {types[name]})" for name, n in grown.most_common(TOP) if n > 0]
+        if tracemalloc.is_tracing():
+            snapshot = tracemalloc.take_snapshot().filter_traces(
+                (tracemalloc.Filter(False, tracemalloc.__file__),)
+            )
+            if self._snapshot is None:
+                self._snapshot = snapshot
+            else:
+                lines.append("  allocation sites grown since dump 0 (tracemalloc):")
+                for stat in snapshot.compare_to(self._snapshot, "traceback")[:TOP]:
+                    if stat.size_diff <= 0:
+                        continue
+                    lines.append(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks")
+                    lines += [f"      {frame}" for frame in stat.traceback.format()[-8:]]
+        self._count += 1
+        with self.path.open("a") as out:
+            out.write("\n".join(lines) + "\n")
+
+
+async def on_startup(app: object) -> None:  # noqa: ARG001 - an aiohttp on_startup hook
+    """Installs the SIGUSR1 handler on the running loop; does nothing unless $AGENT_DESKTOP_MEMDUMP is set."""
+    target = os.environ.get(ENV)
+    if not target:
+        return
+    dumper = MemDump(Path(target))
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dumper.dump)
