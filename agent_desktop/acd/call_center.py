@@ -721,8 +721,10 @@ class CallCenter:
         cause = session.leg.cause or "failed"
         if session.outcome is not None:
             return session.outcome
-        if session.direction == "inbound" and not session.answered and cause in CALLER_LEFT:
-            return "abandoned"  # CANCEL while ringing, BYE while queued: before an agent answered
+        # Before an agent's answer reached the caller: CANCEL while ringing, BYE while queued, or a CANCEL that
+        # crossed the agent's click (`answered` is set then, `connected_at` only once the 200 OK is out).
+        if session.direction == "inbound" and session.connected_at is None and cause in CALLER_LEFT:
+            return "abandoned"
         return cause
 
     def _ended(self, session: CallSession) -> None:
