@@ -19,6 +19,8 @@ from pathlib import Path
 
 ENV = "AGENT_DESKTOP_MEMDUMP"
 TOP = 25
+# Per-call objects, always counted: after the run and the SIP timers (64 × T1) every one should be gone.
+WATCH = ("CallSession", "Call", "Dialog", "RtpStream", "ServerTransaction", "ClientTransaction", "Task")
 
 
 class MemDump:
@@ -33,7 +35,10 @@ class MemDump:
     def dump(self) -> None:
         gc.collect()
         types = Counter(type(o).__qualname__ for o in gc.get_objects())
-        lines = [f"== dump {self._count} at {time.time():.0f}: {sum(types.values())} gc-tracked objects"]
+        lines = [
+            f"== dump {self._count} at {time.time():.0f}: {sum(types.values())} gc-tracked objects",
+            "  per call: " + ", ".join(f"{name} {types.get(name, 0)}" for name in WATCH),
+        ]
         if self._types is None:
             self._types = types
             lines += [f"  {n:8d}  {name}" for name, n in types.most_common(TOP)]

@@ -441,6 +441,10 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
         await asyncio.sleep(2.0)  # the last wrap-ups, the store's queued writes
         sampler.cancel()
         curve.append(take_sample(desk, loop.time() - t0, tasks, bool(args.memdump)))
+        # The SIP transactions of the last calls live 64 × T1 more (RFC 3261 timers J, K, H): then every
+        # per-call object, socket and thread of the run should be gone.
+        await asyncio.sleep(args.settle)
+        curve.append(take_sample(desk, loop.time() - t0, tasks, bool(args.memdump)))
         rss_after = desk.rss_mb()
         agent_states = {a.state for a in agents}
         probe.stdin.close()
@@ -570,7 +574,10 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
         f"desk RSS: {rss_start:.1f} MB agents in, {rss_before:.1f} MB after the warm-up, {rss_after:.1f} MB after "
         f"the run ({rss_after - rss_before:+.1f} MB)"
     )
-    print(f"desk over time (every {args.sample_every:.0f} s; the last row after the drain):")
+    print(
+        f"desk over time (every {args.sample_every:.0f} s; the last rows: 2 s after the last call ended, then "
+        f"{args.settle:.0f} s later):"
+    )
     print("      t s   dialled   ended   RSS MB   fds  threads")
     for c in curve:
         print(f"  {c.t:7.0f}  {c.dialled:8d}  {c.ended:6d}  {c.rss_mb:7.1f}  {c.fds:4d}  {c.threads:7d}")
@@ -598,6 +605,11 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
         problems.append(f"{len(desk_open)} desk rows never ended")
     if desk_lost:
         problems.append(f"{len(desk_lost)} desk rows ended neither answered nor abandoned")
+    start_fds, end_fds = curve[0].fds, curve[-1].fds
+    if end_fds > start_fds:
+        problems.append(f"the desk holds {end_fds - start_fds} more fds after the run than before it")
+    if curve[-1].threads > curve[0].threads:
+        problems.append(f"the desk runs {curve[-1].threads - curve[0].threads} more threads after the run")
     if agent_states != {"available"}:
         problems.append(f"agents left in {sorted(agent_states - {'available'})}")
     if missing:
@@ -630,6 +642,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
         "--sample-every", type=float, default=30.0, help="s between samples of the desk's RSS, fds, threads"
+    )
+    parser.add_argument(
+        "--settle", type=float, default=35.0, help="s after the run before the last sample (SIP timers: 32 s)"
     )
     parser.add_argument(
         "--memdump",
