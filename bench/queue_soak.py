@@ -656,7 +656,7 @@ def main() -> None:
         type=int,
         default=0,
         metavar="FRAMES",
-        help="with --memdump: trace allocations (slow)",
+        help="with --memdump: trace allocations (1 is enough; it slows the desk, and its RSS is no figure then)",
     )
     args = parser.parse_args()
     if args.memdump:
