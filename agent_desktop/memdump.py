@@ -39,6 +39,7 @@ class MemDump:
             f"== dump {self._count} at {time.time():.0f}: {sum(types.values())} gc-tracked objects",
             "  per call: " + ", ".join(f"{name} {types.get(name, 0)}" for name in WATCH),
         ]
+        lines += _holders(("CallSession", "Call"))
         if self._types is None:
             self._types = types
             lines += [f"  {n:8d}  {name}" for name, n in types.most_common(TOP)]
@@ -64,6 +65,37 @@ class MemDump:
         self._count += 1
         with self.path.open("a") as out:
             out.write("\n".join(lines) + "\n")
+
+
+def _holders(names: tuple[str, ...], most: int = 3) -> list[str]:
+    """Who keeps the first few live objects of each type in `names`: their referrers' types, two levels up (a
+    per-call object alive long after its call names the table or closure that forgot it)."""
+    out = []
+    for name in names:
+        found = [o for o in gc.get_objects() if type(o).__qualname__ == name][:most]
+        for obj in found:
+            chains = []
+            refs = gc.get_referrers(obj)
+            for ref in refs:
+                if ref is found or type(ref).__name__ == "frame":
+                    continue
+                ups = sorted(
+                    {_describe(r) for r in gc.get_referrers(ref) if r is not refs and r is not found}
+                )[:4]
+                chains.append(f"{_describe(ref)} <- {', '.join(ups)}")
+            out.append(
+                f"  held: {name} {getattr(obj, 'id', '') or getattr(obj, 'call_id', '')}: "
+                + " | ".join(chains[:6])
+            )
+    return out
+
+
+def _describe(obj: object) -> str:
+    if isinstance(obj, dict):
+        return f"dict({', '.join(sorted(map(str, obj))[:3])})"
+    if callable(obj) and hasattr(obj, "__qualname__"):
+        return f"{type(obj).__name__} {obj.__qualname__}"
+    return type(obj).__qualname__
 
 
 async def on_startup(app: object) -> None:  # noqa: ARG001 - an aiohttp on_startup hook
