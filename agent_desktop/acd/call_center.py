@@ -313,7 +313,9 @@ class CallCenter:
 
     def join(self, session: CallSession, queue: Queue) -> None:
         """The caller joins the queue's waiting line (ringing an agent at once counts as waiting)."""
-        if session.waiting or session.closed:
+        # A leg can end before its script's first step (uvloop reads a CANCEL in the same go as its INVITE):
+        # `_ended` has run and nothing would take the caller out of the line again.
+        if session.waiting or session.closed or session.leg.state == "ended":
             return
         session.waiting = True
         queue.waiting.append(session)
