@@ -39,7 +39,7 @@ class MemDump:
             f"== dump {self._count} at {time.time():.0f}: {sum(types.values())} gc-tracked objects",
             "  per call: " + ", ".join(f"{name} {types.get(name, 0)}" for name in WATCH),
         ]
-        lines += _holders(("CallSession", "Call"))
+        lines += _holders(("CallSession", "Call", "RtpStream"))
         if self._types is None:
             self._types = types
             lines += [f"  {n:8d}  {name}" for name, n in types.most_common(TOP)]
