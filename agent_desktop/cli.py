@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from . import memdump
 from .config import DEMO_CONFIG, ENV_CONFIG, Config, ConfigError, load_config
 from .logs import setup_logging
 
@@ -75,6 +76,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
     app = create_app(config)
+    if os.environ.get(memdump.ENV):  # bench only (bench/queue_soak.py --memdump): SIGUSR1 dumps memory
+        app.on_startup.append(memdump.on_startup)
     print(
         f"Agent Desktop serving on http://{host}:{port} (public URL {config.server.public_url})", flush=True
     )

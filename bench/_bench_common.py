@@ -174,6 +174,11 @@ class Desk:
         assert self.proc is not None
         return len(os.listdir(f"/proc/{self.proc.pid}/task"))
 
+    def fds(self) -> int:
+        """Open file descriptors of the desk (sockets, the database, logs): a leak of any shows here."""
+        assert self.proc is not None
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
     def rss_mb(self) -> float:
         assert self.proc is not None
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():

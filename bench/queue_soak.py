@@ -32,7 +32,9 @@ import contextlib
 import heapq
 import json
 import math
+import os
 import random
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -58,6 +60,8 @@ from _bench_common import (
     pct,
     write_cards,
 )
+
+from agent_desktop.memdump import ENV as memdump_env
 
 QUEUE = """
 [acd]
@@ -121,6 +125,7 @@ class SoakAgent:
         self.offered = 0
         self.answered: set[str] = set()
         self.paused = 0  # offers rung out (break / no_answer)
+        self.state = "offline"  # the last agent.state the desk sent: all `available` once the run drained
         self.errors: list[dict] = []
         self.cycles: list[float] = []  # call.offered -> available again, seconds
         self._offered_at: float | None = None
@@ -194,6 +199,7 @@ class SoakAgent:
             elif kind == "call.state" and m["state"] == "ended":
                 self.track.talking.clear()
             elif kind == "agent.state":
+                self.state = m["state"]
                 if m["state"] == "wrap_up":
                     self._later(self.wrap_s, self.send, {"type": "agent.state", "state": "available"})
                 elif m["state"] == "break":  # an offer rang out (it should not): back to work, counted
@@ -317,6 +323,44 @@ def desk_rows(db_path: Path) -> list[dict]:
         db.close()
 
 
+@dataclass
+class Sample:
+    t: float  # s since the first arrival was scheduled
+    dialled: int
+    ended: int
+    rss_mb: float
+    fds: int
+    threads: int
+
+
+def take_sample(desk: Desk, t: float, callers: list, memdump: bool) -> Sample:
+    sample = Sample(
+        t=t,
+        dialled=len(callers),
+        ended=sum(1 for c in callers if c.done()),
+        rss_mb=desk.rss_mb(),
+        fds=desk.fds(),
+        threads=desk.threads(),
+    )
+    if memdump:
+        os.kill(desk.proc.pid, signal.SIGUSR1)
+    return sample
+
+
+async def sample_desk(
+    desk: Desk, every: float, t0: float, callers: list, out: list[Sample], memdump: bool, agents: list
+) -> None:
+    """Every `every` s: the desk's RSS, open fds and threads against the calls so far, so a long run shows a
+    curve (a plateau or a slope), not two points. With --memdump, a SIGUSR1 after each sample makes the desk
+    append its object counts and tracemalloc differences (agent_desktop/memdump.py)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        out.append(take_sample(desk, loop.time() - t0, callers, memdump))
+        for agent in agents:  # the load process keeps no per-frame history over a long run
+            agent.track.sent.clear()
+        await asyncio.sleep(every)
+
+
 def figures(waits: list[float]) -> str:
     if not waits:
         return "n=0"
@@ -329,11 +373,16 @@ def figures(waits: list[float]) -> str:
 async def run(args: argparse.Namespace, tmp: Path) -> int:
     from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
 
-    received: list = []
+    received: deque = deque(maxlen=1)  # unused here: a list would grow with every frame of a long run
     install_receive_hook(received)  # agents' receivers: arrivals only (never the desk: it is its own process)
     pki, cards = make_pki_and_cards(args.agents + 1)
     card_paths = write_cards(tmp, cards)
-    desk = Desk(tmp, pki, cards)
+    env = {}
+    if args.memdump:
+        env[memdump_env] = args.memdump  # made absolute in main()
+        if args.tracemalloc:
+            env["PYTHONTRACEMALLOC"] = str(args.tracemalloc)
+    desk = Desk(tmp, pki, cards, env=env)
     desk.config_path.write_text(desk.config_path.read_text() + QUEUE)
     desk.start()
     probe = None
@@ -375,6 +424,10 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
         tasks = []
         rss_before = cpu_before = 0.0
         late: list[float] = []
+        curve: list[Sample] = []
+        sampler = asyncio.create_task(
+            sample_desk(desk, args.sample_every, t0, tasks, curve, bool(args.memdump), agents)
+        )
         for i, r in enumerate(everyone):
             if i == len(warm):
                 await asyncio.sleep(max(0.0, t0 + r.scheduled - 1.0 - loop.time()))
@@ -386,7 +439,14 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
         drain_until[0] = loop.time() + args.drain
         await asyncio.gather(*tasks)
         await asyncio.sleep(2.0)  # the last wrap-ups, the store's queued writes
+        sampler.cancel()
+        curve.append(take_sample(desk, loop.time() - t0, tasks, bool(args.memdump)))
+        # The SIP transactions of the last calls live 64 × T1 more (RFC 3261 timers J, K, H): then every
+        # per-call object, socket and thread of the run should be gone.
+        await asyncio.sleep(args.settle)
+        curve.append(take_sample(desk, loop.time() - t0, tasks, bool(args.memdump)))
         rss_after = desk.rss_mb()
+        agent_states = {a.state for a in agents}
         probe.stdin.close()
         report = await loop.run_in_executor(None, probe.stdout.readline)
         samples = json.loads(report)["samples"]
@@ -515,6 +575,21 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
         f"the run ({rss_after - rss_before:+.1f} MB)"
     )
     print(
+        f"desk over time (every {args.sample_every:.0f} s; the last rows: 2 s after the last call ended, then "
+        f"{args.settle:.0f} s later):"
+    )
+    print("      t s   dialled   ended   RSS MB   fds  threads")
+    for c in curve:
+        print(f"  {c.t:7.0f}  {c.dialled:8d}  {c.ended:6d}  {c.rss_mb:7.1f}  {c.fds:4d}  {c.threads:7d}")
+    per_call = [
+        (b.rss_mb - a.rss_mb) * 1024 / (b.ended - a.ended)
+        for a, b in zip(curve, curve[1:], strict=False)
+        if b.ended > a.ended
+    ]
+    if per_call:
+        print(f"  RSS per ended call between samples, KB: {' '.join(f'{k:.1f}' for k in per_call)}")
+    print(f"agents' last state: {sorted(agent_states)}")
+    print(
         f"event loop (GET /api/me every 50 ms, {len(window)} in the window): p50 {pct(window, 50):.1f} ms, "
         f"p99 {pct(window, 99):.1f} ms, worst {max(window):.1f} ms (whole run worst {max(lat):.1f} ms)"
     )
@@ -530,6 +605,13 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
         problems.append(f"{len(desk_open)} desk rows never ended")
     if desk_lost:
         problems.append(f"{len(desk_lost)} desk rows ended neither answered nor abandoned")
+    start_fds, end_fds = curve[0].fds, curve[-1].fds
+    if end_fds > start_fds:
+        problems.append(f"the desk holds {end_fds - start_fds} more fds after the run than before it")
+    if curve[-1].threads > curve[0].threads:
+        problems.append(f"the desk runs {curve[-1].threads - curve[0].threads} more threads after the run")
+    if agent_states != {"available"}:
+        problems.append(f"agents left in {sorted(agent_states - {'available'})}")
     if missing:
         problems.append(f"{len(missing)} calls with no desk row")
     if problems:
@@ -558,7 +640,27 @@ def main() -> None:
         "--drain", type=float, default=60.0, help="s after the last arrival for every call to end"
     )
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--sample-every", type=float, default=30.0, help="s between samples of the desk's RSS, fds, threads"
+    )
+    parser.add_argument(
+        "--settle", type=float, default=35.0, help="s after the run before the last sample (SIP timers: 32 s)"
+    )
+    parser.add_argument(
+        "--memdump",
+        metavar="FILE",
+        help="the desk appends object counts by type (and tracemalloc's grown sites) to FILE at each sample",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="with --memdump: trace allocations (1 is enough; it slows the desk, and its RSS is no figure then)",
+    )
     args = parser.parse_args()
+    if args.memdump:
+        args.memdump = str(Path(args.memdump).resolve())  # the desk runs in another folder
     if args.role == "probe":
         asyncio.run(role_probe(args))
         return

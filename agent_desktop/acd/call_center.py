@@ -381,7 +381,9 @@ class CallCenter:
 
     def join(self, session: CallSession, queue: Queue) -> None:
         """The caller joins the queue's waiting line (ringing an agent at once counts as waiting)."""
-        if session.waiting or session.closed:
+        # A leg can end before its script's first step (uvloop reads a CANCEL in the same go as its INVITE):
+        # `_ended` has run and nothing would take the caller out of the line again.
+        if session.waiting or session.closed or session.leg.state == "ended":
             return
         session.waiting = True
         queue.join_line(session)
@@ -821,8 +823,10 @@ class CallCenter:
         cause = session.leg.cause or "failed"
         if session.outcome is not None:
             return session.outcome
-        if session.direction == "inbound" and not session.answered and cause in CALLER_LEFT:
-            return "abandoned"  # CANCEL while ringing, BYE while queued: before an agent answered
+        # Before an agent's answer reached the caller: CANCEL while ringing, BYE while queued, or a CANCEL that
+        # crossed the agent's click (`answered` is set then, `connected_at` only once the 200 OK is out).
+        if session.direction == "inbound" and session.connected_at is None and cause in CALLER_LEFT:
+            return "abandoned"
         return cause
 
     def _ended(self, session: CallSession) -> None:

@@ -83,6 +83,7 @@ class Call:
         self._offer_timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task | None = None
         self._hangup_requested = False
+        self._answering: asyncio.Future[None] | None = None  # the one answer in progress (inbound)
         self._sdp_session = new_session_id()
         self._sdp_version = 0
         self._local_direction = "sendrecv"
@@ -241,9 +242,16 @@ class Call:
         self._set_state("ringing")
 
     async def answer(self) -> None:
-        """Inbound: 200 OK with the SDP answer; RTP flows from here."""
+        """Inbound: 200 OK with the SDP answer; RTP flows from here. Two answers at once (a queue's script and an
+        agent) share one: each would otherwise bind its own RTP stream and the later one orphan the first."""
         if self.direction != "inbound" or self.state not in ("offered", "ringing"):
             raise RuntimeError(f"cannot answer a call in state {self.state}")
+        if self._answering is None:
+            self._answering = asyncio.ensure_future(self._answer())
+        # Shielded: a waiter cancelled (the queue's music task when the agent answers) leaves the answer going.
+        await asyncio.shield(self._answering)
+
+    async def _answer(self) -> None:
         if self._offer_timer is not None:
             self._offer_timer.cancel()
         try:
