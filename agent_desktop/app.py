@@ -195,7 +195,7 @@ def create_app(config: Config) -> web.Application:
         session_alive=lambda conn: session_alive(store, conn.session_id),
     )
     hub_ref.append(hub)
-    order_desk = OrderDesk(store, dial_retry=dial_retry)
+    order_desk = OrderDesk(store, dial_retry=dial_retry, timezone=config.timezone)
     app[orders_api.ORDER_DESK] = order_desk
     # Preview dialing (§11): offers to agents in `outbound` (or blended), `order.call/skip`, automatic outcomes.
     calls.orders = OrderOffers(orders=order_desk, calls=calls, states=states, bus=bus, blend=config.acd.blend)

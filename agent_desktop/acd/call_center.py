@@ -874,7 +874,8 @@ class CallCenter:
             failure = leg.network_failure
             self.trunk.dial_ended(
                 failure_text(failure, leg.final_status) if failure else None,
-                reached=session.answered or leg.rang or leg.final_status is not None,
+                # not any final status: a 487 or 408 after our own CANCEL says nothing of the trunk
+                reached=session.answered or leg.rang or leg.callee_refused,
             )
         self.bus.publish(
             CallStateChanged(

@@ -103,14 +103,20 @@ def list_settings(
 
 class _Eligible:
     """Whether an agent may get orders of a list now: the list's skills are all the agent's, and the list's
-    calling hours (Europe/Brussels; holidays are not closed days for a list: it has ranges only) are open."""
+    calling hours (on the centre's clock, `Config.timezone`, as the pages show them; holidays are not closed days
+    for a list: it has ranges only) are open."""
 
     def __init__(
-        self, skills: Iterable[str], now: dt.datetime, hours: dict[tuple[str, ...], OpeningHours]
+        self,
+        skills: Iterable[str],
+        now: dt.datetime,
+        hours: dict[tuple[str, ...], OpeningHours],
+        timezone: str = "Europe/Brussels",
     ) -> None:
         self.skills = frozenset(skills)
         self.now = now
         self._hours = hours  # parsed ranges, shared by the desk's claims
+        self._timezone = timezone
 
     def __call__(self, lst: CallList) -> bool:
         if not set(lst.skills) <= self.skills:
@@ -119,7 +125,9 @@ class _Eligible:
             return True
         hours = self._hours.get(lst.open)
         if hours is None:
-            hours = OpeningHours.from_config(lst.open, holidays="none", where=f"list {lst.name} open")
+            hours = OpeningHours.from_config(
+                lst.open, self._timezone, holidays="none", where=f"list {lst.name} open"
+            )
             self._hours[lst.open] = hours
         return hours.is_open(self.now)
 
@@ -154,11 +162,16 @@ class OrderDesk:
     """Offers, outcomes, skips and contacts of call orders through the store. `clock` is injectable for tests."""
 
     def __init__(
-        self, store: Store, clock: Callable[[], dt.datetime] = utcnow, dial_retry: DialRetry | None = None
+        self,
+        store: Store,
+        clock: Callable[[], dt.datetime] = utcnow,
+        dial_retry: DialRetry | None = None,
+        timezone: str = "Europe/Brussels",
     ) -> None:
         self._store = store
         self._clock = clock
         self.dial_retry = dial_retry or DialRetry()
+        self._timezone = timezone  # the centre's (`Config.timezone`): lists' calling hours are on its clock
         self._waiting: list[tuple[int, frozenset[str], asyncio.Future]] = []
         self._claiming = False
         self._hours: dict[tuple[str, ...], OpeningHours] = {}
@@ -186,7 +199,9 @@ class OrderDesk:
     def _claim_waiting(self) -> None:
         batch, self._waiting = self._waiting, []
         now = self._clock()
-        requests = [(agent_id, _Eligible(skills, now, self._hours)) for agent_id, skills, _ in batch]
+        requests = [
+            (agent_id, _Eligible(skills, now, self._hours, self._timezone)) for agent_id, skills, _ in batch
+        ]
         job = self._store.post(call_orders.claim_many, requests, now)
         job.add_done_callback(lambda done: self._claimed(batch, done))
 

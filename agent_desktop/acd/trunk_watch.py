@@ -6,8 +6,9 @@ rang, was answered, or got the callee's own final status) or failed on the netwo
 `down_after` network failures in a row, the first and last within `within_s`, mean the trunk is down: the desk stops
 offering call orders and callbacks (no point in making every agent click into a failure), the supervisor's wall
 shows `outbound_failing` with the last reason, and the trunk is probed with an OPTIONS every `probe_s` (doubled
-per failed probe or failed trial, at most `MAX_PROBE_S`). A probe answered (a final status below 500, not 408),
-or any dial that reaches the far side (a typed call still goes), ends it. After a probe, the trunk is only
+per failed probe or failed trial, at most `MAX_PROBE_S`). A probe answered (a final status below 500, not 408; or
+501), or any dial that reaches the far side (a typed call still goes), ends it; so does a probe left unanswered
+while the trunk has never answered one (a trunk that drops OPTIONS cannot stop offers for good). After a probe, the trunk is only
 "suspect": the first dial is the trial — a network failure puts it down again at once (a trunk that answers
 OPTIONS but refuses every INVITE costs one agent's click per probe period, not three), a reached one clears it.
 Inbound calls are not touched. One owner (the app), on the event loop; `clock` is injectable for tests.
@@ -40,8 +41,9 @@ class TrunkChanged:
 
 
 def probe_answered(status: int | None) -> bool:
-    """An OPTIONS answer that shows the trunk takes requests again: any final status but 408 and 5xx/6xx."""
-    return status is not None and status < 500 and status != 408
+    """An OPTIONS answer that shows the trunk takes requests again: any final status but 408 and 5xx/6xx; 501 Not
+    Implemented is a trunk that read the request and does not do OPTIONS (RFC 3261 §8.2.1), not one that is down."""
+    return status is not None and (status == 501 or (status < 500 and status != 408))
 
 
 class TrunkWatch:
@@ -70,6 +72,9 @@ class TrunkWatch:
         self.since: str | None = None
         self._delay = probe_s
         self._prober: asyncio.Task | None = None
+        # The trunk has answered an OPTIONS (any final status) since the desk started. Until it has, an unanswered
+        # probe tells nothing (many trunks drop OPTIONS): it cannot keep offers stopped, the next dial is the trial.
+        self._options_heard = False
 
     @property
     def paused(self) -> bool:
@@ -144,11 +149,16 @@ class TrunkWatch:
                 except Exception:
                     log.exception("trunk probe failed")
                     status = None
-                answered = probe_answered(status)
+                if status is not None:
+                    self._options_heard = True
+                answered = probe_answered(status) or (status is None and not self._options_heard)
             if not self.down:
                 return
             if answered:
-                log.info("trunk: OPTIONS answered %s: offering orders and callbacks again (on trial)", status)
+                log.info(
+                    "trunk: OPTIONS %s: offering orders and callbacks again (on trial)",
+                    f"answered {status}" if status is not None else "unanswered (never answered here)",
+                )
                 self.suspect = True
                 self._up()
                 return

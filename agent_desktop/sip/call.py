@@ -67,6 +67,9 @@ class Call:
         self.final_status: int | None = None  # an outbound INVITE's final failure response (404, 486, …)
         self.network_failure: NetworkFailure | None = None  # an outbound call that never reached the callee
         self.rang = False  # an outbound INVITE got a 180/183: the trunk took it to the callee's phone
+        # An outbound INVITE's final failure is the callee's own answer (404, 486, 6xx…) before any ringing: neither
+        # the network's refusal nor the answer to our CANCEL (the agent's hang-up, the ring time-out).
+        self.callee_refused = False
         self.on_state: Callable[[Call], None] | None = None
         self.media: RtpStream | None = None
         self.transferred_to: str | None = None
@@ -396,6 +399,8 @@ class Call:
                         self.network_failure = "no_response"
                     elif status in _NETWORK_STATUSES or 500 <= status < 600:
                         self.network_failure = "refused"
+                    else:
+                        self.callee_refused = True
                 self._set_state("ended", self._cause_for(status, cancel_sent))
                 return
 

@@ -57,7 +57,7 @@ MAX_REASON = 200
 
 def setup(app: web.Application) -> None:
     if ORDER_DESK not in app:  # the serving app makes it first: its /ws offers share it
-        app[ORDER_DESK] = OrderDesk(app[keys.STORE])
+        app[ORDER_DESK] = OrderDesk(app[keys.STORE], timezone=app[keys.CONFIG].timezone)
     app.router.add_get("/api/call-lists", list_lists)
     app.router.add_get("/api/call-lists/{name}/orders", list_orders)
     app.router.add_post("/api/call-lists/{name}/import", import_list)

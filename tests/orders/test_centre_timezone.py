@@ -43,3 +43,29 @@ async def test_due_and_call_back_at_are_read_in_the_centres_time_zone(tmp_path, 
         assert response.status == 200, await response.text()
         order = await order_of(desk, offer["order_id"])
         assert parse_iso(order["next_try"]) == local.replace(tzinfo=NEW_YORK).astimezone(dt.UTC)
+
+
+def _open_here_not_in_brussels() -> tuple[str, str]:
+    """A centre's zone and a calling-hours range of that zone that is open now but closed now in Brussels (6 to 8
+    hours away), the range not crossing the centre's midnight."""
+    for zone in ("Asia/Tokyo", "America/New_York"):
+        hour = dt.datetime.now(ZoneInfo(zone)).hour
+        if 2 <= hour <= 21:
+            return zone, f"mon-sun%20{hour - 1:02d}:00-{hour + 2:02d}:00"
+    raise AssertionError("one of them is between 02:00 and 22:00 at any time")
+
+
+async def test_a_lists_calling_hours_are_the_centres(tmp_path, web_pki, cards):
+    # The pages show a list's calling hours on the centre's clock; the desk must offer by the same clock, not by
+    # Brussels' (there, this range is closed now).
+    zone, hours = _open_here_not_in_brussels()
+    config = one_queue(queue=f'timezone = "{zone}"\n')
+    async with AsyncExitStack() as stack:
+        desk = await stack.enter_async_context(queue_desk(tmp_path, web_pki, cards, config))
+        sup = await stack.enter_async_context(desk.client())
+        assert (await desk.login(sup, "supervisor")).status == 200
+        await import_list(desk, sup, "hours", "number,name\n+32471000054,Open\n", kind="reserve", open=hours)
+        agent = await AgentClient(desk, "agent").start(stack)
+        await outbound(agent)
+        offer = await agent.next("order.offered", within=5)
+        assert offer["name"] == "Open"

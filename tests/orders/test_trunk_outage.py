@@ -35,6 +35,7 @@ class OutageTrunk(SipEndpoint):
         )
         self.down = True
         self.options = 0
+        self.hold = False  # up but slow: an INVITE gets its 100 Trying and nothing more until it is cancelled
 
     def _options_response(self, req):
         self.options += 1
@@ -43,6 +44,8 @@ class OutageTrunk(SipEndpoint):
         return super()._options_response(req)
 
     async def _incoming(self, call) -> None:
+        if self.hold:
+            return
         if self.down:
             await call.reject(503)
             return
@@ -124,5 +127,34 @@ async def test_a_trunk_outage_fails_nothing_stops_offers_alerts_the_wall_and_rec
             await agent.call_state("connected", within=10)
             assert desk.server.app[keys.CALLS].trunk.down is False
             assert desk.server.app[keys.CALLS].trunk.suspect is False
+    finally:
+        await trunk.stop()
+
+
+async def test_a_dial_hung_up_before_it_rings_does_not_bring_a_down_trunk_back(tmp_path, web_pki, cards):
+    # The agent's own hang-up before any ringing ends the INVITE with the trunk's 487 (or our Timer B's 408): that
+    # answers our CANCEL, not the callee, and says nothing of the trunk. Only a ring, an answer or the callee's own
+    # final status clear an outage. No probe here (600 s): only the dials decide.
+    tables = "[acd]\ntrunk_down_after = 3\ntrunk_probe_s = 600\n"
+    trunk = OutageTrunk()
+    await trunk.start()
+    try:
+        async with AsyncExitStack() as stack:
+            desk = await stack.enter_async_context(
+                queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=trunk.sip())
+            )
+            watch = desk.server.app[keys.CALLS].trunk
+            agent = await AgentClient(desk, "agent").start(stack)
+            for _ in range(3):  # typed calls refused by the trunk: it is down
+                await agent.ws.send_json({"type": "call.dial", "number": "0470999888"})
+                await agent.call_state("ended", within=10)
+            assert watch.down
+            trunk.hold = True
+            await agent.ws.send_json({"type": "call.dial", "number": "0470999888"})
+            dialing = await agent.next("call.state")
+            await asyncio.sleep(0.5)  # the trunk's 100 Trying is in: the hang-up CANCELs
+            await agent.ws.send_json({"type": "call.hangup", "call_id": dialing["call_id"]})
+            await agent.call_state("ended", within=10)
+            assert watch.down, "the agent's CANCEL before any ringing brought the trunk back"
     finally:
         await trunk.stop()
