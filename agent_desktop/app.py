@@ -188,6 +188,8 @@ def create_app(config: Config) -> web.Application:
             "calls": calls.calls_for(agent.id),
             "callback_offer": calls.callback_offer_for(agent.id),
             "rtc": media.has_audio(agent.id),
+            # The trunk is down: no order or callback is offered (then `outbound.paused` on each change).
+            "outbound_paused": calls.outbound_paused,
             # The centre's own names of its queues, for every queue the pages may name (queue_name.js).
             "queue_labels": {q.name: q.config.labels for q in directory.queues.values() if q.config.labels},
             **rtc.browser_rtc(agent.id),

@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from agent_desktop.eid.nrn import make_test_nrn
 from e2e.conftest import login
+from e2e.pages.supervisor import SupervisorPages
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -129,3 +130,86 @@ def test_supervisor_uploads_a_list_follows_it_exports_it_and_keeps_the_register(
     page.get_by_test_id("dnc-confirm-yes").click()
     expect(entry).to_have_count(0)
     assert all(e["number"] != BARRED for e in page.request.get(f"{demo_desk.url}/api/do-not-call").json())
+
+
+REOPEN_LIST = "heropen-e2e"
+
+
+def test_supervisor_reopens_a_lists_failed_orders_after_saying_how_many(page: Page, demo_desk, artifacts):
+    """After an outage: the list's orders failed on the network are called again (or all its failed ones), after
+    a confirmation that says how many; the answer's count is shown and the figures follow. nl/fr/en, nothing cut
+    off at 1280×720."""
+    login(page, demo_desk)
+    csv = "number,name\n" + "".join(f"0471 00 00 6{i},Burger {i}\n" for i in range(5))
+    answer = page.request.post(
+        f"{demo_desk.url}/api/call-lists/{REOPEN_LIST}/import?kind=reserve",
+        data=csv,
+        headers={"Content-Type": "text/csv"},
+    )
+    assert answer.ok, answer.text()
+    # Three failed for good: two on the network (a long outage), one the citizen never answered.
+    with contextlib.closing(sqlite3.connect(demo_desk.database)) as db, db:
+        for number, outcome, failure in (
+            ("+32471000060", "network_error", "refused 503"),
+            ("+32471000061", "network_error", "no_response"),
+            ("+32471000062", "no_answer", None),
+        ):
+            db.execute(
+                "UPDATE call_orders SET state = 'failed', outcome = ?, dial_failure = ?, attempts = 2"
+                " WHERE list = ? AND number = ?",
+                [outcome, failure, REOPEN_LIST, number],
+            )
+    sup = SupervisorPages(page, demo_desk.url)
+    sup.open("/supervisor/orders")
+    row = sup.call_list(REOPEN_LIST)
+    expect(row).to_have_attribute("data-failed", "3")
+
+    # Asked, then cancelled: nothing changes.
+    dialog = sup.ask_reopen(REOPEN_LIST)
+    count = dialog.get_by_test_id("orders-reopen-count")
+    expect(
+        dialog.get_by_test_id("orders-reopen-network")
+    ).to_be_checked()  # after an outage, the usual choice
+    expect(count).to_have_attribute("data-n", "2")
+    expect(count).to_have_text("2 opdracht(en) worden opnieuw gebeld, elk met een nieuwe reeks pogingen.")
+    dialog.get_by_test_id("orders-reopen-all").check()
+    expect(count).to_have_attribute("data-n", "3")
+    for lang, text in (
+        ("fr", "3 ordre(s) seront de nouveau appelés"),
+        ("en", "3 order(s) will be called again"),
+    ):
+        sup.switch_language(lang)
+        expect(count).to_contain_text(text)
+        expect(dialog).to_contain_text(
+            "Network errors only (2)" if lang == "en" else "Erreurs réseau seulement (2)"
+        )
+        assert sup.cut_off() == [], lang
+    page.screenshot(path=str(artifacts / "call-lists-4-reopen-confirm.png"))
+    dialog.get_by_test_id("orders-reopen-no").click()
+    expect(dialog).to_be_hidden()
+    expect(row).to_have_attribute("data-failed", "3")
+
+    # The network's failures only: two again, the citizen's no-answer stays failed.
+    dialog = sup.ask_reopen(REOPEN_LIST)
+    dialog.get_by_test_id("orders-reopen-network").check()
+    dialog.get_by_test_id("orders-reopen-yes").click()
+    status = page.get_by_test_id("orders-reopen-status")
+    expect(status).to_have_text(f"List {REOPEN_LIST}: 2 order(s) reopened.")
+    expect(row).to_have_attribute("data-failed", "1")
+    expect(row).to_have_attribute("data-remaining", "4")
+    sup.switch_language("nl")
+    expect(status).to_have_text(f"Lijst {REOPEN_LIST}: 2 opdracht(en) heropend.")
+    assert sup.cut_off() == []
+    page.screenshot(path=str(artifacts / "call-lists-5-reopened.png"))
+
+    # Nothing failed on the network any more: only "all" can be chosen, and it takes the last one.
+    dialog = sup.ask_reopen(REOPEN_LIST)
+    expect(dialog.get_by_test_id("orders-reopen-network")).to_be_disabled()
+    expect(dialog.get_by_test_id("orders-reopen-all")).to_be_checked()
+    expect(dialog.get_by_test_id("orders-reopen-count")).to_have_attribute("data-n", "1")
+    dialog.get_by_test_id("orders-reopen-yes").click()
+    expect(status).to_have_text(f"Lijst {REOPEN_LIST}: 1 opdracht(en) heropend.")
+    expect(row).to_have_attribute("data-failed", "0")
+    expect(row.get_by_test_id("orders-reopen")).to_have_count(0)  # nothing left to reopen
+    lists = _lists(page, demo_desk.url)[REOPEN_LIST]
+    assert (lists["failed"], lists["remaining"]) == (0, 5)

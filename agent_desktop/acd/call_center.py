@@ -110,6 +110,7 @@ class CallCenter:
         self.orders: OrderOffers | None = None  # preview dialing of call orders (set by the app, §11)
         # Outbound health (acd/trunk_watch.py): while the trunk is down no order or callback is offered.
         self.trunk: TrunkWatch | None = None
+        self._told_paused = False  # what the agents' pages were last told (`outbound.paused`)
         self.survey_prompts = (
             survey  # §10: the questions `call.survey` hands a caller to (None: not configured)
         )
@@ -247,6 +248,13 @@ class CallCenter:
         return self.trunk is not None and self.trunk.paused
 
     def _trunk_changed(self, e: TrunkChanged) -> None:
+        if e.down != self._told_paused:
+            # Every desk says why no order or callback comes (the orders panel), not "nothing to do"; a page
+            # connecting later reads it in `hello.outbound_paused`. Only changes: a new reason while down is the
+            # wall's.
+            self._told_paused = e.down
+            for agent_id, _ in self._states.live_items():
+                self.bus.publish(AgentMessage(agent_id, {"type": "outbound.paused", "paused": e.down}))
         if e.down:
             # Offers already out would only make their agents click into the same failure: back, first in line.
             agents = set(self._callback_offers)

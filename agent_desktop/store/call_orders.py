@@ -180,7 +180,8 @@ def all_lists(db: sqlite_utils.Database) -> list[CallList]:
 
 @reads(LISTS, ORDERS)
 def summaries(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Per list: its settings and progress (`remaining` = pending + offered)."""
+    """Per list: its settings and progress (`remaining` = pending + offered; `failed_network_error`: the failed
+    orders a reopen of `network_error` would give another round)."""
     counts = {
         r["list"]: r
         for r in db.query(
@@ -191,7 +192,8 @@ def summaries(db: sqlite_utils.Database) -> list[dict[str, Any]]:
                       SUM(state = 'failed') AS failed,
                       SUM(outcome = 'do_not_call') AS do_not_call,
                       SUM(attempts) AS attempts,
-                      SUM(dial_failures > 0) AS network_errors
+                      SUM(dial_failures > 0) AS network_errors,
+                      SUM(state = 'failed' AND outcome = 'network_error') AS failed_network_error
                FROM call_orders GROUP BY list"""
         )
     }
@@ -212,6 +214,7 @@ def summaries(db: sqlite_utils.Database) -> list[dict[str, Any]]:
                         "do_not_call",
                         "attempts",
                         "network_errors",
+                        "failed_network_error",
                     )
                 },
             }

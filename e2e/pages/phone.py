@@ -35,6 +35,16 @@ class PhonePanel:
         expect(self.notice).to_have_attribute("data-key", key)
 
     @property
+    def order_offer(self) -> Locator:
+        """The call order offered to the agent (`data-order-id`)."""
+        return self.page.get_by_test_id("order-offer")
+
+    @property
+    def order_idle(self) -> Locator:
+        """Why no order is offered to an agent waiting for one (`data-paused` "1": the trunk is down)."""
+        return self.page.get_by_test_id("order-idle")
+
+    @property
     def caller_orders(self) -> Locator:
         """Why we called a citizen who rings back: the orders of `call.offered`, in the incoming call, then on the
         answered call (`call-order` items with `call-order-name|why|last|note`)."""

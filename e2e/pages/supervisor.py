@@ -100,6 +100,20 @@ class SupervisorPages:
         expect(dialog).to_have_attribute("data-mode", mode)
         return dialog
 
+    # -- the call lists (/supervisor/orders) ---------------------------------------------------------------------
+
+    def call_list(self, name: str) -> Locator:
+        """A list's row (`data-failed`, `data-orders`, …)."""
+        return self.page.locator(f"[data-testid='orders-list'][data-list='{name}']")
+
+    def ask_reopen(self, name: str) -> Locator:
+        """Press the list's "Reopen failed orders"; the confirmation dialog (its `orders-reopen-count` says how
+        many, `data-n`)."""
+        self.call_list(name).get_by_test_id("orders-reopen").click()
+        dialog = self.page.get_by_test_id("orders-reopen-confirm")
+        expect(dialog).to_be_visible()
+        return dialog
+
     def confirm_override(self, until: str = "") -> None:
         """Confirm the open dialog, with an end time ("2026-07-14T18:00", the centre's clock) or none."""
         if until:

@@ -250,6 +250,11 @@ async def test_a_supervisor_reopens_a_lists_failed_orders_of_one_outcome(tmp_pat
         offer, _, result = await call_order(agent)
         assert result["outcome"] == "network_error"
         assert (await order_of(desk, offer["order_id"]))["state"] == "failed"
+        # The page's confirmation counts them beforehand.
+        (row,) = [
+            r for r in await (await sup.get(f"{desk.url}/api/call-lists")).json() if r["name"] == "gone"
+        ]
+        assert (row["failed"], row["failed_network_error"]) == (1, 1)
         # An agent may not; another outcome reopens nothing; an unknown one is refused.
         assert (await agent.http.post(f"{desk.url}/api/call-lists/gone/reopen")).status == 403
         none = await sup.post(f"{desk.url}/api/call-lists/gone/reopen?outcome=busy")

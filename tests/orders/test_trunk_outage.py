@@ -1,6 +1,6 @@
 """A trunk outage is the desk's, not each order's (CONTRACT.md "Call orders", trunk watch): three outbound dials in a
 row refused by the trunk (503 before any ringing) put the trunk down — no order or callback is offered, the
-supervisor's wall shows `outbound_failing` with the reason — and nothing is failed, even at `dial_failures_max`,
+supervisor's wall shows `outbound_failing` with the reason, every desk page is told (`outbound.paused`) — and nothing is failed, even at `dial_failures_max`,
 because the failures do not span `dial_failures_window_h`. The desk probes the trunk with OPTIONS; once the trunk
 answers again the alert clears and offers resume.
 
@@ -57,6 +57,15 @@ class OutageTrunk(SipEndpoint):
         return f'trunk_uri = "sip:127.0.0.1:{self.port}"\ncaller_id = "025550000"\nring_timeout_s = 32'
 
 
+async def desk_socket(stack: AsyncExitStack, desk, http) -> AgentClient:
+    """A desk page's socket (no audio) for the logged-in `http` client; `.hello` is its greeting."""
+    client = AgentClient(desk, "supervisor")
+    client.http = http
+    client.ws = await stack.enter_async_context(http.ws_connect(f"{desk.url}/ws"))
+    client.hello = await client.next("hello")
+    return client
+
+
 async def quiet(agent: AgentClient, kind: str, seconds: float) -> None:
     """No `kind` message reaches the agent for `seconds`."""
     with pytest.raises(TimeoutError):
@@ -87,6 +96,9 @@ async def test_a_trunk_outage_fails_nothing_stops_offers_alerts_the_wall_and_rec
             csv = "number,name\n" + "".join(f"+3247100003{i},c{i}\n" for i in range(5))
             await import_list(desk, sup, "outage", csv, kind="reserve")
             agent = await AgentClient(desk, "agent").start(stack)
+            # Another desk (the supervisor's, offline): told the trunk's state, to say why nothing is offered.
+            watcher = await desk_socket(stack, desk, sup)
+            assert watcher.hello["outbound_paused"] is False
             await outbound(agent)
             tried = []
             for _ in range(3):
@@ -102,6 +114,9 @@ async def test_a_trunk_outage_fails_nothing_stops_offers_alerts_the_wall_and_rec
             alerts = await wall.until(lambda a: bool(kinds(a, "outbound_failing")))
             (alert,) = kinds(alerts, "outbound_failing")
             assert alert["reason"] == "refused 503" and alert["since"]
+            assert (await watcher.next("outbound.paused"))["paused"] is True
+            watcher = await desk_socket(stack, desk, sup)  # a page loaded now reads it in `hello`
+            assert watcher.hello["outbound_paused"] is True
             # No order is offered while it is down (orders 4 and 5 are due, the agent is in outbound) ...
             await quiet(agent, "order.offered", 2.5)
             # ... nor a callback to an available agent.
@@ -117,6 +132,7 @@ async def test_a_trunk_outage_fails_nothing_stops_offers_alerts_the_wall_and_rec
             # The trunk recovers: the next probe is answered, the alert clears and the callback is offered.
             trunk.down = False
             await wall.until(lambda a: not kinds(a, "outbound_failing"), within=20)
+            assert (await watcher.next("outbound.paused", within=10))["paused"] is False
             offered = await agent.next("callback.offered", within=10)
             assert offered["callback_id"] == callback_id
             await agent.ws.send_json({"type": "callback.reject", "callback_id": callback_id})

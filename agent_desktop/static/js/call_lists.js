@@ -85,13 +85,24 @@ function listRow(list) {
   const progressCell = document.createElement("td");
   progressCell.append(progress(list));
   const exportCell = document.createElement("td");
+  const actions = document.createElement("div");
+  actions.className = "list-actions";
   const link = document.createElement("a");
   link.className = "button";
   link.dataset.testid = "orders-export";
   link.href = `/api/call-lists/${encodeURIComponent(list.name)}/orders?format=csv`;
   link.download = `${list.name}.csv`;
   setText(link, "lists.export");
-  exportCell.append(link);
+  actions.append(link);
+  if (list.failed > 0) {
+    const reopen = document.createElement("button");
+    reopen.type = "button";
+    reopen.dataset.testid = "orders-reopen";
+    setText(reopen, "lists.reopen");
+    reopen.addEventListener("click", () => reopenFailed(list.name));
+    actions.append(reopen);
+  }
+  exportCell.append(actions);
   tr.append(
     nameCell,
     Object.assign(liveCell(() => t(`lists.kind_${list.kind}`)), { className: "wrap" }),
@@ -146,6 +157,65 @@ async function showOrders(name) {
 }
 
 $("orders-state").addEventListener("change", () => shownList && showOrders(shownList));
+
+// -- reopen: another round for a list's failed orders (after a trunk outage: its network errors) ---------------
+
+const reopenDialog = $("reopen-confirm");
+const reopenStatus = $("reopen-status");
+const reopenChoices = [...reopenDialog.querySelectorAll("input[name=reopen-outcome]")];
+
+// How many the chosen reopen gives another round, from the list's figures read when the dialog opened.
+function reopenCount(list) {
+  const outcome = reopenChoices.find((input) => input.checked)?.value;
+  return outcome === "network_error" ? list.failed_network_error ?? 0 : list.failed;
+}
+
+function confirmReopen(list) {
+  setText($("reopen-title"), "lists.reopen_title", { list: list.name });
+  setText($("reopen-network-label"), "lists.reopen_network", { n: () => formatNumber(list.failed_network_error ?? 0) });
+  setText($("reopen-all-label"), "lists.reopen_all", { n: () => formatNumber(list.failed) });
+  // After an outage the network's failures are the ones to call again; the others failed on the citizen's side.
+  const [network, all] = reopenChoices;
+  network.disabled = !list.failed_network_error;
+  (network.disabled ? all : network).checked = true;
+  const count = () => {
+    const n = reopenCount(list);
+    $("reopen-confirm-text").dataset.n = String(n);
+    setText($("reopen-confirm-text"), "lists.reopen_confirm", { n: () => formatNumber(n) });
+    $("reopen-yes").disabled = n === 0;
+  };
+  for (const input of reopenChoices) input.onchange = count;
+  count();
+  reopenDialog.returnValue = "";
+  reopenDialog.showModal();
+  return new Promise((resolve) => {
+    reopenDialog.addEventListener(
+      "close",
+      () => resolve(reopenDialog.returnValue === "reopen" ? reopenChoices.find((i) => i.checked).value : null),
+      { once: true },
+    );
+  });
+}
+
+async function reopenFailed(name) {
+  reopenStatus.classList.remove("error");
+  try {
+    await loadLists(); // the figures of now: the confirmation says how many will be called again
+    const list = lists.find((l) => l.name === name);
+    if (!list || !list.failed) return;
+    const outcome = await confirmReopen(list);
+    if (outcome === null) return;
+    const query = outcome ? `?${new URLSearchParams({ outcome })}` : "";
+    const answer = await api("POST", `/api/call-lists/${encodeURIComponent(name)}/reopen${query}`);
+    reopenStatus.dataset.reopened = String(answer.reopened);
+    setText(reopenStatus, "lists.reopened", { list: name, n: () => formatNumber(answer.reopened) });
+    await loadLists();
+    if (shownList === name) await showOrders(name);
+  } catch (e) {
+    reopenStatus.classList.add("error");
+    setLive(reopenStatus, () => errorText(e));
+  }
+}
 
 // -- upload ---------------------------------------------------------------------------------------------------
 

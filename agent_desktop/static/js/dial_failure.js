@@ -15,3 +15,11 @@ export function storedDialFailureText(stored) {
   const [failure, status] = String(stored).split(" ");
   return dialFailureText(failure, status);
 }
+
+// The trunk watch's last failure (`reason` of the wall's `outbound_failing`: "no_response", "refused 503"), said
+// of the trunk as a whole for the supervisor; never the bare code.
+export function trunkFailureText(stored) {
+  const [failure, status] = String(stored ?? "").split(" ");
+  if (failure === "refused") return status ? t("wall.trunk.refused", { status }) : t("wall.trunk.refused_bare");
+  return t(`wall.trunk.${KNOWN.includes(failure) ? failure : "other"}`);
+}

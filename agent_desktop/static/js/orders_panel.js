@@ -24,6 +24,7 @@ export function initOrdersPanel(socket, toast, wrapup) {
     statusBox: $("order-status-box"),
     status: $("order-status"),
     next: $("order-next"),
+    idle: $("order-idle"),
     box: $("wrapup-order"),
     boxName: $("wrapup-order-name"),
     outcome: $("wrapup-order-outcome"),
@@ -40,9 +41,21 @@ export function initOrdersPanel(socket, toast, wrapup) {
   let working = null; // the order of our call, until its wrap-up: {...offer, call_id, outcome, recorded}
   let agentState = "offline";
   let busy = false;
+  let paused = false; // the trunk is down: the desk offers no order nor callback (`outbound.paused`)
+
+  // No offer in front of an agent waiting for one: why — nothing due, or the line is down (then also while
+  // `available`, whose callbacks wait too).
+  function renderIdle() {
+    const waiting = !offer && !working && (agentState === "outbound" || (paused && agentState === "available"));
+    const key = !waiting ? null : paused ? "order.paused" : "order.none";
+    ui.idle.hidden = !key;
+    ui.idle.dataset.paused = paused ? "1" : "0";
+    setText(ui.idle, key);
+  }
 
   function renderOffer() {
     ui.offer.hidden = !offer;
+    renderIdle();
     if (!offer) {
       delete ui.offer.dataset.orderId;
       return;
@@ -78,6 +91,7 @@ export function initOrdersPanel(socket, toast, wrapup) {
   // -- the wrap-up part --------------------------------------------------------------------------------------
   function renderWrapup() {
     ui.box.hidden = !working;
+    renderIdle();
     if (!working) return;
     ui.box.dataset.orderId = String(working.order_id);
     setPlain(ui.boxName, `${working.name || ""} ${working.number}`.trim());
@@ -138,9 +152,15 @@ export function initOrdersPanel(socket, toast, wrapup) {
   });
 
   // -- the desk's messages -----------------------------------------------------------------------------------
-  document.addEventListener("desk:hello", () => {
+  document.addEventListener("desk:hello", (event) => {
     offer = null; // a held offer comes again after hello
+    paused = Boolean(event.detail.outbound_paused);
+    agentState = event.detail.state;
     renderOffer();
+  });
+  document.addEventListener("desk:outbound.paused", (event) => {
+    paused = Boolean(event.detail.paused);
+    renderIdle();
   });
   document.addEventListener("desk:order.offered", (event) => {
     offer = event.detail;
@@ -190,6 +210,7 @@ export function initOrdersPanel(socket, toast, wrapup) {
   });
   document.addEventListener("desk:agent-state", (event) => {
     agentState = event.detail.state;
+    renderIdle();
     if (!["outbound", "available", "on_call"].includes(agentState) && offer) {
       offer = null;
       renderOffer();

@@ -196,9 +196,12 @@ export function initPhone(socket, toast) {
   // Offers taken back for a reason that is not the agent's own doing (a state change, a skip are).
   document.addEventListener("desk:callback.withdrawn", (event) => {
     if (event.detail.cause === "no_answer") showNotice("phone.withdrawn.callback_no_answer");
+    if (event.detail.cause === "trunk_down") showNotice("phone.withdrawn.trunk_down");
   });
   document.addEventListener("desk:order.withdrawn", (event) => {
     if (event.detail.cause === "call_offered") showNotice("phone.withdrawn.order_call_offered");
+    // The trunk watch took it back (CONTRACT "Call orders"): the agent's click would only fail the same way.
+    if (event.detail.cause === "trunk_down") showNotice("phone.withdrawn.trunk_down");
   });
 
   rtc.addEventListener("state", (event) => {

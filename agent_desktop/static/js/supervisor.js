@@ -1,7 +1,7 @@
 // The supervisor's live wall: its own receive-only socket (/ws?view=wall, never the desk's), the queues, the
 // agents and the alerts, with the durations counting up between messages.
 import { api } from "./api.js";
-import { storedDialFailureText } from "./dial_failure.js";
+import { trunkFailureText } from "./dial_failure.js";
 import { formatDateTime, formatDuration, formatNumber, formatPercent, formatTime, isoDate, timeZone } from "./format.js";
 import { errorText, setLive, setPlain, setText, t } from "./i18n.js";
 import { queueName, setQueueLabels } from "./queue_name.js";
@@ -109,7 +109,8 @@ function renderAlerts() {
         queue: () => queueName(alert.queue),
         value: () => (alert.kind === "service_level" ? percent(alert.value) : formatNumber(alert.value)),
         target: () => (alert.kind === "service_level" ? percent(alert.target) : formatNumber(alert.target ?? 0)),
-        reason: () => storedDialFailureText(alert.reason ?? ""),
+        reason: () => trunkFailureText(alert.reason),
+        since: () => (alert.since ? when(alert.since) : ""),
       };
       setText(li, `wall.alert_${alert.kind}`, vars);
       return li;
