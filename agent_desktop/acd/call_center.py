@@ -240,7 +240,8 @@ class CallCenter:
         self.bus.publish(
             AgentMessage(agent_id, {"type": "callback.withdrawn", "callback_id": callback.id, "cause": cause})
         )
-        self._spawn(self._release_callback(callback.id))
+        # The trunk's outage is not the agent's refusal: back to them first when it is over.
+        self._spawn(self._release_callback(callback.id, let_go=cause != "trunk_down"))
 
     @property
     def outbound_paused(self) -> bool:
@@ -499,6 +500,11 @@ class CallCenter:
         if callback is None:
             self._quiet[agent_id] = time.monotonic() + CALLBACK_QUIET_S
             return
+        if self.outbound_paused:
+            # The trunk went down while the store looked (trunk_watch.py): back, no attempt counted, not the
+            # agent's refusal; offered again when the trunk is back.
+            await self.callbacks.rejected(callback.id, let_go=False)
+            return
         if self._states.get(agent_id).state != "available" or agent_id in self.busy_agents():
             await self.callbacks.rejected(callback.id)  # taken by a call meanwhile: back, no attempt counted
             return
@@ -554,9 +560,9 @@ class CallCenter:
         if self._states.get(agent_id).state == "available":
             self._states.set(agent_id, "break", "no_answer")  # as for a call rung out
 
-    async def _release_callback(self, callback_id: int) -> None:
+    async def _release_callback(self, callback_id: int, *, let_go: bool = True) -> None:
         assert self.callbacks is not None
-        await self.callbacks.rejected(callback_id)
+        await self.callbacks.rejected(callback_id, let_go=let_go)
         self.router.kick()
 
     def _callbacks_changed(self, queue: str) -> None:

@@ -268,13 +268,16 @@ class CallbackDesk:
                 skip.append(callback_id)
         return skip
 
-    async def rejected(self, callback_id: int, now: datetime | None = None) -> Callback | None:
+    async def rejected(
+        self, callback_id: int, now: datetime | None = None, *, let_go: bool = True
+    ) -> Callback | None:
         """The agent refused the offer, let it ring out, or went away: pending again, no attempt counted, and
-        another agent gets it first. None when the callback was not offered."""
+        another agent gets it first. None when the callback was not offered. `let_go=False`: taken back for the
+        desk's reasons (the trunk is down), not the agent's: it may have it again at once."""
         callback = await self._store.write(repo.back_to_pending, callback_id)
         if callback is None:
             return None
-        if callback.agent_id is not None:
+        if callback.agent_id is not None and let_go:
             self._let_go.setdefault(callback_id, {})[callback.agent_id] = now or self._clock()
         log.info("callback %d: offer to agent %s not taken; pending again", callback_id, callback.agent_id)
         self._changed(callback.queue)

@@ -10,6 +10,7 @@ afterwards. Agents and the wall are real WebSocket clients (the agent with an ai
 from __future__ import annotations
 
 import asyncio
+import threading
 from contextlib import AsyncExitStack
 
 import pytest
@@ -172,5 +173,79 @@ async def test_a_dial_hung_up_before_it_rings_does_not_bring_a_down_trunk_back(t
             await agent.ws.send_json({"type": "call.hangup", "call_id": dialing["call_id"]})
             await agent.call_state("ended", within=10)
             assert watch.down, "the agent's CANCEL before any ringing brought the trunk back"
+    finally:
+        await trunk.stop()
+
+
+def _hold_writer(db, gate: threading.Event) -> None:
+    """A transaction that keeps the store's writer busy until `gate` is set (at most 10 s)."""
+    gate.wait(10)
+
+
+async def _callback_desk(stack: AsyncExitStack, tmp_path, web_pki, cards, trunk):
+    # No probe (600 s): the test says when the trunk is down (the watch's own `dial_ended`, as every dial's end
+    # tells it) and when it is back (`reached`, as a dial that rings).
+    tables = "[acd]\noffer_timeout_s = 30\ntrunk_down_after = 3\ntrunk_probe_s = 600\n"
+    return await stack.enter_async_context(
+        queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=trunk.sip())
+    )
+
+
+async def test_a_callback_looked_up_as_the_trunk_goes_down_is_not_offered(tmp_path, web_pki, cards):
+    # The callback to offer is looked up in the store; the trunk can go down meanwhile. The order offers look at
+    # the trunk again when their lookup is back; the callback offer did not, and offered a callback into the outage.
+    trunk = OutageTrunk()
+    await trunk.start()
+    gate = threading.Event()
+    try:
+        async with AsyncExitStack() as stack:
+            desk = await _callback_desk(stack, tmp_path, web_pki, cards, trunk)
+            calls = desk.server.app[keys.CALLS]
+            callback_id = await desk.server.app[keys.CALLBACKS].request("+32471000039", "algemeen")
+            agent = await AgentClient(desk, "agent").start(stack)
+            held = desk.server.app[keys.STORE].post(_hold_writer, gate)  # the lookup waits behind it
+            await agent.available()
+            for _ in range(500):  # the agent's callback lookup is out (at most 5 s)
+                if calls._asking:
+                    break
+                await asyncio.sleep(0.01)
+            assert calls._asking
+            for _ in range(3):
+                calls.trunk.dial_ended("refused 503", reached=False)
+            assert calls.outbound_paused
+            gate.set()
+            await held
+            await quiet(agent, "callback.offered", 1.5)
+            # The trunk is back: the same agent gets it at once (it did not let it go).
+            calls.trunk.reached()
+            offered = await agent.next("callback.offered", within=5)
+            assert offered["callback_id"] == callback_id
+    finally:
+        gate.set()
+        await trunk.stop()
+
+
+async def test_a_callback_taken_back_for_the_trunk_comes_back_to_its_agent(tmp_path, web_pki, cards):
+    # A callback offer taken back because the trunk went down is not the agent's refusal: once the trunk is back,
+    # the agent gets it again at once, not after `reoffer_after_s` (60 s) as one it had let go — with one agent on
+    # duty the callback waited that minute for nobody.
+    trunk = OutageTrunk()
+    await trunk.start()
+    try:
+        async with AsyncExitStack() as stack:
+            desk = await _callback_desk(stack, tmp_path, web_pki, cards, trunk)
+            calls = desk.server.app[keys.CALLS]
+            callback_id = await desk.server.app[keys.CALLBACKS].request("+32471000039", "algemeen")
+            agent = await AgentClient(desk, "agent").start(stack)
+            await agent.available()
+            assert (await agent.next("callback.offered", within=5))["callback_id"] == callback_id
+            for _ in range(3):
+                calls.trunk.dial_ended("refused 503", reached=False)
+            withdrawn = await agent.next("callback.withdrawn", within=5)
+            assert (withdrawn["callback_id"], withdrawn["cause"]) == (callback_id, "trunk_down")
+            await asyncio.sleep(0.3)  # the callback is pending again in the store
+            calls.trunk.reached()
+            offered = await agent.next("callback.offered", within=5)
+            assert offered["callback_id"] == callback_id
     finally:
         await trunk.stop()
