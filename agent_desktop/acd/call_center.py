@@ -923,6 +923,10 @@ class CallCenter:
         if session.direction == "outbound" and self.trunk is not None:
             leg = session.leg
             failure = leg.network_failure
+            if failure == "no_media":
+                failure = (
+                    None  # no RTP port free here: the desk's own fault, nothing sent, nothing of the trunk
+                )
             reached = session.answered or leg.rang or leg.callee_refused
             trial = self.trunk.suspect
             self.trunk.dial_ended(

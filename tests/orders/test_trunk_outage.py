@@ -10,6 +10,7 @@ afterwards. Agents and the wall are real WebSocket clients (the agent with an ai
 from __future__ import annotations
 
 import asyncio
+import socket
 from contextlib import AsyncExitStack
 
 import pytest
@@ -245,4 +246,49 @@ async def test_a_trunk_on_trial_gets_one_dial_not_one_per_agent(tmp_path, web_pk
             assert await other.next("order.offered", within=3)
             assert not calls.trunk.down and not calls.trunk.suspect
     finally:
+        await trunk.stop()
+
+
+def taken_rtp_port() -> socket.socket:
+    """A UDP socket holding an even port on 127.0.0.1 (the desk's whole RTP range in the test below)."""
+    while True:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        if sock.getsockname()[1] % 2 == 0 and sock.getsockname()[1] < 65535:
+            return sock
+        sock.close()
+
+
+async def test_no_free_rtp_port_is_the_desks_fault_not_the_trunks(tmp_path, web_pki, cards):
+    # The desk's own RTP range is full (its one port taken): the dial never leaves the desk (`no_media`). That is
+    # not the trunk failing — with trunk_down_after = 1 the trunk stays up — and not the citizen's attempt either.
+    tables = "[acd]\ndial_retry_s = 1\ntrunk_down_after = 1\ntrunk_probe_s = 600\n"
+    trunk = OutageTrunk()
+    trunk.down = False
+    await trunk.start()
+    held = taken_rtp_port()
+    port = held.getsockname()[1]
+    try:
+        async with AsyncExitStack() as stack:
+            sip = trunk.sip() + f"\nrtp_ports = [{port}, {port + 1}]"
+            desk = await stack.enter_async_context(
+                queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=sip)
+            )
+            calls = desk.server.app[keys.CALLS]
+            sup = await stack.enter_async_context(desk.client())
+            assert (await desk.login(sup, "supervisor")).status == 200
+            await import_list(desk, sup, "media", "number,name\n+32471000050,c0\n", kind="reserve")
+            agent = await AgentClient(desk, "agent").start(stack)
+            await outbound(agent)
+            offer, ended, result = await call_order(agent)
+            assert (ended["failure"], result["outcome"]) == ("no_media", "network_error")
+            assert not calls.trunk.down, "the desk's own lack of an RTP port put the trunk down"
+            order = await order_of(desk, offer["order_id"])
+            assert (order["state"], order["attempts"], order["dial_failures"]) == ("pending", 0, 1)
+            # A typed call fails the same way: the trunk stays up.
+            await agent.ws.send_json({"type": "call.dial", "number": "0470999888"})
+            assert (await agent.call_state("ended", within=10))["failure"] == "no_media"
+            assert not calls.trunk.down
+    finally:
+        held.close()
         await trunk.stop()
