@@ -111,6 +111,7 @@ class CallCenter:
         # Outbound health (acd/trunk_watch.py): while the trunk is down no order or callback is offered.
         self.trunk: TrunkWatch | None = None
         self._told_paused = False  # what the agents' pages were last told (`outbound.paused`)
+        self._dialling_offers = 0  # order/callback dials not yet tracked as a session
         self.survey_prompts = (
             survey  # §10: the questions `call.survey` hands a caller to (None: not configured)
         )
@@ -248,6 +249,44 @@ class CallCenter:
         """The trunk is down: orders and callbacks are not offered (typed calls and inbound calls go on)."""
         return self.trunk is not None and self.trunk.paused
 
+    def may_offer_outbound(self) -> bool:
+        """An order or a callback may be offered now: the trunk is not down and, while it is on trial (a probe was
+        answered, no dial has gone through since), no other order or callback is out — offered, being looked up
+        or dialled and not yet ringing. One dial tells whether the trunk takes calls: a trunk that answers OPTIONS
+        but refuses INVITEs must cost one agent's click per probe period, not one per agent."""
+        if self.trunk is None:
+            return True
+        if self.trunk.down:
+            return False
+        return not self.trunk.suspect or not self._outbound_out()
+
+    def _outbound_out(self) -> bool:
+        if self._callback_offers or self._asking or self._dialling_offers:
+            return True
+        if self.orders is not None and self.orders.busy():
+            return True
+        return any(
+            s.direction == "outbound"
+            and (s.order_id is not None or s.callback_id is not None)
+            and not s.answered
+            and not s.leg.rang
+            for s in self._sessions.values()
+        )
+
+    def _trunk_reached(self) -> None:
+        """An outbound dial reached the far side; when it was the trial's, every agent is offered again."""
+        assert self.trunk is not None
+        trial = self.trunk.suspect
+        self.trunk.reached()
+        if trial:
+            self._trial_ended()
+
+    def _trial_ended(self) -> None:
+        self._quiet.clear()
+        if self.orders is not None:
+            self.orders.resume()
+        self.router.kick()
+
     def _trunk_changed(self, e: TrunkChanged) -> None:
         if e.down != self._told_paused:
             # Every desk says why no order or callback comes (the orders panel), not "nothing to do"; a page
@@ -264,10 +303,7 @@ class CallCenter:
             for agent_id in agents:
                 self.withdraw_offers(agent_id, "trunk_down")
         else:
-            self._quiet.clear()
-            if self.orders is not None:
-                self.orders.resume()
-            self.router.kick()
+            self._trial_ended()
 
     def withdraw_offers(self, agent_id: int, cause: str) -> None:
         """Take back the callback and the call order offered to an agent who cannot take them now (a supervisor
@@ -477,6 +513,8 @@ class CallCenter:
         now = time.monotonic()
         for agent in idle:
             agent_id = agent.agent_id
+            if not self.may_offer_outbound():
+                return  # the trunk is on trial and its one offer is out
             if (
                 agent_id in self._callback_offers
                 or agent_id in self._asking
@@ -785,7 +823,12 @@ class CallCenter:
             raise CallError("bad_request", "finish the current call first")
         if not self._media.has_audio(agent_id):
             raise CallError("no_audio", "your audio is not connected yet")
-        leg = await self._endpoint.dial(number, ring_timeout_s=self.ring_timeout_s)
+        offered = callback_id is not None or order_id is not None
+        self._dialling_offers += offered  # a trial's dial holds its place while the trunk's name resolves
+        try:
+            leg = await self._endpoint.dial(number, ring_timeout_s=self.ring_timeout_s)
+        finally:
+            self._dialling_offers -= offered
         session = CallSession(
             leg=leg,
             direction="outbound",
@@ -824,7 +867,7 @@ class CallCenter:
         if session.direction == "inbound" and not session.answered:
             return  # the queue's 200 OK is no news to an agent: for them the call rings until they answer
         if session.direction == "outbound" and state in ("ringing", "connected") and self.trunk is not None:
-            self.trunk.reached()  # the trunk took the call to the phone: it works (a trial after a probe passed)
+            self._trunk_reached()  # the trunk took the call to the phone: it works (a trial after a probe passed)
         if state == "connected" and session.direction == "outbound" and not session.answered:
             session.answered = True
             session.connected_at = time.monotonic()
@@ -886,11 +929,19 @@ class CallCenter:
         if session.direction == "outbound" and self.trunk is not None:
             leg = session.leg
             failure = leg.network_failure
+            if failure == "no_media":
+                failure = (
+                    None  # no RTP port free here: the desk's own fault, nothing sent, nothing of the trunk
+                )
+            reached = session.answered or leg.rang or leg.callee_refused
+            trial = self.trunk.suspect
             self.trunk.dial_ended(
                 failure_text(failure, leg.final_status) if failure else None,
                 # not any final status: a 487 or 408 after our own CANCEL says nothing of the trunk
-                reached=session.answered or leg.rang or leg.callee_refused,
+                reached=reached,
             )
+            if trial and reached and failure is None:
+                self._trial_ended()
         self.bus.publish(
             CallStateChanged(
                 session.id, "ended", session.direction, session.queue, session.agent_id, tell=tell, page=page

@@ -85,6 +85,10 @@ class OrderOffers:
         """The agent holds an order offer, or one is being looked up for them."""
         return agent_id in self._offers or agent_id in self._asking
 
+    def busy(self) -> bool:
+        """Some agent holds an undialled offer or is being looked up for (the trunk's trial allows one)."""
+        return bool(self._offers or self._asking)
+
     def holders(self) -> set[int]:
         """Agents holding an undialled offer."""
         return set(self._offers)
@@ -128,8 +132,8 @@ class OrderOffers:
     def ask(self, agent_id: int, *, blended: bool = False) -> None:
         if agent_id in self._offers or agent_id in self._asking:
             return
-        if self.calls.outbound_paused:
-            return  # the trunk is down (trunk_watch.py): asked again when it is back
+        if not self.calls.may_offer_outbound():
+            return  # the trunk is down or its trial's one offer is out (trunk_watch.py): asked again later
         if not blended and not self._eligible(agent_id):
             return
         self._asking.add(agent_id)

@@ -9,8 +9,9 @@ shows `outbound_failing` with the last reason, and the trunk is probed with an O
 per failed probe or failed trial, at most `MAX_PROBE_S`). A probe answered (a final status below 500, not 408; or
 501), or any dial that reaches the far side (a typed call still goes), ends it; so does a probe left unanswered
 while the trunk has never answered one (a trunk that drops OPTIONS cannot stop offers for good). After a probe, the trunk is only
-"suspect": the first dial is the trial — a network failure puts it down again at once (a trunk that answers
-OPTIONS but refuses every INVITE costs one agent's click per probe period, not three), a reached one clears it.
+"suspect": one order or callback at a time is offered (the call center's `may_offer_outbound`), its dial is the
+trial — a network failure puts it down again at once (a trunk that answers OPTIONS but refuses every INVITE costs one
+agent's click per probe period, not one per agent), a reached one clears it.
 Inbound calls are not touched. One owner (the app), on the event loop; `clock` is injectable for tests.
 """
 

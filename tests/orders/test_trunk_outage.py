@@ -10,6 +10,7 @@ afterwards. Agents and the wall are real WebSocket clients (the agent with an ai
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from contextlib import AsyncExitStack
 
@@ -248,4 +249,121 @@ async def test_a_callback_taken_back_for_the_trunk_comes_back_to_its_agent(tmp_p
             offered = await agent.next("callback.offered", within=5)
             assert offered["callback_id"] == callback_id
     finally:
+        await trunk.stop()
+
+
+class TrialTrunk(OutageTrunk):
+    """A trunk that answers OPTIONS 200 while it refuses every INVITE with 503 (until `down` is cleared)."""
+
+    def _options_response(self, req):
+        self.options += 1
+        return SipEndpoint._options_response(self, req)
+
+
+async def offers_within(agents: list[AgentClient], seconds: float) -> list[tuple[AgentClient, dict]]:
+    """The `order.offered` each agent gets within `seconds` (read side by side)."""
+
+    async def one(agent: AgentClient):
+        try:
+            return agent, await agent.next("order.offered", within=seconds)
+        except TimeoutError:
+            return None
+
+    return [got for got in await asyncio.gather(*(one(a) for a in agents)) if got is not None]
+
+
+async def test_a_trunk_on_trial_gets_one_dial_not_one_per_agent(tmp_path, web_pki, cards):
+    # Two agents in `outbound`, a trunk that answers OPTIONS but refuses INVITEs: after each answered probe exactly
+    # one order is offered (to one agent) — its dial is the trial. It fails: down again, the other agent never got
+    # an offer. Once the trunk takes calls, the trial dial rings and the other agent is offered at once.
+    tables = "[acd]\noffer_timeout_s = 30\ndial_retry_s = 1\ntrunk_down_after = 1\ntrunk_probe_s = 0.5\n"
+    trunk = TrialTrunk()
+    await trunk.start()
+    try:
+        async with AsyncExitStack() as stack:
+            desk = await stack.enter_async_context(
+                queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=trunk.sip())
+            )
+            calls = desk.server.app[keys.CALLS]
+            calls.orders.poll_s = 0.3
+            sup = await stack.enter_async_context(desk.client())
+            assert (await desk.login(sup, "supervisor")).status == 200
+            csv = "number,name\n" + "".join(f"+3247100004{i},c{i}\n" for i in range(6))
+            await import_list(desk, sup, "trial", csv, kind="reserve")
+            first = await AgentClient(desk, "agent").start(stack)
+            await outbound(first)
+            # The first dial fails (503 before ringing): with trunk_down_after = 1 the trunk is down.
+            _, ended, _ = await call_order(first)
+            assert ended["failure"] == "refused"
+            assert calls.trunk.down
+            second = await AgentClient(desk, "supervisor").start(stack)
+            await outbound(second)
+            await outbound(first)
+            agents = [first, second]
+            for _ in range(2):
+                # A probe is answered (OPTIONS 200): on trial, one offer for the two agents.
+                got = await offers_within(agents, 6)
+                assert len(got) == 1, [(a.who, o["order_id"]) for a, o in got]
+                (trial_agent, offer), (other,) = got[0], [a for a in agents if a is not got[0][0]]
+                await trial_agent.ws.send_json({"type": "order.call", "order_id": offer["order_id"]})
+                ended = await trial_agent.call_state("ended", within=10)
+                assert ended["failure"] == "refused"
+                await quiet(other, "order.offered", 0.5)
+                assert calls.trunk.down  # the trial failed: down again at once
+                await outbound(trial_agent)
+            # The trunk takes calls again: the next trial dial rings, and the other agent is offered without delay.
+            trunk.down = False
+            got = await offers_within(agents, 10)
+            assert len(got) == 1
+            (trial_agent, offer), (other,) = got[0], [a for a in agents if a is not got[0][0]]
+            await trial_agent.ws.send_json({"type": "order.call", "order_id": offer["order_id"]})
+            await trial_agent.call_state("connected", within=10)
+            assert await other.next("order.offered", within=3)
+            assert not calls.trunk.down and not calls.trunk.suspect
+    finally:
+        await trunk.stop()
+
+
+def taken_rtp_port() -> socket.socket:
+    """A UDP socket holding an even port on 127.0.0.1 (the desk's whole RTP range in the test below)."""
+    while True:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        if sock.getsockname()[1] % 2 == 0 and sock.getsockname()[1] < 65535:
+            return sock
+        sock.close()
+
+
+async def test_no_free_rtp_port_is_the_desks_fault_not_the_trunks(tmp_path, web_pki, cards):
+    # The desk's own RTP range is full (its one port taken): the dial never leaves the desk (`no_media`). That is
+    # not the trunk failing — with trunk_down_after = 1 the trunk stays up — and not the citizen's attempt either.
+    tables = "[acd]\ndial_retry_s = 1\ntrunk_down_after = 1\ntrunk_probe_s = 600\n"
+    trunk = OutageTrunk()
+    trunk.down = False
+    await trunk.start()
+    held = taken_rtp_port()
+    port = held.getsockname()[1]
+    try:
+        async with AsyncExitStack() as stack:
+            sip = trunk.sip() + f"\nrtp_ports = [{port}, {port + 1}]"
+            desk = await stack.enter_async_context(
+                queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=sip)
+            )
+            calls = desk.server.app[keys.CALLS]
+            sup = await stack.enter_async_context(desk.client())
+            assert (await desk.login(sup, "supervisor")).status == 200
+            await import_list(desk, sup, "media", "number,name\n+32471000050,c0\n", kind="reserve")
+            agent = await AgentClient(desk, "agent").start(stack)
+            await outbound(agent)
+            offer, ended, result = await call_order(agent)
+            assert (ended["failure"], result["outcome"]) == ("no_media", "network_error")
+            assert not calls.trunk.down, "the desk's own lack of an RTP port put the trunk down"
+            order = await order_of(desk, offer["order_id"])
+            assert (order["state"], order["attempts"], order["dial_failures"]) == ("pending", 0, 1)
+            # A typed call fails the same way: the trunk stays up.
+            await agent.ws.send_json({"type": "call.dial", "number": "0470999888"})
+            assert (await agent.call_state("ended", within=10))["failure"] == "no_media"
+            assert not calls.trunk.down
+    finally:
+        held.close()
         await trunk.stop()
