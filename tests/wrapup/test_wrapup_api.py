@@ -46,7 +46,7 @@ COMPLAINT = {
 def brussels_today(monkeypatch: pytest.MonkeyPatch) -> date:
     """Friday 3 April 2026: the next working day is Tuesday 7 April (Easter Monday in between)."""
     day = date(2026, 4, 3)
-    monkeypatch.setattr(working_days, "today", lambda now=None: day)
+    monkeypatch.setattr(working_days, "today", lambda now=None, zone="Europe/Brussels": day)
     return day
 
 
