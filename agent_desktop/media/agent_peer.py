@@ -161,6 +161,9 @@ class AgentPeer:
         self._outbound: CallToAgentTrack | None = None
         self._leg: CallAudio | None = None
         self._sink: FrameSink | None = None
+        # the sink's `write_timed` (a recording's tap places the frame by the browser's timing), looked up once at
+        # attach, not on every packet
+        self._sink_timed: Callable[[bytes, int, int, int], None] | None = None
         self._drain: asyncio.Task | None = None
         self.frames_from_agent = 0
         # A supervisor listening in (media/listen.py); it stays when the page renegotiates.
@@ -226,9 +229,7 @@ class AgentPeer:
             return
         if (payload_type == PCMU_PT) != (sink.codec == "PCMU"):
             payload = payload.translate(ULAW_TO_ALAW if sink.codec == "PCMA" else ALAW_TO_ULAW)
-        timed = getattr(
-            sink, "write_timed", None
-        )  # a recording's tap places the frame by the browser's timing
+        timed = self._sink_timed
         if timed is not None:
             timed(payload, seq, ts, ssrc)
         else:
@@ -244,6 +245,7 @@ class AgentPeer:
         The leg's audio is routed here while attached and drained once detached: one owner of that route."""
         old, self._leg = self._leg, leg
         self._sink = sink
+        self._sink_timed = getattr(sink, "write_timed", None)
         if old is not leg:
             if old is not None:
                 old.pass_audio_to(None)

@@ -113,3 +113,43 @@ async def test_an_offer_without_g711_is_refused(peer):
     with pytest.raises(ValueError, match="neither PCMU nor PCMA"):
         await peer.accept_offer(client.localDescription.sdp)
     await client.close()
+
+
+class _CountingSink:
+    """A sink that counts how often `write_timed` is looked up on it, and what reaches it by which path."""
+
+    codec = "PCMU"
+
+    def __init__(self, timed: bool) -> None:
+        self.lookups = 0
+        self.timed = timed
+        self.frames: list[tuple] = []
+
+    def write_frame(self, payload: bytes) -> None:
+        self.frames.append(("frame", payload))
+
+    def __getattr__(self, name: str):
+        if name != "write_timed":
+            raise AttributeError(name)
+        self.lookups += 1
+        if not self.timed:
+            raise AttributeError(name)
+        return lambda payload, seq, ts, ssrc: self.frames.append(("timed", payload, seq, ts, ssrc))
+
+
+@pytest.mark.parametrize("timed", [False, True])
+def test_the_sinks_timed_writer_is_looked_up_once_per_attach_not_per_packet(timed):
+    peer = AgentPeer(lambda: None)
+    sink = _CountingSink(timed)
+    peer.attach(None, sink)
+    for n in range(50):
+        peer._from_agent(0, bytes([n]) * 160, n, n * 160, 7)
+    assert sink.lookups == 1
+    assert len(sink.frames) == 50
+    if timed:
+        assert sink.frames[3] == ("timed", bytes([3]) * 160, 3, 480, 7)
+    else:
+        assert sink.frames[3] == ("frame", bytes([3]) * 160)
+    peer.attach(None, None)  # detached: nothing more is written
+    peer._from_agent(0, bytes(160), 99, 0, 7)
+    assert len(sink.frames) == 50
