@@ -27,7 +27,7 @@ from .auth import AGENT, require
 from .csv_cells import csv_bytes
 from .errors import ApiError
 from .json_body import read_json
-from .pages import page_lang, render, role_page, topbar_context
+from .pages import render_role_page, role_page
 from .redact import mask_nrn
 
 ROLE = "supervisor"
@@ -66,14 +66,8 @@ supervisor_page = role_page(ROLE, "complaints.html")
 
 @supervisor_page
 async def page(request: web.Request) -> web.Response:
-    return render(
-        request,
-        "complaints.html",
-        lang=page_lang(request),
-        allowed=True,
-        statuses=complaints.STATUSES,
-        outcomes=complaints.OUTCOMES,
-        topbar=topbar_context(request, "complaints"),
+    return render_role_page(
+        request, "complaints.html", statuses=complaints.STATUSES, outcomes=complaints.OUTCOMES
     )
 
 

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from . import keys
 from .auth import public
-from .pages import page_lang, render, role_page, topbar_context
+from .pages import page_lang, render, render_role_page, role_page, topbar_context
 
 routes = web.RouteTableDef()
 HELPDESK_ROLE = "helpdesk"
@@ -32,10 +32,4 @@ async def preflight(request: web.Request) -> web.Response:
 @routes.get("/helpdesk")
 @helpdesk_page
 async def helpdesk(request: web.Request) -> web.Response:
-    return render(
-        request,
-        "helpdesk.html",
-        lang=page_lang(request),
-        allowed=True,
-        topbar=topbar_context(request, "helpdesk"),
-    )
+    return render_role_page(request, "helpdesk.html")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .pages import page_lang, render, role_page, topbar_context
+from .pages import render_role_page, role_page
 
 ROLE = "supervisor"
 TEMPLATE = "orders.html"
@@ -20,6 +20,4 @@ def setup(app: web.Application) -> None:
 
 @role_page(ROLE, TEMPLATE)
 async def orders_page(request: web.Request) -> web.Response:
-    return render(
-        request, TEMPLATE, lang=page_lang(request), allowed=True, topbar=topbar_context(request, "orders")
-    )
+    return render_role_page(request, TEMPLATE)

@@ -79,6 +79,21 @@ def topbar_context(request: web.Request, current: str) -> dict[str, Any]:
     return {"agent_name": agent.name, "new_tab": current == "desk", "links": links}
 
 
+def render_role_page(
+    request: web.Request, template: str, *, allowed: bool = True, **context: Any
+) -> web.Response:
+    """A role page (see `role_page`): `template` in the agent's language with `allowed`, `context` and the top bar,
+    the page named after its template ("reports.html" → "reports") marked current."""
+    return render(
+        request,
+        template,
+        lang=page_lang(request),
+        allowed=allowed,
+        topbar=topbar_context(request, template.removesuffix(".html")),
+        **context,
+    )
+
+
 def role_page(role: str, template: str) -> Callable[[Handler], Handler]:
     """Like `require(role)`, answering as a page: without a session the login page, without the role the page's
     own short refusal (`allowed=False`, status 403) — a JSON error would be a blank screen to the agent."""
@@ -90,13 +105,7 @@ def role_page(role: str, template: str) -> Callable[[Handler], Handler]:
             if agent is None:
                 raise web.HTTPFound("/")
             if role not in agent.roles:
-                response = render(
-                    request,
-                    template,
-                    lang=page_lang(request),
-                    allowed=False,
-                    topbar=topbar_context(request, template.removesuffix(".html")),
-                )
+                response = render_role_page(request, template, allowed=False)
                 response.set_status(403)
                 return response
             return await handler(request)

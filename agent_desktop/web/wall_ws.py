@@ -27,7 +27,7 @@ from ..store.agents import Agent
 from ..store.tables import reads
 from . import keys, report_chart
 from .errors import ApiError
-from .pages import page_lang, render, role_page, topbar_context
+from .pages import render_role_page, role_page
 from .ws_hub import CLOSE_ABUSE, BadMessages
 
 log = logging.getLogger(__name__)
@@ -111,26 +111,13 @@ reports_role_page = role_page(ROLE, "reports.html")
 
 @wall_role_page
 async def wall_page(request: web.Request) -> web.Response:
-    return render(
-        request,
-        "supervisor.html",
-        lang=page_lang(request),
-        allowed=True,
-        topbar=topbar_context(request, "supervisor"),
-    )
+    return render_role_page(request, "supervisor.html")
 
 
 @reports_role_page
 async def reports_page(request: web.Request) -> web.Response:
     config = request.app[keys.CONFIG]
-    return render(
-        request,
-        "reports.html",
-        lang=page_lang(request),
-        allowed=True,
-        topbar=topbar_context(request, "reports"),
-        criteria=config.recordings.score_criteria,
-    )
+    return render_role_page(request, "reports.html", criteria=config.recordings.score_criteria)
 
 
 async def handle(request: web.Request, agent: Agent, session_id: int) -> web.StreamResponse:
