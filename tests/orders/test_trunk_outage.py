@@ -10,8 +10,10 @@ afterwards. Agents and the wall are real WebSocket clients (the agent with an ai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 import pytest
@@ -21,6 +23,7 @@ from agent_desktop.sip.transaction import make_response
 from agent_desktop.web import keys
 from tests.orders.test_order_dial_failures import call_order
 from tests.orders.test_order_offers import import_list, order_of, outbound
+from tests.web.conftest import Desk
 from tests.web.queue_desk import one_queue, queue_desk
 from tests.web.test_routing import AgentClient
 from tests.web.test_wall_alerts import _wall, kinds
@@ -59,6 +62,24 @@ class OutageTrunk(SipEndpoint):
         return f'trunk_uri = "sip:127.0.0.1:{self.port}"\ncaller_id = "025550000"\nring_timeout_s = 32'
 
 
+@contextlib.asynccontextmanager
+async def trunk_desk(
+    tmp_path, web_pki, cards, tables: str, trunk: OutageTrunk, sip: str = ""
+) -> AsyncIterator[tuple[Desk, AsyncExitStack]]:
+    """`trunk` started, and a one-queue desk dialling out through it with `tables` (the [acd] table …) and `sip`
+    after the trunk's [sip] lines; yields the desk and the exit stack the test's clients join. The desk and its
+    clients close first, then the trunk stops (also when the test fails)."""
+    await trunk.start()
+    try:
+        async with AsyncExitStack() as stack:
+            desk = await stack.enter_async_context(
+                queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=trunk.sip() + sip)
+            )
+            yield desk, stack
+    finally:
+        await trunk.stop()
+
+
 async def desk_socket(stack: AsyncExitStack, desk, http) -> AgentClient:
     """A desk page's socket (no audio) for the logged-in `http` client; `.hello` is its greeting."""
     client = AgentClient(desk, "supervisor")
@@ -84,69 +105,62 @@ async def test_a_trunk_outage_fails_nothing_stops_offers_alerts_the_wall_and_rec
         "trunk_down_after = 3\ntrunk_probe_s = 1\n"
     )
     trunk = OutageTrunk()
-    await trunk.start()
-    try:
-        async with AsyncExitStack() as stack:
-            desk = await stack.enter_async_context(
-                queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=trunk.sip())
+    async with trunk_desk(tmp_path, web_pki, cards, tables, trunk) as (desk, stack):
+        desk.server.app[keys.CALLS].orders.poll_s = 0.3
+        sup = await stack.enter_async_context(desk.client())
+        assert (await desk.login(sup, "supervisor")).status == 200
+        wall = await _wall(stack, desk)
+        assert not kinds(wall.alerts, "outbound_failing")
+        csv = "number,name\n" + "".join(f"+3247100003{i},c{i}\n" for i in range(5))
+        await import_list(desk, sup, "outage", csv, kind="reserve")
+        agent = await AgentClient(desk, "agent").start(stack)
+        # Another desk (the supervisor's, offline): told the trunk's state, to say why nothing is offered.
+        watcher = await desk_socket(stack, desk, sup)
+        assert watcher.hello["outbound_paused"] is False
+        await outbound(agent)
+        tried = []
+        for _ in range(3):
+            offer, ended, result = await call_order(agent)
+            assert (result["outcome"], ended["failure"], result["sip_status"]) == (
+                "network_error",
+                "refused",
+                503,
             )
-            desk.server.app[keys.CALLS].orders.poll_s = 0.3
-            sup = await stack.enter_async_context(desk.client())
-            assert (await desk.login(sup, "supervisor")).status == 200
-            wall = await _wall(stack, desk)
-            assert not kinds(wall.alerts, "outbound_failing")
-            csv = "number,name\n" + "".join(f"+3247100003{i},c{i}\n" for i in range(5))
-            await import_list(desk, sup, "outage", csv, kind="reserve")
-            agent = await AgentClient(desk, "agent").start(stack)
-            # Another desk (the supervisor's, offline): told the trunk's state, to say why nothing is offered.
-            watcher = await desk_socket(stack, desk, sup)
-            assert watcher.hello["outbound_paused"] is False
+            tried.append(offer["order_id"])
             await outbound(agent)
-            tried = []
-            for _ in range(3):
-                offer, ended, result = await call_order(agent)
-                assert (result["outcome"], ended["failure"], result["sip_status"]) == (
-                    "network_error",
-                    "refused",
-                    503,
-                )
-                tried.append(offer["order_id"])
-                await outbound(agent)
-            # The third failure in a row: the trunk is down. The wall says so, with the reason.
-            alerts = await wall.until(lambda a: bool(kinds(a, "outbound_failing")))
-            (alert,) = kinds(alerts, "outbound_failing")
-            assert alert["reason"] == "refused 503" and alert["since"]
-            assert (await watcher.next("outbound.paused"))["paused"] is True
-            watcher = await desk_socket(stack, desk, sup)  # a page loaded now reads it in `hello`
-            assert watcher.hello["outbound_paused"] is True
-            # No order is offered while it is down (orders 4 and 5 are due, the agent is in outbound) ...
-            await quiet(agent, "order.offered", 2.5)
-            # ... nor a callback to an available agent.
-            callback_id = await desk.server.app[keys.CALLBACKS].request("+32471000039", "algemeen")
-            await agent.available()
-            await quiet(agent, "callback.offered", 2)
-            # Nothing failed, though each order reached dial_failures_max: an outage ends nothing.
-            for order_id in tried:
-                order = await order_of(desk, order_id)
-                assert (order["state"], order["attempts"], order["dial_failures"]) == ("pending", 0, 1)
-            assert trunk.options >= 1  # the desk probed the trunk with OPTIONS meanwhile
+        # The third failure in a row: the trunk is down. The wall says so, with the reason.
+        alerts = await wall.until(lambda a: bool(kinds(a, "outbound_failing")))
+        (alert,) = kinds(alerts, "outbound_failing")
+        assert alert["reason"] == "refused 503" and alert["since"]
+        assert (await watcher.next("outbound.paused"))["paused"] is True
+        watcher = await desk_socket(stack, desk, sup)  # a page loaded now reads it in `hello`
+        assert watcher.hello["outbound_paused"] is True
+        # No order is offered while it is down (orders 4 and 5 are due, the agent is in outbound) ...
+        await quiet(agent, "order.offered", 2.5)
+        # ... nor a callback to an available agent.
+        callback_id = await desk.server.app[keys.CALLBACKS].request("+32471000039", "algemeen")
+        await agent.available()
+        await quiet(agent, "callback.offered", 2)
+        # Nothing failed, though each order reached dial_failures_max: an outage ends nothing.
+        for order_id in tried:
+            order = await order_of(desk, order_id)
+            assert (order["state"], order["attempts"], order["dial_failures"]) == ("pending", 0, 1)
+        assert trunk.options >= 1  # the desk probed the trunk with OPTIONS meanwhile
 
-            # The trunk recovers: the next probe is answered, the alert clears and the callback is offered.
-            trunk.down = False
-            await wall.until(lambda a: not kinds(a, "outbound_failing"), within=20)
-            assert (await watcher.next("outbound.paused", within=10))["paused"] is False
-            offered = await agent.next("callback.offered", within=10)
-            assert offered["callback_id"] == callback_id
-            await agent.ws.send_json({"type": "callback.reject", "callback_id": callback_id})
-            await outbound(agent)
-            offer = await agent.next("order.offered", within=10)
-            # The trial dial goes through (rings, answered): the trunk is healthy again.
-            await agent.ws.send_json({"type": "order.call", "order_id": offer["order_id"]})
-            await agent.call_state("connected", within=10)
-            assert desk.server.app[keys.CALLS].trunk.down is False
-            assert desk.server.app[keys.CALLS].trunk.suspect is False
-    finally:
-        await trunk.stop()
+        # The trunk recovers: the next probe is answered, the alert clears and the callback is offered.
+        trunk.down = False
+        await wall.until(lambda a: not kinds(a, "outbound_failing"), within=20)
+        assert (await watcher.next("outbound.paused", within=10))["paused"] is False
+        offered = await agent.next("callback.offered", within=10)
+        assert offered["callback_id"] == callback_id
+        await agent.ws.send_json({"type": "callback.reject", "callback_id": callback_id})
+        await outbound(agent)
+        offer = await agent.next("order.offered", within=10)
+        # The trial dial goes through (rings, answered): the trunk is healthy again.
+        await agent.ws.send_json({"type": "order.call", "order_id": offer["order_id"]})
+        await agent.call_state("connected", within=10)
+        assert desk.server.app[keys.CALLS].trunk.down is False
+        assert desk.server.app[keys.CALLS].trunk.suspect is False
 
 
 async def test_a_dial_hung_up_before_it_rings_does_not_bring_a_down_trunk_back(tmp_path, web_pki, cards):
@@ -155,27 +169,20 @@ async def test_a_dial_hung_up_before_it_rings_does_not_bring_a_down_trunk_back(t
     # final status clear an outage. No probe here (600 s): only the dials decide.
     tables = "[acd]\ntrunk_down_after = 3\ntrunk_probe_s = 600\n"
     trunk = OutageTrunk()
-    await trunk.start()
-    try:
-        async with AsyncExitStack() as stack:
-            desk = await stack.enter_async_context(
-                queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=trunk.sip())
-            )
-            watch = desk.server.app[keys.CALLS].trunk
-            agent = await AgentClient(desk, "agent").start(stack)
-            for _ in range(3):  # typed calls refused by the trunk: it is down
-                await agent.ws.send_json({"type": "call.dial", "number": "0470999888"})
-                await agent.call_state("ended", within=10)
-            assert watch.down
-            trunk.hold = True
+    async with trunk_desk(tmp_path, web_pki, cards, tables, trunk) as (desk, stack):
+        watch = desk.server.app[keys.CALLS].trunk
+        agent = await AgentClient(desk, "agent").start(stack)
+        for _ in range(3):  # typed calls refused by the trunk: it is down
             await agent.ws.send_json({"type": "call.dial", "number": "0470999888"})
-            dialing = await agent.next("call.state")
-            await asyncio.sleep(0.5)  # the trunk's 100 Trying is in: the hang-up CANCELs
-            await agent.ws.send_json({"type": "call.hangup", "call_id": dialing["call_id"]})
             await agent.call_state("ended", within=10)
-            assert watch.down, "the agent's CANCEL before any ringing brought the trunk back"
-    finally:
-        await trunk.stop()
+        assert watch.down
+        trunk.hold = True
+        await agent.ws.send_json({"type": "call.dial", "number": "0470999888"})
+        dialing = await agent.next("call.state")
+        await asyncio.sleep(0.5)  # the trunk's 100 Trying is in: the hang-up CANCELs
+        await agent.ws.send_json({"type": "call.hangup", "call_id": dialing["call_id"]})
+        await agent.call_state("ended", within=10)
+        assert watch.down, "the agent's CANCEL before any ringing brought the trunk back"
 
 
 def _hold_writer(db, gate: threading.Event) -> None:
@@ -183,24 +190,18 @@ def _hold_writer(db, gate: threading.Event) -> None:
     gate.wait(10)
 
 
-async def _callback_desk(stack: AsyncExitStack, tmp_path, web_pki, cards, trunk):
-    # No probe (600 s): the test says when the trunk is down (the watch's own `dial_ended`, as every dial's end
-    # tells it) and when it is back (`reached`, as a dial that rings).
-    tables = "[acd]\noffer_timeout_s = 30\ntrunk_down_after = 3\ntrunk_probe_s = 600\n"
-    return await stack.enter_async_context(
-        queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=trunk.sip())
-    )
+# The callback tests' [acd]. No probe (600 s): the test says when the trunk is down (the watch's own `dial_ended`,
+# as every dial's end tells it) and when it is back (`reached`, as a dial that rings).
+CALLBACK_TABLES = "[acd]\noffer_timeout_s = 30\ntrunk_down_after = 3\ntrunk_probe_s = 600\n"
 
 
 async def test_a_callback_looked_up_as_the_trunk_goes_down_is_not_offered(tmp_path, web_pki, cards):
     # The callback to offer is looked up in the store; the trunk can go down meanwhile. The order offers look at
     # the trunk again when their lookup is back; the callback offer did not, and offered a callback into the outage.
     trunk = OutageTrunk()
-    await trunk.start()
     gate = threading.Event()
     try:
-        async with AsyncExitStack() as stack:
-            desk = await _callback_desk(stack, tmp_path, web_pki, cards, trunk)
+        async with trunk_desk(tmp_path, web_pki, cards, CALLBACK_TABLES, trunk) as (desk, stack):
             calls = desk.server.app[keys.CALLS]
             callback_id = await desk.server.app[keys.CALLBACKS].request("+32471000039", "algemeen")
             agent = await AgentClient(desk, "agent").start(stack)
@@ -223,7 +224,6 @@ async def test_a_callback_looked_up_as_the_trunk_goes_down_is_not_offered(tmp_pa
             assert offered["callback_id"] == callback_id
     finally:
         gate.set()
-        await trunk.stop()
 
 
 async def test_a_callback_taken_back_for_the_trunk_comes_back_to_its_agent(tmp_path, web_pki, cards):
@@ -231,25 +231,20 @@ async def test_a_callback_taken_back_for_the_trunk_comes_back_to_its_agent(tmp_p
     # the agent gets it again at once, not after `reoffer_after_s` (60 s) as one it had let go — with one agent on
     # duty the callback waited that minute for nobody.
     trunk = OutageTrunk()
-    await trunk.start()
-    try:
-        async with AsyncExitStack() as stack:
-            desk = await _callback_desk(stack, tmp_path, web_pki, cards, trunk)
-            calls = desk.server.app[keys.CALLS]
-            callback_id = await desk.server.app[keys.CALLBACKS].request("+32471000039", "algemeen")
-            agent = await AgentClient(desk, "agent").start(stack)
-            await agent.available()
-            assert (await agent.next("callback.offered", within=5))["callback_id"] == callback_id
-            for _ in range(3):
-                calls.trunk.dial_ended("refused 503", reached=False)
-            withdrawn = await agent.next("callback.withdrawn", within=5)
-            assert (withdrawn["callback_id"], withdrawn["cause"]) == (callback_id, "trunk_down")
-            await asyncio.sleep(0.3)  # the callback is pending again in the store
-            calls.trunk.reached()
-            offered = await agent.next("callback.offered", within=5)
-            assert offered["callback_id"] == callback_id
-    finally:
-        await trunk.stop()
+    async with trunk_desk(tmp_path, web_pki, cards, CALLBACK_TABLES, trunk) as (desk, stack):
+        calls = desk.server.app[keys.CALLS]
+        callback_id = await desk.server.app[keys.CALLBACKS].request("+32471000039", "algemeen")
+        agent = await AgentClient(desk, "agent").start(stack)
+        await agent.available()
+        assert (await agent.next("callback.offered", within=5))["callback_id"] == callback_id
+        for _ in range(3):
+            calls.trunk.dial_ended("refused 503", reached=False)
+        withdrawn = await agent.next("callback.withdrawn", within=5)
+        assert (withdrawn["callback_id"], withdrawn["cause"]) == (callback_id, "trunk_down")
+        await asyncio.sleep(0.3)  # the callback is pending again in the store
+        calls.trunk.reached()
+        offered = await agent.next("callback.offered", within=5)
+        assert offered["callback_id"] == callback_id
 
 
 class TrialTrunk(OutageTrunk):
@@ -278,50 +273,43 @@ async def test_a_trunk_on_trial_gets_one_dial_not_one_per_agent(tmp_path, web_pk
     # an offer. Once the trunk takes calls, the trial dial rings and the other agent is offered at once.
     tables = "[acd]\noffer_timeout_s = 30\ndial_retry_s = 1\ntrunk_down_after = 1\ntrunk_probe_s = 0.5\n"
     trunk = TrialTrunk()
-    await trunk.start()
-    try:
-        async with AsyncExitStack() as stack:
-            desk = await stack.enter_async_context(
-                queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=trunk.sip())
-            )
-            calls = desk.server.app[keys.CALLS]
-            calls.orders.poll_s = 0.3
-            sup = await stack.enter_async_context(desk.client())
-            assert (await desk.login(sup, "supervisor")).status == 200
-            csv = "number,name\n" + "".join(f"+3247100004{i},c{i}\n" for i in range(6))
-            await import_list(desk, sup, "trial", csv, kind="reserve")
-            first = await AgentClient(desk, "agent").start(stack)
-            await outbound(first)
-            # The first dial fails (503 before ringing): with trunk_down_after = 1 the trunk is down.
-            _, ended, _ = await call_order(first)
-            assert ended["failure"] == "refused"
-            assert calls.trunk.down
-            second = await AgentClient(desk, "supervisor").start(stack)
-            await outbound(second)
-            await outbound(first)
-            agents = [first, second]
-            for _ in range(2):
-                # A probe is answered (OPTIONS 200): on trial, one offer for the two agents.
-                got = await offers_within(agents, 6)
-                assert len(got) == 1, [(a.who, o["order_id"]) for a, o in got]
-                (trial_agent, offer), (other,) = got[0], [a for a in agents if a is not got[0][0]]
-                await trial_agent.ws.send_json({"type": "order.call", "order_id": offer["order_id"]})
-                ended = await trial_agent.call_state("ended", within=10)
-                assert ended["failure"] == "refused"
-                await quiet(other, "order.offered", 0.5)
-                assert calls.trunk.down  # the trial failed: down again at once
-                await outbound(trial_agent)
-            # The trunk takes calls again: the next trial dial rings, and the other agent is offered without delay.
-            trunk.down = False
-            got = await offers_within(agents, 10)
-            assert len(got) == 1
+    async with trunk_desk(tmp_path, web_pki, cards, tables, trunk) as (desk, stack):
+        calls = desk.server.app[keys.CALLS]
+        calls.orders.poll_s = 0.3
+        sup = await stack.enter_async_context(desk.client())
+        assert (await desk.login(sup, "supervisor")).status == 200
+        csv = "number,name\n" + "".join(f"+3247100004{i},c{i}\n" for i in range(6))
+        await import_list(desk, sup, "trial", csv, kind="reserve")
+        first = await AgentClient(desk, "agent").start(stack)
+        await outbound(first)
+        # The first dial fails (503 before ringing): with trunk_down_after = 1 the trunk is down.
+        _, ended, _ = await call_order(first)
+        assert ended["failure"] == "refused"
+        assert calls.trunk.down
+        second = await AgentClient(desk, "supervisor").start(stack)
+        await outbound(second)
+        await outbound(first)
+        agents = [first, second]
+        for _ in range(2):
+            # A probe is answered (OPTIONS 200): on trial, one offer for the two agents.
+            got = await offers_within(agents, 6)
+            assert len(got) == 1, [(a.who, o["order_id"]) for a, o in got]
             (trial_agent, offer), (other,) = got[0], [a for a in agents if a is not got[0][0]]
             await trial_agent.ws.send_json({"type": "order.call", "order_id": offer["order_id"]})
-            await trial_agent.call_state("connected", within=10)
-            assert await other.next("order.offered", within=3)
-            assert not calls.trunk.down and not calls.trunk.suspect
-    finally:
-        await trunk.stop()
+            ended = await trial_agent.call_state("ended", within=10)
+            assert ended["failure"] == "refused"
+            await quiet(other, "order.offered", 0.5)
+            assert calls.trunk.down  # the trial failed: down again at once
+            await outbound(trial_agent)
+        # The trunk takes calls again: the next trial dial rings, and the other agent is offered without delay.
+        trunk.down = False
+        got = await offers_within(agents, 10)
+        assert len(got) == 1
+        (trial_agent, offer), (other,) = got[0], [a for a in agents if a is not got[0][0]]
+        await trial_agent.ws.send_json({"type": "order.call", "order_id": offer["order_id"]})
+        await trial_agent.call_state("connected", within=10)
+        assert await other.next("order.offered", within=3)
+        assert not calls.trunk.down and not calls.trunk.suspect
 
 
 def taken_rtp_port() -> socket.socket:
@@ -340,15 +328,11 @@ async def test_no_free_rtp_port_is_the_desks_fault_not_the_trunks(tmp_path, web_
     tables = "[acd]\ndial_retry_s = 1\ntrunk_down_after = 1\ntrunk_probe_s = 600\n"
     trunk = OutageTrunk()
     trunk.down = False
-    await trunk.start()
     held = taken_rtp_port()
     port = held.getsockname()[1]
     try:
-        async with AsyncExitStack() as stack:
-            sip = trunk.sip() + f"\nrtp_ports = [{port}, {port + 1}]"
-            desk = await stack.enter_async_context(
-                queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=sip)
-            )
+        sip = f"\nrtp_ports = [{port}, {port + 1}]"
+        async with trunk_desk(tmp_path, web_pki, cards, tables, trunk, sip) as (desk, stack):
             calls = desk.server.app[keys.CALLS]
             sup = await stack.enter_async_context(desk.client())
             assert (await desk.login(sup, "supervisor")).status == 200
@@ -366,4 +350,3 @@ async def test_no_free_rtp_port_is_the_desks_fault_not_the_trunks(tmp_path, web_
             assert not calls.trunk.down
     finally:
         held.close()
-        await trunk.stop()

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import math
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from agent_desktop.cli import enrol_certificate
 from agent_desktop.config import Config, load_config
@@ -42,6 +44,7 @@ PROMPTS = {
     "confirmed.wav": (CONFIRMED, 0.4),
     "closed.wav": (CLOSED, 0.5),
 }
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 def one_queue(
@@ -76,6 +79,19 @@ def overflow_queue(backup_port: int, *, queue: str = "", overflow_after_s: int |
     `backup_port` (a Backup), and that [sip] trunk line; `queue` adds keys to the queue."""
     config = one_queue(queue=f'overflow_to = "0800111"\n{queue}', overflow_after_s=overflow_after_s)
     return config, f'trunk_uri = "sip:127.0.0.1:{backup_port}"'
+
+
+def crisis_queues(crisis: str, algemeen: str) -> str:
+    """A desk config: the prompts in `prompts/`, queue `crisis` on 1709 closed yesterday, today and tomorrow
+    (closed dates, in Brussels; open every other day) with the keys `crisis`, and queue `algemeen` on 1702 with
+    the keys `algemeen` (each key on its own line)."""
+    today = dt.datetime.now(BRUSSELS).date()
+    days = ", ".join(f'"{today + dt.timedelta(days=d)}"' for d in (-1, 0, 1))
+    return (
+        f'[prompts]\ndir = "prompts"\n\n'
+        f'[[queues]]\nname = "crisis"\nnumber = "1709"\nclosed_dates = [{days}]\n{crisis}\n'
+        f'[[queues]]\nname = "algemeen"\nnumber = "1702"\n{algemeen}'
+    )
 
 
 # The keys of a recorded queue whose notice is `notice.wav` (not among PROMPTS: each test writes its own).

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from contextlib import AsyncExitStack
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,11 +17,19 @@ from agent_desktop.store import audit
 from agent_desktop.store.clock import parse_iso
 from agent_desktop.web import keys
 from tests.web.conftest import Desk, restarted
-from tests.web.queue_desk import CLOSED, MUSIC, WELCOME, dial_in, queue_desk, wait_state
+from tests.web.queue_desk import (
+    BRUSSELS,
+    CLOSED,
+    MUSIC,
+    WELCOME,
+    crisis_queues,
+    dial_in,
+    queue_desk,
+    wait_state,
+)
 from tests.web.test_routing import AgentClient, caller  # noqa: F401 (caller is a fixture)
 
 pytestmark = pytest.mark.timeout(90)
-BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 def _today() -> dt.date:
@@ -31,28 +38,11 @@ def _today() -> dt.date:
 
 def _config() -> str:
     # crisis: closed yesterday, today and tomorrow (a closed date), open every other day; algemeen: always open.
-    days = ", ".join(f'"{_today() + dt.timedelta(days=d)}"' for d in (-1, 0, 1))
-    return f"""
-[prompts]
-dir = "prompts"
-
-[[queues]]
-name = "crisis"
-number = "1709"
-closed_dates = [{days}]
-closed = "closed.wav"
-welcome = "welcome.wav"
-no_agents = "queue"
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-hold_music = "music.wav"
-closed = "closed.wav"
-no_agents = "queue"
-callback_offer_after_s = 0
-overflow_after_s = 0
-"""
+    return crisis_queues(
+        'closed = "closed.wav"\nwelcome = "welcome.wav"\nno_agents = "queue"\n',
+        'hold_music = "music.wav"\nclosed = "closed.wav"\nno_agents = "queue"\n'
+        "callback_offer_after_s = 0\noverflow_after_s = 0\n",
+    )
 
 
 async def _queues(desk: Desk) -> dict[str, dict]:

@@ -9,36 +9,19 @@ import asyncio
 import datetime as dt
 import time
 from contextlib import AsyncExitStack
-from zoneinfo import ZoneInfo
 
 from agent_desktop.store.clock import parse_iso
-from tests.web.queue_desk import queue_desk
+from tests.web.queue_desk import BRUSSELS, crisis_queues, queue_desk
 from tests.web.test_routing import AgentClient
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 LABEL = {"nl": "Crisislijn", "fr": "Ligne de crise", "en": "Crisis line"}
 
 
 def _config() -> str:
-    today = dt.datetime.now(BRUSSELS).date()
-    days = ", ".join(f'"{today + dt.timedelta(days=d)}"' for d in (-1, 0, 1))
-    return f"""
-[prompts]
-dir = "prompts"
-
-[[queues]]
-name = "crisis"
-number = "1709"
-closed_dates = [{days}]
-welcome = "welcome.wav"
-closed = "closed.wav"
-label = {{ nl = "{LABEL["nl"]}", fr = "{LABEL["fr"]}", en = "{LABEL["en"]}" }}
-
-[[queues]]
-name = "algemeen"
-number = "1702"
-closed_to = "+3225000000"
-"""
+    label = f'label = {{ nl = "{LABEL["nl"]}", fr = "{LABEL["fr"]}", en = "{LABEL["en"]}" }}\n'
+    return crisis_queues(
+        f'welcome = "welcome.wav"\nclosed = "closed.wav"\n{label}', 'closed_to = "+3225000000"\n'
+    )
 
 
 def _queue(message: dict, name: str) -> dict | None:
