@@ -3,8 +3,9 @@ every write queued before them, and big reads (exports) on a thread of their own
 
 Another process may hold the database's write lock for seconds (a CLI `agents add`, a backup). A write made on
 the event loop would then freeze every call's audio and every page for as long. Here a write is a job on a FIFO
-queue: one thread (`store-writer`, its own connection) runs each job as one `BEGIN IMMEDIATE … COMMIT`
-transaction, in the order posted. A job that meets a locked database waits and tries again, however long it
+queue: one thread (`store-writer`, its own connection) runs the jobs in the order posted, each under its own
+savepoint, and commits what queued meanwhile together (group commit: a burst costs one commit, and a failed job
+rolls back alone). A job that meets a locked database waits and tries again, however long it
 takes: it is never dropped, and it lands once (a lock refused at BEGIN never ran any of the job). Times the job
 writes are the time it was queued (`clock.event_time`), not the time it landed.
 
@@ -49,6 +50,9 @@ T = TypeVar("T")
 ANY = "(any)"  # the key of the last write of all
 # Each BEGIN IMMEDIATE of the writer waits this long for a lock before it logs and tries again.
 WRITER_LOCK_WAIT_S = 1.0
+# At most this many queued jobs share one transaction: a request awaiting its write waits for its whole batch.
+MAX_BATCH = 200
+_SAVEPOINT = "store_job"
 # A big read off the loop may wait for a lock as long as a CLI would.
 BIG_READ_BUSY_S = 10.0
 
@@ -77,6 +81,7 @@ class Store:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._last: dict[str, asyncio.Future] = {}  # table -> its last queued write
         self._closed = False
+        self.transactions = 0  # commits the writer began (for tests and benches: group commit at work)
         self._writer = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
         self._writer.start()
         self._big = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-read")
@@ -156,41 +161,94 @@ class Store:
                 job = self._queue.get()
                 if job is None:
                     return
-                self._run(db, job)
+                batch = [job]
+                last = False
+                # Group commit: what queued while the last transaction ran goes into the next one together. A
+                # burst (a thousand agents' states after a restart, a trunk's calls ending at once) costs one
+                # commit, not one each, so the queue drains instead of growing.
+                while len(batch) < MAX_BATCH:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        last = True
+                        break
+                    batch.append(more)
+                self._run(db, batch)
+                if last:
+                    return
         finally:
             db.close()
 
-    def _run(self, db: sqlite_utils.Database, job: _Job) -> None:
+    def _run(self, db: sqlite_utils.Database, jobs: list[_Job]) -> None:
+        """Run `jobs` in one transaction, each under its own savepoint (a failed job rolls back alone), then
+        settle every job's future once the commit says whether it landed."""
         conn = db.conn
+        pending = jobs
+        while pending:
+            failure = self._begin(conn, len(pending))
+            if failure is not None:
+                for job in pending:
+                    self._settle(job, None, failure)
+                return
+            self.transactions += 1
+            outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+            redo: list[_Job] = []
+            for index, job in enumerate(pending):
+                conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+                try:
+                    with event_time(job.queued_at):
+                        result = job.fn(db, *job.args, **job.kwargs)
+                except BaseException as exc:
+                    if not conn.in_transaction:
+                        # The failure ended the whole transaction (a RAISE(ROLLBACK) trigger, a full disk): the
+                        # jobs before it in this batch were rolled back too. They run again; it does not.
+                        self._settle(job, None, exc)
+                        redo = [j for j, _, e in outcomes if e is None]
+                        for j, _, e in outcomes:
+                            if e is not None:
+                                self._settle(j, None, e)
+                        redo += pending[index + 1 :]
+                        outcomes = []
+                        break
+                    conn.execute(f"ROLLBACK TO {_SAVEPOINT}")
+                    conn.execute(f"RELEASE {_SAVEPOINT}")
+                    outcomes.append((job, None, exc))
+                    continue
+                conn.execute(f"RELEASE {_SAVEPOINT}")
+                outcomes.append((job, result, None))
+            else:
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    outcomes = [(job, None, e if e is not None else exc) for job, _, e in outcomes]
+            for job, result, exc in outcomes:
+                self._settle(job, result, exc)
+            pending = redo
+
+    def _begin(self, conn: sqlite3.Connection, jobs: int) -> BaseException | None:
+        """BEGIN IMMEDIATE, waiting for another process's lock however long it lasts (a write is never dropped);
+        the error when the database refuses for another reason."""
         waited_since = None
         while True:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 if not _is_locked(exc):
-                    self._settle(job, None, exc)
-                    return
+                    return exc
                 if waited_since is None:
                     waited_since = time.monotonic()
                     log.warning(
-                        "store: database locked by another process; %d write(s) wait", self._queue.qsize() + 1
+                        "store: database locked by another process; %d write(s) wait",
+                        self._queue.qsize() + jobs,
                     )
-                continue  # BEGIN waited WRITER_LOCK_WAIT_S; a write is never dropped, so try again
-            try:
-                with event_time(job.queued_at):
-                    result = job.fn(db, *job.args, **job.kwargs)
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                self._settle(job, None, exc)
-                return
+                continue  # BEGIN waited WRITER_LOCK_WAIT_S; try again
             if waited_since is not None:
-                log.warning(
-                    "store: lock released; write landed after %.1f s", time.monotonic() - waited_since
-                )
-            self._settle(job, result, None)
-            return
+                log.warning("store: lock released; writes land after %.1f s", time.monotonic() - waited_since)
+            return None
 
     @staticmethod
     def _settle(job: _Job, result: Any, exc: BaseException | None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -103,3 +104,72 @@ def test_sqlite_utils_3_is_refused_with_a_message(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(db_module, "version", lambda name: "3.38")
     with pytest.raises(RuntimeError, match=r"sqlite-utils 3\.38 .* needs 4\.0"):
         db_module.open_db(tmp_path / "desk.db")
+
+
+# -- group commit: what queued while a transaction ran lands in the next one, each job under its own savepoint --
+
+
+async def _hold_writer(store: Store) -> threading.Event:
+    """A job that keeps the writer thread busy until the returned event is set, so that every job posted
+    meanwhile waits in the queue and goes into the next batch together."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold(db) -> None:
+        started.set()
+        release.wait(10)
+
+    store.post(hold)
+    assert await asyncio.to_thread(started.wait, 10)
+    return release
+
+
+def _note(db, text: str) -> None:
+    db.execute("INSERT INTO notes(text) VALUES (?)", [text])
+
+
+def _note_then_fail(db, text: str) -> None:
+    db.execute("INSERT INTO notes(text) VALUES (?)", [text])
+    raise ValueError("refused half-way")
+
+
+async def test_jobs_queued_together_land_in_one_transaction_and_a_failed_one_alone_rolls_back(
+    store: Store,
+) -> None:
+    await store.write(lambda db: db.execute("CREATE TABLE notes(text TEXT)"))
+    before = store.transactions
+    release = await _hold_writer(store)
+    posted = [store.post(_note, f"n{i}") for i in range(50)]
+    bad = store.post(_note_then_fail, "half-written")
+    posted += [store.post(_note, f"m{i}") for i in range(50)]
+    release.set()
+    await store.settled()
+    # The holding job's own transaction, then one for the hundred and one that waited (not 101 commits).
+    assert store.transactions - before == 2
+    with pytest.raises(ValueError):
+        bad.result()
+    assert all(f.exception() is None for f in posted)
+    texts = [t for (t,) in _rows(store.path, "SELECT text FROM notes ORDER BY rowid")]
+    assert texts == [f"n{i}" for i in range(50)] + [f"m{i}" for i in range(50)]
+
+
+async def test_a_job_that_destroys_the_transaction_takes_nothing_else_with_it(store: Store) -> None:
+    # RAISE(ROLLBACK) in a trigger ends the whole transaction, savepoints and all: the jobs that ran before it in
+    # the same batch were rolled back with it and must run again, not be reported as landed.
+    await store.write(lambda db: db.execute("CREATE TABLE notes(text TEXT)"))
+    await store.write(
+        lambda db: db.execute(
+            "CREATE TRIGGER no_boom BEFORE INSERT ON notes WHEN NEW.text = 'boom' "
+            "BEGIN SELECT RAISE(ROLLBACK, 'boom refused'); END"
+        )
+    )
+    release = await _hold_writer(store)
+    first = [store.post(_note, f"a{i}") for i in range(5)]
+    boom = store.post(_note, "boom")
+    after = [store.post(_note, f"b{i}") for i in range(5)]
+    release.set()
+    await store.settled()
+    with pytest.raises(sqlite3.IntegrityError, match="boom refused"):
+        boom.result()
+    assert all(f.exception() is None for f in first + after)
+    texts = [t for (t,) in _rows(store.path, "SELECT text FROM notes ORDER BY rowid")]
+    assert texts == [f"a{i}" for i in range(5)] + [f"b{i}" for i in range(5)]
