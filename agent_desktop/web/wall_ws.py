@@ -12,7 +12,6 @@ from `acd/wall.py`, a subscriber of the event bus.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from typing import Any
@@ -28,12 +27,13 @@ from ..store.tables import reads
 from . import keys, report_chart
 from .errors import ApiError
 from .pages import render_role_page, role_page
+from .ws_close import abort_if_stalled, close_socket
 from .ws_hub import CLOSE_ABUSE, BadMessages
 
 log = logging.getLogger(__name__)
 
 WALL = web.AppKey("wall", Wall)
-WALL_SOCKETS = web.AppKey("wall_sockets", set)
+WALL_SOCKETS = web.AppKey("wall_sockets", dict)  # each open wall's socket -> its transport
 ROLE = "supervisor"
 CLOSE_LOGGED_OUT = 4002
 CLOSE_RESTART = 1012
@@ -68,15 +68,20 @@ def setup(app: web.Application) -> None:
     if callbacks is not None:
         callbacks.on_change(wall.callbacks_changed)
     app[WALL] = wall
-    app[WALL_SOCKETS] = set()
+    app[WALL_SOCKETS] = {}
     app.router.add_get("/supervisor", wall_page)
     app.router.add_get("/supervisor/reports", reports_page)
     report_chart.setup(app)
 
     async def stop(app: web.Application) -> None:
-        for ws in list(app[WALL_SOCKETS]):
-            with contextlib.suppress(Exception):
-                await ws.close(code=CLOSE_RESTART, message=b"server_stop")
+        # All at once, each bounded: a wall whose PC stopped reading must not hold up the desk's shutdown.
+        await asyncio.gather(
+            *(
+                close_socket(ws, transport, CLOSE_RESTART, b"server_stop")
+                for ws, transport in app[WALL_SOCKETS].items()
+            ),
+            return_exceptions=True,
+        )
         await wall.close()
 
     app.on_shutdown.append(stop)
@@ -130,7 +135,7 @@ async def handle(request: web.Request, agent: Agent, session_id: int) -> web.Str
     # Protocol-level pings (the browser answers them itself): the page sends nothing on this socket.
     ws = web.WebSocketResponse(max_msg_size=4096, heartbeat=heartbeat_s)
     await ws.prepare(request)
-    app[WALL_SOCKETS].add(ws)
+    app[WALL_SOCKETS][ws] = request.transport
     close = await app[WALL].open(ws)
     bad = BadMessages()
     try:
@@ -141,7 +146,7 @@ async def handle(request: web.Request, agent: Agent, session_id: int) -> web.Str
                 # A session ended elsewhere (logout, agent disabled, idle timeout) closes the wall too.
                 if not store.peek(sessions.is_valid, session_id):
                     await ws.send_json({"type": "error", "code": "unauthorized", "message": "logged_out"})
-                    await ws.close(code=CLOSE_LOGGED_OUT, message=b"logged_out")
+                    await close_socket(ws, request.transport, CLOSE_LOGGED_OUT, b"logged_out")
                 continue
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
                 break
@@ -149,7 +154,7 @@ async def handle(request: web.Request, agent: Agent, session_id: int) -> web.Str
             log.info("wall of agent %s: error bad_request: a %s frame", agent.id, msg.type.name.lower())
             if not bad.count():
                 log.warning("wall of agent %s: too many bad messages; closing the socket", agent.id)
-                await ws.close(code=CLOSE_ABUSE, message=b"too many bad messages")
+                await close_socket(ws, request.transport, CLOSE_ABUSE, b"too many bad messages")
                 break
             refusal = {
                 "type": "error",
@@ -162,5 +167,8 @@ async def handle(request: web.Request, agent: Agent, session_id: int) -> web.Str
                 break  # it sends but does not read: it is no wall
     finally:
         close()
-        app[WALL_SOCKETS].discard(ws)
+        app[WALL_SOCKETS].pop(ws, None)
+        abort_if_stalled(
+            request.transport
+        )  # a wall the heartbeat gave up on may still have data queued to it
     return ws

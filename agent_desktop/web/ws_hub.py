@@ -34,6 +34,7 @@ from ..acd.events import (
 from ..logmask import mask_number
 from ..store.agents import Agent
 from ..tasks import Tasks
+from .ws_close import abort_if_stalled, close_socket
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ CLOSE_REPLACED = 4001
 CLOSE_LOGGED_OUT = 4002
 CLOSE_TIMEOUT = 4003
 CLOSE_RESTART = 1012  # "service restart": the page reconnects with back-off
+SEND_TIMEOUT_S = 10.0  # a page that takes no message for this long is cut off
+GOODBYE_S = 1.0  # the last word to a page being closed (logout, shutdown) is best effort
 
 MessageHandler = Callable[["Connection", dict], Awaitable[None]]
 _NUMBER = re.compile(r"\+?\d[\d ./-]{4,}\d")
@@ -99,10 +102,15 @@ class Connection:
     closed_reason: str = ""
     awaiting_pong: bool = False
     checked_at: float = field(default_factory=time.monotonic)
+    transport: asyncio.BaseTransport | None = None
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     bad: BadMessages = field(default_factory=BadMessages)
 
-    async def send(self, message: dict) -> None:
+    async def close(self, code: int, reason: bytes) -> None:
+        await close_socket(self.ws, self.transport, code, reason)
+
+    async def send(self, message: dict, within_s: float | None = None) -> None:
+        timeout = SEND_TIMEOUT_S if within_s is None else within_s
         if message.get("type") == "error":
             # One line per refusal: what the page was told is what the log says.
             log.info(
@@ -113,13 +121,19 @@ class Connection:
             )
             if message.get("code") == "bad_request" and not self.bad.count() and not self.ws.closed:
                 log.warning("ws agent %s: too many bad messages; closing the socket", self.agent.id)
-                await self.ws.close(code=CLOSE_ABUSE, message=b"too many bad messages")
+                await self.close(CLOSE_ABUSE, b"too many bad messages")
         if self.ws.closed:
             return
         try:
-            async with self._send_lock:
-                await asyncio.wait_for(self.ws.send_str(json.dumps(message)), timeout=10)
-        except (ConnectionError, TimeoutError, RuntimeError) as e:
+            async with asyncio.timeout(timeout):
+                async with self._send_lock:
+                    await self.ws.send_str(json.dumps(message))
+        except TimeoutError:
+            # A page that takes nothing for this long is frozen or cut off: its socket is released (the page, if
+            # it comes back, reconnects within the grace) instead of every later message waiting as long.
+            log.info("send to agent %s: nothing taken for %.0f s; socket cut off", self.agent.id, timeout)
+            abort_if_stalled(self.transport, force=True)
+        except (ConnectionError, RuntimeError) as e:
             log.info("send to agent %s failed: %s", self.agent.id, e)
 
 
@@ -212,20 +226,21 @@ class Hub:
                     "type": "error",
                     "code": "unauthorized" if reason == "logged_out" else reason,
                     "message": reason,
-                }
+                },
+                within_s=GOODBYE_S,
             )
             code = CLOSE_RESTART if reason == "server_stop" else CLOSE_LOGGED_OUT
-            await conn.ws.close(code=code, message=reason.encode())
+            await conn.close(code, reason.encode())
 
     async def close(self) -> None:
-        for agent_id in list(self._conns):
-            await self.drop_agent(agent_id, "server_stop")
+        # All at once: each page gets at most GOODBYE_S and CLOSE_TIMEOUT_S, however many are stalled.
+        await asyncio.gather(*(self.drop_agent(agent_id, "server_stop") for agent_id in list(self._conns)))
         await self.tasks.cancel_all()
 
     async def handle(self, request: web.Request, agent: Agent, session_id: int) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, autoping=True, heartbeat=None)
         await ws.prepare(request)
-        conn = Connection(agent, ws, session_id)
+        conn = Connection(agent, ws, session_id, transport=request.transport)
         try:
             old = self._conns.get(agent.id)
             self._conns[agent.id] = conn
@@ -236,9 +251,10 @@ class Hub:
                         "type": "error",
                         "code": "session_replaced",
                         "message": "the desk was opened in another tab or window",
-                    }
+                    },
+                    within_s=GOODBYE_S,
                 )
-                await old.ws.close(code=CLOSE_REPLACED, message=b"session_replaced")
+                await old.close(CLOSE_REPLACED, b"session_replaced")
             presence = self._states.login(agent.id)
             await conn.send(
                 {
@@ -254,6 +270,9 @@ class Hub:
             self._bus.publish(AgentConnected(agent.id, frozenset(agent.skills)))
             await self._read_loop(conn)
         finally:
+            abort_if_stalled(
+                conn.transport
+            )  # the handler is done: nothing more waits on a peer that stopped reading
             if self._conns.get(agent.id) is conn:
                 del self._conns[agent.id]
                 if not conn.closed_reason:
@@ -276,7 +295,7 @@ class Hub:
                 msg = await asyncio.wait_for(ws.receive(), timeout=self._heartbeat_s)
             except TimeoutError:
                 if conn.awaiting_pong:
-                    await ws.close(code=CLOSE_TIMEOUT, message=b"heartbeat")
+                    await conn.close(CLOSE_TIMEOUT, b"heartbeat")
                     return
                 conn.awaiting_pong = True
                 await conn.send({"type": "ping"})

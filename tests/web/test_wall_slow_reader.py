@@ -6,9 +6,6 @@ updates. Prints the figures measured."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
-import socket
 import time
 
 import aiohttp
@@ -18,28 +15,9 @@ from agent_desktop.acd.events import AgentStateChanged
 from agent_desktop.acd.wall import Wall
 from agent_desktop.web import keys
 from agent_desktop.web.wall_ws import WALL, WALL_SOCKETS
+from tests.helpers.stalled_ws import stalled_websocket
 
 AGENTS = 300
-
-
-async def _never_reading_wall(desk, cookie: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    port = int(desk.url.rsplit(":", 1)[1])
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-    reader, writer = await asyncio.open_connection(sock=sock)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            f"GET /ws?view=wall HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {desk.url}\r\n"
-            f"Cookie: ad_session={cookie}\r\n\r\n"
-        ).encode()
-    )
-    status = await reader.readline()
-    assert b"101" in status, status
-    return reader, writer  # from here on, nothing is read
 
 
 def _enrol(db, ids) -> None:
@@ -69,7 +47,7 @@ async def test_a_wall_that_never_reads_is_bounded_and_dropped(desk):
         await app[keys.STORE].write(_enrol, range(1000, 1000 + AGENTS))
         for agent_id in range(1000, 1000 + AGENTS):
             bus.publish(AgentStateChanged(agent_id, "available", "", "2026-01-01T00:00:00.000Z"))
-        reader, writer = await _never_reading_wall(desk, cookie)
+        _, writer = await stalled_websocket(desk.url, "/ws?view=wall", cookie)
         async with watcher.ws_connect(f"{desk.url}/ws?view=wall") as good:
             texts: list[int] = []
             other: list = []
