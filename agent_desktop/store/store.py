@@ -18,7 +18,8 @@ that says nothing is taken to touch every table.
 
 `write()` is awaited by request handlers (the answer means the row is there); `post()` is for the call path and
 agent states, which must not wait: the job is queued at once, in order, and a failure is logged. Repository
-functions stay plain `fn(db, …)` functions, so the CLI and a later PostgreSQL repository use them unchanged.
+functions stay plain `fn(db, …)` functions, so the CLI and a later PostgreSQL repository use them unchanged; a
+job never begins, commits or rolls back a transaction itself (`db.atomic()` nests as a savepoint).
 """
 
 from __future__ import annotations
@@ -175,7 +176,17 @@ class Store:
                         last = True
                         break
                     batch.append(more)
-                self._run(db, batch)
+                try:
+                    self._run(db, batch)
+                except BaseException as exc:
+                    # The writer outlives anything a batch does: a dead writer would leave every later write
+                    # queued for ever. What had not landed is reported failed.
+                    log.exception("store: a batch of %d write(s) failed unexpectedly", len(batch))
+                    with contextlib.suppress(sqlite3.Error):
+                        if db.conn.in_transaction:
+                            db.conn.execute("ROLLBACK")
+                    for job in batch:
+                        self._settle(job, None, exc)
                 if last:
                     return
         finally:
@@ -200,10 +211,12 @@ class Store:
                 try:
                     with event_time(job.queued_at):
                         result = job.fn(db, *job.args, **job.kwargs)
+                    conn.execute(f"RELEASE {_SAVEPOINT}")  # fails if the job ended the transaction itself
                 except BaseException as exc:
                     if not conn.in_transaction:
-                        # The failure ended the whole transaction (a RAISE(ROLLBACK) trigger, a full disk): the
-                        # jobs before it in this batch were rolled back too. They run again; it does not.
+                        # The failure ended the whole transaction (a RAISE(ROLLBACK) trigger, a full disk, a job
+                        # that rolled back on its own): the jobs before it in this batch were rolled back too.
+                        # They run again; it does not.
                         self._settle(job, None, exc)
                         redo = [j for j, _, e in outcomes if e is None]
                         for j, _, e in outcomes:
@@ -216,7 +229,6 @@ class Store:
                     conn.execute(f"RELEASE {_SAVEPOINT}")
                     outcomes.append((job, None, exc))
                     continue
-                conn.execute(f"RELEASE {_SAVEPOINT}")
                 outcomes.append((job, result, None))
             else:
                 try:

@@ -173,3 +173,28 @@ async def test_a_job_that_destroys_the_transaction_takes_nothing_else_with_it(st
     assert all(f.exception() is None for f in first + after)
     texts = [t for (t,) in _rows(store.path, "SELECT text FROM notes ORDER BY rowid")]
     assert texts == [f"a{i}" for i in range(5)] + [f"b{i}" for i in range(5)]
+
+
+async def test_a_job_that_ends_the_transaction_itself_fails_alone_and_the_writer_lives_on(
+    store: Store,
+) -> None:
+    await store.write(lambda db: db.execute("CREATE TABLE notes(text TEXT)"))
+
+    def rogue(db) -> str:
+        db.execute("INSERT INTO notes(text) VALUES ('rogue')")
+        db.conn.execute(
+            "ROLLBACK"
+        )  # what no job may do: before, the writer thread died on the next statement
+        return "done"
+
+    release = await _hold_writer(store)
+    first = [store.post(_note, f"a{i}") for i in range(3)]
+    bad = store.post(rogue)
+    after = [store.post(_note, f"b{i}") for i in range(3)]
+    release.set()
+    await asyncio.wait_for(store.settled(), 10)
+    assert bad.exception() is not None
+    assert all(f.exception() is None for f in first + after)
+    await asyncio.wait_for(store.write(_note, "later"), 5)  # the writer is alive
+    texts = [t for (t,) in _rows(store.path, "SELECT text FROM notes ORDER BY rowid")]
+    assert texts == ["a0", "a1", "a2", "b0", "b1", "b2", "later"]
