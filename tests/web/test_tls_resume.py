@@ -22,18 +22,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from agent_desktop.eid.pki import Pki, create_pki
 from agent_desktop.web.auth import SESSION_COOKIE
-from tests.web.tls_desk import HEADER, TlsDesk, tls_desk_running
+from tests.web.tls_desk import HEADER, NO_REUSED_HEADER, REUSED_HEADER, TlsDesk, tls_desk_running
 
 pytestmark = pytest.mark.timeout(60)
 
-REUSED_HEADER = (
-    "X-SSL-Session-Reused"  # [eid] tls_session_reused_header's default, as the documented block sets it
-)
 # The documented block with resumption turned back on, one way or the other.
 SESSION_CACHE = (("ssl_session_cache   off;", "ssl_session_cache   shared:desk:1m;"),)
 TICKETS = (("ssl_session_tickets off;", "ssl_session_tickets on;"),)
-# A proxy that does not say whether the session was resumed.
-NO_REUSED_HEADER = ((f"proxy_set_header {REUSED_HEADER} $ssl_session_reused;", "# no session-reused header"),)
 VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 
 

@@ -33,6 +33,10 @@ from tests.helpers.nginx import Nginx
 from tests.web.conftest import write_config
 
 HEADER = "X-SSL-Client-Cert"
+# [eid] tls_session_reused_header's default, as the documented block sets it.
+REUSED_HEADER = "X-SSL-Session-Reused"
+# `nginx_changes` for a proxy that does not say whether the TLS session was resumed.
+NO_REUSED_HEADER = ((f"proxy_set_header {REUSED_HEADER} $ssl_session_reused;", "# no session-reused header"),)
 
 
 @dataclass
