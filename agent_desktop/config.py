@@ -109,6 +109,11 @@ class EidConfig:
     # `[server] trusted_proxies` forwards the client certificate it received (nginx `$ssl_client_escaped_cert`).
     # "" (default): off, and the header is never read.
     client_cert_header: str = ""
+    # Where that proxy says whether the TLS session of the request was resumed (nginx `$ssl_session_reused`: "r"
+    # resumed, "." full handshake; HAProxy `%[ssl_fc_is_resumed]`: 1/0). A resumed session carries the certificate
+    # of an earlier handshake, not a new PIN entry, so the login is refused unless this header says "full
+    # handshake"; absent counts as not proven. "" turns the check off (a proxy that never resumes and cannot say).
+    tls_session_reused_header: str = "X-SSL-Session-Reused"
 
 
 @dataclass(frozen=True)
@@ -507,16 +512,27 @@ _RESERVED_HEADERS = {
 }
 
 
+def _check_proxy_header(key: str, name: str, example: str) -> None:
+    # A plain token: every proxy can set it, and nginx would drop a client's header with '_' in it by default.
+    if not _HEADER_NAME.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
+        raise ConfigError(
+            f"[eid] {key}: {name!r} is not a header name of letters, digits and '-' that only the "
+            f'proxy sets (e.g. "{example}")'
+        )
+
+
 def _check_client_cert_header(config: Config) -> None:
     name = config.eid.client_cert_header
     if not name:
         return
-    # A plain token: every proxy can set it, and nginx would drop a client's header with '_' in it by default.
-    if not _HEADER_NAME.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
-        raise ConfigError(
-            f"[eid] client_cert_header: {name!r} is not a header name of letters, digits and '-' that only the "
-            'proxy sets (e.g. "X-SSL-Client-Cert")'
-        )
+    _check_proxy_header("client_cert_header", name, "X-SSL-Client-Cert")
+    reused = config.eid.tls_session_reused_header
+    if reused:
+        _check_proxy_header("tls_session_reused_header", reused, "X-SSL-Session-Reused")
+        if reused.lower() == name.lower():
+            raise ConfigError(
+                "[eid] tls_session_reused_header: must differ from client_cert_header (one header, one value)"
+            )
     if not config.server.trusted_proxies:
         raise ConfigError(
             "[eid] client_cert_header: needs [server] trusted_proxies, the proxies whose certificate header is "

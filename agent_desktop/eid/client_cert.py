@@ -4,6 +4,10 @@ at all (who sent it) is the web room's business; what the certificate is worth i
 
 Accepted forms: URL-encoded PEM (nginx `$ssl_client_escaped_cert`) and base64 DER on one line (HAProxy
 `%[ssl_c_der,base64]`). An empty value is what nginx sends when the browser presented no certificate.
+
+Whether that certificate comes from a full handshake (the card signed, after its PIN) or from a resumed TLS session
+(an earlier handshake's certificate, maybe before a logout, maybe another person's) is the proxy's second header:
+`require_full_handshake` reads it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from .errors import EidError
 # An eID authentication certificate is ≈ 1.5 kB of DER, ≈ 2.5 kB as escaped PEM; aiohttp caps a header at 8 kB.
 MAX_HEADER_CHARS = 8192
 _PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
+# "Not resumed" as proxies say it: nginx `$ssl_session_reused` ("." or "r"), HAProxy `ssl_fc_is_resumed` (0 or 1).
+# Anything else, absence included, is not a proof.
+FULL_HANDSHAKE_VALUES = frozenset({".", "0"})
 
 
 def certificate_from_header(value: str) -> x509.Certificate:
@@ -46,3 +53,19 @@ def certificate_from_header(value: str) -> x509.Certificate:
         # certificates alone anyway.
         raise EidError("bad_request", "the client certificate header must hold exactly one certificate")
     return certs[0]
+
+
+def require_full_handshake(value: str | None) -> None:
+    """Pass when the proxy's session-reused header says the TLS session was negotiated afresh; otherwise
+    EidError(tls_session_resumed). `None` (the proxy sent no header) is refused too, so a proxy that forgot to
+    set it fails closed."""
+    if value is None:
+        raise EidError(
+            "tls_session_resumed",
+            "the proxy did not say whether the TLS session was resumed: the card's authentication is not proven fresh",
+        )
+    if value.strip() not in FULL_HANDSHAKE_VALUES:
+        raise EidError(
+            "tls_session_resumed",
+            "the TLS session was resumed from an earlier handshake: the card was not asked to authenticate again",
+        )

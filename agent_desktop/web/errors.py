@@ -35,6 +35,7 @@ STATUS = {
     "origin_mismatch": 401,
     "signature_invalid": 401,
     "client_cert_missing": 401,
+    "tls_session_resumed": 401,
 }
 
 _HTTP_CODES = {

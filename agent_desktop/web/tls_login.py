@@ -5,6 +5,10 @@ challenge here: the certificate goes through the same `verify_certificate` and `
 
 The header is believed only from a peer in `[server] trusted_proxies`. From anyone else it is ignored, as if
 absent, and the attempt is audited: on a direct connection it is whatever the client wants it to be.
+
+A resumed TLS session keeps the certificate of the handshake it came from, without the card signing again (no PIN):
+after a logout, or for the next person at a shared PC, that is no proof. So unless `[eid] tls_session_reused_header`
+is "" the proxy must say "full handshake" in it, or the login is refused with `tls_session_resumed`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import logging
 
 from aiohttp import web
 
-from ..eid.client_cert import certificate_from_header
+from ..eid.client_cert import certificate_from_header, require_full_handshake
 from ..eid.verify import VerifiedIdentity, verify_certificate
 from ..store import audit
 from . import keys
@@ -46,8 +50,16 @@ async def login_tls(request: web.Request) -> web.Response:
         log.warning("ignored %s from %s: not one of [server] trusted_proxies", header, peer)
         value = ""
 
+    reused_header = app[keys.CONFIG].eid.tls_session_reused_header
+
     async def verify() -> VerifiedIdentity:
         cert = certificate_from_header(value)
+        if reused_header:
+            reused = request.headers.get(reused_header)
+            if reused is None:
+                # Not the agent's doing: the proxy's config lacks the header (deploy-nginx.md).
+                log.warning("refused a TLS login: the proxy sent no %s header", reused_header)
+            require_full_handshake(reused)
         return await verify_certificate(cert, app[keys.VERIFY_POLICY], app[keys.HTTP])
 
     return await open_session(request, verify, method="tls")

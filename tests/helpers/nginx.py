@@ -46,6 +46,9 @@ class Nginx:
     upstream_port: int
     client_cas_pem: bytes  # what `ssl_client_certificate` offers the browser
     port: int = 0
+    # A test's departures from the documented block, (old, new) each hitting exactly once: e.g. a proxy that
+    # resumes TLS sessions, to show what the desk does when someone turns resumption back on.
+    changes: tuple[tuple[str, str], ...] = ()
     proc: subprocess.Popen | None = None
 
     @property
@@ -68,6 +71,8 @@ class Nginx:
         block = _swap(block, "/etc/nginx/desk/server.key", str(self.directory / "server.key"))
         block = _swap(block, "/etc/nginx/desk/eid-cas.pem", str(self.directory / "client-cas.pem"))
         block = _swap(block, "http://10.0.0.5:8080", f"http://127.0.0.1:{self.upstream_port}", times=2)
+        for old, new in self.changes:
+            block = _swap(block, old, new)
         d = self.directory
         return f"""
 daemon off;

@@ -14,6 +14,8 @@ def test_defaults_are_production_safe():
     assert all(r.startswith("http://ocsp.eid.belgium.be") for r in config.eid.ocsp_responders)
     assert config.sip.ring_timeout_s == 32
     assert config.eid.client_cert_header == ""  # the TLS client-certificate login is off unless asked for
+    # ... and once on, refuses logins on resumed TLS sessions unless the proxy says "full handshake".
+    assert config.eid.tls_session_reused_header == "X-SSL-Session-Reused"
 
 
 def test_full_config_parses():
@@ -71,6 +73,16 @@ backend = "sqlite"
         (
             "[server]\ntrusted_proxies = ['127.0.0.1']\n[eid]\nclient_cert_header = 'Cookie'",
             "[eid] client_cert_header",
+        ),
+        (
+            "[server]\ntrusted_proxies = ['127.0.0.1']\n[eid]\nclient_cert_header = 'X-SSL-Client-Cert'\n"
+            "tls_session_reused_header = 'X-SSL-Session_Reused'",
+            "[eid] tls_session_reused_header",
+        ),
+        (
+            "[server]\ntrusted_proxies = ['127.0.0.1']\n[eid]\nclient_cert_header = 'X-SSL-Client-Cert'\n"
+            "tls_session_reused_header = 'x-ssl-client-cert'",
+            "[eid] tls_session_reused_header",
         ),
     ],
 )

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from agent_desktop.eid.pki import Pki, create_pki
 from tests.helpers.loop_thread import LoopThread
-from tests.web.tls_desk import TlsDesk, tls_desk_running
+from tests.web.tls_desk import NO_REUSED_HEADER, TlsDesk, tls_desk_running
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -25,15 +25,25 @@ def tls_pki() -> Pki:
     return create_pki()
 
 
-@pytest.fixture
-def tls_desk(tmp_path, tls_pki) -> Iterator[TlsDesk]:
+def _running(tmp_path, tls_pki, **kw) -> Iterator[TlsDesk]:
     loop = LoopThread()
     stack = AsyncExitStack()
     try:
-        yield loop.run(stack.enter_async_context(tls_desk_running(tmp_path, tls_pki, create_pki())))
+        yield loop.run(stack.enter_async_context(tls_desk_running(tmp_path, tls_pki, create_pki(), **kw)))
     finally:
         loop.run(stack.aclose())
         loop.close()
+
+
+@pytest.fixture
+def tls_desk(tmp_path, tls_pki) -> Iterator[TlsDesk]:
+    yield from _running(tmp_path, tls_pki)
+
+
+@pytest.fixture
+def silent_proxy_desk(tmp_path, tls_pki) -> Iterator[TlsDesk]:
+    """nginx does not say whether the TLS session was resumed: every browser login is refused (fail closed)."""
+    yield from _running(tmp_path, tls_pki, nginx_changes=NO_REUSED_HEADER)
 
 
 def _context(chromium, desk: TlsDesk, card: str | None, locale: str):
@@ -76,5 +86,24 @@ def test_without_a_certificate_the_page_says_so_in_the_agents_language(chromium,
         expect(error).to_contain_text("Votre navigateur n'a envoyé aucun certificat eID")
         page.get_by_test_id("lang-switch").select_option("en")
         expect(error).to_contain_text("Your browser sent no eID certificate")
+    finally:
+        context.close()
+
+
+def test_a_login_not_proven_fresh_is_explained_in_the_agents_language(chromium, silent_proxy_desk):
+    context = _context(chromium, silent_proxy_desk, "agent", "nl-BE")
+    try:
+        page = context.new_page()
+        page.goto(f"{silent_proxy_desk.url}/")
+        expect(page.locator("body")).to_have_attribute("data-ready", "1")
+        page.get_by_test_id("login-tls").click()
+        error = page.get_by_test_id("login-error")
+        expect(error).to_have_attribute("data-code", "tls_session_resumed")
+        expect(error).to_contain_text("Deze browser hernam een eerdere beveiligde verbinding")
+        page.get_by_test_id("lang-switch").select_option("fr")
+        expect(error).to_contain_text("Ce navigateur a repris une connexion sécurisée antérieure")
+        page.get_by_test_id("lang-switch").select_option("en")
+        expect(error).to_contain_text("This browser resumed an earlier secure connection")
+        expect(page.get_by_test_id("agent-name")).to_have_count(0)
     finally:
         context.close()

@@ -33,6 +33,10 @@ from tests.helpers.nginx import Nginx
 from tests.web.conftest import write_config
 
 HEADER = "X-SSL-Client-Cert"
+# [eid] tls_session_reused_header's default, as the documented block sets it.
+REUSED_HEADER = "X-SSL-Session-Reused"
+# `nginx_changes` for a proxy that does not say whether the TLS session was resumed.
+NO_REUSED_HEADER = ((f"proxy_set_header {REUSED_HEADER} $ssl_session_reused;", "# no session-reused header"),)
 
 
 @dataclass
@@ -103,7 +107,15 @@ def _swap(text: str, old: str, new: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def tls_desk_running(tmp_path: Path, tls_pki: Pki, foreign_pki: Pki) -> AsyncIterator[TlsDesk]:
+async def tls_desk_running(
+    tmp_path: Path,
+    tls_pki: Pki,
+    foreign_pki: Pki,
+    nginx_changes: tuple[tuple[str, str], ...] = (),
+    eid_config: str = "",
+) -> AsyncIterator[TlsDesk]:
+    """`nginx_changes`: departures from the documented server block (`Nginx.changes`); `eid_config`: more lines
+    for the desk's `[eid]` table."""
     async with contextlib.AsyncExitStack() as stack:
         revoked: set[int] = set()
         responder = await start_responder(tls_pki, "127.0.0.1", 0, revoked)
@@ -120,7 +132,7 @@ async def tls_desk_running(tmp_path: Path, tls_pki: Pki, foreign_pki: Pki) -> As
         text = _swap(
             text,
             'ocsp = "off"',
-            f'ocsp = "required"\nocsp_responders = ["http://127.0.0.1:"]\nclient_cert_header = "{HEADER}"',
+            f'ocsp = "required"\nocsp_responders = ["http://127.0.0.1:"]\nclient_cert_header = "{HEADER}"\n{eid_config}',
         )
         path.write_text(text)
         config = load_config(path)
@@ -131,7 +143,7 @@ async def tls_desk_running(tmp_path: Path, tls_pki: Pki, foreign_pki: Pki) -> As
         stack.push_async_callback(server.close)
         # What the browser is told to offer: the test root and its citizen CA (as Belgium Root CA4/CA6 and theirs).
         ca_pems = b"".join(c.public_bytes(Encoding.PEM) for c in (tls_pki.root_cert, tls_pki.ca_cert))
-        proxy = Nginx(tmp_path / "nginx", desk_port, ca_pems, port=proxy_port)
+        proxy = Nginx(tmp_path / "nginx", desk_port, ca_pems, port=proxy_port, changes=nginx_changes)
         stack.callback(proxy.stop)
         proxy.start()
         yield TlsDesk(config, proxy, f"http://127.0.0.1:{desk_port}", cards, revoked)
