@@ -374,7 +374,6 @@ async def test_a_trunk_down_before_a_restart_is_down_after_it(tmp_path, web_pki,
             watch = desk.server.app[keys.CALLS].trunk
             assert watch.down
             since, reason = watch.since, watch.reason
-            await desk.server.app[keys.STORE].settled()
         async with restarted(desk) as again, AsyncExitStack() as stack:
             calls = again.server.app[keys.CALLS]
             assert calls.trunk.down, "the restarted desk believes the dead trunk is up"
