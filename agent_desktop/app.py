@@ -208,6 +208,7 @@ def create_app(config: Config) -> web.Application:
         within_s=config.acd.trunk_down_within_s,
         probe_s=config.acd.trunk_probe_s,
         probe=calls.endpoint.ping_trunk if config.sip.trunk_uri else None,
+        store=store,  # a restart keeps a down trunk down (migration 14)
     )
     stats = QueueStats(
         bus, directory, callbacks, lambda a: calls.router.skills.get(a, frozenset()), hub.agent_ids
@@ -248,6 +249,7 @@ def create_app(config: Config) -> web.Application:
         await store.write(agent_states.close_orphans)
         await overrides.start()  # before the SIP endpoint takes a call: the first caller meets the override
         await callbacks.start()
+        await calls.trunk.restore()  # before the router or the order offers offer anything
         await calls.start()
         await order_desk.start()  # offers of a previous run are pending again before anyone asks
         calls.orders.start()

@@ -273,12 +273,12 @@ class CallCenter:
             for s in self._sessions.values()
         )
 
-    def _trunk_reached(self) -> None:
-        """An outbound dial reached the far side; when it was the trial's, every agent is offered again."""
+    def _trunk_reached(self, session: CallSession) -> None:
+        """An outbound dial reached the far side; when it ended the trial, every agent is offered again. A call
+        set up before the outage began (resumed from hold now) is not evidence: the watch ignores it."""
         assert self.trunk is not None
         trial = self.trunk.suspect
-        self.trunk.reached()
-        if trial:
+        if self.trunk.reached(session.trunk_epoch) and trial:
             self._trial_ended()
 
     def _trial_ended(self) -> None:
@@ -824,6 +824,8 @@ class CallCenter:
         if not self._media.has_audio(agent_id):
             raise CallError("no_audio", "your audio is not connected yet")
         offered = callback_id is not None or order_id is not None
+        # The trunk's outage this dial starts in: its ringing is evidence for that one only (trunk_watch.py).
+        epoch = self.trunk.epoch if self.trunk is not None else 0
         self._dialling_offers += offered  # a trial's dial holds its place while the trunk's name resolves
         try:
             leg = await self._endpoint.dial(number, ring_timeout_s=self.ring_timeout_s)
@@ -840,6 +842,7 @@ class CallCenter:
             callback_id=callback_id,
             order_id=order_id,
         )
+        session.trunk_epoch = epoch
         session.phase = "agent"
         self._track(session, to_number=number, call_order_id=call_order_id)
         if self._logged_off(agent_id):
@@ -867,7 +870,7 @@ class CallCenter:
         if session.direction == "inbound" and not session.answered:
             return  # the queue's 200 OK is no news to an agent: for them the call rings until they answer
         if session.direction == "outbound" and state in ("ringing", "connected") and self.trunk is not None:
-            self._trunk_reached()  # the trunk took the call to the phone: it works (a trial after a probe passed)
+            self._trunk_reached(session)  # the trunk took the call to the phone: it works
         if state == "connected" and session.direction == "outbound" and not session.answered:
             session.answered = True
             session.connected_at = time.monotonic()
@@ -939,8 +942,9 @@ class CallCenter:
                 failure_text(failure, leg.final_status) if failure else None,
                 # not any final status: a 487 or 408 after our own CANCEL says nothing of the trunk
                 reached=reached,
+                epoch=session.trunk_epoch,  # a call set up before the outage, hung up now, clears nothing
             )
-            if trial and reached and failure is None:
+            if trial and not self.trunk.suspect and not self.trunk.down:
                 self._trial_ended()
         self.bus.publish(
             CallStateChanged(

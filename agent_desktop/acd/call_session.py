@@ -58,6 +58,7 @@ class CallSession:
         self.on_agents: Callable[[CallSession, int | None, int | None], None] | None = None
         self.callback_id = callback_id
         self.order_id = order_id  # a call order's call (DESIGN.md §11)
+        self.trunk_epoch = 0  # outbound: the trunk outage number when the dial started (trunk_watch.py)
         self.arrived = time.monotonic()  # the INVITE (or the dial): every queue timer counts from here
         self.answered = False  # by an agent of this desk (or, outbound, by the called party)
         self.connected_at: float | None = None  # monotonic; the page's call timer survives a reconnect

@@ -13,6 +13,15 @@ while the trunk has never answered one (a trunk that drops OPTIONS cannot stop o
 trial — a network failure puts it down again at once (a trunk that answers OPTIONS but refuses every INVITE costs one
 agent's click per probe period, not one per agent), a reached one clears it.
 Inbound calls are not touched. One owner (the app), on the event loop; `clock` is injectable for tests.
+
+Evidence is tied to the outage it was sent in: each outage has a number (`epoch`, counted up as it begins); a dial
+takes the number current when it starts, a probe the one of its outage. Only evidence of the current outage clears
+it (or the trial after it): an OPTIONS answer of an outage already over, a re-INVITE (unhold) or BYE of a call set
+up before the outage began says nothing about whether the trunk takes new calls now.
+
+The state (up / down / on trial, the reason, since when, whether the trunk ever answered OPTIONS) is saved in the
+store on each change (`store/trunk_state.py`) and restored at start-up (`restore`): a restart keeps a dead trunk
+down, probing it at once, instead of making agents dial orders and callbacks into it until three fail again.
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from ..store import trunk_state
+from ..store.store import Store, StoreClosed
 from .events import EventBus
 
 log = logging.getLogger(__name__)
@@ -58,8 +69,10 @@ class TrunkWatch:
         probe: Callable[[], Awaitable[int | None]] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        store: Store | None = None,
     ) -> None:
         self._bus = bus
+        self._store = store  # where the state is saved on each change (None: in memory only)
         self.down_after = down_after
         self.within_s = within_s
         self.probe_s = probe_s
@@ -72,7 +85,10 @@ class TrunkWatch:
         self.reason: str | None = None
         self.since: str | None = None
         self._delay = probe_s
-        self._prober: asyncio.Task | None = None
+        # The current outage's number (see the module's docstring): evidence of an older one clears nothing.
+        self.epoch = 0
+        # One prober per outage; one of an outage already over ends once its OPTIONS is answered or times out.
+        self._probers: set[asyncio.Task] = set()
         # The trunk has answered an OPTIONS (any final status) since the desk started. Until it has, an unanswered
         # probe tells nothing (many trunks drop OPTIONS): it cannot keep offers stopped, the next dial is the trial.
         self._options_heard = False
@@ -88,20 +104,24 @@ class TrunkWatch:
             return None
         return {"kind": "outbound_failing", "queue": "", "reason": self.reason, "since": self.since}
 
-    def dial_ended(self, failure: str | None, reached: bool) -> None:
+    def dial_ended(self, failure: str | None, reached: bool, *, epoch: int | None = None) -> None:
         """An outbound dial ended: `failure` (`refused 503`, …) when it never reached the phone for the network's
-        reasons; `reached` when it rang, was answered or got the callee's own final status. A dial that did
-        neither (the agent's CANCEL before any answer) tells nothing."""
+        reasons; `reached` when it rang, was answered or got the callee's own final status (then `epoch` is the
+        watch's `epoch` when the dial started). A dial that did neither (the agent's CANCEL before any answer)
+        tells nothing."""
         if failure is not None:
             self._failed(failure)
         elif reached:
-            self.reached()
+            if epoch is None:
+                raise ValueError("a reached dial says when it started (epoch)")
+            self.reached(epoch)
 
     def _failed(self, failure: str) -> None:
         now = self._monotonic()
         self.reason = failure
         if self.down:
             self._changed()  # the wall shows the latest reason
+            self._save()
             return
         if self.suspect:
             self.suspect = False
@@ -113,33 +133,53 @@ class TrunkWatch:
         if len(self._failures) >= self.down_after:
             self._go_down()
 
-    def reached(self) -> None:
-        """An outbound dial reached the far side (it rings or is answered; also told as it happens)."""
+    def reached(self, epoch: int) -> bool:
+        """An outbound dial started at `epoch` (the watch's `epoch` then) reached the far side (it rings or is
+        answered; also told as it happens). Whether it counted: a dial started before the current outage began
+        (a call set up earlier, held and resumed, or hung up now) tells nothing about new calls."""
+        if epoch != self.epoch:
+            log.info(
+                "trunk: a call set up before the outage went through again: not evidence, still %s",
+                "down" if self.down else "on trial" if self.suspect else "up",
+            )
+            return False
         self._failures.clear()
-        self.suspect = False
+        was_suspect, self.suspect = self.suspect, False
         self._delay = self.probe_s
         if self.down:
             log.info("trunk: an outbound call went through: offering orders and callbacks again")
             self._up()
+        elif was_suspect:
+            self._save()
+        return True
 
-    def _go_down(self) -> None:
+    def _go_down(self, since: str | None = None) -> None:
         self.down = True
-        self.since = self._clock().astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        self.epoch += 1
+        self.since = since or self._clock().astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
         self._failures.clear()
         log.warning("trunk: outbound calls failing (%s): orders and callbacks are not offered", self.reason)
-        if self._prober is None or self._prober.done():
-            self._prober = asyncio.get_running_loop().create_task(self._probe_loop(), name="trunk-probe")
+        task = asyncio.get_running_loop().create_task(self._probe_loop(self.epoch), name="trunk-probe")
+        self._probers.add(task)
+        task.add_done_callback(self._probers.discard)
         self._changed()
+        self._save()
 
     def _up(self) -> None:
         self.down = False
         self.since = None
         self._changed()
+        self._save()
 
-    async def _probe_loop(self) -> None:
-        while self.down:
+    def _current(self, epoch: int) -> bool:
+        return self.down and self.epoch == epoch
+
+    async def _probe_loop(self, epoch: int) -> None:
+        """Probe outage `epoch` until it ends; an answer that comes back after it ended (and maybe another
+        began) is not that one's evidence."""
+        while self._current(epoch):
             await asyncio.sleep(self._delay)
-            if not self.down:
+            if not self._current(epoch):
                 return
             if self._probe is None:
                 status = None
@@ -150,11 +190,12 @@ class TrunkWatch:
                 except Exception:
                     log.exception("trunk probe failed")
                     status = None
-                if status is not None:
+                if status is not None and not self._options_heard:
                     self._options_heard = True
+                    self._save()
                 answered = probe_answered(status) or (status is None and not self._options_heard)
-            if not self.down:
-                return
+            if not self._current(epoch):
+                return  # sent in an outage that is over: a newer one waits for its own probe
             if answered:
                 log.info(
                     "trunk: OPTIONS %s: offering orders and callbacks again (on trial)",
@@ -169,8 +210,35 @@ class TrunkWatch:
     def _changed(self) -> None:
         self._bus.publish(TrunkChanged(self.down, self.reason if self.down else None, self.since))
 
+    def _save(self) -> None:
+        """The state now, to the store (queued in order behind earlier saves; a failure is logged by the store)."""
+        if self._store is None:
+            return
+        state = "down" if self.down else "trial" if self.suspect else "up"
+        with contextlib.suppress(StoreClosed):  # stopping: the last change saved is what the next start reads
+            self._store.post(
+                trunk_state.save, state, self.reason if self.down else None, self.since, self._options_heard
+            )
+
+    async def restore(self) -> None:
+        """At start-up, before any order or callback is offered: the state the last run saved. Down: down again
+        with its reason and `since`, probed after `probe_s` (not the back-off it had reached); on trial: on trial."""
+        if self._store is None:
+            return
+        row = await self._store.read(trunk_state.load)
+        if row is None:
+            return
+        self._options_heard = bool(row["options_heard"])
+        if row["state"] == "down":
+            self.reason = row["reason"]
+            log.warning("trunk: down before the restart (since %s)", row["since"])
+            self._go_down(since=row["since"])
+        elif row["state"] == "trial":
+            log.info("trunk: on trial before the restart: one order or callback at a time")
+            self.suspect = True
+
     async def close(self) -> None:
-        if self._prober is not None:
-            self._prober.cancel()
+        for task in list(self._probers):
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._prober
+                await task

@@ -460,6 +460,20 @@ def _013_dial_failures_since(db: sqlite_utils.Database) -> None:
         db[table].add_column("dial_failures_since", str)
 
 
+def _014_trunk_state(db: sqlite_utils.Database) -> None:
+    # The trunk watch's state (acd/trunk_watch.py), one row (id 1): a restart must not believe a dead trunk is up
+    # and dial orders and callbacks into it until new dials fail again. `state`: up | down | trial; `reason`: the
+    # last network failure (`refused 503`, …) while down; `since`: UTC ISO-8601 of the moment it went down;
+    # `options_heard`: 1 once the trunk answered an OPTIONS (an unanswered probe then keeps it down); `changed`:
+    # when the row was written.
+    db["trunk_state"].create(
+        {"id": int, "state": str, "reason": str, "since": str, "options_heard": int, "changed": str},
+        pk="id",
+        not_null={"state", "options_heard", "changed"},
+        defaults={"options_heard": 0},
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _001_agents_sessions_states_audit,
     _002_preflight_reports,
@@ -474,4 +488,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _011_callbacks_call_id,
     _012_dial_failures,
     _013_dial_failures_since,
+    _014_trunk_state,
 ]

@@ -4,6 +4,10 @@ supervisor's wall shows `outbound_failing` with the reason, every desk page is t
 because the failures do not span `dial_failures_window_h`. The desk probes the trunk with OPTIONS; once the trunk
 answers again the alert clears and offers resume.
 
+The outage survives a restart of the desk (the state is in the store): the restarted desk offers nothing into a
+trunk that is still down, and the wall still says since when. Only evidence that started after the outage began
+clears it: resuming from hold (a re-INVITE the trunk answers) or hanging up a call set up before the outage does not.
+
 The trunk is our SIP endpoint, real over UDP, answering 503 to INVITE and OPTIONS during the outage and taking calls
 afterwards. Agents and the wall are real WebSocket clients (the agent with an aiortc peer)."""
 
@@ -23,7 +27,7 @@ from agent_desktop.sip.transaction import make_response
 from agent_desktop.web import keys
 from tests.orders.test_order_dial_failures import call_order
 from tests.orders.test_order_offers import import_list, order_of, outbound
-from tests.web.conftest import Desk
+from tests.web.conftest import Desk, restarted
 from tests.web.queue_desk import one_queue, queue_desk
 from tests.web.test_routing import AgentClient
 from tests.web.test_wall_alerts import _wall, kinds
@@ -219,7 +223,7 @@ async def test_a_callback_looked_up_as_the_trunk_goes_down_is_not_offered(tmp_pa
             await held
             await quiet(agent, "callback.offered", 1.5)
             # The trunk is back: the same agent gets it at once (it did not let it go).
-            calls.trunk.reached()
+            calls.trunk.reached(calls.trunk.epoch)
             offered = await agent.next("callback.offered", within=5)
             assert offered["callback_id"] == callback_id
     finally:
@@ -242,7 +246,7 @@ async def test_a_callback_taken_back_for_the_trunk_comes_back_to_its_agent(tmp_p
         withdrawn = await agent.next("callback.withdrawn", within=5)
         assert (withdrawn["callback_id"], withdrawn["cause"]) == (callback_id, "trunk_down")
         await asyncio.sleep(0.3)  # the callback is pending again in the store
-        calls.trunk.reached()
+        calls.trunk.reached(calls.trunk.epoch)
         offered = await agent.next("callback.offered", within=5)
         assert offered["callback_id"] == callback_id
 
@@ -350,3 +354,81 @@ async def test_no_free_rtp_port_is_the_desks_fault_not_the_trunks(tmp_path, web_
             assert not calls.trunk.down
     finally:
         held.close()
+
+
+async def test_a_trunk_down_before_a_restart_is_down_after_it(tmp_path, web_pki, cards):
+    # Before: the state was in memory, so the restarted desk believed the trunk up and offered the pending callback
+    # at once (its dial would burn an attempt into the dead trunk). Probe every second: 503 while the trunk is down.
+    tables = "[acd]\noffer_timeout_s = 30\ntrunk_down_after = 3\ntrunk_probe_s = 1\n"
+    trunk = OutageTrunk()
+    await trunk.start()
+    try:
+        async with (
+            queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=trunk.sip()) as desk,
+            AsyncExitStack() as stack,
+        ):
+            agent = await AgentClient(desk, "agent").start(stack)
+            for _ in range(3):  # typed calls refused by the trunk (503): it is down
+                await agent.ws.send_json({"type": "call.dial", "number": "0470999888"})
+                assert (await agent.call_state("ended", within=10))["failure"] == "refused"
+            watch = desk.server.app[keys.CALLS].trunk
+            assert watch.down
+            since, reason = watch.since, watch.reason
+        async with restarted(desk) as again, AsyncExitStack() as stack:
+            calls = again.server.app[keys.CALLS]
+            assert calls.trunk.down, "the restarted desk believes the dead trunk is up"
+            sup = await stack.enter_async_context(again.client())
+            assert (await again.login(sup, "supervisor")).status == 200
+            wall = await _wall(stack, again)
+            (alert,) = kinds(
+                await wall.until(lambda a: bool(kinds(a, "outbound_failing"))), "outbound_failing"
+            )
+            assert (alert["reason"], alert["since"]) == (reason, since)  # since when: the first run's moment
+            callback_id = await again.server.app[keys.CALLBACKS].request("+32471000039", "algemeen")
+            watcher = await desk_socket(stack, again, sup)  # a desk page: told in `hello`
+            assert watcher.hello["outbound_paused"] is True
+            agent = await AgentClient(again, "agent").start(stack)
+            await agent.available()
+            await quiet(agent, "callback.offered", 2.5)  # probes still get 503: still down
+            assert trunk.options >= 1
+            # The trunk recovers: the restarted desk's own probe (after trunk_probe_s, not the first run's
+            # back-off) puts it on trial and the callback is offered.
+            trunk.down = False
+            offered = await agent.next("callback.offered", within=10)
+            assert offered["callback_id"] == callback_id
+            assert not calls.trunk.down and calls.trunk.suspect
+    finally:
+        await trunk.stop()
+
+
+async def test_only_calls_set_up_after_the_outage_began_bring_the_trunk_back(tmp_path, web_pki, cards):
+    # A call set up while the trunk worked is still up when the trunk starts refusing new calls. Its hold and resume
+    # (re-INVITEs the trunk answers within the dialog) and its hang-up say nothing about new calls: before, the
+    # resume's `connected` (and the BYE's end of an answered call) brought the trunk back. A new call that rings does.
+    tables = "[acd]\ntrunk_down_after = 3\ntrunk_probe_s = 600\n"
+    trunk = OutageTrunk()
+    trunk.down = False
+    async with trunk_desk(tmp_path, web_pki, cards, tables, trunk) as (desk, stack):
+        watch = desk.server.app[keys.CALLS].trunk
+        talking = await AgentClient(desk, "agent").start(stack)
+        await talking.ws.send_json({"type": "call.dial", "number": "0470111222"})
+        call_id = (await talking.call_state("connected", within=10))["call_id"]
+        trunk.down = True  # the trunk refuses new calls from now on; the call in progress goes on
+        other = await AgentClient(desk, "supervisor").start(stack)
+        for _ in range(3):
+            await other.ws.send_json({"type": "call.dial", "number": "0470999888"})
+            assert (await other.call_state("ended", within=10))["failure"] == "refused"
+        assert watch.down
+        await talking.ws.send_json({"type": "call.hold", "call_id": call_id, "on": True})
+        await talking.call_state("held", within=10)
+        await talking.ws.send_json({"type": "call.hold", "call_id": call_id, "on": False})
+        await talking.call_state("connected", within=10)
+        assert watch.down, "resuming a call set up before the outage brought the trunk back"
+        await talking.ws.send_json({"type": "call.hangup", "call_id": call_id})
+        await talking.call_state("ended", within=10)
+        assert watch.down, "hanging up a call set up before the outage brought the trunk back"
+        # A call dialled during the outage that rings is evidence: the trunk is back.
+        trunk.down = False
+        await other.ws.send_json({"type": "call.dial", "number": "0470333444"})
+        await other.call_state("connected", within=10)
+        assert not watch.down
