@@ -176,3 +176,43 @@ def test_an_override_end_typed_on_the_wall_is_the_centres_clock(page, scene, art
     until = parse_iso(next(q for q in queues if q["name"] == "crisis")["override_until"])
     assert until == dt.datetime.combine(day, dt.time(14, 30), BRUSSELS), until.astimezone(BRUSSELS)
     assert until.astimezone(ZoneInfo("Europe/London")).hour == 13
+
+
+@pytest.mark.timeout(60)
+def test_the_field_reads_the_ways_a_day_is_typed_and_steps_with_the_arrows(page, scene):
+    page.goto(f"{scene.desk.url}/supervisor/reports")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    parsed = page.evaluate(
+        """async () => {
+            const { parseDate, parseDateTime } = await import("/static/js/date_field.js");
+            const days = ["05/03/2026", "5/3/2026", "5-3-2026", "5.3.2026", " 05 / 03 / 2026 ", "05032026",
+                          "2026-03-05", "29/02/2028", "29/02/2026", "31/04/2026", "00/01/2026", "03/13/2026",
+                          "05/03/26", "05/03/1899", "", "morgen"];
+            const times = ["05/03/2026 14:30", "5/3/2026 9:05", "05/03/2026 14.30", "05/03/2026 14h30",
+                           "2026-03-05T14:30", "05/03/2026 24:00", "05/03/2026 14:60", "05/03/2026 2:30 PM",
+                           "05/03/2026"];
+            return { days: days.map(parseDate), times: times.map(parseDateTime) };
+        }"""
+    )
+    assert parsed["days"] == [
+        "2026-03-05", "2026-03-05", "2026-03-05", "2026-03-05", "2026-03-05", "2026-03-05",
+        "2026-03-05", "2028-02-29", None, None, None, None,
+        None, None, None, None,
+    ]  # fmt: skip
+    assert parsed["times"] == [
+        "2026-03-05T14:30", "2026-03-05T09:05", "2026-03-05T14:30", "2026-03-05T14:30",
+        "2026-03-05T14:30", None, None, None,
+        None,
+    ]  # fmt: skip
+
+    # The keyboard: ArrowUp a day later, across the month's end; the field tidies what was typed on leaving it.
+    field = page.get_by_test_id("report-from")
+    _type(page, "report-from", "28/2/2026")
+    field.press("ArrowUp")
+    expect(field).to_have_value("01/03/2026")
+    field.press("ArrowDown")
+    expect(field).to_have_value("28/02/2026")
+    _type(page, "report-from", "5-3-2026")
+    field.press("Tab")
+    expect(field).to_have_value("05/03/2026")
+    expect(field).to_have_attribute("data-iso", "2026-03-05")
