@@ -82,8 +82,10 @@ export class DateField {
     this.value = initial;
 
     input.addEventListener("input", () => this.validate(false));
+    // Leaving the field tidies "5-3-2026" to 05/03/2026 but says nothing yet: a message appearing on blur moves
+    // what is under it, and the button the agent's mouse was going down on (the wrap-up's save) moves away.
     input.addEventListener("blur", () => {
-      if (this.validate(true) && this.iso) input.value = showLocal(this.iso); // tidy "5-3-2026" to 05/03/2026
+      if (this.validate(false) && this.iso) input.value = showLocal(this.iso);
     });
     input.addEventListener("keydown", (event) => this.step(event));
     document.addEventListener("i18n:changed", () => this.validate(!this.error.hidden));
