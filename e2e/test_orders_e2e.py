@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import re
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -24,6 +26,7 @@ from tests.helpers.loop_thread import LoopThread
 
 pytestmark = pytest.mark.timeout(180)
 
+BRUSSELS = ZoneInfo("Europe/Brussels")  # the demo centre's clock
 REACHED, NO_ANSWER, DO_NOT_CALL = "+32471000011", "+32471000012", "+32471000013"
 CSV = (
     "number,name,note,slot\n"
@@ -240,3 +243,75 @@ def _rings_back_and_is_shown_why(page: Page, demo_desk, loop: LoopThread, artifa
         assert leg.state == "ended"
     finally:
         loop.run(bart.stop())
+
+
+def test_a_call_back_time_is_typed_day_first_on_the_centres_clock(
+    chromium, demo_desk, trunk, tmp_path, artifacts
+):
+    """The wrap-up's "call back at" in a Chromium whose own language is en-US: typed 14:30 day first as the page
+    writes it, a time that is no time gets the page's message and records nothing, and the order is due again at
+    14:30 on the centre's clock (Brussels), whatever the PC's."""
+    csv = tmp_path / "terugbel.csv"
+    csv.write_text("number,name\n0471 00 00 14,Dirk Wouters\n")
+    imported = subprocess.run(
+        [sys.executable, "-m", "agent_desktop.cli", "orders", "import", str(csv), "--list", "terugbel",
+         "--kind", "reserve", "--config", str(demo_desk.local_config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    context = chromium().new_context(
+        viewport={"width": 1280, "height": 720}, locale="en-US", timezone_id="America/New_York"
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        login(page, demo_desk)
+        expect(page.get_by_test_id("rtc-status")).to_have_attribute("data-status", "connected")
+        state = page.get_by_test_id("agent-state")
+        state.select_option("outbound")
+        expect(page.get_by_test_id("order-name")).to_have_text("Dirk Wouters")
+        page.get_by_test_id("order-call").click()
+        expect(page.get_by_test_id("call-status")).to_have_attribute("data-state", "connected")
+        page.get_by_test_id("call-hangup").click()
+        expect(state).to_have_attribute("data-state", "wrap_up")
+        page.get_by_test_id("wrapup-notes").fill("Belt liever terug overmorgen")
+        page.get_by_test_id("wrapup-outcome").select_option("answered")
+        page.get_by_test_id("wrapup-order-outcome").select_option("call_back_at")
+        when = page.get_by_test_id("wrapup-order-when")
+        expect(when).to_be_visible()
+        expect(when).to_have_attribute("placeholder", "dd/mm/jjjj uu:mm")
+
+        when.press_sequentially("31/12/2026 25:00")
+        page.get_by_test_id("wrapup-save").click()
+        expect(page.get_by_test_id("wrapup-order-when-error")).to_have_text(
+            "Geen geldige datum en tijd: typ dag/maand/jaar uur:minuten (24 uur), bv. 31/12/2026 17:30."
+        )
+        expect(page.get_by_test_id("wrapup-error")).to_have_text(
+            "Typ de terugbeldatum als dag/maand/jaar uur:minuten, bv. 31/12/2026 17:30."
+        )
+        page.wait_for_timeout(500)
+        expect(state).to_have_attribute("data-state", "wrap_up")
+        assert _order(demo_desk, "terugbel")["outcome"] is None  # nothing recorded
+
+        day = dt.datetime.now(BRUSSELS).date() + dt.timedelta(days=2)
+        when.fill(f"{day:%d/%m/%Y} 14:30")
+        expect(page.get_by_test_id("wrapup-order-when-error")).to_be_hidden()
+        page.screenshot(path=str(artifacts / "orders-call-back-at.png"))
+        page.get_by_test_id("wrapup-save").click()
+        expect(state).to_have_attribute("data-state", "outbound")
+        order = _order(demo_desk, "terugbel")
+        assert (order["state"], order["outcome"]) == ("pending", "call_back_at")
+        due = dt.datetime.fromisoformat(order["next_try"].replace("Z", "+00:00"))
+        assert due == dt.datetime.combine(day, dt.time(14, 30), BRUSSELS), due.astimezone(BRUSSELS)
+        state.select_option("available")
+        expect(state).to_have_attribute("data-state", "available")
+    finally:
+        context.close()
+
+
+def _order(desk, list_name: str) -> dict:
+    with contextlib.closing(sqlite3.connect(desk.database)) as db:
+        db.row_factory = sqlite3.Row
+        return dict(db.execute("SELECT * FROM call_orders WHERE list = ?", [list_name]).fetchone())

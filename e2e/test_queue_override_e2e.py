@@ -150,9 +150,10 @@ def _scrolls_sideways(page: Page) -> list[str]:
 
 
 def _until_in(hours: int) -> tuple[str, str]:
-    """An end `hours` from now, on the centre's clock: the datetime-local value and its "HH:MM" on the wall."""
+    """An end `hours` from now, on the centre's clock: as typed in the field ("14/07/2026 18:00", day first, 24-hour)
+    and its "HH:MM" on the wall."""
     at = (dt.datetime.now(BRUSSELS) + dt.timedelta(hours=hours)).replace(second=0, microsecond=0)
-    return at.strftime("%Y-%m-%dT%H:%M"), at.strftime("%H:%M")
+    return at.strftime("%d/%m/%Y %H:%M"), at.strftime("%H:%M")
 
 
 def test_a_supervisor_opens_a_closed_line_from_the_wall_and_callers_hear_the_welcome(

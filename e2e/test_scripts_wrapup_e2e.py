@@ -157,6 +157,20 @@ def test_wrap_up_with_escalation_and_complaint(
     expect(page.get_by_test_id("complaint-description")).to_contain_text("Drie keer doorverbonden")
     page.get_by_test_id("complaint-investigation").fill("Gesprekken nagekeken.")
     page.get_by_test_id("complaint-outcome").select_option("grounded")
-    page.get_by_test_id("complaint-answered-on").fill("2026-06-01")
+    # The answer's date is written day first (date_field.js); a day that does not exist saves nothing.
+    answered_on = page.get_by_test_id("complaint-answered-on")
+    expect(answered_on).to_have_attribute("placeholder", "dd/mm/jjjj")
+    answered_on.fill("31/06/2026")
+    page.get_by_test_id("complaint-save").click()
+    expect(page.get_by_test_id("complaint-answered-on-error")).to_have_text(
+        "Geen geldige datum: typ dag/maand/jaar, bv. 31/12/2026."
+    )
+    page.wait_for_timeout(300)
+    expect(row).not_to_have_attribute("data-status", "answered")
+    answered_on.fill("01/06/2026")
+    expect(page.get_by_test_id("complaint-answered-on-error")).to_be_hidden()
     page.get_by_test_id("complaint-save").click()
     expect(row).to_have_attribute("data-status", "answered")
+    # Read back from the desk (the form is filled again from the saved complaint): 1 June, shown day first.
+    expect(answered_on).to_have_attribute("data-iso", "2026-06-01")
+    expect(answered_on).to_have_value("01/06/2026")

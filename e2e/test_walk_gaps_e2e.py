@@ -159,8 +159,11 @@ def test_times_are_the_centres_clock_on_a_pc_in_another_zone(chromium, demo_desk
         page.goto(f"{demo_desk.url}/supervisor/reports")
         expect(page.locator("body")).to_have_attribute("data-ready", "1")
         today = dt.datetime.now(ZoneInfo("Europe/Brussels")).date()
-        expect(page.get_by_test_id("report-to")).to_have_value(today.isoformat())
-        expect(page.get_by_test_id("report-from")).to_have_value((today - dt.timedelta(days=6)).isoformat())
+        # Shown as the page writes a day (date_field.js), the ISO day the API gets in `data-iso`.
+        week_ago = today - dt.timedelta(days=6)
+        expect(page.get_by_test_id("report-to")).to_have_value(f"{today:%d/%m/%Y}")
+        expect(page.get_by_test_id("report-to")).to_have_attribute("data-iso", today.isoformat())
+        expect(page.get_by_test_id("report-from")).to_have_attribute("data-iso", week_ago.isoformat())
     finally:
         page.context.close()
 

@@ -6,8 +6,9 @@
     POST /api/queues/{name}/override {mode, until?} -> the queue as above; mode open | closed | auto
 
 An override takes effect at once (the next call meets it; callers already waiting stay queued), is kept in the
-store and restored after a restart, and lasts until `until` (ISO date-time, Europe/Brussels unless it has an
-offset, at most 31 days ahead), or without one until the queue's hours turn that way by themselves, or until set
+store and restored after a restart, and lasts until `until` (ISO date-time, at most 31 days ahead; without an
+offset on the centre's clock, `Config.timezone`, the one the wall shows every time in and names in its hint, also
+for a queue that keeps its own `timezone`), or without one until the queue's hours turn that way by themselves, or until set
 back to `auto` (`acd/overrides.py`). Each change leaves an audit_log row (`queue.override`). A refusal is 400
 `bad_request` with `details {field: mode | until, reason: mode | until_format | until_past | until_too_far |
 until_with_auto, max_days?}`, for the wall to say it in the page's language.
@@ -39,7 +40,7 @@ async def list_queues(request: web.Request) -> web.Response:
 
 
 def _until(value: Any, timezone: str) -> dt.datetime:
-    """An ISO date-time; without an offset, on the queue's own clock."""
+    """An ISO date-time; without an offset, on the clock `timezone` (the centre's)."""
     bad = ApiError(
         "bad_request", "until must be an ISO date-time", {"field": "until", "reason": "until_format"}
     )
@@ -62,7 +63,9 @@ async def set_override(request: web.Request) -> web.Response:
     body = await read_json(request, 1024)
     until: object = UNSET
     if body.get("until") is not None:
-        until = _until(body["until"], queue.config.timezone)
+        # The centre's clock, not the queue's: the supervisor typed it on the wall, whose times are all the
+        # centre's (`<html data-timezone>`); a queue with a zone of its own would else move it by the difference.
+        until = _until(body["until"], request.app[keys.CONFIG].timezone)
     try:
         await request.app[keys.OVERRIDES].set(
             name, body.get("mode"), agent_id=request[AGENT].id, remote=request.remote or "", until=until

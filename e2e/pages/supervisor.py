@@ -115,7 +115,7 @@ class SupervisorPages:
         return dialog
 
     def confirm_override(self, until: str = "") -> None:
-        """Confirm the open dialog, with an end time ("2026-07-14T18:00", the centre's clock) or none."""
+        """Confirm the open dialog, with an end time ("14/07/2026 18:00", the centre's clock) or none."""
         if until:
             self.page.get_by_test_id("override-until").fill(until)
         self.page.get_by_test_id("override-confirm").click()

@@ -11,6 +11,7 @@ import time
 from contextlib import AsyncExitStack
 
 from agent_desktop.store.clock import parse_iso
+from agent_desktop.web import keys
 from tests.web.queue_desk import BRUSSELS, crisis_queues, queue_desk
 from tests.web.test_routing import AgentClient
 
@@ -95,3 +96,27 @@ async def test_hello_carries_the_labelled_queues(tmp_path, web_pki, cards):
         async with http.ws_connect(f"{desk.url}/ws") as ws:
             hello = await ws.receive_json(timeout=5)
         assert hello["type"] == "hello" and hello["queue_labels"] == {"crisis": LABEL}
+
+
+async def test_an_end_without_offset_is_the_centres_clock_for_a_queue_in_another_zone(
+    tmp_path, web_pki, cards
+):
+    """`crisis` keeps London's clock, `algemeen` Brussels': the centre's (`Config.timezone`, the page's
+    `data-timezone`) is Brussels, and an `until` without an offset is read on it, as the wall shows and names it."""
+    config = crisis_queues('timezone = "Europe/London"\n', "")
+    async with queue_desk(tmp_path, web_pki, cards, config) as desk, desk.client() as http:
+        assert (await desk.login(http, "supervisor")).status == 200
+        assert desk.server.app[keys.CONFIG].timezone == "Europe/Brussels"
+        day = dt.datetime.now(BRUSSELS).date() + dt.timedelta(days=2)
+        response = await http.post(
+            f"{desk.url}/api/queues/crisis/override", json={"mode": "open", "until": f"{day}T14:30"}
+        )
+        assert response.status == 200, await response.text()
+        until = parse_iso((await response.json())["override_until"])
+        assert until == dt.datetime.combine(day, dt.time(14, 30), BRUSSELS), until.astimezone(BRUSSELS)
+        # An offset given is kept as it is.
+        response = await http.post(
+            f"{desk.url}/api/queues/crisis/override", json={"mode": "open", "until": f"{day}T14:30:00+00:00"}
+        )
+        until = parse_iso((await response.json())["override_until"])
+        assert until == dt.datetime.combine(day, dt.time(14, 30), dt.UTC)

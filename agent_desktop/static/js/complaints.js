@@ -1,6 +1,7 @@
 // The complaints register (supervisors): the list with status and deadline filters (unanswered first, the
 // earliest due date first, so overdue complaints lead), one complaint's follow-up form, and the CSV export link.
 import { api } from "./api.js";
+import { dateField } from "./date_field.js";
 import { formatDate } from "./format.js";
 import { errorText, loadLang, t } from "./i18n.js";
 import { cell } from "./table.js";
@@ -22,7 +23,7 @@ const fields = {
   investigation: document.getElementById("complaint-investigation"),
   action: document.getElementById("complaint-action"),
   outcome: document.getElementById("complaint-outcome"),
-  answered_on: document.getElementById("complaint-answered-on"),
+  answered_on: dateField(document.getElementById("complaint-answered-on")), // dd/mm/yyyy; .value ISO
 };
 const formError = document.getElementById("complaint-error");
 let openId = null;
@@ -129,6 +130,7 @@ if (body.dataset.allowed === "1") {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!openId) return;
+    if (!fields.answered_on.check()) return; // the field says why; nothing is sent
     try {
       await api("PATCH", `/api/complaints/${openId}`, {
         investigation: fields.investigation.value,

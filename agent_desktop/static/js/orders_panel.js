@@ -4,6 +4,7 @@
 // recorded just before the wrap-up's submit) and, for a reached index case of a tracing list, the contacts it
 // named (`POST /api/orders/{id}/contacts`). phone.js keeps the call itself.
 import { api } from "./api.js";
+import { dateField } from "./date_field.js";
 import { dialFailureText } from "./dial_failure.js";
 import { formatDate, formatNumber } from "./format.js";
 import { errorText, setLive, setPlain, setText, t } from "./i18n.js";
@@ -29,12 +30,12 @@ export function initOrdersPanel(socket, toast, wrapup) {
     boxName: $("wrapup-order-name"),
     outcome: $("wrapup-order-outcome"),
     whenLabel: $("wrapup-order-when-label"),
-    when: $("wrapup-order-when"),
+    when: dateField($("wrapup-order-when")), // dd/mm/yyyy hh:mm; .value ISO, the centre's clock
     contacts: $("wrapup-contacts"),
     contactList: $("wrapup-contacts-list"),
     contactName: $("wrapup-contact-name"),
     contactNumber: $("wrapup-contact-number"),
-    contactDate: $("wrapup-contact-date"),
+    contactDate: dateField($("wrapup-contact-date")),
     contactAdd: $("wrapup-contacts-add"),
   };
   let offer = null; // {order_id, list, kind, number, name, note, fields, attempt}
@@ -111,6 +112,12 @@ export function initOrdersPanel(socket, toast, wrapup) {
       error.details = { field: "order.outcome" };
       throw error;
     }
+    if (outcome === "call_back_at" && !ui.when.check()) {
+      const error = new Error("order call_back_at");
+      error.code = "bad_request";
+      error.details = { field: "order.call_back_at" };
+      throw error; // the field and the wrap-up say why; nothing is sent
+    }
     const body = { outcome };
     if (outcome === "call_back_at") body.call_back_at = ui.when.value;
     await api("POST", `/api/orders/${working.order_id}/outcome`, body);
@@ -122,6 +129,7 @@ export function initOrdersPanel(socket, toast, wrapup) {
   async function addContact() {
     if (!working) return;
     try {
+      if (!ui.contactDate.check()) return; // the field says why; nothing is sent
       if (!working.recorded) await recordOutcome();
       const body = { name: ui.contactName.value.trim(), number: ui.contactNumber.value.trim() };
       if (ui.contactDate.value) body.last_contact = ui.contactDate.value;

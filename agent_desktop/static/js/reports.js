@@ -2,6 +2,7 @@
 // and dates this page fills in the agent's locale), the table of the same rows and its CSV; then the recordings
 // of the period with a player and the scoring form of the listening sessions.
 import { api } from "./api.js";
+import { dateField } from "./date_field.js";
 import { addDays, formatDate, formatDateTime, formatDuration, formatNumber, formatPercent, formatTime, isoDate } from "./format.js";
 import { applyI18n, errorText, setLive, setPlain, setText } from "./i18n.js";
 import { queueName, setQueueLabels } from "./queue_name.js";
@@ -15,8 +16,9 @@ const $ = (id) => document.getElementById(id);
 const form = $("report-filters");
 const kind = $("report-kind");
 const interval = $("report-interval");
-const from = $("report-from");
-const to = $("report-to");
+// The period's days, typed as the page's locale writes them; `.value` is the ISO day the API takes.
+const from = dateField($("report-from"));
+const to = dateField($("report-to"));
 const nameSelect = $("report-name");
 const csv = $("report-csv");
 const errorLine = $("report-error");
@@ -221,6 +223,7 @@ async function loadNames() {
 }
 
 async function show() {
+  if (!from.check() || !to.check()) return; // the field says why in the page's language; nothing is asked
   errorLine.hidden = true;
   const base = kind.value === "queues" ? "/api/reports/queues" : "/api/reports/agents";
   csv.href = `${base}?${params({ format: "csv" })}`;

@@ -1,6 +1,7 @@
 // The supervisor's live wall: its own receive-only socket (/ws?view=wall, never the desk's), the queues, the
 // agents and the alerts, with the durations counting up between messages.
 import { api } from "./api.js";
+import { dateField } from "./date_field.js";
 import { trunkFailureText } from "./dial_failure.js";
 import { formatDateTime, formatDuration, formatNumber, formatPercent, formatTime, isoDate, timeZone } from "./format.js";
 import { errorText, setLive, setPlain, setText, t } from "./i18n.js";
@@ -171,7 +172,7 @@ function openingCell(name, q) {
 const dialog = document.getElementById("override-dialog");
 const form = document.getElementById("override-form");
 const untilRow = document.getElementById("override-until-row");
-const untilInput = document.getElementById("override-until");
+const untilInput = dateField(document.getElementById("override-until")); // dd/mm/yyyy hh:mm, the centre's clock
 const untilHint = document.getElementById("override-until-hint");
 const effectList = document.getElementById("override-effect");
 const errorLine = document.getElementById("override-error");
@@ -239,8 +240,10 @@ function overrideError(e) {
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   if (!asked) return;
+  if (asked.mode !== "auto" && !untilInput.check()) return; // the field says why; nothing is sent
   const body = { mode: asked.mode };
-  if (asked.mode !== "auto" && untilInput.value) body.until = untilInput.value; // the centre's clock, no offset
+  // The centre's clock (the page's `data-timezone`, named in the hint), without an offset: the desk reads it so.
+  if (asked.mode !== "auto" && untilInput.value) body.until = untilInput.value;
   confirmButton.disabled = true;
   try {
     await api("POST", `/api/queues/${encodeURIComponent(asked.name)}/override`, body);
