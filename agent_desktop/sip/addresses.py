@@ -2,10 +2,12 @@
 dual-stack socket (bound to `::`) reports as IPv4-mapped IPv6 (`::ffff:a.b.c.d`).
 
 One rule everywhere above the sockets: an address is held in its *plain* form (`plain`): IPv4 dotted quad (a
-mapped address is its IPv4), IPv6 compressed, no brackets. That is what the RTP latch, `allowed_sources`, the
-throttle and TCP caps (`source_key`), the relay and the logs compare and print. Only at a socket is it turned into
-the form that socket takes (`wire`: an IPv4 peer on an AF_INET6 socket is `::ffff:a.b.c.d`, since sendto with a
-plain IPv4 on such a socket fails), and only in SIP text is an IPv6 address bracketed (`uri_host`).
+mapped address is its IPv4), IPv6 compressed in lower case, no brackets, no zone. That is what `allowed_sources`
+(`network`), the trunk match, the throttle and TCP caps (`source_key`), the SDP's c=/o= lines, the relay and the
+logs compare and print. Only at a socket is it turned into the form that socket takes and reports (`wire`: an IPv4
+peer on an AF_INET6 socket is `::ffff:a.b.c.d`, since sendto with a plain IPv4 on such a socket fails; the RTP
+latch compares in that form, one string per packet), only in SIP text is an IPv6 address bracketed (`uri_host`),
+and only a bind keeps a zone (`fe80::5%eth0`). Nothing else in the desk parses or compares IP addresses itself.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import socket
 __all__ = [
     "bind_udp",
     "family_of",
+    "is_ip",
     "is_wildcard",
     "network",
     "plain",
     "route_source",
     "source_key",
+    "split_host_port",
     "tcp_listener",
     "uri_host",
     "wire",
@@ -28,18 +32,48 @@ __all__ = [
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+_MAPPED = bytes(10) + b"\xff\xff"  # the first 96 bits of an IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2)
+# IPv6 sources count per /64 (a subscriber, or a host on a link, picks any address in it at will), except where
+# the last 32 bits are an IPv4 host's, which that host does not choose: NAT64's well-known and local-use prefixes
+# (RFC 6052, 8215; per /64 the whole IPv4 Internet behind the translator would be one source, and one abuser would
+# throttle every IPv4 caller) and the IPv4-compatible ::/96 (where ::1 lives too). Those count per address.
+_PER_ADDRESS = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::/96"),
+)
+
 
 def plain(host: str) -> str:
-    """An IP literal in its one comparable form (brackets dropped, IPv6 compressed, IPv4-mapped as IPv4); a name
-    is returned as it is (it can only ever be sent to, never compared with a packet's source)."""
+    """An IP literal in its one comparable form: brackets dropped, IPv6 compressed in lower case, IPv4-mapped as
+    its IPv4, a zone (`fe80::1%eth0`) dropped (no peer a socket reports carries one, and SIP and SDP have no
+    syntax for it). A name, or anything else that is not an IP literal (`[::1]:5060`), is returned as it is: it can
+    only ever be sent to, never compared with a packet's source. The deprecated IPv4-compatible form (`::1.2.3.4`)
+    is an IPv6 address like any other, not its IPv4: a socket reports an IPv4 peer mapped, never that way."""
     text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
         return host
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return ip.compressed
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return ipaddress.IPv6Address(int(ip)).compressed  # int(): without the zone
+    return str(ip)
+
+
+def is_ip(host: str) -> bool:
+    """Whether `host` is an IP literal in any spelling `plain` reads (brackets, a zone, IPv4-mapped)."""
+    text = plain(host)
+    return text != host or _parses(text)
+
+
+def _parses(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def family_of(host: str) -> socket.AddressFamily:
@@ -53,10 +87,18 @@ def is_wildcard(host: str) -> bool:
 
 
 def wire(host: str, family: int) -> str:
-    """`host` (plain) as a socket of `family` takes it: an IPv4 address on an AF_INET6 socket becomes IPv4-mapped."""
-    if family == socket.AF_INET6 and "." in host and ":" not in host:
-        return "::ffff:" + host
-    return host
+    """`host` as a socket of `family` takes it and, to the character, as that socket reports a source (the kernel's
+    inet_ntop text), so a per-packet source check is one string comparison: an IPv4 address on an AF_INET6 socket
+    becomes IPv4-mapped, and an IPv6 address is spelt as the kernel spells it (`::1.2.3.4`, where Python writes
+    `::102:304`). A name is returned as it is (the resolver's business)."""
+    try:
+        ip = ipaddress.ip_address(plain(host))
+    except ValueError:
+        return host
+    if family != socket.AF_INET6:
+        return str(ip)
+    packed = ip.packed if ip.version == 6 else _MAPPED + ip.packed
+    return socket.inet_ntop(socket.AF_INET6, packed)
 
 
 def uri_host(host: str) -> str:
@@ -66,32 +108,39 @@ def uri_host(host: str) -> str:
 
 
 def network(text: str) -> Network:
-    """An address or CIDR of `allowed_sources` (brackets allowed); an IPv4-mapped one (`::ffff:10.0.0.0/104`) is
-    its IPv4 network, since peers are compared in plain form. ValueError when it is neither."""
+    """An address or CIDR of `allowed_sources` or `trusted_proxies` (brackets allowed: `[2001:db8::]/32`, but no
+    port: `[::1]:5060` is an error, not the address `::1:5060`); an IPv4-mapped one (`::ffff:10.0.0.0/104`) is its
+    IPv4 network, since peers are compared in plain form; a zone is dropped, as `plain` drops it. An IPv6 network
+    holds IPv6 peers only (`::/0` is not every IPv4 peer as well). ValueError when it is none of these."""
     text = text.strip()
     if text.startswith("["):
         addr, sep, rest = text[1:].partition("]")
-        text = addr + rest if sep else text
-    net = ipaddress.ip_network(text, strict=False)
-    if isinstance(net, ipaddress.IPv6Network) and net.network_address.ipv4_mapped is not None:
-        if net.prefixlen >= 96:
-            return ipaddress.ip_network(
-                f"{net.network_address.ipv4_mapped}/{net.prefixlen - 96}", strict=False
+        if not sep or (rest and not rest.startswith("/")):
+            raise ValueError(
+                f"{text!r}: brackets hold an IPv6 address, optionally followed by /prefix, no port"
             )
+        text = addr + rest
+    net = ipaddress.ip_network(text, strict=False)
+    if isinstance(net, ipaddress.IPv6Network):
+        if net.network_address.ipv4_mapped is not None and net.prefixlen >= 96:
+            return ipaddress.IPv4Network((int(net.network_address) & 0xFFFFFFFF, net.prefixlen - 96))
+        return ipaddress.IPv6Network((int(net.network_address), net.prefixlen))  # without the zone
     return net
 
 
-def source_key(host: str) -> object:
-    """Who a source counts against (SIP throttle, TCP caps): an IPv4 address, or an IPv6 /64 (a subscriber picks
-    any address in its prefix at will, so counting full addresses would give it 2^64 caps); an IPv4-mapped address
-    is its IPv4."""
+def source_key(host: str) -> str:
+    """Who a source counts against (SIP throttle, TCP caps), however it is spelt (zone included): an IPv4 address
+    (an IPv4-mapped one is its IPv4), an IPv6 address's /64 (a subscriber picks any address in its prefix at will,
+    so counting full addresses would give it 2^64 caps), except an IPv6 address embedding an IPv4 host's
+    (`_PER_ADDRESS`), which counts alone."""
     host = plain(host)
-    if ":" not in host:
-        return host
     try:
-        return int(ipaddress.IPv6Address(host.split("%", 1)[0])) >> 64
+        ip = ipaddress.ip_address(host)
     except ValueError:
         return host
+    if isinstance(ip, ipaddress.IPv6Address) and not any(ip in net for net in _PER_ADDRESS):
+        return f"{ipaddress.IPv6Address(int(ip) >> 64 << 64)}/64"
+    return host
 
 
 def route_source(peer: str) -> str | None:
@@ -105,6 +154,40 @@ def route_source(peer: str) -> str | None:
         except OSError:
             return None
         return plain(s.getsockname()[0])
+
+
+def split_host_port(text: str) -> tuple[str, int]:
+    """`HOST:PORT` as `[sip] listen` writes it: `192.0.2.5:5060`, `[2001:db8::5]:5060` (an IPv6 host in brackets,
+    a zone allowed for binding: `[fe80::5%eth0]:5060`), `0.0.0.0:5060`, `[::]:5060`, a name. Returns the host
+    without brackets. ValueError for an IPv6 host without brackets (`::1:5060` is ambiguous), a missing or bad
+    port, or brackets around something that is not an IPv6 address."""
+    text = text.strip()
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ValueError(f"{text!r} is not [IPv6]:PORT")
+        port_text = rest[1:]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{text!r}: brackets hold an IPv6 address") from None
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep:
+            raise ValueError(f"{text!r} is not HOST:PORT")
+        if ":" in host:
+            raise ValueError(f"{text!r}: an IPv6 host goes in brackets, [{host}]:{port_text}")
+    if not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
+        raise ValueError(f"{text!r}: {port_text!r} is not a port (0-65535)")
+    return host, int(port_text)
+
+
+def _bind_host(host: str) -> str:
+    """`host` for bind(): its plain form, keeping a zone (`fe80::5%eth0`), which a link-local bind needs."""
+    text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    address = plain(host) or "0.0.0.0"
+    _, sep, zone = text.partition("%")
+    return f"{address}%{zone}" if sep and ":" in address else address
 
 
 def _socket(host: str, kind: int) -> socket.socket:
@@ -121,7 +204,7 @@ def bind_udp(host: str, port: int) -> socket.socket:
     """A non-blocking UDP socket bound to host:port (see `_socket` for the family)."""
     s = _socket(host, socket.SOCK_DGRAM)
     try:
-        s.bind((plain(host) or "0.0.0.0", port))
+        s.bind((_bind_host(host), port))
     except OSError:
         s.close()
         raise
@@ -134,7 +217,7 @@ def tcp_listener(host: str, port: int) -> socket.socket:
     s = _socket(host, socket.SOCK_STREAM)
     try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((plain(host) or "0.0.0.0", port))
+        s.bind((_bind_host(host), port))
         s.listen(128)
     except OSError:
         s.close()
