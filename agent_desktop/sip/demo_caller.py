@@ -84,7 +84,7 @@ async def probe(to: str, timeout_s: float = PROBE_TIMEOUT_S) -> Probe:
     uri = parse_uri(to)
     port = uri.port or 5060
     transport = uri.params.get("transport") or "udp"
-    where = f"{uri.host}:{port} ({transport.upper()})"
+    where = f"{uri_host(uri.host)}:{port} ({transport.upper()})"
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(loop.getaddrinfo(uri.host, port, type=socket.SOCK_DGRAM), timeout_s)

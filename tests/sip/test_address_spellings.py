@@ -15,6 +15,7 @@ import struct
 
 import pytest
 
+from agent_desktop.sip.demo_caller import probe
 from agent_desktop.sip.message import parse
 from agent_desktop.sip.rtp import PortAllocator, open_rtp_stream
 from tests.helpers.loopback import addresses_on_lo
@@ -188,3 +189,15 @@ async def test_a_zone_in_advertise_reaches_no_sdp_or_contact(endpoint_factory):
     body = msg.body.decode()
     assert "c=IN IP6 fe80::5\r\n" in body and "%" not in body, body
     assert msg.get("Contact").startswith("<sip:") and "[fe80::5]:" in msg.get("Contact"), msg.get("Contact")
+
+
+@needs_ipv6
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_demo_caller_probe_reaches_an_ipv6_desk(endpoint_factory, transport):
+    """`demo-call --to sip:…@[::1]:port` first sends OPTIONS from its own socket: its Via and From used to carry
+    the IPv6 address unbracketed (`SIP/2.0/UDP ::1:40000`), which the desk cannot parse, so the probe said the
+    desk was unreachable."""
+    desk = await endpoint_factory(listen_host="::1")
+    answer = await probe(f"sip:1700@[::1]:{desk.port};transport={transport}", timeout_s=3)
+    assert (answer.status, answer.local_host) == (200, "::1")
+    assert desk.stats.options_answered == 1 and desk.stats.dropped_unparseable == 0
