@@ -34,7 +34,7 @@ from .addresses import family_of, is_ip, is_wildcard, network, plain, route_sour
 from .auth import DigestCredentials, authorization, pick_challenge
 from .call import Call
 from .dialog import Dialog, new_call_id, new_tag
-from .headers import NameAddr, SipUri, parse_name_addr, parse_uri
+from .headers import NameAddr, SipUri, parse_name_addr, parse_uri, split_list, stamp_via
 from .message import ParseError, SipMessage, parse
 from .rtp import PortAllocator
 from .sdp import NoCommonCodec, answer_for, parse_sdp
@@ -401,6 +401,7 @@ class SipEndpoint:
         try:
             if msg.is_request:
                 self.stats.requests += 1
+                _stamp_via(msg, addr)
                 if msg.method != "OPTIONS" and not self._source_allowed(msg, addr.host):
                     if msg.method != "ACK":  # never answer an ACK
                         self._send_403(msg, addr)
@@ -638,6 +639,23 @@ class SipEndpoint:
         self.registered = False
         self.stats.register_failed += 1
         return 0
+
+
+def _stamp_via(req: SipMessage, addr: Addr) -> None:
+    """`received`/`rport` on the request's top Via (headers.stamp_via), so every response we send carries them."""
+    for i, (name, value) in enumerate(req.headers):
+        if name != "Via":
+            continue
+        items = split_list(value)
+        start = value.find(items[0]) if items else -1
+        if start < 0:
+            return
+        try:
+            stamped = stamp_via(items[0], addr.host, addr.port)
+        except ValueError:
+            return  # a bad Via: the request gets its 400 (it is in req.defects)
+        req.headers[i] = (name, value[:start] + stamped + value[start + len(items[0]) :])
+        return
 
 
 async def _guard(awaitable: Awaitable[None], call: Call) -> None:

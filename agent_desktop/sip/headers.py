@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from .addresses import plain
+
 __all__ = [
     "NameAddr",
     "SipUri",
@@ -20,6 +22,7 @@ __all__ = [
     "parse_uri",
     "parse_via",
     "split_list",
+    "stamp_via",
 ]
 
 
@@ -170,8 +173,30 @@ class Via:
         return self.params.get("branch")
 
     def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
         port = f":{self.port}" if self.port is not None else ""
-        return f"SIP/2.0/{self.transport.upper()} {self.host}{port}{format_params(self.params)}"
+        return f"SIP/2.0/{self.transport.upper()} {host}{port}{format_params(self.params)}"
+
+
+_RPORT = re.compile(r";\s*rport\s*(?=;|$)", re.I)
+_RECEIVED = re.compile(r";\s*received\s*=\s*[^;\s]*", re.I)
+
+
+def stamp_via(value: str, source_host: str, source_port: int) -> str:
+    """A request's top Via value as the server transport leaves it (RFC 3261 §18.2.1, RFC 3581 §4): `received` set to
+    the source address when the sent-by host is not that address (however either is spelt), or when the client
+    asked for `rport`; an empty `rport` filled with the source port. The rest of the text is kept byte for byte
+    (the client matches its responses on it). `source_host` is written plain: an IPv4 peer of a dual-stack socket
+    is `received=192.0.2.1`, an IPv6 one `received=2001:db8::1`, without brackets (RFC 5118 §4.5)."""
+    via = parse_via(value)
+    source = plain(source_host)
+    rport = "rport" in via.params and not via.params["rport"]
+    if not rport and plain(via.host) == source:
+        return value
+    text = _RECEIVED.sub("", value.rstrip())
+    if rport:
+        text = _RPORT.sub(f";rport={source_port}", text, count=1)
+    return f"{text};received={source}"
 
 
 def _host_port(hostport: str, text: str) -> tuple[str, int | None]:

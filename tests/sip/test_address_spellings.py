@@ -201,3 +201,29 @@ async def test_demo_caller_probe_reaches_an_ipv6_desk(endpoint_factory, transpor
     answer = await probe(f"sip:1700@[::1]:{desk.port};transport={transport}", timeout_s=3)
     assert (answer.status, answer.local_host) == (200, "::1")
     assert desk.stats.options_answered == 1 and desk.stats.dropped_unparseable == 0
+
+
+async def test_responses_tell_a_mapped_ipv4_client_its_address_plain(endpoint_factory):
+    """RFC 3581 over a dual-stack socket: the client asked for `rport`; the desk's answer says where the request
+    came from as the client knows itself, `received=127.0.0.1`, never `::ffff:127.0.0.1`."""
+    desk = await endpoint_factory(listen_host="::")
+    loop = asyncio.get_running_loop()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.setblocking(False)
+    port = s.getsockname()[1]
+    request = (
+        b"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bKmap1;rport\r\n"
+        b"From: <sip:probe@192.0.2.9>;tag=m1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: map1@192.0.2.9\r\n"
+        b"CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+    try:
+        await loop.sock_sendto(s, request, ("127.0.0.1", desk.port))
+        async with asyncio.timeout(3):
+            answer = parse(await loop.sock_recv(s, 65535))
+    finally:
+        s.close()
+    assert answer.status == 200
+    assert answer.get("Via") == (
+        f"SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bKmap1;rport={port};received=127.0.0.1"
+    ), answer.get("Via")

@@ -15,7 +15,7 @@ import pytest
 
 from agent_desktop.app import endpoint_config
 from agent_desktop.config import ConfigError, parse_config
-from agent_desktop.sip import addresses
+from agent_desktop.sip import addresses, headers
 from agent_desktop.sip.headers import parse_uri, parse_via
 from agent_desktop.sip.sdp import answer_for, build_sdp, parse_sdp
 
@@ -320,3 +320,42 @@ def test_sdp_connection_written_plain(address, c_line):
     assert c_line + "\r\n" in body, body
     o_line = "o=- 1 1 IN " + c_line.removeprefix("c=IN ")
     assert o_line + "\r\n" in body, body
+
+
+@pytest.mark.parametrize(
+    ("via", "source", "port", "expected"),
+    [
+        # rport asked for: filled, and received always set, plain even when the socket reported it mapped
+        (
+            "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;rport",
+            "::ffff:127.0.0.1",
+            40000,
+            "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;rport=40000;received=127.0.0.1",
+        ),
+        (
+            "SIP/2.0/UDP [2001:db8::9:1];rport;branch=z9hG4bK1",
+            "2001:DB8::9:255",
+            5060,
+            "SIP/2.0/UDP [2001:db8::9:1];rport=5060;branch=z9hG4bK1;received=2001:db8::9:255",  # RFC 5118 §4.5
+        ),
+        # the sent-by is the source, however either is spelt: left as it is
+        ("SIP/2.0/UDP [::ffff:127.0.0.1]:5070;branch=z9hG4bK1", "127.0.0.1", 5070, None),
+        ("SIP/2.0/UDP [2001:DB8::1]:5070;branch=z9hG4bK1", "2001:db8:0::1", 5070, None),
+        # a NAT in between, a name: received tells the client where its request came from
+        (
+            "SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK1",
+            "::ffff:192.0.2.4",
+            5060,
+            "SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK1;received=192.0.2.4",
+        ),
+        (
+            "SIP/2.0/TCP pc33.example.com;branch=z9hG4bK1;received=6.6.6.6",
+            "192.0.2.4",
+            5060,
+            "SIP/2.0/TCP pc33.example.com;branch=z9hG4bK1;received=192.0.2.4",  # a forged one is replaced
+        ),
+        ("SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;rport=1234", "127.0.0.1", 5070, None),
+    ],
+)
+def test_stamp_via(via, source, port, expected):
+    assert headers.stamp_via(via, source, port) == (expected or via)
