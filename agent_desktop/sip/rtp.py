@@ -24,7 +24,8 @@ re-INVITE that moves the SDP's address starts this over; one that keeps it (hold
 
 Addresses: the stream holds its peer's address in the form its own socket reports sources and takes
 destinations (sip/addresses.py `wire`): on a dual-stack socket (bound to `::`) an IPv4 peer is `::ffff:a.b.c.d`,
-so the per-packet check stays one string comparison and sendto gets an address the socket can take. `remote`
+and every IPv6 address is spelt as the kernel reports it (`::1.2.3.4`, not Python's `::102:304`), so the per-packet
+check stays one string comparison and sendto gets an address the socket can take. `remote`
 and the logs give the plain form.
 """
 
