@@ -2,7 +2,8 @@
 dual-stack socket (bound to `::`) reports as IPv4-mapped IPv6 (`::ffff:a.b.c.d`).
 
 One rule everywhere above the sockets: an address is held in its *plain* form (`plain`): IPv4 dotted quad (a
-mapped address is its IPv4), IPv6 compressed in lower case, no brackets, no zone. That is what `allowed_sources`
+mapped address is its IPv4), IPv6 as the kernel spells it (inet_ntop: compressed, lower case, `::1.2.3.4` for
+the IPv4-compatible form), no brackets, no zone. That is what `allowed_sources`
 (`network`), the trunk match, the throttle and TCP caps (`source_key`), the SDP's c=/o= lines, the relay and the
 logs compare and print. Only at a socket is it turned into the form that socket takes and reports (`wire`: an IPv4
 peer on an AF_INET6 socket is `::ffff:a.b.c.d`, since sendto with a plain IPv4 on such a socket fails; the RTP
@@ -37,68 +38,63 @@ _MAPPED = bytes(10) + b"\xff\xff"  # the first 96 bits of an IPv4-mapped IPv6 ad
 # the last 32 bits are an IPv4 host's, which that host does not choose: NAT64's well-known and local-use prefixes
 # (RFC 6052, 8215; per /64 the whole IPv4 Internet behind the translator would be one source, and one abuser would
 # throttle every IPv4 caller) and the IPv4-compatible ::/96 (where ::1 lives too). Those count per address.
-_PER_ADDRESS = (
-    ipaddress.IPv6Network("64:ff9b::/96"),
-    ipaddress.IPv6Network("64:ff9b:1::/48"),
-    ipaddress.IPv6Network("::/96"),
-)
+_PER_ADDRESS = (bytes.fromhex("0064ff9b0000000000000000"), bytes.fromhex("0064ff9b0001"), bytes(12))
+
+
+def _packed(host: str) -> tuple[int, bytes] | None:
+    """(family, packed address) of an IP literal in any spelling (brackets, a zone, any case, zero padding), an
+    IPv4-mapped one as AF_INET; None for anything else. inet_pton: the per-datagram path stays in C, and it reads
+    exactly what the kernel does (no leading-zero IPv4 such as `127.000.000.001`)."""
+    text = host[1:-1] if host[:1] == "[" and host[-1:] == "]" else host
+    try:
+        if ":" in text:
+            packed = socket.inet_pton(socket.AF_INET6, text.partition("%")[0])
+            return (socket.AF_INET, packed[12:]) if packed[:12] == _MAPPED else (socket.AF_INET6, packed)
+        return socket.AF_INET, socket.inet_pton(socket.AF_INET, text)
+    except (OSError, ValueError):
+        return None
 
 
 def plain(host: str) -> str:
-    """An IP literal in its one comparable form: brackets dropped, IPv6 compressed in lower case, IPv4-mapped as
-    its IPv4, a zone (`fe80::1%eth0`) dropped (no peer a socket reports carries one, and SIP and SDP have no
-    syntax for it). A name, or anything else that is not an IP literal (`[::1]:5060`), is returned as it is: it can
-    only ever be sent to, never compared with a packet's source. The deprecated IPv4-compatible form (`::1.2.3.4`)
-    is an IPv6 address like any other, not its IPv4: a socket reports an IPv4 peer mapped, never that way."""
-    text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return host
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return ipaddress.IPv6Address(int(ip)).compressed  # int(): without the zone
-    return str(ip)
+    """An IP literal in its one comparable form, the kernel's own spelling (inet_ntop, what recvfrom reports):
+    brackets dropped, IPv6 compressed in lower case, IPv4-mapped as its IPv4, a zone (`fe80::1%eth0`) dropped (no
+    peer a socket reports carries one, and SIP and SDP have no syntax for it). A name, or anything else that is not
+    an IP literal (`[::1]:5060`), is returned as it is: it can only ever be sent to, never compared with a packet's
+    source. The deprecated IPv4-compatible form (`::1.2.3.4`, which Python's ipaddress writes `::102:304`) is an
+    IPv6 address like any other, not its IPv4: a socket reports an IPv4 peer mapped, never that way."""
+    parsed = _packed(host)
+    return host if parsed is None else socket.inet_ntop(*parsed)
 
 
 def is_ip(host: str) -> bool:
     """Whether `host` is an IP literal in any spelling `plain` reads (brackets, a zone, IPv4-mapped)."""
-    text = plain(host)
-    return text != host or _parses(text)
-
-
-def _parses(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+    return _packed(host) is not None
 
 
 def family_of(host: str) -> socket.AddressFamily:
-    """AF_INET6 for an IPv6 literal (not a mapped one), else AF_INET."""
-    return socket.AF_INET6 if ":" in plain(host) else socket.AF_INET
+    """AF_INET6 for an IPv6 literal (not a mapped one), else AF_INET (an IPv4 literal, or a name)."""
+    parsed = _packed(host)
+    return socket.AF_INET6 if parsed is not None and parsed[0] == socket.AF_INET6 else socket.AF_INET
 
 
 def is_wildcard(host: str) -> bool:
-    """`0.0.0.0`, `::` or empty: bound to every address, so no one address to give peers."""
-    return plain(host) in ("", "0.0.0.0", "::")
+    """`0.0.0.0`, `::` (however spelt) or empty: bound to every address, so no one address to give peers."""
+    if not host:
+        return True
+    parsed = _packed(host)
+    return parsed is not None and not any(parsed[1])
 
 
 def wire(host: str, family: int) -> str:
-    """`host` as a socket of `family` takes it and, to the character, as that socket reports a source (the kernel's
-    inet_ntop text), so a per-packet source check is one string comparison: an IPv4 address on an AF_INET6 socket
-    becomes IPv4-mapped, and an IPv6 address is spelt as the kernel spells it (`::1.2.3.4`, where Python writes
-    `::102:304`). A name is returned as it is (the resolver's business)."""
-    try:
-        ip = ipaddress.ip_address(plain(host))
-    except ValueError:
+    """`host` as a socket of `family` takes it and, to the character, as that socket reports a source, so a
+    per-packet source check is one string comparison: an IPv4 address on an AF_INET6 socket becomes IPv4-mapped,
+    anything else is its plain form. A name is returned as it is (the resolver's business)."""
+    parsed = _packed(host)
+    if parsed is None:
         return host
-    if family != socket.AF_INET6:
-        return str(ip)
-    packed = ip.packed if ip.version == 6 else _MAPPED + ip.packed
-    return socket.inet_ntop(socket.AF_INET6, packed)
+    if family == socket.AF_INET6 and parsed[0] == socket.AF_INET:
+        return socket.inet_ntop(socket.AF_INET6, _MAPPED + parsed[1])
+    return socket.inet_ntop(*parsed)
 
 
 def uri_host(host: str) -> str:
@@ -132,15 +128,14 @@ def source_key(host: str) -> str:
     """Who a source counts against (SIP throttle, TCP caps), however it is spelt (zone included): an IPv4 address
     (an IPv4-mapped one is its IPv4), an IPv6 address's /64 (a subscriber picks any address in its prefix at will,
     so counting full addresses would give it 2^64 caps), except an IPv6 address embedding an IPv4 host's
-    (`_PER_ADDRESS`), which counts alone."""
-    host = plain(host)
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
+    (`_PER_ADDRESS`), which counts alone. Runs per datagram: inet_pton/inet_ntop, no ipaddress objects."""
+    parsed = _packed(host)
+    if parsed is None:
         return host
-    if isinstance(ip, ipaddress.IPv6Address) and not any(ip in net for net in _PER_ADDRESS):
-        return f"{ipaddress.IPv6Address(int(ip) >> 64 << 64)}/64"
-    return host
+    family, packed = parsed
+    if family == socket.AF_INET6 and not packed.startswith(_PER_ADDRESS):
+        return socket.inet_ntop(family, packed[:8] + bytes(8)) + "/64"
+    return socket.inet_ntop(family, packed)
 
 
 def route_source(peer: str) -> str | None:

@@ -31,7 +31,8 @@ V4, V6 = socket.AF_INET, socket.AF_INET6
         ("0:0:0:0:0:ffff:7f00:1", "127.0.0.1"),
         ("0000:0000:0000:0000:0000:FFFF:7F00:0001", "127.0.0.1"),
         ("[::ffff:127.0.0.1]", "127.0.0.1"),
-        ("::1.2.3.4", "::102:304"),  # IPv4-compatible: an IPv6 address, not 1.2.3.4
+        ("::1.2.3.4", "::1.2.3.4"),  # IPv4-compatible: an IPv6 address, not 1.2.3.4; spelt as the kernel does
+        ("::102:304", "::1.2.3.4"),  # ... where Python's ipaddress writes it this way
         ("2001:0DB8:0000:0000:0000:0000:0000:0001", "2001:db8::1"),
         ("[2001:DB8::1]", "2001:db8::1"),
         ("0:0:0:0:0:0:0:1", "::1"),
@@ -293,7 +294,7 @@ def _sdp(c_line: str) -> bytes:
             "sendrecv",
         ),  # a dual-stack SBC writing an IPv4 peer mapped
         ("c=IN IP6 2001:DB8:0:0::1", "2001:db8::1", "sendrecv"),
-        ("c=IN IP6 ::1.2.3.4", "::102:304", "sendrecv"),
+        ("c=IN IP6 ::102:304", "::1.2.3.4", "sendrecv"),
         ("c=IN IP4 0.0.0.0", "0.0.0.0", "inactive"),  # RFC 2543 hold
         ("c=IN IP6 ::", "::", "inactive"),
         ("c=IN IP6 0:0:0:0:0:0:0:0", "::", "inactive"),  # the same hold, spelt out: was taken as an address
