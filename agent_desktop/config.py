@@ -133,7 +133,7 @@ def _is_loopback_host(host: str) -> bool:
     if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(plain(host)).is_loopback  # `::ffff:127.0.0.1`, `0:0:0:0:0:0:0:1` too
     except ValueError:
         return False
 

@@ -360,3 +360,14 @@ def test_sdp_connection_written_plain(address, c_line):
 )
 def test_stamp_via(via, source, port, expected):
     assert headers.stamp_via(via, source, port) == (expected or via)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::ffff:127.0.0.1", "::1", "0:0:0:0:0:0:0:1", "localhost"])
+def test_mail_in_the_clear_to_loopback_in_any_spelling(host):
+    parse_config(f'[mail]\nsmtp_host = "{host}"\ntls = "none"\n')
+
+
+@pytest.mark.parametrize("host", ["192.0.2.25", "::ffff:192.0.2.25", "::127.0.0.1", "mail.example.be"])
+def test_mail_in_the_clear_elsewhere_refused(host):
+    with pytest.raises(ConfigError, match=r"\[mail\] tls"):
+        parse_config(f'[mail]\nsmtp_host = "{host}"\ntls = "none"\n')
