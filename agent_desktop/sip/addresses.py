@@ -7,8 +7,8 @@ the IPv4-compatible form), no brackets, no zone. That is what `allowed_sources`
 (`network`), the trunk match, the throttle and TCP caps (`source_key`), the SDP's c=/o= lines, the relay and the
 logs compare and print. Only at a socket is it turned into the form that socket takes and reports (`wire`: an IPv4
 peer on an AF_INET6 socket is `::ffff:a.b.c.d`, since sendto with a plain IPv4 on such a socket fails; the RTP
-latch compares in that form, one string per packet), only in SIP text is an IPv6 address bracketed (`uri_host`),
-and only a bind keeps a zone (`fe80::5%eth0`). Nothing else in the desk parses or compares IP addresses itself.
+latch compares in that form, one string per packet), and only in SIP text is an IPv6 address bracketed
+(`uri_host`). Nothing else in the desk parses or compares IP addresses itself.
 """
 
 from __future__ import annotations
@@ -152,10 +152,11 @@ def route_source(peer: str) -> str | None:
 
 
 def split_host_port(text: str) -> tuple[str, int]:
-    """`HOST:PORT` as `[sip] listen` writes it: `192.0.2.5:5060`, `[2001:db8::5]:5060` (an IPv6 host in brackets,
-    a zone allowed for binding: `[fe80::5%eth0]:5060`), `0.0.0.0:5060`, `[::]:5060`, a name. Returns the host
-    without brackets. ValueError for an IPv6 host without brackets (`::1:5060` is ambiguous), a missing or bad
-    port, or brackets around something that is not an IPv6 address."""
+    """`HOST:PORT` as `[sip] listen` writes it: `192.0.2.5:5060`, `[2001:db8::5]:5060` (an IPv6 host in brackets),
+    `0.0.0.0:5060`, `[::]:5060`, a name. Returns the host without brackets. ValueError for an IPv6 host without
+    brackets (`::1:5060` is ambiguous), a missing or bad port, brackets around something that is not an IPv6
+    address, or a zone (`[fe80::5%eth0]:5060`: a link-local peer could never be answered, since the zone a
+    datagram came in on is not kept per peer, and Python's bind drops a zone written in the address anyway)."""
     text = text.strip()
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
@@ -166,6 +167,8 @@ def split_host_port(text: str) -> tuple[str, int]:
             ipaddress.IPv6Address(host)
         except ValueError:
             raise ValueError(f"{text!r}: brackets hold an IPv6 address") from None
+        if "%" in host:
+            raise ValueError(f"{text!r}: a link-local address with a zone cannot be served")
     else:
         host, sep, port_text = text.rpartition(":")
         if not sep:
@@ -175,14 +178,6 @@ def split_host_port(text: str) -> tuple[str, int]:
     if not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
         raise ValueError(f"{text!r}: {port_text!r} is not a port (0-65535)")
     return host, int(port_text)
-
-
-def _bind_host(host: str) -> str:
-    """`host` for bind(): its plain form, keeping a zone (`fe80::5%eth0`), which a link-local bind needs."""
-    text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    address = plain(host) or "0.0.0.0"
-    _, sep, zone = text.partition("%")
-    return f"{address}%{zone}" if sep and ":" in address else address
 
 
 def _socket(host: str, kind: int) -> socket.socket:
@@ -199,7 +194,7 @@ def bind_udp(host: str, port: int) -> socket.socket:
     """A non-blocking UDP socket bound to host:port (see `_socket` for the family)."""
     s = _socket(host, socket.SOCK_DGRAM)
     try:
-        s.bind((_bind_host(host), port))
+        s.bind((plain(host) or "0.0.0.0", port))
     except OSError:
         s.close()
         raise
@@ -212,7 +207,7 @@ def tcp_listener(host: str, port: int) -> socket.socket:
     s = _socket(host, socket.SOCK_STREAM)
     try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((_bind_host(host), port))
+        s.bind((plain(host) or "0.0.0.0", port))
         s.listen(128)
     except OSError:
         s.close()
