@@ -29,6 +29,7 @@ from .media.hold_music import HoldMusic, load_pcm
 from .media.listen import Listening
 from .media.room import MediaRoom
 from .media.rtc_factory import RtcSettings
+from .sip.addresses import split_host_port
 from .sip.endpoint import EndpointConfig, SipEndpoint
 from .store import agent_states, sessions
 from .store.dial_retry import DialRetry
@@ -90,15 +91,15 @@ def verify_policy(config: Config) -> VerifyPolicy:
 
 
 def endpoint_config(config: Config) -> EndpointConfig:
-    host, _, port = config.sip.listen.rpartition(":")
+    host, port = split_host_port(config.sip.listen)  # checked by config._check: no ValueError here
     password = os.environ.get(config.sip.password_env) if config.sip.password_env else None
     if config.sip.username and not password:
         raise ConfigError(
             f"[sip] password_env: environment variable {config.sip.password_env or '(unset)'} is empty"
         )
     return EndpointConfig(
-        listen_host=host.strip("[]"),
-        listen_port=int(port),
+        listen_host=host,
+        listen_port=port,
         advertise=config.sip.advertise or None,
         rtp_ports=config.sip.rtp_ports,
         caller_id=config.sip.caller_id,

@@ -18,6 +18,7 @@ from pathlib import Path
 from . import memdump
 from .config import DEMO_CONFIG, ENV_CONFIG, Config, ConfigError, load_config
 from .logs import setup_logging
+from .sip.addresses import is_wildcard, split_host_port, uri_host
 
 # The project's folder when running from a checkout (`pip install -e`, as `make run` does).
 PROJECT = Path(__file__).resolve().parent.parent
@@ -334,12 +335,8 @@ MAX_DEMO_CALLERS = 20  # enough to see a queue form; a load test is bench/queue_
 def demo_target(config: Config, to: str | None) -> str:
     """The SIP URI to ring: `--to` as given when it is a URI, else that number (or the first queue's, else
     1700) at the desk's [sip] listen address."""
-    host, _, port = config.sip.listen.rpartition(":")
-    host = host.strip("[]")
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
+    host, port = split_host_port(config.sip.listen)
+    host = "127.0.0.1" if is_wildcard(host) else uri_host(host)
     number = to or (config.queues[0].numbers[0] if config.queues and config.queues[0].numbers else "1700")
     return number if number.startswith(("sip:", "sips:")) else f"sip:{number}@{host}:{port}"
 

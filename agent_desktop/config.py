@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from .sip.addresses import network
+from .sip.addresses import family_of, is_ip, network, plain, split_host_port
 
 ENV_CONFIG = "AGENT_DESKTOP_CONFIG"
 DEMO_CONFIG = Path("var/demo/desk.toml")
@@ -138,7 +138,7 @@ def _is_loopback_host(host: str) -> bool:
     if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(plain(host)).is_loopback  # `::ffff:127.0.0.1`, `0:0:0:0:0:0:0:1` too
     except ValueError:
         return False
 
@@ -451,12 +451,14 @@ def _check(config: Config) -> None:
         raise ConfigError(
             f"[database] busy_timeout_ms: {config.database.busy_timeout_ms} is not 0–1000 (it stalls the event loop)"
         )
-    if ":" not in config.sip.listen:
-        raise ConfigError(f"[sip] listen: {config.sip.listen!r} must be HOST:PORT")
+    try:
+        split_host_port(config.sip.listen)
+    except ValueError as exc:
+        raise ConfigError(f'[sip] listen: {exc} (HOST:PORT, an IPv6 host in brackets: "[::]:5060")') from None
     _check_sip_sources(config.sip)
     for net in config.server.trusted_proxies:
         try:
-            ipaddress.ip_network(net, strict=False)
+            network(net)  # web/forwarded.py's own reading
         except ValueError:
             raise ConfigError(f"[server] trusted_proxies: {net!r} is not an address or network") from None
     _check_client_cert_header(config)
@@ -492,6 +494,9 @@ def _check(config: Config) -> None:
     _check_queues(config)
 
 
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?"
+)
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 # Headers a client or aiohttp itself fills in: a certificate header must be one the proxy alone sets.
 _RESERVED_HEADERS = {
@@ -658,10 +663,12 @@ def _check_sip_sources(sip: SipConfig) -> None:
     advertise = (sip.advertise,) if isinstance(sip.advertise, str) else sip.advertise
     families = []
     for address in (a for a in advertise if a):
-        try:
-            families.append(ipaddress.ip_address(address.strip("[]")).version)
-        except ValueError:
-            families.append(4)  # a name (kept as before): it stands for the IPv4 side
+        host = plain(address)  # the endpoint's own reading: `::ffff:192.0.2.7` is IPv4
+        if not (is_ip(host) or _HOST_NAME.fullmatch(host)):
+            raise ConfigError(
+                f"[sip] advertise: {address!r} is not an IP address or a host name (no port, no brackets needed)"
+            )
+        families.append(family_of(host))  # a name stands for the IPv4 side
     if len(families) != len(set(families)):
         raise ConfigError(f"[sip] advertise: {list(advertise)!r} gives more than one address of a family")
     for net in sip.allowed_sources:

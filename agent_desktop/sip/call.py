@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 from ..logmask import mask_in, mask_number
-from .addresses import plain, uri_host
+from .addresses import is_ip, is_wildcard, plain, uri_host
 from .dialog import Dialog, new_call_id, new_tag
 from .headers import NameAddr, SipUri
 from .message import SipMessage
@@ -137,7 +136,7 @@ class Call:
             if self._offer
             else None
         )
-        if peer is None or peer in ("0.0.0.0", "::") or not _is_ip(plain(peer)):
+        if peer is None or is_wildcard(peer) or not is_ip(plain(peer)):
             peer = self._addr.host if self._addr is not None else self._ep.advertise
         return build_sdp(
             address=self._ep.local_host(peer),
@@ -322,7 +321,7 @@ class Call:
         self._addr = addr
         user = ep.config.caller_id or ep.config.username or "anonymous"
         local = NameAddr(
-            SipUri("sip", user, dest.host if not _is_ip(dest.host) else ep.local_host(addr.host)),
+            SipUri("sip", user, dest.host if not is_ip(dest.host) else ep.local_host(addr.host)),
             None,
             {"tag": new_tag()},
         )
@@ -655,11 +654,3 @@ class Call:
             status = int(parts[1])
             if status >= 200 and not self._notify.done():
                 self._notify.set_result(status)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return False

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import g711
+from .addresses import plain, uri_host
 from .dialog import new_call_id, new_tag
 from .endpoint import EndpointConfig, SipEndpoint
 from .headers import parse_uri
@@ -46,11 +47,12 @@ class Probe:
 
 
 def _options(uri: str, local_host: str, local_port: int, transport: str) -> tuple[SipMessage, str]:
-    call_id = new_call_id(local_host)
+    host = uri_host(local_host)  # an IPv6 socket's own address goes in brackets in SIP text
+    call_id = new_call_id(host)
     req = SipMessage(method="OPTIONS", uri=uri)
-    req.add("Via", f"SIP/2.0/{transport.upper()} {local_host}:{local_port};branch={new_branch()};rport")
+    req.add("Via", f"SIP/2.0/{transport.upper()} {host}:{local_port};branch={new_branch()};rport")
     req.add("Max-Forwards", "70")
-    req.add("From", f"<sip:demo-call@{local_host}>;tag={new_tag()}")
+    req.add("From", f"<sip:demo-call@{host}>;tag={new_tag()}")
     req.add("To", f"<{uri}>")
     req.add("Call-ID", call_id)
     req.add("CSeq", "1 OPTIONS")
@@ -82,7 +84,7 @@ async def probe(to: str, timeout_s: float = PROBE_TIMEOUT_S) -> Probe:
     uri = parse_uri(to)
     port = uri.port or 5060
     transport = uri.params.get("transport") or "udp"
-    where = f"{uri.host}:{port} ({transport.upper()})"
+    where = f"{uri_host(uri.host)}:{port} ({transport.upper()})"
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(loop.getaddrinfo(uri.host, port, type=socket.SOCK_DGRAM), timeout_s)
@@ -126,7 +128,7 @@ async def _probe_udp(to: str, host: str, port: int, timeout_s: float) -> tuple[S
             if wait <= 0:
                 raise TimeoutError
             try:
-                return await asyncio.wait_for(asyncio.shield(answer), wait), local_host
+                return await asyncio.wait_for(asyncio.shield(answer), wait), plain(local_host)
             except TimeoutError:
                 interval *= 2
     finally:
@@ -141,7 +143,7 @@ async def _probe_tcp(to: str, host: str, port: int) -> tuple[SipMessage, str]:
         writer.write(req.to_bytes())
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")
-        return parse(head), local_host
+        return parse(head), plain(local_host)
     finally:
         writer.close()
 

@@ -30,11 +30,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ..tasks import Tasks
-from .addresses import family_of, is_wildcard, network, plain, route_source, source_key, uri_host
+from .addresses import family_of, is_ip, is_wildcard, network, plain, route_source, source_key, uri_host
 from .auth import DigestCredentials, authorization, pick_challenge
 from .call import Call
 from .dialog import Dialog, new_call_id, new_tag
-from .headers import NameAddr, SipUri, parse_name_addr, parse_uri
+from .headers import NameAddr, SipUri, parse_name_addr, parse_uri, split_list, stamp_via
 from .message import ParseError, SipMessage, parse
 from .rtp import PortAllocator
 from .sdp import NoCommonCodec, answer_for, parse_sdp
@@ -197,6 +197,7 @@ class SipEndpoint:
 
     def local_host(self, peer: str) -> str:
         """The address (plain) `peer` should reach us at: Via, Contact, SDP c= line and o= line."""
+        peer = plain(peer)
         family = family_of(peer)
         for a in self._advertise:
             if family_of(a) == family:
@@ -282,7 +283,7 @@ class SipEndpoint:
         """A/AAAA resolution only (no NAPTR/SRV): trunks are configured with host:port."""
         transport = uri.transport if uri.transport in ("udp", "tcp") else "udp"
         port = uri.port or 5060
-        if _is_ip(plain(uri.host)):
+        if is_ip(plain(uri.host)):
             return Addr(transport, plain(uri.host), port)
         # a name: an address our socket can reach (an IPv4-only desk skips the AAAA records, and the other way)
         listen = plain(self.config.listen_host)
@@ -296,7 +297,7 @@ class SipEndpoint:
 
     async def _resolve_all(self, uri: SipUri) -> set[str]:
         """Every address a name resolves to (a trunk is often a pair of SBCs behind one name)."""
-        if plain(uri.host) != uri.host or _is_ip(uri.host):
+        if is_ip(uri.host):
             return {plain(uri.host)}
         infos = await asyncio.get_running_loop().getaddrinfo(
             uri.host, uri.port or 5060, type=socket.SOCK_DGRAM
@@ -318,7 +319,7 @@ class SipEndpoint:
         if self._host_allowed(host):
             return True
         host = plain(host)
-        if not _is_ip(host):
+        if not is_ip(host):
             return False
         # an in-dialog request from the host the dialog talks to (e.g. the BYE of a SIP URI we dialled)
         with contextlib.suppress(ValueError):
@@ -330,7 +331,7 @@ class SipEndpoint:
 
     def _hop_for(self, dialog: Dialog, fallback: Addr) -> Addr:
         hop = dialog.next_hop()
-        if not _is_ip(plain(hop.host)):
+        if not is_ip(plain(hop.host)):
             return fallback  # a name in Contact: keep talking to where the dialog came from
         transport = hop.transport if hop.transport in ("udp", "tcp") else fallback.transport
         return Addr(transport, plain(hop.host), hop.port or 5060)
@@ -400,6 +401,7 @@ class SipEndpoint:
         try:
             if msg.is_request:
                 self.stats.requests += 1
+                _stamp_via(msg, addr)
                 if msg.method != "OPTIONS" and not self._source_allowed(msg, addr.host):
                     if msg.method != "ACK":  # never answer an ACK
                         self._send_403(msg, addr)
@@ -639,6 +641,23 @@ class SipEndpoint:
         return 0
 
 
+def _stamp_via(req: SipMessage, addr: Addr) -> None:
+    """`received`/`rport` on the request's top Via (headers.stamp_via), so every response we send carries them."""
+    for i, (name, value) in enumerate(req.headers):
+        if name != "Via":
+            continue
+        items = split_list(value)
+        start = value.find(items[0]) if items else -1
+        if start < 0:
+            return
+        try:
+            stamped = stamp_via(items[0], addr.host, addr.port)
+        except ValueError:
+            return  # a bad Via: the request gets its 400 (it is in req.defects)
+        req.headers[i] = (name, value[:start] + stamped + value[start + len(items[0]) :])
+        return
+
+
 async def _guard(awaitable: Awaitable[None], call: Call) -> None:
     try:
         await awaitable
@@ -647,11 +666,3 @@ async def _guard(awaitable: Awaitable[None], call: Call) -> None:
         if call.state in ("offered", "ringing"):
             call._respond(500)
             call._set_state("ended", "failed")
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from .addresses import plain
+
 __all__ = [
     "NameAddr",
     "SipUri",
@@ -20,6 +22,7 @@ __all__ = [
     "parse_uri",
     "parse_via",
     "split_list",
+    "stamp_via",
 ]
 
 
@@ -112,19 +115,7 @@ def parse_uri(text: str) -> SipUri:
     if "@" in rest:
         user, _, rest = rest.rpartition("@")
     hostport, _, params = rest.partition(";")
-    port: int | None = None
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end < 0:
-            raise ValueError(f"bad IPv6 host in {text!r}")
-        host = hostport[1:end]
-        tail = hostport[end + 1 :]
-        if tail.startswith(":"):
-            port = int(tail[1:])
-    else:
-        host, psep, p = hostport.partition(":")
-        if psep:
-            port = int(p)
+    host, port = _host_port(hostport, text)
     if not host or any(c in host for c in " \t<>\"'"):
         raise ValueError(f"bad host in {text!r}")
     if port is not None and not 0 < port < 65536:
@@ -182,8 +173,56 @@ class Via:
         return self.params.get("branch")
 
     def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
         port = f":{self.port}" if self.port is not None else ""
-        return f"SIP/2.0/{self.transport.upper()} {self.host}{port}{format_params(self.params)}"
+        return f"SIP/2.0/{self.transport.upper()} {host}{port}{format_params(self.params)}"
+
+
+_RPORT = re.compile(r";\s*rport\s*(?=;|$)", re.I)
+_RECEIVED = re.compile(r";\s*received\s*=\s*[^;\s]*", re.I)
+
+
+def stamp_via(value: str, source_host: str, source_port: int) -> str:
+    """A request's top Via value as the server transport leaves it (RFC 3261 §18.2.1, RFC 3581 §4): `received` set to
+    the source address when the sent-by host is not that address (however either is spelt), or when the client
+    asked for `rport`; an empty `rport` filled with the source port. The rest of the text is kept byte for byte
+    (the client matches its responses on it). `source_host` is written plain: an IPv4 peer of a dual-stack socket
+    is `received=192.0.2.1`, an IPv6 one `received=2001:db8::1`, without brackets (RFC 5118 §4.5)."""
+    via = parse_via(value)
+    source = plain(source_host)
+    rport = "rport" in via.params and not via.params["rport"]
+    if not rport and plain(via.host) == source:
+        return value
+    text = _RECEIVED.sub("", value.rstrip())
+    if rport:
+        text = _RPORT.sub(f";rport={source_port}", text, count=1)
+    return f"{text};received={source}"
+
+
+def _host_port(hostport: str, text: str) -> tuple[str, int | None]:
+    """`host[:port]` of a URI or a Via's sent-by (RFC 3261 §25.1): an IPv6 reference in brackets, the brackets
+    dropped; anything but `:port` after `]` (`[::1]x`, an unclosed `[::1`) or an unbracketed IPv6 is a ValueError."""
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            raise ValueError(f"bad IPv6 host in {text!r}")
+        host, tail = hostport[1:end], hostport[end + 1 :].strip()
+        if tail and not tail.startswith(":"):
+            raise ValueError(f"bad IPv6 host in {text!r}")
+        port_text = tail[1:] if tail else None
+    else:
+        host, psep, port_text = hostport.partition(":")
+        if not psep:
+            port_text = None
+        elif ":" in port_text:
+            raise ValueError(f"IPv6 host without brackets in {text!r}")
+    host = host.strip()
+    if port_text is None:
+        return host, None
+    port_text = port_text.strip()  # RFC 3261 COLON allows whitespace around it
+    if not (port_text.isascii() and port_text.isdigit()):
+        raise ValueError(f"bad port in {text!r}")
+    return host, int(port_text)
 
 
 _VIA_PROTO = re.compile(r"^\s*SIP\s*/\s*2\.0\s*/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+(.*)$", re.S)
@@ -199,16 +238,9 @@ def parse_via(text: str) -> Via:
     sent_by = sent_by.strip()
     if not sent_by:
         raise ValueError(f"Via without sent-by: {text!r}")
-    port: int | None = None
-    if sent_by.startswith("["):
-        end = sent_by.find("]")
-        host = sent_by[1:end]
-        if sent_by[end + 1 : end + 2] == ":":
-            port = int(sent_by[end + 2 :])
-    else:
-        host, sep, p = sent_by.partition(":")
-        if sep:
-            port = int(p)
+    host, port = _host_port(sent_by, text)
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"bad port in {text!r}")
     return Via(parts[2].upper(), host, port, parse_params(params))
 
 

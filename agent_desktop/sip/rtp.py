@@ -24,7 +24,8 @@ re-INVITE that moves the SDP's address starts this over; one that keeps it (hold
 
 Addresses: the stream holds its peer's address in the form its own socket reports sources and takes
 destinations (sip/addresses.py `wire`): on a dual-stack socket (bound to `::`) an IPv4 peer is `::ffff:a.b.c.d`,
-so the per-packet check stays one string comparison and sendto gets an address the socket can take. `remote`
+and every IPv6 address is spelt as the kernel reports it (`::1.2.3.4`, not Python's `::102:304`), so the per-packet
+check stays one string comparison and sendto gets an address the socket can take. `remote`
 and the logs give the plain form.
 """
 
@@ -40,7 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .addresses import bind_udp, plain, wire
+from .addresses import bind_udp, is_ip, is_wildcard, plain, wire
 from .dtmf import DtmfReceiver, digit_to_event, encode_event
 from .g711 import ALAW_SILENCE, ULAW_SILENCE
 from .jitter import JitterBuffer, SeqCounter
@@ -190,7 +191,7 @@ class RtpStream(asyncio.DatagramProtocol):
         self.dtmf_payload_type = dtmf_payload_type
         self.direction = direction
         self._silence = bytes([ULAW_SILENCE if codec == "PCMU" else ALAW_SILENCE]) * FRAME
-        if remote[1] and remote[0] not in ("0.0.0.0", "::") and not _is_address(plain(remote[0])):
+        if remote[1] and not is_wildcard(remote[0]) and not is_ip(plain(remote[0])):
             # A name in c= (valid SDP, never seen from a trunk): sendto would resolve it on the event loop at every
             # packet, stalling the desk as long as the resolver takes. Kept where we send (or nowhere yet).
             log.warning(
@@ -198,8 +199,8 @@ class RtpStream(asyncio.DatagramProtocol):
                 self.local_port,
                 remote[0][:80],
             )
-        elif remote[1] and remote[0] not in ("0.0.0.0", "::"):
-            host = wire(plain(remote[0]), self.family)
+        elif remote[1] and not is_wildcard(remote[0]):
+            host = wire(remote[0], self.family)
             if self._sdp_remote != (host, remote[1]):
                 self._sdp_remote = self._remote = (host, remote[1])
                 self._rtcp_remote = (host, remote[1] + 1)
@@ -601,14 +602,6 @@ async def open_rtp_stream(host: str, ports: PortAllocator) -> RtpStream:
         stream.start_rtcp(rtcp_t)
         return stream
     raise OSError("no free RTP port in the configured range")
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _is_public(host: str) -> bool:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass, field
+
+from .addresses import family_of, is_wildcard, plain
 
 __all__ = [
     "MediaOffer",
@@ -59,7 +62,7 @@ class Negotiated:
     codec: str
     payload_type: int
     dtmf_payload_type: int | None
-    remote_host: str
+    remote_host: str  # plain (sip/addresses.py): `c=IN IP6 ::FFFF:192.0.2.1` is 192.0.2.1
     remote_port: int
     direction: str  # our direction: sendrecv | sendonly | recvonly | inactive
 
@@ -131,9 +134,11 @@ def build_sdp(
     direction: str = "sendrecv",
     user_agent: str = "-",
 ) -> bytes:
-    """An SDP body with one audio stream. `codecs` = [(payload_type, name)] in order of preference."""
+    """An SDP body with one audio stream. `codecs` = [(payload_type, name)] in order of preference. `address` is
+    written plain: an IPv4-mapped one as `IN IP4 a.b.c.d`, never `IN IP6 ::ffff:…`, and no zone."""
     pts = [pt for pt, _ in codecs] + ([dtmf_payload_type] if dtmf_payload_type is not None else [])
-    ip = "IP6" if ":" in address else "IP4"
+    address = plain(address)
+    ip = "IP6" if family_of(address) == socket.AF_INET6 else "IP4"
     lines = [
         "v=0",
         f"o=- {session_id} {version} IN {ip} {address}",
@@ -175,11 +180,11 @@ def answer_for(offer: SessionDescription, preferred: tuple[str, ...] = SUPPORTED
     if chosen is None:
         raise NoCommonCodec("neither PCMU nor PCMA offered")
     te = _find(m, "TELEPHONE-EVENT")
-    host = m.connection or offer.connection or offer.origin_address
+    host = plain(m.connection or offer.connection or offer.origin_address)
     if not host:
         raise NoCommonCodec("no connection address")
     direction = _REVERSE.get(m.direction, "sendrecv")
-    if host in ("0.0.0.0", "::"):
+    if is_wildcard(host):  # however spelt: `::0`, `0:0:0:0:0:0:0:0`, `::ffff:0.0.0.0`
         direction = "inactive" if direction != "sendonly" else "sendonly"  # RFC 2543-style hold
     return Negotiated(chosen[1], chosen[0], te[0] if te else None, host, m.port, direction)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ..sip.addresses import plain
 from .clock import iso
 from .tables import reads, writes
 
@@ -77,11 +78,9 @@ def is_id(text: str) -> bool:
 def truncate_address(remote: str | None) -> str:
     """`203.0.113.77` → `203.0.113.0/24`; IPv6 → its /48; anything else → empty."""
     try:
-        ip = ipaddress.ip_address((remote or "").split("%")[0])
+        ip = ipaddress.ip_address(plain(remote or ""))
     except ValueError:
         return ""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
     prefix = 24 if ip.version == 4 else 48
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 

@@ -10,6 +10,7 @@ import ipaddress
 
 from aiohttp import web
 
+from ..sip.addresses import network, plain
 from . import keys
 
 
@@ -24,10 +25,10 @@ def _is_trusted(address: str | None, trusted: tuple[str, ...]) -> bool:
     if not address or not trusted:
         return False
     try:
-        ip = ipaddress.ip_address(address)
+        ip = ipaddress.ip_address(plain(address))  # `::ffff:10.0.0.5` is the proxy 10.0.0.5
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(net, strict=False) for net in trusted)
+    return any(ip in network(net) for net in trusted)
 
 
 def from_trusted_proxy(request: web.Request) -> bool:
@@ -41,7 +42,7 @@ async def forwarded_middleware(request: web.Request, handler):
     if trusted and _is_trusted(peer_address(request), trusted):
         hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
         # The rightmost address that is not one of our proxies is the client (earlier ones are the client's say).
-        client = next((h for h in reversed(hops) if not _is_trusted(h, trusted)), None)
+        client = next((plain(h) for h in reversed(hops) if not _is_trusted(h, trusted)), None)
         if client:
             proto = request.headers.get("X-Forwarded-Proto", "").strip().lower()
             request = request.clone(
