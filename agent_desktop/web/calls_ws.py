@@ -49,7 +49,7 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
         async def handler(conn: Connection, message: dict) -> None:
             # A hold or transfer waits for the far end (up to half a minute): the agent's socket keeps reading
             # meanwhile, so a hang-up or a pong is never stuck behind it.
-            hub.tasks.spawn(run(conn, message))
+            await hub.spawn_action(conn, message["type"], run(conn, message))
 
         return handler
 

@@ -17,8 +17,9 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -34,6 +35,7 @@ from ..acd.events import (
 from ..logmask import mask_number
 from ..store.agents import Agent
 from ..tasks import Tasks
+from .ratelimit import TokenBucket
 from .ws_close import abort_if_stalled, close_socket
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,15 @@ MAX_MESSAGE = 64 * 1024
 BAD_BURST = 30
 BAD_REFILL_PER_S = 1.0
 CLOSE_ABUSE = 1008  # RFC 6455 "policy violation"
+# Every message but `pong` is an action. A person clicks a few times a second at most and types DTMF at ~10 digits/s;
+# a reloaded page sends a handful at once. Each action costs a task, store writes and bus events on a 2-core desk
+# shared by every agent, so a page (a bug, a script) gets ACTION_BURST at once, then ACTION_RATE_PER_S, and at most
+# ACTION_TASKS call actions running (a hold or transfer waits up to 30 s for the far end). Over that an action is
+# refused `rate_limited`, and each refusal counts as a bad message: a sustained flood is closed with CLOSE_ABUSE.
+ACTION_BURST = 40
+ACTION_RATE_PER_S = 20.0
+ACTION_TASKS = 8
+REFUSAL_QUIET_S = 5.0  # refusals closer together than this are one burst: one log line
 CLOSE_REPLACED = 4001
 CLOSE_LOGGED_OUT = 4002
 CLOSE_TIMEOUT = 4003
@@ -79,19 +90,20 @@ async def _alive() -> bool:
     return True
 
 
-@dataclass
-class BadMessages:
-    """A socket's allowance of bad messages: `BAD_BURST`, refilled at `BAD_REFILL_PER_S`."""
+class BadMessages(TokenBucket):
+    """A socket's allowance of bad messages (and of actions refused `rate_limited`): `BAD_BURST`, refilled at
+    `BAD_REFILL_PER_S`."""
 
-    tokens: float = field(default_factory=lambda: BAD_BURST)
-    at: float = field(default_factory=time.monotonic)
+    def __init__(self) -> None:
+        super().__init__(BAD_BURST, BAD_REFILL_PER_S)
 
     def count(self) -> bool:
         """One more bad message; False once the socket has sent too many (close it with `CLOSE_ABUSE`)."""
-        now = time.monotonic()
-        self.tokens = min(BAD_BURST, self.tokens + (now - self.at) * BAD_REFILL_PER_S) - 1
-        self.at = now
-        return self.tokens >= 0
+        return self.take()
+
+
+def _actions() -> TokenBucket:
+    return TokenBucket(ACTION_BURST, ACTION_RATE_PER_S)
 
 
 @dataclass(eq=False)
@@ -105,23 +117,50 @@ class Connection:
     transport: asyncio.BaseTransport | None = None
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     bad: BadMessages = field(default_factory=BadMessages)
+    actions: TokenBucket = field(default_factory=_actions)
+    running: set[asyncio.Task] = field(default_factory=set)  # its call actions not finished yet
+    refused: int = 0  # actions refused in the current burst of refusals
+    refused_at: float = float("-inf")
 
     async def close(self, code: int, reason: bytes) -> None:
         await close_socket(self.ws, self.transport, code, reason)
 
+    async def refuse(self, kind: str) -> None:
+        """Refuse an action over the socket's allowance with `error{code:"rate_limited"}` (one INFO line per burst
+        of refusals, not per message: a flood must not flood the log)."""
+        now = time.monotonic()
+        if now - self.refused_at > REFUSAL_QUIET_S:
+            self.refused = 0
+            log.info(
+                "ws agent %s: error rate_limited: over %d actions at once, %g/s or %d running (first: %s)",
+                self.agent.id,
+                ACTION_BURST,
+                ACTION_RATE_PER_S,
+                ACTION_TASKS,
+                kind[:40],
+            )
+        self.refused_at = now
+        self.refused += 1
+        await self.send(
+            {"type": "error", "code": "rate_limited", "message": f"too many actions; {kind[:40]} not done"}
+        )
+
     async def send(self, message: dict, within_s: float | None = None) -> None:
         timeout = SEND_TIMEOUT_S if within_s is None else within_s
-        if message.get("type") == "error":
-            # One line per refusal: what the page was told is what the log says.
-            log.info(
-                "ws agent %s: error %s: %s",
-                self.agent.id,
-                message.get("code"),
-                _log_text(str(message.get("message", ""))),
-            )
-            if message.get("code") == "bad_request" and not self.bad.count() and not self.ws.closed:
-                log.warning("ws agent %s: too many bad messages; closing the socket", self.agent.id)
-                await self.close(CLOSE_ABUSE, b"too many bad messages")
+        code = message.get("code") if message.get("type") == "error" else None
+        if code is not None:
+            # One line per refusal: what the page was told is what the log says (rate_limited: see `refuse`).
+            if code != "rate_limited":
+                log.info(
+                    "ws agent %s: error %s: %s",
+                    self.agent.id,
+                    code,
+                    _log_text(str(message.get("message", ""))),
+                )
+            if code in ("bad_request", "rate_limited") and not self.bad.count() and not self.ws.closed:
+                what = "bad messages" if code == "bad_request" else f"messages ({self.refused} refused)"
+                log.warning("ws agent %s: too many %s; closing the socket", self.agent.id, what)
+                await self.close(CLOSE_ABUSE, f"too many {what}".encode()[:120])
         if self.ws.closed:
             return
         try:
@@ -170,6 +209,17 @@ class Hub:
     def on(self, message_type: str, handler: MessageHandler) -> None:
         """Let another room (calls, media) handle a client message type."""
         self._handlers[message_type] = handler
+
+    async def spawn_action(self, conn: Connection, kind: str, action: Coroutine[Any, Any, None]) -> None:
+        """Run a page's action beside its read loop (a hang-up or a pong is never stuck behind a hold), at most
+        `ACTION_TASKS` of one socket at once: one more is refused `rate_limited`."""
+        if len(conn.running) >= ACTION_TASKS:
+            action.close()
+            await conn.refuse(kind)
+            return
+        task = self.tasks.spawn(action)
+        conn.running.add(task)
+        task.add_done_callback(conn.running.discard)
 
     def agent_ids(self) -> list[int]:
         """The agents with a desk socket now."""
@@ -318,6 +368,9 @@ class Hub:
                 await conn.send(
                     {"type": "error", "code": "bad_request", "message": f"unknown type {kind[:40]!r}"}
                 )
+                continue
+            if kind != "pong" and not conn.actions.take():
+                await conn.refuse(kind)
                 continue
             try:
                 await handler(conn, message)
