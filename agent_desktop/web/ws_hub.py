@@ -35,6 +35,7 @@ from ..acd.events import (
 from ..logmask import mask_number
 from ..store.agents import Agent
 from ..tasks import Tasks
+from .errors import ApiError
 from .ratelimit import TokenBucket
 from .ws_close import abort_if_stalled, close_socket
 
@@ -55,6 +56,10 @@ ACTION_BURST = 40
 ACTION_RATE_PER_S = 20.0
 ACTION_TASKS = 8
 REFUSAL_QUIET_S = 5.0  # refusals closer together than this are one burst: one log line
+# After a close for abuse, the agent's next sockets are refused at the handshake (429 rate_limited) this long: a
+# script that reconnects at once would otherwise get a fresh allowance every time, and each socket costs a hello,
+# a login of the state and the queue figures. The page itself waits at least 11 s (socket.js) and never meets it.
+ABUSE_PENALTY_S = 10.0
 CLOSE_REPLACED = 4001
 CLOSE_LOGGED_OUT = 4002
 CLOSE_TIMEOUT = 4003
@@ -121,6 +126,7 @@ class Connection:
     running: set[asyncio.Task] = field(default_factory=set)  # its call actions not finished yet
     refused: int = 0  # actions refused in the current burst of refusals
     refused_at: float = float("-inf")
+    abused: bool = False  # closed with CLOSE_ABUSE
 
     async def close(self, code: int, reason: bytes) -> None:
         await close_socket(self.ws, self.transport, code, reason)
@@ -160,6 +166,7 @@ class Connection:
             if code in ("bad_request", "rate_limited") and not self.bad.count() and not self.ws.closed:
                 what = "bad messages" if code == "bad_request" else f"messages ({self.refused} refused)"
                 log.warning("ws agent %s: too many %s; closing the socket", self.agent.id, what)
+                self.abused = True
                 await self.close(CLOSE_ABUSE, f"too many {what}".encode()[:120])
         if self.ws.closed:
             return
@@ -195,6 +202,7 @@ class Hub:
         self._hello_extra = hello_extra
         self._session_alive = session_alive
         self._conns: dict[int, Connection] = {}
+        self._penalty: dict[int, float] = {}  # agent id -> until when its new sockets are refused
         # The sends to pages and the message handlers that run beside the read loops (calls_ws, supervisor_ws).
         self.tasks = Tasks("hub task")
         self._handlers: dict[str, MessageHandler] = {
@@ -288,6 +296,11 @@ class Hub:
         await self.tasks.cancel_all()
 
     async def handle(self, request: web.Request, agent: Agent, session_id: int) -> web.WebSocketResponse:
+        until = self._penalty.get(agent.id)
+        if until is not None:
+            if time.monotonic() < until:
+                raise ApiError("rate_limited", "this desk's socket was closed for a flood; reconnect later")
+            del self._penalty[agent.id]
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, autoping=True, heartbeat=None)
         await ws.prepare(request)
         conn = Connection(agent, ws, session_id, transport=request.transport)
@@ -323,6 +336,8 @@ class Hub:
             abort_if_stalled(
                 conn.transport
             )  # the handler is done: nothing more waits on a peer that stopped reading
+            if conn.abused:
+                self._penalty[agent.id] = time.monotonic() + ABUSE_PENALTY_S
             if self._conns.get(agent.id) is conn:
                 del self._conns[agent.id]
                 if not conn.closed_reason:

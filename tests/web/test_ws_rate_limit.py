@@ -137,6 +137,11 @@ async def test_a_flood_of_valid_actions_is_refused_bounded_and_does_not_starve_o
             # The other agent's desk is untouched.
             await good.send_json({"type": "agent.state", "state": "lunch"})
             assert (await _next(good, "agent.state"))["state"] == "lunch"
+        # The flooding page reconnecting at once (a script ignoring the page's back-off) is refused before any
+        # hello: a fresh socket would bring a fresh allowance.
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await flooder.ws_connect(f"{desk.url}/ws")
+        assert refused.value.status == 429
 
 
 @pytest.mark.timeout(60)
