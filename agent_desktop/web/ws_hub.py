@@ -56,9 +56,11 @@ ACTION_BURST = 40
 ACTION_RATE_PER_S = 20.0
 ACTION_TASKS = 8
 REFUSAL_QUIET_S = 5.0  # refusals closer together than this are one burst: one log line
-# After a close for abuse, the agent's next sockets are refused at the handshake (429 rate_limited) this long: a
-# script that reconnects at once would otherwise get a fresh allowance every time, and each socket costs a hello,
-# a login of the state and the queue figures. The page itself waits at least 11 s (socket.js) and never meets it.
+# After a close for abuse, the agent's next sockets are refused at the handshake (429 rate_limited) until this long
+# after it: a script that reconnects at once would otherwise get a fresh allowance every time, and each socket costs
+# a hello, a login of the state and the queue figures. The refusal is held until then, not sent at once: answered at
+# once, the retries become the flood (bench/ws_flood.py: 54 000 handshakes, a core, in 10 s). The page itself waits
+# at least 11 s (socket.js) and never meets it.
 ABUSE_PENALTY_S = 10.0
 CLOSE_REPLACED = 4001
 CLOSE_LOGGED_OUT = 4002
@@ -203,6 +205,7 @@ class Hub:
         self._session_alive = session_alive
         self._conns: dict[int, Connection] = {}
         self._penalty: dict[int, float] = {}  # agent id -> until when its new sockets are refused
+        self._stopping = asyncio.Event()  # set by `close`: a held refusal is sent at once
         # The sends to pages and the message handlers that run beside the read loops (calls_ws, supervisor_ws).
         self.tasks = Tasks("hub task")
         self._handlers: dict[str, MessageHandler] = {
@@ -291,6 +294,7 @@ class Hub:
             await conn.close(code, reason.encode())
 
     async def close(self) -> None:
+        self._stopping.set()
         # All at once: each page gets at most GOODBYE_S and CLOSE_TIMEOUT_S, however many are stalled.
         await asyncio.gather(*(self.drop_agent(agent_id, "server_stop") for agent_id in list(self._conns)))
         await self.tasks.cancel_all()
@@ -299,6 +303,8 @@ class Hub:
         until = self._penalty.get(agent.id)
         if until is not None:
             if time.monotonic() < until:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), until - time.monotonic())
                 raise ApiError("rate_limited", "this desk's socket was closed for a flood; reconnect later")
             del self._penalty[agent.id]
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, autoping=True, heartbeat=None)

@@ -55,7 +55,12 @@ async def _replies(ws: aiohttp.ClientWebSocketResponse, codes: list[str]) -> int
 
 
 @pytest.mark.timeout(120)
-async def test_a_flood_of_valid_actions_is_refused_bounded_and_does_not_starve_other_agents(desk, caplog):
+async def test_a_flood_of_valid_actions_is_refused_bounded_and_does_not_starve_other_agents(
+    desk, caplog, monkeypatch
+):
+    monkeypatch.setattr(
+        ws_hub, "ABUSE_PENALTY_S", 3.0, raising=False
+    )  # within the test client's 10 s timeout
     app = desk.server.app
     hub = app[keys.HUB]
     async with desk.client() as flooder, desk.client() as other:
@@ -138,10 +143,14 @@ async def test_a_flood_of_valid_actions_is_refused_bounded_and_does_not_starve_o
             await good.send_json({"type": "agent.state", "state": "lunch"})
             assert (await _next(good, "agent.state"))["state"] == "lunch"
         # The flooding page reconnecting at once (a script ignoring the page's back-off) is refused before any
-        # hello: a fresh socket would bring a fresh allowance.
+        # hello (a fresh socket would bring a fresh allowance), and only at the end of the penalty (refused at once,
+        # the retries would be the next flood).
+        started = time.monotonic()
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await flooder.ws_connect(f"{desk.url}/ws")
         assert refused.value.status == 429
+        held = time.monotonic() - started
+        assert ws_hub.ABUSE_PENALTY_S - 2 < held < ws_hub.ABUSE_PENALTY_S + 1
 
 
 @pytest.mark.timeout(60)
