@@ -221,10 +221,14 @@ class Hub:
         """Let another room (calls, media) handle a client message type."""
         self._handlers[message_type] = handler
 
-    async def spawn_action(self, conn: Connection, kind: str, action: Coroutine[Any, Any, None]) -> None:
+    async def spawn_action(
+        self, conn: Connection, kind: str, action: Coroutine[Any, Any, None], *, capped: bool = True
+    ) -> None:
         """Run a page's action beside its read loop (a hang-up or a pong is never stuck behind a hold), at most
-        `ACTION_TASKS` of one socket at once: one more is refused `rate_limited`."""
-        if len(conn.running) >= ACTION_TASKS:
+        `ACTION_TASKS` of one socket at once: one more is refused `rate_limited`. `capped=False` (the way out of
+        a call) is run even then: an agent who clicked hold again and again while the far end stays silent must
+        still be able to hang up; the token bucket still counts it."""
+        if capped and len(conn.running) >= ACTION_TASKS:
             action.close()
             await conn.refuse(kind)
             return

@@ -1,7 +1,8 @@
 """The per-socket cap on a page's actions on `/ws`, with real WebSocket clients against a real desk: a page that
 floods valid actions is refused `rate_limited` and then closed 1008, the desk's tasks and store writes stay bounded
 and another agent's page and `GET /api/me` keep answering; an agent's own pace (DTMF typed into an IVR, quick state
-changes, a reload) is never refused. Before, each action became a task, store writes and bus events, unbounded."""
+changes, a reload) is never refused, and a hang-up goes through while holds wait on a silent far end. Before, each
+action became a task, store writes and bus events, unbounded."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import asyncio
 import json
 import logging
 import time
+from contextlib import AsyncExitStack
 
 import aiohttp
 import pytest
 
 from agent_desktop.store import agent_states
 from agent_desktop.web import keys, ws_hub
+from tests.web.test_routing import AgentClient, _desk_uri, _state, caller  # noqa: F401 (caller is a fixture)
 
 FLOOD = 2000
 STATES = ("available", "break")
@@ -207,3 +210,37 @@ async def test_an_agents_quick_state_changes_and_a_reload_are_never_refused(desk
             assert await _replies(ws, codes) == ws_hub.CLOSE_ABUSE
             assert "rate_limited" in codes
     assert await _state_rows(desk, 1) - rows_before < 3 * len(burst) + ws_hub.ACTION_BURST + 40
+
+
+@pytest.mark.timeout(90)
+async def test_actions_running_at_once_are_capped_and_the_hang_up_still_goes_through(desk, caller):  # noqa: F811
+    tasks_cap = getattr(
+        ws_hub, "ACTION_TASKS", 8
+    )  # getattr: the test also runs against the desk before the cap
+    async with AsyncExitStack() as stack:
+        agent = await AgentClient(desk, "agent").start(stack)
+        await agent.available()
+        leg = await caller.dial(_desk_uri(desk), ring_timeout_s=10)
+        call_id = (await agent.next("call.offered"))["call_id"]
+        await agent.ws.send_json({"type": "call.answer", "call_id": call_id})
+        await agent.call_state("connected")
+        await _state(leg, "connected")
+        # The far end goes silent (a frozen PBX): the desk's re-INVITE for the hold gets no answer, and each
+        # further click on hold waits behind it.
+        caller.transport._udp.pause_reading()
+        try:
+            conn = desk.server.app[keys.HUB].connection(1)
+            for _ in range(tasks_cap):
+                await agent.ws.send_json({"type": "call.hold", "call_id": call_id, "on": True})
+            for _ in range(100):  # until the desk runs them all (before the cap: no count, 2 s)
+                if len(getattr(conn, "running", ())) >= tasks_cap:
+                    break
+                await asyncio.sleep(0.02)
+            await agent.ws.send_json({"type": "call.hold", "call_id": call_id, "on": True})
+            refused = await agent.next("error")
+            assert refused["code"] == "rate_limited", refused
+            # The way out is never refused for the actions still running.
+            await agent.ws.send_json({"type": "call.hangup", "call_id": call_id})
+            await agent.call_state("ended")
+        finally:
+            caller.transport._udp.resume_reading()
