@@ -7,6 +7,9 @@ each `hello` the hub publishes `AgentConnected` (the queue figures follow it at 
 
 The newest connection wins: after a network drop the old socket may linger half-open for minutes, and the agent
 must get their desk back at once. The older connection gets `error{code: session_replaced}` and is closed.
+
+What one page may make the desk do is capped per socket (`ACTION_*`): a page in a loop is refused `rate_limited`,
+then closed 1008, and its agent's next socket is held off for `ABUSE_PENALTY_S`; an agent's own pace never meets it.
 """
 
 from __future__ import annotations
