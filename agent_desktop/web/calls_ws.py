@@ -32,7 +32,7 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
             return
         await conn.send({"type": "rtc.answer", "sdp": answer})
 
-    def call_action(action):
+    def call_action(action, capped: bool = True):
         async def run(conn: Connection, message: dict) -> None:
             try:
                 await action(conn.agent.id, message)
@@ -49,7 +49,7 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
         async def handler(conn: Connection, message: dict) -> None:
             # A hold or transfer waits for the far end (up to half a minute): the agent's socket keeps reading
             # meanwhile, so a hang-up or a pong is never stuck behind it.
-            hub.tasks.spawn(run(conn, message))
+            await hub.spawn_action(conn, message["type"], run(conn, message), capped=capped)
 
         return handler
 
@@ -89,8 +89,9 @@ def install(hub: Hub, media: MediaRoom, calls: CallCenter) -> None:
 
     hub.on("rtc.offer", rtc_offer)
     hub.on("call.answer", call_action(lambda a, m: calls.answer(a, call_id(m))))
-    hub.on("call.reject", call_action(lambda a, m: calls.reject(a, call_id(m))))
-    hub.on("call.hangup", call_action(lambda a, m: calls.hangup(a, call_id(m))))
+    # The ways out of a call are never refused for the actions still running (a hold waiting on a silent far end).
+    hub.on("call.reject", call_action(lambda a, m: calls.reject(a, call_id(m)), capped=False))
+    hub.on("call.hangup", call_action(lambda a, m: calls.hangup(a, call_id(m)), capped=False))
     hub.on("call.hold", call_action(lambda a, m: calls.hold(a, call_id(m), flag(m, "on", True))))
     hub.on("call.dtmf", call_action(lambda a, m: calls.dtmf(a, call_id(m), text(m, "digits", 32))))
     hub.on("call.transfer", call_action(lambda a, m: calls.transfer(a, call_id(m), text(m, "target", 200))))

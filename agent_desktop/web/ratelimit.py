@@ -1,14 +1,41 @@
-"""A per-address token bucket for the endpoints open before login (challenge, login, preflight)."""
+"""Token buckets: one per socket for what a page sends on `/ws` (actions, bad messages), and one per address for the
+endpoints open before login (challenge, login, preflight)."""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from .errors import ApiError
+
+
+@dataclass
+class TokenBucket:
+    """`burst` tokens at first, refilled at `rate` per second up to `burst`; each `take` spends one."""
+
+    burst: float
+    rate: float
+    clock: Callable[[], float] = time.monotonic
+    tokens: float = field(init=False)
+    at: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = float(self.burst)
+        self.at = self.clock()
+
+    def take(self) -> bool:
+        """Spend a token; False (nothing spent) when none is left."""
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
 
 class RateLimiter:
@@ -21,17 +48,14 @@ class RateLimiter:
         self._burst = burst
         self._max = max_keys
         self._clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     def allow(self, key: str) -> bool:
-        now = self._clock()
-        tokens, at = self._buckets.pop(key, (float(self._burst), now))
-        tokens = min(self._burst, tokens + (now - at) * self._rate)
-        allowed = tokens >= 1
-        self._buckets[key] = (tokens - 1 if allowed else tokens, now)
+        bucket = self._buckets.pop(key, None) or TokenBucket(self._burst, self._rate, self._clock)
+        self._buckets[key] = bucket
         while len(self._buckets) > self._max:
             self._buckets.popitem(last=False)
-        return allowed
+        return bucket.take()
 
     def check(self, request: web.Request) -> None:
         if not self.allow(request.remote or "?"):

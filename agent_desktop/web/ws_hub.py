@@ -7,6 +7,9 @@ each `hello` the hub publishes `AgentConnected` (the queue figures follow it at 
 
 The newest connection wins: after a network drop the old socket may linger half-open for minutes, and the agent
 must get their desk back at once. The older connection gets `error{code: session_replaced}` and is closed.
+
+What one page may make the desk do is capped per socket (`ACTION_*`): a page in a loop is refused `rate_limited`,
+then closed 1008, and its agent's next socket is held off for `ABUSE_PENALTY_S`; an agent's own pace never meets it.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -34,6 +38,8 @@ from ..acd.events import (
 from ..logmask import mask_number
 from ..store.agents import Agent
 from ..tasks import Tasks
+from .errors import ApiError
+from .ratelimit import TokenBucket
 from .ws_close import abort_if_stalled, close_socket
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,21 @@ MAX_MESSAGE = 64 * 1024
 BAD_BURST = 30
 BAD_REFILL_PER_S = 1.0
 CLOSE_ABUSE = 1008  # RFC 6455 "policy violation"
+# Every message but `pong` is an action. A person clicks a few times a second at most and types DTMF at ~10 digits/s;
+# a reloaded page sends a handful at once. Each action costs a task, store writes and bus events on a 2-core desk
+# shared by every agent, so a page (a bug, a script) gets ACTION_BURST at once, then ACTION_RATE_PER_S, and at most
+# ACTION_TASKS call actions running (a hold or transfer waits up to 30 s for the far end). Over that an action is
+# refused `rate_limited`, and each refusal counts as a bad message: a sustained flood is closed with CLOSE_ABUSE.
+ACTION_BURST = 40
+ACTION_RATE_PER_S = 20.0
+ACTION_TASKS = 8
+REFUSAL_QUIET_S = 5.0  # refusals closer together than this are one burst: one log line
+# After a close for abuse, the agent's next sockets are refused at the handshake (429 rate_limited) until this long
+# after it: a script that reconnects at once would otherwise get a fresh allowance every time, and each socket costs
+# a hello, a login of the state and the queue figures. The refusal is held until then, not sent at once: answered at
+# once, the retries become the flood (bench/ws_flood.py: 54 000 handshakes, a core, in 10 s). The page itself waits
+# at least 11 s (socket.js) and never meets it.
+ABUSE_PENALTY_S = 10.0
 CLOSE_REPLACED = 4001
 CLOSE_LOGGED_OUT = 4002
 CLOSE_TIMEOUT = 4003
@@ -79,19 +100,20 @@ async def _alive() -> bool:
     return True
 
 
-@dataclass
-class BadMessages:
-    """A socket's allowance of bad messages: `BAD_BURST`, refilled at `BAD_REFILL_PER_S`."""
+class BadMessages(TokenBucket):
+    """A socket's allowance of bad messages (and of actions refused `rate_limited`): `BAD_BURST`, refilled at
+    `BAD_REFILL_PER_S`."""
 
-    tokens: float = field(default_factory=lambda: BAD_BURST)
-    at: float = field(default_factory=time.monotonic)
+    def __init__(self) -> None:
+        super().__init__(BAD_BURST, BAD_REFILL_PER_S)
 
     def count(self) -> bool:
         """One more bad message; False once the socket has sent too many (close it with `CLOSE_ABUSE`)."""
-        now = time.monotonic()
-        self.tokens = min(BAD_BURST, self.tokens + (now - self.at) * BAD_REFILL_PER_S) - 1
-        self.at = now
-        return self.tokens >= 0
+        return self.take()
+
+
+def _actions() -> TokenBucket:
+    return TokenBucket(ACTION_BURST, ACTION_RATE_PER_S)
 
 
 @dataclass(eq=False)
@@ -105,23 +127,52 @@ class Connection:
     transport: asyncio.BaseTransport | None = None
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     bad: BadMessages = field(default_factory=BadMessages)
+    actions: TokenBucket = field(default_factory=_actions)
+    running: set[asyncio.Task] = field(default_factory=set)  # its call actions not finished yet
+    refused: int = 0  # actions refused in the current burst of refusals
+    refused_at: float = float("-inf")
+    abused: bool = False  # closed with CLOSE_ABUSE
 
     async def close(self, code: int, reason: bytes) -> None:
         await close_socket(self.ws, self.transport, code, reason)
 
+    async def refuse(self, kind: str) -> None:
+        """Refuse an action over the socket's allowance with `error{code:"rate_limited"}` (one INFO line per burst
+        of refusals, not per message: a flood must not flood the log)."""
+        now = time.monotonic()
+        if now - self.refused_at > REFUSAL_QUIET_S:
+            self.refused = 0
+            log.info(
+                "ws agent %s: error rate_limited: over %d actions at once, %g/s or %d running (first: %s)",
+                self.agent.id,
+                ACTION_BURST,
+                ACTION_RATE_PER_S,
+                ACTION_TASKS,
+                kind[:40],
+            )
+        self.refused_at = now
+        self.refused += 1
+        await self.send(
+            {"type": "error", "code": "rate_limited", "message": f"too many actions; {kind[:40]} not done"}
+        )
+
     async def send(self, message: dict, within_s: float | None = None) -> None:
         timeout = SEND_TIMEOUT_S if within_s is None else within_s
-        if message.get("type") == "error":
-            # One line per refusal: what the page was told is what the log says.
-            log.info(
-                "ws agent %s: error %s: %s",
-                self.agent.id,
-                message.get("code"),
-                _log_text(str(message.get("message", ""))),
-            )
-            if message.get("code") == "bad_request" and not self.bad.count() and not self.ws.closed:
-                log.warning("ws agent %s: too many bad messages; closing the socket", self.agent.id)
-                await self.close(CLOSE_ABUSE, b"too many bad messages")
+        code = message.get("code") if message.get("type") == "error" else None
+        if code is not None:
+            # One line per refusal: what the page was told is what the log says (rate_limited: see `refuse`).
+            if code != "rate_limited":
+                log.info(
+                    "ws agent %s: error %s: %s",
+                    self.agent.id,
+                    code,
+                    _log_text(str(message.get("message", ""))),
+                )
+            if code in ("bad_request", "rate_limited") and not self.bad.count() and not self.ws.closed:
+                what = "bad messages" if code == "bad_request" else f"messages ({self.refused} refused)"
+                log.warning("ws agent %s: too many %s; closing the socket", self.agent.id, what)
+                self.abused = True
+                await self.close(CLOSE_ABUSE, f"too many {what}".encode()[:120])
         if self.ws.closed:
             return
         try:
@@ -156,6 +207,8 @@ class Hub:
         self._hello_extra = hello_extra
         self._session_alive = session_alive
         self._conns: dict[int, Connection] = {}
+        self._penalty: dict[int, float] = {}  # agent id -> until when its new sockets are refused
+        self._stopping = asyncio.Event()  # set by `close`: a held refusal is sent at once
         # The sends to pages and the message handlers that run beside the read loops (calls_ws, supervisor_ws).
         self.tasks = Tasks("hub task")
         self._handlers: dict[str, MessageHandler] = {
@@ -170,6 +223,21 @@ class Hub:
     def on(self, message_type: str, handler: MessageHandler) -> None:
         """Let another room (calls, media) handle a client message type."""
         self._handlers[message_type] = handler
+
+    async def spawn_action(
+        self, conn: Connection, kind: str, action: Coroutine[Any, Any, None], *, capped: bool = True
+    ) -> None:
+        """Run a page's action beside its read loop (a hang-up or a pong is never stuck behind a hold), at most
+        `ACTION_TASKS` of one socket at once: one more is refused `rate_limited`. `capped=False` (the way out of
+        a call) is run even then: an agent who clicked hold again and again while the far end stays silent must
+        still be able to hang up; the token bucket still counts it."""
+        if capped and len(conn.running) >= ACTION_TASKS:
+            action.close()
+            await conn.refuse(kind)
+            return
+        task = self.tasks.spawn(action)
+        conn.running.add(task)
+        task.add_done_callback(conn.running.discard)
 
     def agent_ids(self) -> list[int]:
         """The agents with a desk socket now."""
@@ -233,11 +301,19 @@ class Hub:
             await conn.close(code, reason.encode())
 
     async def close(self) -> None:
+        self._stopping.set()
         # All at once: each page gets at most GOODBYE_S and CLOSE_TIMEOUT_S, however many are stalled.
         await asyncio.gather(*(self.drop_agent(agent_id, "server_stop") for agent_id in list(self._conns)))
         await self.tasks.cancel_all()
 
     async def handle(self, request: web.Request, agent: Agent, session_id: int) -> web.WebSocketResponse:
+        until = self._penalty.get(agent.id)
+        if until is not None:
+            if time.monotonic() < until:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), until - time.monotonic())
+                raise ApiError("rate_limited", "this desk's socket was closed for a flood; reconnect later")
+            del self._penalty[agent.id]
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, autoping=True, heartbeat=None)
         await ws.prepare(request)
         conn = Connection(agent, ws, session_id, transport=request.transport)
@@ -273,6 +349,8 @@ class Hub:
             abort_if_stalled(
                 conn.transport
             )  # the handler is done: nothing more waits on a peer that stopped reading
+            if conn.abused:
+                self._penalty[agent.id] = time.monotonic() + ABUSE_PENALTY_S
             if self._conns.get(agent.id) is conn:
                 del self._conns[agent.id]
                 if not conn.closed_reason:
@@ -318,6 +396,9 @@ class Hub:
                 await conn.send(
                     {"type": "error", "code": "bad_request", "message": f"unknown type {kind[:40]!r}"}
                 )
+                continue
+            if kind != "pong" and not conn.actions.take():
+                await conn.refuse(kind)
                 continue
             try:
                 await handler(conn, message)

@@ -78,7 +78,8 @@ async def _still_fine(desk, ws) -> None:
 async def test_every_message_type_with_every_malformed_field_gets_an_error_and_changes_nothing(
     desk, caplog, monkeypatch
 ):
-    monkeypatch.setattr(ws_hub, "BAD_BURST", 10**9)  # this test is the script the limit is for
+    monkeypatch.setattr(ws_hub, "BAD_BURST", 10**9)  # this test is the script the limits are for
+    monkeypatch.setattr(ws_hub, "ACTION_BURST", 10**9)
     hub = desk.server.app[keys.HUB]
     kinds = sorted(hub._handlers)
     assert {"call.answer", "call.survey", "order.call", "callback.accept", "supervisor.listen"} <= set(kinds)
@@ -195,7 +196,8 @@ async def test_a_typed_call_cannot_carry_an_order(desk):
         await agent.ws.send_json({"type": "call.hangup", "call_id": dialing["call_id"]})
 
 
-async def test_dozens_of_bad_messages_close_the_socket_with_1008(desk, caplog):
+async def test_dozens_of_bad_messages_close_the_socket_with_1008(desk, caplog, monkeypatch):
+    monkeypatch.setattr(ws_hub, "ABUSE_PENALTY_S", 1.0)
     async with desk.client() as client:
         await desk.login(client)
         async with client.ws_connect(f"{desk.url}/ws") as ws:
@@ -207,7 +209,12 @@ async def test_dozens_of_bad_messages_close_the_socket_with_1008(desk, caplog):
                 r for r in caplog.records if r.levelno == logging.WARNING and "too many" in r.getMessage()
             ]
             assert len(warnings) == 1
-        # The agent may come back (the page reconnects with back-off): nothing else was held against it.
+        # A script reconnecting at once is refused at the handshake; the page (back-off of 11 s or more) comes
+        # back after the penalty, and nothing else was held against it.
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await client.ws_connect(f"{desk.url}/ws")
+        assert refused.value.status == 429
+        await asyncio.sleep(1.1)
         async with client.ws_connect(f"{desk.url}/ws") as ws:
             await _next(ws, ("hello",))
 

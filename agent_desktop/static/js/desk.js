@@ -92,10 +92,18 @@ for (const link of document.querySelectorAll("[data-role]")) link.hidden = !me.r
 
 const socket = new DeskSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
 socket.addEventListener("status", (event) => {
-  const { status, code } = event.detail;
+  const { status, code, retryMs } = event.detail;
   conn.dataset.status = status;
+  delete conn.dataset.reason;
   setText(conn, `conn.${status}`);
   if (status === "closed" && code === 4001) toast(t("error.session_replaced"));
+  if (status === "closed" && code === 1008) {
+    // Closed for a flood of messages: say why and when it comes back, or the agent reloads into the same loop.
+    const seconds = Math.round(retryMs / 1000);
+    conn.dataset.reason = "too_many";
+    setText(conn, "conn.too_many", { seconds });
+    toast(t("error.too_many_messages", { seconds }));
+  }
   if (status === "closed" && code === 4002) location.assign("/");
 });
 socket.addEventListener("message", (event) => {
@@ -112,7 +120,9 @@ socket.addEventListener("message", (event) => {
       showState(message.state, message.since, message.resume, message.reason);
       break;
     case "error":
-      if (message.code !== "session_replaced") toast(errorText(message));
+      // rate_limited here is the desk refusing this page's actions, not a login attempt: its own words.
+      if (message.code === "rate_limited") toast(t("error.ws_rate_limited"));
+      else if (message.code !== "session_replaced") toast(errorText(message));
       document.dispatchEvent(new CustomEvent("desk:error", { detail: message }));
       break;
     default:
