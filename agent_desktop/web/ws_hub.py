@@ -65,6 +65,9 @@ REFUSAL_QUIET_S = 5.0  # refusals closer together than this are one burst: one l
 # once, the retries become the flood (bench/ws_flood.py: 54 000 handshakes, a core, in 10 s). The page itself waits
 # at least 11 s (socket.js) and never meets it.
 ABUSE_PENALTY_S = 10.0
+# Sockets of one agent held off at once; more are refused at once (the ones held already are the back-off, and a
+# script opening hundreds in parallel must not hold hundreds of the desk's sockets for the penalty's length).
+ABUSE_HELD_MAX = 2
 CLOSE_REPLACED = 4001
 CLOSE_LOGGED_OUT = 4002
 CLOSE_TIMEOUT = 4003
@@ -208,6 +211,7 @@ class Hub:
         self._session_alive = session_alive
         self._conns: dict[int, Connection] = {}
         self._penalty: dict[int, float] = {}  # agent id -> until when its new sockets are refused
+        self._held: dict[int, int] = {}  # agent id -> its sockets held off now
         self._stopping = asyncio.Event()  # set by `close`: a held refusal is sent at once
         # The sends to pages and the message handlers that run beside the read loops (calls_ws, supervisor_ws).
         self.tasks = Tasks("hub task")
@@ -310,8 +314,16 @@ class Hub:
         until = self._penalty.get(agent.id)
         if until is not None:
             if time.monotonic() < until:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), until - time.monotonic())
+                held = self._held.get(agent.id, 0)
+                if held < ABUSE_HELD_MAX:
+                    self._held[agent.id] = held + 1
+                    try:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._stopping.wait(), until - time.monotonic())
+                    finally:
+                        self._held[agent.id] -= 1
+                        if not self._held[agent.id]:
+                            del self._held[agent.id]
                 raise ApiError("rate_limited", "this desk's socket was closed for a flood; reconnect later")
             del self._penalty[agent.id]
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, autoping=True, heartbeat=None)
