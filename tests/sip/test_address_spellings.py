@@ -23,31 +23,10 @@ from tests.helpers.loopback import addresses_on_lo
 from .conftest import rtp_range
 from .peers import SIPP, run_sipp
 from .test_dual_stack import needs_ipv6
-from .test_sources import _request
+from .test_sources import _request, _udp_exchange
 from .test_tcp_limits import _ask, _closed_by_peer, _connect
 
 STRANGER = "127.0.0.2"
-
-
-async def _send(source: str, port: int, method: str, n: int, *, family: int = socket.AF_INET) -> bytes | None:
-    """One request from `source` (a fresh socket) to the desk on loopback; the first final answer, or None."""
-    loop = asyncio.get_running_loop()
-    s = socket.socket(family, socket.SOCK_DGRAM)
-    s.bind((source, 0))
-    s.setblocking(False)
-    dest = "::1" if family == socket.AF_INET6 else "127.0.0.1"
-    host = f"[{source}]" if family == socket.AF_INET6 else source
-    try:
-        await loop.sock_sendto(s, _request(method, s.getsockname()[1], n, host=host), (dest, port))
-        async with asyncio.timeout(1):
-            while True:
-                data = await loop.sock_recv(s, 65535)
-                if not data.startswith(b"SIP/2.0 1"):
-                    return data
-    except TimeoutError:
-        return None
-    finally:
-        s.close()
 
 
 async def test_dual_stack_desk_admits_and_throttles_mapped_ipv4_as_the_ipv4_host(endpoint_factory):
@@ -61,18 +40,18 @@ async def test_dual_stack_desk_admits_and_throttles_mapped_ipv4_as_the_ipv4_host
     )
     assert desk.transport._udp.get_extra_info("socket").family == socket.AF_INET6  # 127.0.0.1 arrives mapped
 
-    await _send("127.0.0.1", desk.port, "INVITE", 1)  # admitted: offered, no final answer yet
+    await _udp_exchange("127.0.0.1", desk.port, "INVITE", 1)  # admitted: offered, no final answer yet
     assert len(offered) == 1 and desk.stats.answered_403 == 0
     for n in range(2, 5):
-        answer = await _send("127.0.0.1", desk.port, "MESSAGE", n)
+        answer = await _udp_exchange("127.0.0.1", desk.port, "MESSAGE", n)
         assert answer is not None and answer.startswith(b"SIP/2.0 405"), answer  # served, not 403
     # the burst of 4 is spent: 127.0.0.1 is one host, whichever spelling the socket gives it
-    assert await _send("127.0.0.1", desk.port, "MESSAGE", 5) is None
+    assert await _udp_exchange("127.0.0.1", desk.port, "MESSAGE", 5) is None
     assert desk.stats.throttled == 1
     assert list(desk._throttle._buckets) == ["127.0.0.1"]
 
     # another IPv4 host has a bucket of its own and is not allowed
-    answer = await _send(STRANGER, desk.port, "INVITE", 6)
+    answer = await _udp_exchange(STRANGER, desk.port, "INVITE", 6)
     assert answer is not None and answer.startswith(b"SIP/2.0 403"), answer
     assert sorted(desk._throttle._buckets) == ["127.0.0.1", STRANGER]
     assert len(offered) == 1

@@ -36,6 +36,18 @@ def web_pki() -> Pki:
     return create_pki()
 
 
+@pytest.fixture(scope="module")
+def tls_pki() -> Pki:
+    """The test PKI of the TLS client-certificate login modules (tests/web/tls_desk.py), one per module."""
+    return create_pki()
+
+
+@pytest.fixture(scope="module")
+def foreign_pki() -> Pki:
+    """Another CA, shaped like the Belgian one, that the desk does not trust."""
+    return create_pki()
+
+
 @pytest.fixture(scope="session")
 def cards(web_pki: Pki) -> dict[str, Card]:
     people = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from contextlib import AsyncExitStack
+from contextlib import closing
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,10 +18,9 @@ from playwright.sync_api import Page, expect
 from agent_desktop.store.clock import parse_iso
 from agent_desktop.web import keys
 from tests.helpers.call_seed import on_store, seed_call
-from tests.helpers.loop_thread import LoopThread
+from tests.web.desk_scene import DeskScene, logged_in_page
 from tests.web.queue_desk import BRUSSELS, crisis_queues, queue_desk
 
-VIEWPORT = {"width": 1280, "height": 720}
 MESSAGES = {
     "nl": "Geen geldige datum: typ dag/maand/jaar, bv. 31/12/2026.",
     "fr": "Date non valable : tapez jour/mois/année, p. ex. 31/12/2026.",
@@ -30,27 +29,18 @@ MESSAGES = {
 PLACEHOLDERS = {"nl": "dd/mm/jjjj", "fr": "jj/mm/aaaa", "en": "dd/mm/yyyy"}
 
 
-class Scene:
+class Scene(DeskScene):
     """A desk with two queues: `crisis` on London's clock (closed today), `algemeen` on Brussels' (the centre's:
     the queues' zones differ, so `Config.timezone` is Brussels)."""
 
-    def __init__(self, loop: LoopThread, tmp_path, web_pki, cards) -> None:
-        self.loop = loop
-        self.stack = AsyncExitStack()
+    def __init__(self, tmp_path, web_pki, cards) -> None:
+        super().__init__()
         config = crisis_queues('timezone = "Europe/London"\nwelcome = "welcome.wav"\n', "")
 
         async def start():
             return await self.stack.enter_async_context(queue_desk(tmp_path, web_pki, cards, config))
 
-        self.desk = loop.run(start())
-
-    def cookie(self, who: str) -> str:
-        async def login() -> str:
-            async with self.desk.client() as client:
-                assert (await self.desk.login(client, who)).status == 200
-                return next(c.value for c in client.cookie_jar if c.key == "ad_session")
-
-        return self.loop.run(login())
+        self.desk = self.loop.run(start())
 
     def seed(self) -> None:
         """One call offered in `algemeen` on 5 March 2026, two on 3 May 2026 (the day 05/03 is in the US)."""
@@ -71,32 +61,21 @@ class Scene:
 
         self.loop.run(go())
 
-    def close(self) -> None:
-        self.loop.run(self.stack.aclose())
-
 
 @pytest.fixture
 def scene(tmp_path, web_pki, cards) -> Iterator[Scene]:
-    loop = LoopThread()
-    scene = Scene(loop, tmp_path, web_pki, cards)
-    try:
+    with closing(Scene(tmp_path, web_pki, cards)) as scene:
         yield scene
-    finally:
-        scene.close()
-        loop.close()
 
 
 @pytest.fixture
 def page(chromium, scene: Scene) -> Iterator[Page]:
     # The browser's own language and clock are the US's: the fields must not follow them.
-    context = chromium().new_context(viewport=VIEWPORT, locale="en-US", timezone_id="America/New_York")
-    context.add_cookies([{"name": "ad_session", "value": scene.cookie("supervisor"), "url": scene.desk.url}])
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    try:
+    with logged_in_page(
+        chromium, scene, "supervisor", locale="en-US", timezone_id="America/New_York"
+    ) as page:
+        page.set_default_timeout(10_000)
         yield page
-    finally:
-        context.close()
 
 
 def _type(page: Page, testid: str, text: str) -> None:

@@ -20,7 +20,7 @@ from agent_desktop.app import create_app
 from agent_desktop.cli import enrol_certificate
 from agent_desktop.config import load_config
 from agent_desktop.eid.nrn import make_test_nrn
-from agent_desktop.eid.pki import Pki, create_pki, issue_auth_cert
+from agent_desktop.eid.pki import Pki, issue_auth_cert
 from agent_desktop.store.db import open_db
 from agent_desktop.web.auth import PRELOGIN_COOKIE, SESSION_COOKIE
 from tests.helpers.net import free_port
@@ -29,17 +29,6 @@ from tests.web.conftest import write_config
 from tests.web.tls_desk import HEADER, Card, TlsDesk, tls_desk_running
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module")
-def tls_pki() -> Pki:
-    return create_pki()
-
-
-@pytest.fixture(scope="module")
-def foreign_pki() -> Pki:
-    """Another CA, shaped like the Belgian one, that the desk does not trust."""
-    return create_pki()
 
 
 @pytest.fixture

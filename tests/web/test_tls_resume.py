@@ -20,7 +20,7 @@ from urllib.parse import quote
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from agent_desktop.eid.pki import Pki, create_pki
+from agent_desktop.eid.pki import Pki
 from agent_desktop.web.auth import SESSION_COOKIE
 from tests.web.tls_desk import HEADER, NO_REUSED_HEADER, REUSED_HEADER, TlsDesk, tls_desk_running
 
@@ -30,16 +30,6 @@ pytestmark = pytest.mark.timeout(60)
 SESSION_CACHE = (("ssl_session_cache   off;", "ssl_session_cache   shared:desk:1m;"),)
 TICKETS = (("ssl_session_tickets off;", "ssl_session_tickets on;"),)
 VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
-
-
-@pytest.fixture(scope="module")
-def tls_pki() -> Pki:
-    return create_pki()
-
-
-@pytest.fixture(scope="module")
-def foreign_pki() -> Pki:
-    return create_pki()
 
 
 @dataclass

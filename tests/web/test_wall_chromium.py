@@ -8,26 +8,23 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import AsyncExitStack
+from contextlib import closing
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from agent_desktop.web.wall_ws import WALL_SOCKETS
-from tests.helpers.loop_thread import LoopThread
+from tests.web.desk_scene import DeskScene, logged_in_page
 from tests.web.queue_desk import desk_uri, more_caller, queue_desk, wait_state
 from tests.web.test_routing import AgentClient
 from tests.web.test_wall_ws import QUEUE
 
-VIEWPORT = {"width": 1280, "height": 720}
 
-
-class Scene:
+class Scene(DeskScene):
     """The desk, the agent's client and a SIP caller, all on the loop thread."""
 
-    def __init__(self, loop: LoopThread, tmp_path, web_pki, cards) -> None:
-        self.loop = loop
-        self.stack = AsyncExitStack()
+    def __init__(self, tmp_path, web_pki, cards) -> None:
+        super().__init__()
 
         async def start():
             desk = await self.stack.enter_async_context(queue_desk(tmp_path, web_pki, cards, QUEUE))
@@ -35,7 +32,7 @@ class Scene:
             caller = await more_caller(self.stack, "0470111222", (47100, 47199))
             return desk, agent, caller
 
-        self.desk, self.agent, self.caller = loop.run(start())
+        self.desk, self.agent, self.caller = self.loop.run(start())
         self.leg = None
 
     def set_state(self, state: str) -> None:
@@ -63,38 +60,17 @@ class Scene:
 
         self.loop.run(go())
 
-    def cookie(self, who: str) -> str:
-        async def login() -> str:
-            async with self.desk.client() as client:
-                assert (await self.desk.login(client, who)).status == 200
-                return next(c.value for c in client.cookie_jar if c.key == "ad_session")
-
-        return self.loop.run(login())
-
-    def close(self) -> None:
-        self.loop.run(self.stack.aclose())
-
 
 @pytest.fixture
 def scene(tmp_path, web_pki, cards) -> Iterator[Scene]:
-    loop = LoopThread()
-    scene = Scene(loop, tmp_path, web_pki, cards)
-    try:
+    with closing(Scene(tmp_path, web_pki, cards)) as scene:
         yield scene
-    finally:
-        scene.close()
-        loop.close()
 
 
 @pytest.fixture
 def page(chromium, scene: Scene) -> Iterator[Page]:
-    context = chromium().new_context(viewport=VIEWPORT, locale="nl-BE", timezone_id="Europe/Brussels")
-    context.add_cookies([{"name": "ad_session", "value": scene.cookie("supervisor"), "url": scene.desk.url}])
-    page = context.new_page()
-    try:
+    with logged_in_page(chromium, scene, "supervisor", locale="nl-BE", timezone_id="Europe/Brussels") as page:
         yield page
-    finally:
-        context.close()
 
 
 def _within(page: Page, selector: str, limit_s: float, since: float) -> float:

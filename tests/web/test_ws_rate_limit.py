@@ -18,6 +18,7 @@ import pytest
 from agent_desktop.store import agent_states
 from agent_desktop.web import keys, ws_hub
 from tests.web.test_routing import AgentClient, _desk_uri, _state, caller  # noqa: F401 (caller is a fixture)
+from tests.web.test_ws_hub import _next
 
 FLOOD = 2000
 STATES = ("available", "break")
@@ -31,14 +32,6 @@ def _flood(i: int) -> dict:
         {"type": "call.hold", "call_id": "c-1", "on": True},
         {"type": "call.dial", "number": "0471123456"},
     )[i % 4]
-
-
-async def _next(ws: aiohttp.ClientWebSocketResponse, kind: str, within_s: float = 5) -> dict:
-    async with asyncio.timeout(within_s):
-        while True:
-            message = await ws.receive_json()
-            if message["type"] == kind:
-                return message
 
 
 async def _state_rows(desk, agent_id: int) -> int:

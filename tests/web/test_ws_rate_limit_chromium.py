@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import closing
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -13,9 +14,9 @@ from playwright.sync_api import Page, expect
 from agent_desktop.cli import enrol_certificate
 from agent_desktop.config import load_config
 from agent_desktop.web import keys, ws_hub
-from tests.helpers.loop_thread import LoopThread
 from tests.helpers.net import free_port
-from tests.web.conftest import Desk, serve_desk, write_config
+from tests.web.conftest import serve_desk, write_config
+from tests.web.desk_scene import DeskScene, logged_in_page
 
 # What a page in a loop does: change the agent's state through the selector, `times` times in one go.
 FLOOD_JS = """(times) => {
@@ -27,9 +28,15 @@ FLOOD_JS = """(times) => {
 }"""
 
 
-class Served:
-    def __init__(self, loop: LoopThread, desk: Desk) -> None:
-        self.loop, self.desk = loop, desk
+class Served(DeskScene):
+    """The desk alone, its one agent's page in Dutch."""
+
+    def __init__(self, tmp_path, web_pki, cards) -> None:
+        super().__init__()
+        port = free_port()
+        config = load_config(write_config(tmp_path, web_pki, port))
+        enrol_certificate(config, cards["agent"].cert, ["agent"], ["vaccination"], "nl")
+        self.desk = self.loop.run(self.stack.enter_async_context(serve_desk(config, port, cards)))
 
     def connected(self) -> bool:
         async def check() -> bool:
@@ -37,39 +44,17 @@ class Served:
 
         return self.loop.run(check())
 
-    def cookie(self) -> str:
-        async def login() -> str:
-            async with self.desk.client() as client:
-                assert (await self.desk.login(client, "agent")).status == 200
-                return next(c.value for c in client.cookie_jar if c.key == "ad_session")
-
-        return self.loop.run(login())
-
 
 @pytest.fixture
 def served(tmp_path, web_pki, cards) -> Iterator[Served]:
-    loop = LoopThread()
-    port = free_port()
-    config = load_config(write_config(tmp_path, web_pki, port))
-    enrol_certificate(config, cards["agent"].cert, ["agent"], ["vaccination"], "nl")
-    context = serve_desk(config, port, cards)
-    desk = loop.run(context.__aenter__())
-    try:
-        yield Served(loop, desk)
-    finally:
-        loop.run(context.__aexit__(None, None, None))
-        loop.close()
+    with closing(Served(tmp_path, web_pki, cards)) as served:
+        yield served
 
 
 @pytest.fixture
 def page(chromium, served: Served) -> Iterator[Page]:
-    context = chromium().new_context(locale="nl-BE", timezone_id="Europe/Brussels")
-    context.add_cookies([{"name": "ad_session", "value": served.cookie(), "url": served.desk.url}])
-    page = context.new_page()
-    try:
+    with logged_in_page(chromium, served, "agent", locale="nl-BE", timezone_id="Europe/Brussels") as page:
         yield page
-    finally:
-        context.close()
 
 
 @pytest.mark.timeout(90)
