@@ -34,7 +34,6 @@ Google's public STUN server, a packet the desk must never send unasked.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -46,6 +45,7 @@ from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.rtcicetransport import RTCIceGatherer
 
 from ..config import IceServer, WebRtcConfig
+from ..sip import addresses
 from . import aiortc_hooks
 from .turn_credentials import turn_rest_credential
 
@@ -105,15 +105,23 @@ def resolve_ice_servers(
     return out
 
 
-def check_host_addresses(addresses: Iterable[str]) -> tuple[str, ...]:
-    """Validate configured ICE host addresses (IP literals: aioice binds to them, it does not resolve names)."""
+def check_host_addresses(hosts: Iterable[str]) -> tuple[str, ...]:
+    """Validate configured ICE host addresses (IP literals: aioice binds to them, it does not resolve names), each
+    in its plain form (`sip/addresses.py`, as the SIP side reads them): an IPv4-mapped `::ffff:192.0.2.1` is the
+    IPv4 address (else it became an IPv6 candidate no browser pairs with its IPv4 ones), `[::1]` is `::1`."""
     checked = []
-    for address in addresses:
-        try:
-            checked.append(str(ipaddress.ip_address(address)))
-        except ValueError:
-            raise RtcConfigError(f"[webrtc] host_addresses: {address!r} is not an IP address") from None
-    return tuple(checked)
+    for address in hosts:
+        if not addresses.is_ip(address):
+            raise RtcConfigError(f"[webrtc] host_addresses: {address!r} is not an IP address")
+        if "%" in address:
+            # A candidate carries no zone: aioice would bind without it and fail (the same rule as [sip] listen).
+            raise RtcConfigError(f"[webrtc] host_addresses: {address!r}: a zone (%…) cannot be used")
+        if addresses.is_wildcard(address):
+            raise RtcConfigError(
+                f"[webrtc] host_addresses: {address!r} is every address, not one a browser can be sent to"
+            )
+        checked.append(addresses.plain(address))
+    return tuple(dict.fromkeys(checked))
 
 
 def default_host_addresses(

@@ -112,6 +112,30 @@ def test_host_addresses_must_be_ip_literals():
         check_host_addresses(["desk.example.be"])
 
 
+def test_host_addresses_are_read_in_their_plain_form():
+    # A dual-stack spelling of an IPv4 address is the IPv4 address: as an IPv6 candidate ("::ffff:127.0.0.1")
+    # no browser pairs it with its IPv4 candidates. Brackets and case are spelling; one address is offered once.
+    assert check_host_addresses(["::ffff:127.0.0.1", "[::1]", "0:0:0:0:0:0:0:1", "127.0.0.1"]) == (
+        "127.0.0.1",
+        "::1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("address", "words"),
+    [
+        ("fe80::1%lo", "a zone"),
+        ("0.0.0.0", "every address"),
+        ("::", "every address"),
+        ("[::1]:3478", "not an IP"),
+    ],
+)
+def test_host_addresses_that_cannot_be_a_candidate_are_refused(address, words):
+    with pytest.raises(RtcConfigError, match=r"\[webrtc\] host_addresses") as error:
+        check_host_addresses([address])
+    assert words in str(error.value)
+
+
 def test_browser_is_told_stun_and_never_a_long_term_turn_password():
     """A long-term TURN password (credential_env) is for the desk's own peers only; browsers get TURN only as
     time-limited credentials from `turn_secret_env` (tests/secure/test_turn.py)."""
