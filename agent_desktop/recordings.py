@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 SUFFIX = ".ogg"
 SWEEP_EVERY_S = 24 * 3600.0
+CLOSE_WAIT_S = 10.0  # how long a stop waits for a sweep in progress
 
 
 def new_id() -> str:
@@ -124,17 +125,23 @@ class RecordingJanitor:
         self._clock = clock
         self._every_s = every_s
         self._task: asyncio.Task | None = None
+        self._sweeping: asyncio.Future[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
         while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("deleting expired recordings failed; trying again at the next sweep")
+            self._sweeping = asyncio.ensure_future(self._sweep_logged())
+            # Shielded: a stop lets a sweep in progress end (`close`), so a file already unlinked loses its row too.
+            await asyncio.shield(self._sweeping)
             await asyncio.sleep(self._every_s)
+
+    async def _sweep_logged(self) -> None:
+        try:
+            await self.sweep()
+        except Exception:
+            log.exception("deleting expired recordings failed; trying again at the next sweep")
 
     async def sweep(self) -> int:
         """One pass; returns how many recordings were deleted."""
@@ -163,6 +170,12 @@ class RecordingJanitor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._sweeping is not None and not self._sweeping.done():
+            # Cut off between the unlink and the row's removal, the row would name a file that is gone until the
+            # next start; a sweep is a few writes and a folder walk, so it gets a moment to end.
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._sweeping, CLOSE_WAIT_S)
+        self._sweeping = None
 
 
 def _unlink(paths: list[Path]) -> None:

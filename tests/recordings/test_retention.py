@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from datetime import UTC, datetime, timedelta
 
 from agent_desktop.recordings import RecordingJanitor
@@ -54,9 +55,6 @@ async def test_a_31_day_old_recording_goes_at_start_up_and_a_29_day_old_one_stay
             await asyncio.sleep(0.05)
         assert not (root / f"{young}.ogg").exists()
         await janitor.close()
-        # Closing may cancel the sweep between the unlink and its row's removal: the write still lands (shielded),
-        # after the close returns. Read once every queued write has landed, as the desk's own reads do.
-        await store.settled()
         assert list(store._db.query("SELECT id FROM recordings")) == []
     finally:
         await store.close()
@@ -86,5 +84,36 @@ async def test_a_sweep_cut_short_is_finished_and_orphan_files_go(tmp_path):
         assert await janitor.sweep() == 1
         assert list(store._db.query("SELECT id FROM recordings")) == []
         assert not orphan.exists() and fresh_orphan.exists() and other.exists()
+    finally:
+        await store.close()
+
+
+async def test_a_stop_in_the_middle_of_a_sweep_lets_it_remove_the_rows_of_the_files_it_deleted(
+    tmp_path, monkeypatch
+):
+    # The unlink runs on a thread; a stop that came while it ran used to cancel the sweep there, leaving rows that
+    # name deleted files until the next start (the player then offered a recording that is gone).
+    from agent_desktop import recordings as module
+
+    real_unlink = module._unlink
+    unlinked = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow_unlink(paths):
+        real_unlink(paths)
+        loop.call_soon_threadsafe(unlinked.set)
+        time.sleep(0.5)  # the rest of a long list of files
+
+    monkeypatch.setattr(module, "_unlink", slow_unlink)
+    store = Store(tmp_path / "desk.db")
+    root = tmp_path / "recordings"
+    try:
+        await _recording(store, root, "00000000000000c3", timedelta(days=40))
+        janitor = RecordingJanitor(store, root, 30, clock=lambda: NOW)
+        janitor.start()
+        await asyncio.wait_for(unlinked.wait(), 10)
+        await janitor.close()  # the desk stops while the sweep is on its thread
+        assert not (root / "00000000000000c3.ogg").exists()
+        assert list(store._db.query("SELECT id FROM recordings")) == []
     finally:
         await store.close()
