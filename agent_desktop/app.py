@@ -130,8 +130,8 @@ def create_app(config: Config) -> web.Application:
             forwarded_middleware,
             error_middleware,
             same_origin_middleware,
+            session_limit_middleware,  # before the session's store reads: a refusal costs less than an answer
             session_middleware,
-            session_limit_middleware,
         ],
         client_max_size=1024 * 1024,
     )
