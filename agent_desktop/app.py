@@ -144,7 +144,7 @@ def create_app(config: Config) -> web.Application:
     # Per address: an office behind one NAT logs in its whole shift at once (2 requests per login).
     app[keys.LOGIN_LIMIT] = RateLimiter(rate=5.0, burst=100)
     # Per session, on the logged-in /api/: one looping page or script must not take the desk from the others.
-    app[SESSION_LIMIT] = SessionLimit()
+    app[SESSION_LIMIT] = SessionLimit(config.server.api_burst, config.server.api_per_s)
     app[pages.TEMPLATE_ENV] = pages.make_template_env()
 
     rtc = RtcSettings.from_config(config.webrtc)

@@ -9,7 +9,7 @@ once), so a loop that does not read Retry-After is slowed to a few requests a se
 
 The allowance is far above what a page asks for (CONTRACT.md "HTTP"); exports and report queries cost more than a
 plain request. Pages, static files, `/ws` and the endpoints with their own per-address limits (login, PC test) are
-not counted, and logging out is never refused."""
+not counted, and logging out is never refused. The numbers are `[server] api_burst` and `api_per_s`."""
 
 from __future__ import annotations
 
@@ -29,11 +29,6 @@ from .ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
-# A session may make BURST requests at once, then RATE_PER_S a second. A desk load asks about 10, the reports page
-# 6 (4 heavy: 42 tokens), an agent typing a KB search one per key: a dozen "show" clicks at once on the reports
-# page fit.
-BURST = 600
-RATE_PER_S = 20.0
 # An export or a report query costs this many plain requests (a long range reads many rows): a loop of them gets
 # 2 a second once its burst is spent.
 HEAVY_COST = 10
@@ -71,8 +66,8 @@ class SessionLimit:
 
     def __init__(
         self,
-        burst: int = BURST,
-        rate_per_s: float = RATE_PER_S,
+        burst: int,
+        rate_per_s: float,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.burst = burst
