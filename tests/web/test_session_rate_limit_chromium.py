@@ -64,11 +64,15 @@ def test_the_desk_and_the_reports_page_meet_no_429(chromium, served):
         expect(desk.locator("body")).to_have_attribute("data-ready", "1")
         search = desk.get_by_test_id("kb-search")
         search.press_sequentially("vaccinatie afspraak thuis met")  # 29 keys as fast as Playwright types
-        expect(desk.get_by_test_id("kb-results")).to_have_attribute("data-query", "vaccinatie afspraak thuis met")
+        expect(desk.get_by_test_id("kb-results")).to_have_attribute(
+            "data-query", "vaccinatie afspraak thuis met"
+        )
         desk.reload()
         expect(desk.locator("body")).to_have_attribute("data-ready", "1")
         desk_seen = list(seen)
-    with logged_in_page(chromium, served, "supervisor", locale="fr-BE", timezone_id="Europe/Brussels") as reports:
+    with logged_in_page(
+        chromium, served, "supervisor", locale="fr-BE", timezone_id="Europe/Brussels"
+    ) as reports:
         seen = _watch(reports)
         reports.goto(f"{served.desk.url}/supervisor/reports")
         expect(reports.locator("body")).to_have_attribute("data-ready", "1")
@@ -80,7 +84,9 @@ def test_the_desk_and_the_reports_page_meet_no_429(chromium, served):
         expect(reports.get_by_test_id("report-error")).to_be_hidden()
         reports_seen = list(seen)
     api = [s for s in desk_seen + reports_seen if "/api/" in s[1]]
-    print(f"\n{len(api)} API responses: desk {len(desk_seen)}, reports page {len(reports_seen)} (all responses)")
+    print(
+        f"\n{len(api)} API responses: desk {len(desk_seen)}, reports page {len(reports_seen)} (all responses)"
+    )
     assert len(api) > 30  # the pages did ask
     assert not [s for s in desk_seen + reports_seen if s[0] == 429]
 
