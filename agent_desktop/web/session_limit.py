@@ -37,13 +37,11 @@ HEAVY_PATHS = frozenset({"/api/recordings"})
 # Not counted: their own per-address limits (login, PC test), and the way out, as `call.hangup` on /ws.
 EXEMPT_PREFIXES = ("/api/login", "/api/logout", "/api/preflight/")
 HOLD_S = 1.0  # a refusal waits this long before it is sent (the shortest Retry-After)
-HELD_MAX = (
-    8  # refusals of one session held at once: a script firing hundreds must not hold hundreds of sockets
-)
+# Refusals of one session held at once: a script firing hundreds must not hold hundreds of sockets.
+HELD_MAX = 8
 REFUSAL_QUIET_S = 5.0  # refusals of one session closer together than this are one burst: one log line
-MAX_SESSIONS = (
-    10_000  # buckets and cookies remembered (least recently used dropped; a dropped one starts full again)
-)
+# Buckets and cookies remembered (the least recently used dropped; a dropped one starts full again).
+MAX_SESSIONS = 10_000
 
 
 def cost(request: web.Request) -> float:
