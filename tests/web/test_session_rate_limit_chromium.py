@@ -110,3 +110,38 @@ def test_a_page_refused_rate_limited_says_why_in_its_language(chromium, tight):
         page.get_by_test_id("report-show").click()
         expect(error).to_be_hidden()
         expect(page.locator("body")).to_have_attribute("data-chart", "1")
+
+
+@pytest.fixture
+def spent(tmp_path, web_pki, cards) -> Iterator[Served]:
+    """A desk whose allowance is 10 requests, refilled one every 2 s."""
+    with closing(Served(tmp_path, web_pki, cards, "api_burst = 10\napi_per_s = 0.5")) as served:
+        yield served
+
+
+@pytest.mark.timeout(90)
+def test_the_desk_opened_while_its_session_is_refused_waits_and_loads(chromium, spent):
+    cookie = spent.cookie("agent")
+
+    async def spend() -> None:  # another tab of the same session in a loop
+        async with spent.desk.client() as client:
+            client.cookie_jar.update_cookies({"ad_session": cookie})
+            for _ in range(30):
+                async with client.get(f"{spent.desk.url}/api/me") as response:
+                    if response.status == 429:
+                        return
+            raise AssertionError("never refused")
+
+    spent.loop.run(spend())
+    context = chromium().new_context(locale="nl-BE", timezone_id="Europe/Brussels")
+    try:
+        context.add_cookies([{"name": "ad_session", "value": cookie, "url": spent.desk.url}])
+        page = context.new_page()
+        seen = _watch(page)
+        page.goto(f"{spent.desk.url}/")
+        expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=20_000)
+        expect(page.get_by_test_id("agent-name")).to_have_text("Els Maes", timeout=20_000)
+        me = [s for s, url in seen if url.endswith("/api/me")]
+        assert me[0] == 429 and me[-1] == 200, me  # refused first, asked again after the Retry-After
+    finally:
+        context.close()
