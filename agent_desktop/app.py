@@ -63,6 +63,7 @@ from .web.forwarded import forwarded_middleware
 from .web.headers import on_prepare_async
 from .web.login_api import agent_json
 from .web.ratelimit import RateLimiter
+from .web.session_limit import SESSION_LIMIT, SessionLimit, session_limit_middleware
 from .web.ws_hub import Hub
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,13 @@ async def session_alive(store: Store, session_id: int) -> bool:
 
 def create_app(config: Config) -> web.Application:
     app = web.Application(
-        middlewares=[forwarded_middleware, error_middleware, same_origin_middleware, session_middleware],
+        middlewares=[
+            forwarded_middleware,
+            error_middleware,
+            same_origin_middleware,
+            session_limit_middleware,  # before the session's store reads: a refusal costs less than an answer
+            session_middleware,
+        ],
         client_max_size=1024 * 1024,
     )
     app[keys.CONFIG] = config
@@ -136,6 +143,8 @@ def create_app(config: Config) -> web.Application:
     app[keys.CHALLENGES] = ChallengeStore()
     # Per address: an office behind one NAT logs in its whole shift at once (2 requests per login).
     app[keys.LOGIN_LIMIT] = RateLimiter(rate=5.0, burst=100)
+    # Per session, on the logged-in /api/: one looping page or script must not take the desk from the others.
+    app[SESSION_LIMIT] = SessionLimit(config.server.api_burst, config.server.api_per_s)
     app[pages.TEMPLATE_ENV] = pages.make_template_env()
 
     rtc = RtcSettings.from_config(config.webrtc)

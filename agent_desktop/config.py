@@ -37,6 +37,11 @@ class ServerConfig:
     # An agent whose WebSocket drops keeps their state (and later their call) this long before going offline.
     reconnect_grace_s: int = 60
     heartbeat_s: int = 25
+    # The logged-in /api/ per session (web/session_limit.py): this many requests at once, then this many a second.
+    # A desk load asks about 10, the reports page 6 (4 heavy: 42), an agent typing a KB search one per key: a
+    # dozen "show" clicks at once on the reports page fit; a loop is refused within a second.
+    api_burst: int = 600
+    api_per_s: float = 20.0
     # Addresses or networks of TLS-terminating proxies whose X-Forwarded-For is believed.
     trusted_proxies: tuple[str, ...] = ()
 
@@ -450,6 +455,11 @@ def _check(config: Config) -> None:
     if not 0 <= config.database.busy_timeout_ms <= 1000:
         raise ConfigError(
             f"[database] busy_timeout_ms: {config.database.busy_timeout_ms} is not 0–1000 (it stalls the event loop)"
+        )
+    if config.server.api_burst < 10 or not config.server.api_per_s > 0:  # 10: an export's cost
+        raise ConfigError(
+            f"[server] api_burst {config.server.api_burst}, api_per_s {config.server.api_per_s}: "
+            "at least 10 (an export's cost) and above 0"
         )
     try:
         split_host_port(config.sip.listen)

@@ -1,5 +1,6 @@
-"""Token buckets: one per socket for what a page sends on `/ws` (actions, bad messages), and one per address for the
-endpoints open before login (challenge, login, preflight)."""
+"""Token buckets: one per socket for what a page sends on `/ws` (actions, bad messages), one per address for the
+endpoints open before login (challenge, login, preflight), and one per session for the logged-in `/api/`
+(`session_limit.py`)."""
 
 from __future__ import annotations
 
@@ -27,15 +28,19 @@ class TokenBucket:
         self.tokens = float(self.burst)
         self.at = self.clock()
 
-    def take(self) -> bool:
-        """Spend a token; False (nothing spent) when none is left."""
+    def take(self, cost: float = 1) -> bool:
+        """Spend `cost` tokens; False (nothing spent) when fewer are left."""
         now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
-        if self.tokens < 1:
+        if self.tokens < cost:
             return False
-        self.tokens -= 1
+        self.tokens -= cost
         return True
+
+    def wait_s(self, cost: float = 1) -> float:
+        """Seconds until `cost` tokens are there (0 when they are now)."""
+        return max(0.0, (cost - self.tokens) / self.rate - (self.clock() - self.at))
 
 
 class RateLimiter:
@@ -50,12 +55,17 @@ class RateLimiter:
         self._clock = clock
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
-    def allow(self, key: str) -> bool:
+    def allow(self, key: str, cost: float = 1) -> bool:
         bucket = self._buckets.pop(key, None) or TokenBucket(self._burst, self._rate, self._clock)
         self._buckets[key] = bucket
         while len(self._buckets) > self._max:
             self._buckets.popitem(last=False)
-        return bucket.take()
+        return bucket.take(cost)
+
+    def wait_s(self, key: str, cost: float = 1) -> float:
+        """Seconds until `key` may spend `cost` again (0 for a key not seen)."""
+        bucket = self._buckets.get(key)
+        return bucket.wait_s(cost) if bucket else 0.0
 
     def check(self, request: web.Request) -> None:
         if not self.allow(request.remote or "?"):

@@ -63,6 +63,8 @@ backend = "sqlite"
         ("[kb]\nbackend = 'http'", "[kb] url"),
         ("[server]\npublic_url = 'ftp://x'", "[server] public_url"),
         ("[server]\ntrusted_proxies = ['proxy.example']", "[server] trusted_proxies"),
+        ("[server]\napi_burst = 5", "[server] api_burst"),  # below an export's cost: every export refused
+        ("[server]\napi_per_s = 0", "[server] api_burst"),
         ("[server\n", "not valid TOML"),
         # The TLS client-certificate login without a proxy to believe it from would be dead, or worse.
         ("[eid]\nclient_cert_header = 'X-SSL-Client-Cert'", "[eid] client_cert_header"),

@@ -38,3 +38,17 @@ export async function api(method, path, body, { timeoutMs = 15000, base = "", co
   }
   return data;
 }
+
+// For what a page cannot start without (the desk's /api/me): refused for its session's pace (`rate_limited`,
+// details.limit "session"), it waits the Retry-After the desk gave and asks again, up to `tries` times, instead of
+// leaving the page blank. Any other error is thrown at once.
+export async function apiPatient(method, path, body, options = {}, tries = 5) {
+  for (let i = 1; ; i++) {
+    try {
+      return await api(method, path, body, options);
+    } catch (e) {
+      if (i >= tries || e.code !== "rate_limited" || e.details.limit !== "session") throw e;
+      await new Promise((resolve) => setTimeout(resolve, 1000 * (e.details.retry_after_s || 1)));
+    }
+  }
+}

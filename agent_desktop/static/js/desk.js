@@ -1,5 +1,5 @@
 // The desk page: header (agent, state, language, logout) and the WebSocket; the panels live in their own modules.
-import { api } from "./api.js";
+import { api, apiPatient } from "./api.js";
 import { initCallerOrders } from "./caller_orders.js";
 import { errorText, loadLang, setLive, setText, t } from "./i18n.js";
 import { initKbPanel } from "./kb_panel.js";
@@ -83,7 +83,7 @@ function confirmInPage(text, yesKey, noKey) {
   });
 }
 
-const me = await api("GET", "/api/me");
+const me = await apiPatient("GET", "/api/me");
 await loadLang(me.lang);
 langSwitch.value = me.lang;
 agentName.textContent = me.name;

@@ -87,6 +87,8 @@ export function errorText(error) {
   if (code === "pin_incorrect" && details.tries_left !== undefined) {
     return t("error.pin_incorrect_tries", { tries_left: details.tries_left });
   }
+  // The logged-in API's limit per session (not the login's per address): says how long to wait.
+  if (code === "rate_limited" && details.limit === "session") return t("error.session_rate_limited", details);
   const key = `error.${code}`;
   const text = t(key, details);
   return text === key ? t("error.internal") : text;
