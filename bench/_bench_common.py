@@ -199,6 +199,15 @@ class Desk:
         self.log.close()
         self.proc = None
 
+    async def cpu_between(self, start: float, stop: float) -> tuple[float, float]:
+        """The desk's CPU seconds at the monotonic times `start` and `stop` (a flood's marks)."""
+        import asyncio
+
+        await asyncio.sleep(max(0.0, start - time.monotonic()))
+        before = self.cpu_seconds()
+        await asyncio.sleep(max(0.0, stop - time.monotonic()))
+        return before, self.cpu_seconds()
+
 
 # --- a browser's login ------------------------------------------------------------------------------------
 

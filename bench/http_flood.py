@@ -114,14 +114,10 @@ async def run(route: str, parallel: int, seconds: float, src: Path | None) -> No
                 sys.executable, __file__, "--flood-child", json.dumps(spec), stdout=asyncio.subprocess.PIPE
             )
 
-            async def cpu_marks() -> tuple[float, float]:
-                await asyncio.sleep(max(0.0, marks["start"] - time.monotonic()))
-                before = desk.cpu_seconds()
-                await asyncio.sleep(max(0.0, marks["stop"] - time.monotonic()))
-                return before, desk.cpu_seconds()
-
             cpu, _, (stdout, _) = await asyncio.gather(
-                cpu_marks(), honest(desk.url, paths[0], marks, samples), child.communicate()
+                desk.cpu_between(marks["start"], marks["stop"]),
+                honest(desk.url, paths[0], marks, samples),
+                child.communicate(),
             )
             counts = json.loads(stdout)
         finally:

@@ -151,14 +151,10 @@ async def run(flooders: int, seconds: float, src: Path | None) -> None:
                 stdout=asyncio.subprocess.PIPE,
             )
 
-            async def cpu_marks() -> tuple[float, float]:
-                await asyncio.sleep(max(0.0, marks["start"] - time.monotonic()))
-                before = desk.cpu_seconds()
-                await asyncio.sleep(max(0.0, marks["stop"] - time.monotonic()))
-                return before, desk.cpu_seconds()
-
             cpu, _, (stdout, _) = await asyncio.gather(
-                cpu_marks(), honest(desk.url, paths[0], marks, out), child.communicate()
+                desk.cpu_between(marks["start"], marks["stop"]),
+                honest(desk.url, paths[0], marks, out),
+                child.communicate(),
             )
             counts = json.loads(stdout)
         finally:
