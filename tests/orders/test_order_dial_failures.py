@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from contextlib import AsyncExitStack
+from typing import Any
 
 import pytest
 
@@ -63,6 +64,17 @@ class StatusTrunk(Citizens):
         await call.reject(ANSWERS[number][0])
 
 
+async def outbound_with_list(desk, stack, name: str, csv: str, **params: str) -> tuple[Any, AgentClient]:
+    """A supervisor imports `csv` as the reserve list `name`; the agent logs in and chooses `outbound`.
+    (the supervisor's HTTP session, the agent)."""
+    sup = await stack.enter_async_context(desk.client())
+    assert (await desk.login(sup, "supervisor")).status == 200
+    await import_list(desk, sup, name, csv, kind="reserve", **params)
+    agent = await AgentClient(desk, "agent").start(stack)
+    await outbound(agent)
+    return sup, agent
+
+
 async def call_order(agent: AgentClient) -> tuple[dict, dict, dict]:
     """Call the offered order: (offer, call.state ended, order.ended)."""
     offer = await agent.next("order.offered")
@@ -92,11 +104,7 @@ async def test_each_answer_of_the_trunk_is_the_citizens_outcome_or_the_networks_
         desk = await stack.enter_async_context(
             queue_desk(tmp_path, web_pki, cards, "[acd]\ndial_retry_s = 90\n", sip=trunk.trunk())
         )
-        sup = await stack.enter_async_context(desk.client())
-        assert (await desk.login(sup, "supervisor")).status == 200
-        await import_list(desk, sup, "statuses", csv, kind="reserve", retry_after_min="60")
-        agent = await AgentClient(desk, "agent").start(stack)
-        await outbound(agent)
+        sup, agent = await outbound_with_list(desk, stack, "statuses", csv, retry_after_min="60")
         for number, (status, outcome, failure, attempts, state) in ANSWERS.items():
             offer, ended, result = await call_order(agent)
             assert offer["number"] == number
@@ -130,11 +138,7 @@ async def test_a_trunk_that_never_answers_the_invite_is_a_network_failure_after_
             )
             # Timer B (64 × T1) shortened from 32 s to 3.2 s: the ring time-out (32 s) must not be what ends it.
             desk.server.app[keys.CALLS].endpoint.tl.t1 = 0.05
-            sup = await stack.enter_async_context(desk.client())
-            assert (await desk.login(sup, "supervisor")).status == 200
-            await import_list(desk, sup, "silent", "number,name\n+32471000020,Stil\n", kind="reserve")
-            agent = await AgentClient(desk, "agent").start(stack)
-            await outbound(agent)
+            sup, agent = await outbound_with_list(desk, stack, "silent", "number,name\n+32471000020,Stil\n")
             started = asyncio.get_running_loop().time()
             offer, ended, result = await call_order(agent)
             took = asyncio.get_running_loop().time() - started
@@ -166,11 +170,7 @@ async def test_a_trunk_that_does_not_resolve_or_no_route_is_retried_then_failed_
             queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip=trunk)
         )
         desk.server.app[keys.CALLS].orders.poll_s = 0.3
-        sup = await stack.enter_async_context(desk.client())
-        assert (await desk.login(sup, "supervisor")).status == 200
-        await import_list(desk, sup, "broken", "number,name\n+32471000021,Nergens\n", kind="reserve")
-        agent = await AgentClient(desk, "agent").start(stack)
-        await outbound(agent)
+        sup, agent = await outbound_with_list(desk, stack, "broken", "number,name\n+32471000021,Nergens\n")
         offer, ended, result = await call_order(agent)
         assert (result["outcome"], result["failure"], ended["failure"]) == ("network_error", failure, failure)
         order = await order_of(desk, offer["order_id"])
@@ -242,11 +242,7 @@ async def test_a_supervisor_reopens_a_lists_failed_orders_of_one_outcome(tmp_pat
             queue_desk(tmp_path, web_pki, cards, one_queue(tables=tables), sip="")
         )
         desk.server.app[keys.CALLS].orders.poll_s = 0.3
-        sup = await stack.enter_async_context(desk.client())
-        assert (await desk.login(sup, "supervisor")).status == 200
-        await import_list(desk, sup, "gone", "number,name\n+32471000041,Weg\n", kind="reserve")
-        agent = await AgentClient(desk, "agent").start(stack)
-        await outbound(agent)
+        sup, agent = await outbound_with_list(desk, stack, "gone", "number,name\n+32471000041,Weg\n")
         offer, _, result = await call_order(agent)
         assert result["outcome"] == "network_error"
         assert (await order_of(desk, offer["order_id"]))["state"] == "failed"

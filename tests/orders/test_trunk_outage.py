@@ -25,7 +25,7 @@ import pytest
 from agent_desktop.sip.endpoint import EndpointConfig, SipEndpoint
 from agent_desktop.sip.transaction import make_response
 from agent_desktop.web import keys
-from tests.orders.test_order_dial_failures import call_order
+from tests.orders.test_order_dial_failures import call_order, outbound_with_list
 from tests.orders.test_order_offers import import_list, order_of, outbound
 from tests.web.conftest import Desk, restarted
 from tests.web.queue_desk import one_queue, queue_desk
@@ -338,11 +338,7 @@ async def test_no_free_rtp_port_is_the_desks_fault_not_the_trunks(tmp_path, web_
         sip = f"\nrtp_ports = [{port}, {port + 1}]"
         async with trunk_desk(tmp_path, web_pki, cards, tables, trunk, sip) as (desk, stack):
             calls = desk.server.app[keys.CALLS]
-            sup = await stack.enter_async_context(desk.client())
-            assert (await desk.login(sup, "supervisor")).status == 200
-            await import_list(desk, sup, "media", "number,name\n+32471000050,c0\n", kind="reserve")
-            agent = await AgentClient(desk, "agent").start(stack)
-            await outbound(agent)
+            sup, agent = await outbound_with_list(desk, stack, "media", "number,name\n+32471000050,c0\n")
             offer, ended, result = await call_order(agent)
             assert (ended["failure"], result["outcome"]) == ("no_media", "network_error")
             assert not calls.trunk.down, "the desk's own lack of an RTP port put the trunk down"
