@@ -1,9 +1,12 @@
 """Token buckets: one per socket for what a page sends on `/ws` (actions, bad messages), one per address for the
 endpoints open before login (challenge, login, preflight), and one per session for the logged-in `/api/`
-(`session_limit.py`)."""
+(`session_limit.py`); and `HeldRefusals`, how a refusal is held back so that a client that ignores it retries
+slowly instead of becoming the flood."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -70,3 +73,30 @@ class RateLimiter:
     def check(self, request: web.Request) -> None:
         if not self.allow(request.remote or "?"):
             raise ApiError("rate_limited", "too many attempts; wait a moment and try again")
+
+
+class HeldRefusals:
+    """Refusals held back before they are answered, at most `per_key` of one key (an agent, a session) at once:
+    answered at once, a client that ignores them retries in a loop; held, it waits. Past `per_key` a refusal is
+    answered at once, so a client opening hundreds in parallel does not hold hundreds of the desk's sockets."""
+
+    def __init__(self, per_key: int) -> None:
+        self.per_key = per_key
+        self._held: dict[object, int] = {}
+
+    async def hold(self, key: object, seconds: float, until: asyncio.Event | None = None) -> None:
+        """Wait `seconds` (or until `until` is set: the desk stops), unless `per_key` of `key` wait already."""
+        held = self._held.get(key, 0)
+        if held >= self.per_key or seconds <= 0:
+            return
+        self._held[key] = held + 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                if until is None:
+                    await asyncio.sleep(seconds)
+                else:
+                    await asyncio.wait_for(until.wait(), seconds)
+        finally:
+            self._held[key] -= 1
+            if not self._held[key]:
+                del self._held[key]

@@ -13,7 +13,6 @@ not counted, and logging out is never refused. The numbers are `[server] api_bur
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import math
@@ -25,7 +24,7 @@ from aiohttp import web
 
 from .auth import SESSION, SESSION_COOKIE, Handler
 from .errors import error_response
-from .ratelimit import RateLimiter
+from .ratelimit import HeldRefusals, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +75,7 @@ class SessionLimit:
             OrderedDict()
         )  # cookie hash -> session id, agent id
         self._refused_at: OrderedDict[int, float] = OrderedDict()
-        self._held: dict[int, int] = {}  # session id -> its refusals being held now
+        self._held = HeldRefusals(HELD_MAX)  # the sessions' refusals being held now
 
     def known(self, cookie_hash: str) -> tuple[int, int] | None:
         """(session id, agent id) behind a cookie seen before, else None."""
@@ -111,16 +110,7 @@ class SessionLimit:
 
     async def hold(self, session_id: int) -> None:
         """Hold a refusal `HOLD_S` unless `HELD_MAX` of this session's are held already."""
-        held = self._held.get(session_id, 0)
-        if held >= HELD_MAX:
-            return
-        self._held[session_id] = held + 1
-        try:
-            await asyncio.sleep(HOLD_S)
-        finally:
-            self._held[session_id] -= 1
-            if not self._held[session_id]:
-                del self._held[session_id]
+        await self._held.hold(session_id, HOLD_S)
 
     def wait_s(self, session_id: int, spend: float) -> float:
         return self._limiter.wait_s(str(session_id), spend)

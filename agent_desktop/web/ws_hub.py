@@ -39,7 +39,7 @@ from ..logmask import mask_number
 from ..store.agents import Agent
 from ..tasks import Tasks
 from .errors import ApiError
-from .ratelimit import TokenBucket
+from .ratelimit import HeldRefusals, TokenBucket
 from .ws_close import abort_if_stalled, close_socket
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ class Hub:
         self._session_alive = session_alive
         self._conns: dict[int, Connection] = {}
         self._penalty: dict[int, float] = {}  # agent id -> until when its new sockets are refused
-        self._held: dict[int, int] = {}  # agent id -> its sockets held off now
+        self._held = HeldRefusals(ABUSE_HELD_MAX)  # the sockets of agents held off now
         self._stopping = asyncio.Event()  # set by `close`: a held refusal is sent at once
         # The sends to pages and the message handlers that run beside the read loops (calls_ws, supervisor_ws).
         self.tasks = Tasks("hub task")
@@ -314,16 +314,7 @@ class Hub:
         until = self._penalty.get(agent.id)
         if until is not None:
             if time.monotonic() < until:
-                held = self._held.get(agent.id, 0)
-                if held < ABUSE_HELD_MAX:
-                    self._held[agent.id] = held + 1
-                    try:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._stopping.wait(), until - time.monotonic())
-                    finally:
-                        self._held[agent.id] -= 1
-                        if not self._held[agent.id]:
-                            del self._held[agent.id]
+                await self._held.hold(agent.id, until - time.monotonic(), self._stopping)
                 raise ApiError("rate_limited", "this desk's socket was closed for a flood; reconnect later")
             del self._penalty[agent.id]
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, autoping=True, heartbeat=None)
